@@ -1,0 +1,88 @@
+/**
+ * Inputs, outputs and records shared by the pure read and write session state machines.
+ * Nothing here touches a socket, a timer or a clock: `now` is always passed in (ms).
+ */
+import type { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import type { Packet } from '../protocol/packet.js';
+
+export type SessionInput =
+  | { type: 'packet'; packet: Packet }
+  | { type: 'timeout' }
+  /** Bytes from the source (read session). */
+  | { type: 'data'; chunk: Uint8Array }
+  /** The source has no more bytes (read session). */
+  | { type: 'end' }
+  /** The sink has durably stored the upload (write session). */
+  | { type: 'committed' }
+  /** The source or sink failed; the error's text goes on the wire. */
+  | { type: 'sourceError'; error: TftpError };
+
+/** How a session ended, as recorded in logs and stats. */
+export type Outcome =
+  | 'ok'
+  | 'not-found'
+  | 'denied'
+  | 'client-abort'
+  | 'option-probe'
+  | 'timeout'
+  | 'upstream-error'
+  | 'disk-full'
+  | 'illegal-operation'
+  | 'refused'
+  | 'shutdown';
+
+export interface SessionCounters {
+  /** Payload bytes (DATA contents) sent or received, excluding retransmits. */
+  bytes: number;
+  /** Distinct DATA blocks sent or received. */
+  blocks: number;
+  /** Datagrams sent, including retransmits, OACK and ACKs. */
+  packetsSent: number;
+  /** Datagrams sent again after a timeout or a gap. */
+  retransmits: number;
+  /** ACKs (read) or DATA (write) that repeated one already handled. */
+  duplicates: number;
+  /** Datagrams from the peer that made no sense at this point and were ignored. */
+  ignored: number;
+}
+
+export type SessionEvent =
+  /** Read session: send at least `minBytes` more bytes when you can. */
+  | { type: 'needData'; minBytes: number }
+  /** Write session: append these bytes to the upload. */
+  | { type: 'writeData'; chunk: Uint8Array }
+  /** Write session: the last block arrived; commit, then answer with `committed`. */
+  | { type: 'writeEnd' }
+  | { type: 'done' }
+  | { type: 'failed'; outcome: Outcome; errorCode?: ErrorCode; errorMessage?: string };
+
+export interface SessionTimingConfig {
+  /** Retransmit timeout at start (the client's `timeout` option when it sent one). */
+  readonly timeoutMs: number;
+  /** Timeouts in a row before giving up, once the peer has acknowledged something. */
+  readonly maxRetries: number;
+  /**
+   * Retransmits of the first packet before any acknowledgement. Bounds what a spoofed request
+   * can make us send (TFTP is a UDP reflection vector).
+   */
+  readonly firstPacketRetries: number;
+  /** Each timeout in a row multiplies the timeout by this (1 = fixed). */
+  readonly backoffFactor: number;
+  readonly maxTimeoutMs: number;
+}
+
+/** The pure session interface, quinn-proto style: handle inputs, then drain the poll* outputs. */
+export interface Session {
+  handle(input: SessionInput, now: number): void;
+  pollTransmit(): Uint8Array | undefined;
+  /** Absolute deadline (ms, same clock as `now`), or undefined when no timer is needed. */
+  pollTimeout(): number | undefined;
+  pollEvent(): SessionEvent | undefined;
+  /** True once the session needs nothing more: no timer, no input. */
+  readonly finished: boolean;
+  readonly counters: Readonly<SessionCounters>;
+}
+
+export function newCounters(): SessionCounters {
+  return { bytes: 0, blocks: 0, packetsSent: 0, retransmits: 0, duplicates: 0, ignored: 0 };
+}

@@ -1,0 +1,195 @@
+/**
+ * Write session (WRQ): the server receives a file. Pure state machine, no I/O, no clock.
+ *
+ * States:
+ *   receiving  ACK 0 or OACK sent; DATA expected. Every in-order block is handed to the driver
+ *              (`writeData`). With windowsize > 1 (RFC 7440) we ACK at the end of each window,
+ *              on the final block, and on the first gap (ACK of the last in-order block).
+ *   committing the final short block arrived; waiting for the driver to commit (`committed`)
+ *              before the final ACK, so a failed commit can still be reported with ERROR.
+ *   dallying   final ACK sent; we linger one timeout to re-ACK a retransmitted final block
+ *              (RFC 1350: the final ACK may be lost).
+ *   done / failed
+ *
+ * Invariants: block numbers are absolute internally and wrap on the wire; a duplicate DATA is
+ * answered with the last ACK again (never with anything else); a block longer than blksize is
+ * an illegal operation.
+ */
+import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
+import { encodeAck, encodeError, encodePacket, Opcode, type OptionMap, type Packet } from '../protocol/packet.js';
+import { RetransmitTimer } from './timers.js';
+import { newCounters, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
+
+export interface WriteSessionConfig extends SessionTimingConfig {
+  readonly blockSize: number;
+  readonly windowSize: number;
+  readonly oack: OptionMap | null;
+  /** Largest upload accepted, in bytes; beyond it ERROR 3. */
+  readonly maxBytes: number;
+}
+
+type State = 'receiving' | 'committing' | 'dallying' | 'done' | 'failed';
+
+export class WriteSession implements Session {
+  private state: State = 'receiving';
+  private readonly timer: RetransmitTimer;
+  private readonly out: Uint8Array[] = [];
+  private readonly events: SessionEvent[] = [];
+  readonly counters: SessionCounters = newCounters();
+
+  /** Absolute number of the next block expected. */
+  private expected = 1;
+  /** What we last sent (OACK, ACK 0 or an ACK), resent on timeout or duplicate. */
+  private lastReply: Uint8Array;
+  private sinceAck = 0;
+  /** Set after we ACK a gap, so a burst of out-of-order blocks yields one ACK, not one each. */
+  private gapAcked = false;
+  private outcomeDone = false;
+
+  constructor(private readonly cfg: WriteSessionConfig, now: number) {
+    this.timer = new RetransmitTimer(cfg);
+    this.lastReply = cfg.oack ? encodePacket({ op: Opcode.Oack, options: cfg.oack }) : encodeAck(0);
+    this.send(this.lastReply);
+    this.timer.arm(now);
+  }
+
+  get finished(): boolean {
+    return this.state === 'done' || this.state === 'failed';
+  }
+
+  handle(input: SessionInput, now: number): void {
+    if (this.finished) return;
+    switch (input.type) {
+      case 'packet':
+        return this.onPacket(input.packet, now);
+      case 'timeout':
+        return this.onTimeout(now);
+      case 'committed':
+        if (this.state !== 'committing') return;
+        this.reply(encodeAck((this.expected - 1) & 0xffff));
+        this.state = 'dallying';
+        this.outcomeDone = true;
+        this.events.push({ type: 'done' });
+        this.timer.arm(now);
+        return;
+      case 'sourceError':
+        return this.fail(input.error.tftpCode === ErrorCode.DiskFull ? 'disk-full' : 'upstream-error', input.error);
+      default:
+        this.counters.ignored++;
+    }
+  }
+
+  pollTransmit(): Uint8Array | undefined {
+    return this.out.shift();
+  }
+
+  pollTimeout(): number | undefined {
+    return this.finished || this.state === 'committing' ? undefined : this.timer.deadline;
+  }
+
+  pollEvent(): SessionEvent | undefined {
+    return this.events.shift();
+  }
+
+  private onPacket(p: Packet, now: number): void {
+    if (p.op === Opcode.Error) {
+      if (this.state === 'dallying') {
+        this.state = 'done';
+        return;
+      }
+      const outcome: Outcome = p.code === ErrorCode.OptionRefused && this.expected === 1 ? 'option-probe' : 'client-abort';
+      this.state = 'failed';
+      this.events.push({ type: 'failed', outcome, errorCode: p.code as ErrorCode, errorMessage: p.message });
+      return;
+    }
+    if (p.op !== Opcode.Data) {
+      this.counters.ignored++;
+      return;
+    }
+    const wire = this.expected & 0xffff;
+    if (p.block !== wire) {
+      const behind = ((this.expected - 1) & 0xffff) === p.block;
+      if (behind || this.state !== 'receiving') {
+        // The peer did not get our ACK: repeat it (only a DATA triggers this, so no storm).
+        this.counters.duplicates++;
+        this.resend();
+      } else if (!this.gapAcked) {
+        // RFC 7440: on a gap, ACK the last block received in order; the sender resumes there.
+        this.gapAcked = true;
+        this.sinceAck = 0;
+        this.reply(encodeAck((this.expected - 1) & 0xffff));
+        this.timer.arm(now);
+      } else {
+        this.counters.ignored++;
+      }
+      return;
+    }
+    if (this.state !== 'receiving') {
+      this.counters.ignored++;
+      return;
+    }
+    if (p.data.length > this.cfg.blockSize) {
+      return this.fail('illegal-operation', { tftpCode: ErrorCode.IllegalOperation, message: 'block larger than blksize' } as TftpError);
+    }
+    if (this.counters.bytes + p.data.length > this.cfg.maxBytes) {
+      return this.fail('disk-full', { tftpCode: ErrorCode.DiskFull, message: 'upload too large' } as TftpError);
+    }
+    this.expected++;
+    this.gapAcked = false;
+    this.counters.blocks++;
+    this.counters.bytes += p.data.length;
+    this.timer.progress();
+    if (p.data.length > 0) this.events.push({ type: 'writeData', chunk: p.data });
+    if (p.data.length < this.cfg.blockSize) {
+      this.state = 'committing';
+      this.timer.disarm();
+      this.events.push({ type: 'writeEnd' });
+      return;
+    }
+    if (++this.sinceAck >= this.cfg.windowSize) {
+      this.sinceAck = 0;
+      this.reply(encodeAck((this.expected - 1) & 0xffff));
+    }
+    this.timer.arm(now);
+  }
+
+  private onTimeout(now: number): void {
+    if (this.timer.deadline === undefined || now < this.timer.deadline) return;
+    if (this.state === 'dallying') {
+      this.state = 'done';
+      this.timer.disarm();
+      return;
+    }
+    if (!this.timer.expire(now)) {
+      this.state = 'failed';
+      this.events.push({ type: 'failed', outcome: 'timeout' });
+      return;
+    }
+    // Nothing arrived for a whole timeout: tell the sender where we are.
+    this.sinceAck = 0;
+    this.reply(encodeAck((this.expected - 1) & 0xffff), this.expected === 1 ? this.lastReply : undefined);
+    this.counters.retransmits++;
+  }
+
+  private reply(pkt: Uint8Array, override?: Uint8Array): void {
+    this.lastReply = override ?? pkt;
+    this.send(this.lastReply);
+  }
+
+  private resend(): void {
+    this.send(this.lastReply);
+    this.counters.retransmits++;
+  }
+
+  private fail(outcome: Outcome, error: Pick<TftpError, 'tftpCode' | 'message'>): void {
+    this.send(encodeError(error.tftpCode, error.message));
+    this.state = 'failed';
+    this.timer.disarm();
+    if (!this.outcomeDone) this.events.push({ type: 'failed', outcome, errorCode: error.tftpCode, errorMessage: error.message });
+  }
+
+  private send(pkt: Uint8Array): void {
+    this.out.push(pkt);
+    this.counters.packetsSent++;
+  }
+}
