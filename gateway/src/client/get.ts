@@ -1,0 +1,119 @@
+/**
+ * `get`: download one file over TFTP (RRQ). Collects into a Buffer, writes into a sink, or only
+ * counts bytes when discarding (the benchmark's load-generator mode).
+ *
+ * @example
+ *   const { data } = await get({ host: '127.0.0.1', port: 6969, path: 'pxelinux.0', blksize: 1468 });
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { OptionMap, TransferMode } from '../protocol/packet.js';
+import { NetasciiDecoder } from '../protocol/netascii.js';
+import { ReadTransfer } from './read-transfer.js';
+import { runTransfer } from './udp-driver.js';
+
+export interface GetOptions {
+  host: string;
+  port?: number;
+  path: string;
+  blksize?: number;
+  windowsize?: number;
+  /** Ask for the size (tsize=0); the answer is in `oack.tsize`. */
+  tsize?: boolean;
+  /** Our retransmit timer; default 1000 ms. */
+  timeoutMs?: number;
+  /** Timeouts in a row before giving up; default 5. */
+  retries?: number;
+  /** RFC 2349 timeout to request from the server, in seconds. */
+  timeoutSeconds?: number;
+  mode?: TransferMode;
+  signal?: AbortSignal;
+  localAddress?: string;
+  /** Called with the running byte count after every in-order block. */
+  onProgress?: (bytes: number) => void;
+  /** Receives the file chunk by chunk instead of collecting it. */
+  sink?: { write(chunk: Uint8Array): unknown };
+  /** Count bytes only: no data kept, no copies (load testing). */
+  discard?: boolean;
+  /** Load testing: wait this long after block 1 before ACKing it, to keep a session open. */
+  holdAfterFirstBlockMs?: number;
+  onHolding?: () => void;
+}
+
+export interface GetResult {
+  /** The file, when neither `sink` nor `discard` was given. */
+  data?: Buffer;
+  bytes: number;
+  blocks: number;
+  retransmits: number;
+  oack: OptionMap | null;
+  blockSize: number;
+  windowSize: number;
+  durationMs: number;
+}
+
+export const DEFAULT_PORT = 69;
+export const DEFAULT_TIMEOUT_MS = 1000;
+export const DEFAULT_RETRIES = 5;
+
+/** Resolves a name once; literals pass through. The machine compares reply addresses to it. */
+export async function resolveHost(host: string): Promise<string> {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIP(bare)) return bare;
+  return (await lookup(bare)).address;
+}
+
+export async function get(opts: GetOptions): Promise<GetResult> {
+  const startMs = performance.now();
+  const address = await resolveHost(opts.host);
+  const chunks: Uint8Array[] = [];
+  const collecting = !opts.discard && opts.sink === undefined;
+  let deliver: ((chunk: Uint8Array) => void) | undefined;
+  if (!opts.discard) {
+    const out = opts.sink ? (c: Uint8Array) => void opts.sink!.write(c) : (c: Uint8Array) => void chunks.push(c);
+    if (opts.mode === 'netascii') {
+      const decoder = new NetasciiDecoder();
+      deliver = (c) => out(decoder.decode(c));
+    } else {
+      deliver = out;
+    }
+  }
+  let onData = deliver;
+  if (opts.onProgress) {
+    const progress = opts.onProgress;
+    onData = (c) => {
+      deliver?.(c);
+      progress(machine.bytes);
+    };
+  }
+  const machine: ReadTransfer = new ReadTransfer({
+    serverAddress: address,
+    serverPort: opts.port ?? DEFAULT_PORT,
+    filename: opts.path,
+    mode: opts.mode,
+    blockSize: opts.blksize,
+    windowSize: opts.windowsize,
+    tsize: opts.tsize,
+    timeoutSeconds: opts.timeoutSeconds,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    retries: opts.retries ?? DEFAULT_RETRIES,
+    onData,
+    holdAfterFirstBlockMs: opts.holdAfterFirstBlockMs,
+  });
+  const windowBytes = (opts.windowsize ?? 1) * ((opts.blksize ?? 512) + 4);
+  await runTransfer(machine, {
+    host: address,
+    localAddress: opts.localAddress,
+    signal: opts.signal,
+    // Only grow the buffer when a window would not fit the default (~208 KiB).
+    recvBufferBytes: windowBytes > 150_000 ? Math.min(2 * windowBytes, 4 << 20) : undefined,
+    onHolding: opts.onHolding,
+  });
+  const stats = machine.stats();
+  return {
+    ...stats,
+    data: collecting ? Buffer.concat(chunks) : undefined,
+    durationMs: performance.now() - startMs,
+  };
+}

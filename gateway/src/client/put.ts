@@ -1,0 +1,60 @@
+/**
+ * `put`: upload one buffer over TFTP (WRQ), lock-step or windowed (RFC 7440).
+ *
+ * @example
+ *   await put({ host: '::1', port: 6969, path: 'upload.bin', data: Buffer.from('hi') });
+ */
+import { performance } from 'node:perf_hooks';
+import { NetasciiEncoder } from '../protocol/netascii.js';
+import type { OptionMap, TransferMode } from '../protocol/packet.js';
+import { DEFAULT_PORT, DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, resolveHost } from './get.js';
+import { WriteTransfer } from './write-transfer.js';
+import { runTransfer } from './udp-driver.js';
+
+export interface PutOptions {
+  host: string;
+  port?: number;
+  path: string;
+  data: Uint8Array;
+  blksize?: number;
+  windowsize?: number;
+  /** Announce the size (RFC 2349 tsize). */
+  tsize?: boolean;
+  timeoutMs?: number;
+  retries?: number;
+  timeoutSeconds?: number;
+  mode?: TransferMode;
+  signal?: AbortSignal;
+  localAddress?: string;
+}
+
+export interface PutResult {
+  bytes: number;
+  blocks: number;
+  retransmits: number;
+  oack: OptionMap | null;
+  blockSize: number;
+  windowSize: number;
+  durationMs: number;
+}
+
+export async function put(opts: PutOptions): Promise<PutResult> {
+  const startMs = performance.now();
+  const address = await resolveHost(opts.host);
+  const data = opts.mode === 'netascii' ? new NetasciiEncoder().encode(opts.data) : opts.data;
+  const machine = new WriteTransfer({
+    serverAddress: address,
+    serverPort: opts.port ?? DEFAULT_PORT,
+    filename: opts.path,
+    data,
+    mode: opts.mode,
+    blockSize: opts.blksize,
+    windowSize: opts.windowsize,
+    tsize: opts.tsize,
+    timeoutSeconds: opts.timeoutSeconds,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    retries: opts.retries ?? DEFAULT_RETRIES,
+  });
+  await runTransfer(machine, { host: address, localAddress: opts.localAddress, signal: opts.signal });
+  return { ...machine.stats(), durationMs: performance.now() - startMs };
+}

@@ -1,0 +1,119 @@
+/**
+ * What the read and write machines share: the outgoing queue, the event queue, the retry
+ * deadline and the TID lock.
+ *
+ * TID (RFC 1350 section 4): the request goes to the server's well-known port; the first reply
+ * comes from a fresh port, the server's transfer ID, and the client locks onto it. Anything that
+ * arrives later from another address or port is answered with ERROR 5 and otherwise ignored; the
+ * transfer goes on.
+ */
+import { ErrorCode } from '../protocol/error-codes.js';
+import { encodeError } from '../protocol/packet.js';
+import type { Transmit, TransferEvent } from './types.js';
+
+export type Phase = 'idle' | 'requesting' | 'holding' | 'transferring' | 'done' | 'failed';
+
+export abstract class TransferCore {
+  protected phase: Phase = 'idle';
+  protected deadlineMs: number | undefined;
+  /** Timeouts in a row without progress; reset by every step forward. */
+  protected timeoutsInRow = 0;
+  retransmits = 0;
+  /** Datagrams from strangers or that did not parse, answered or dropped. */
+  strayDatagrams = 0;
+
+  private readonly transmits: Transmit[] = [];
+  private readonly events: TransferEvent[] = [];
+  private peerAddress: string;
+  private peerPort: number;
+  private tidLocked = false;
+
+  constructor(serverAddress: string, serverPort: number, protected readonly timeoutMs: number, protected readonly retries: number) {
+    this.peerAddress = serverAddress;
+    this.peerPort = serverPort;
+  }
+
+  pollTransmit(): Transmit | undefined {
+    return this.transmits.shift();
+  }
+
+  pollEvent(): TransferEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): number | undefined {
+    return this.phase === 'done' || this.phase === 'failed' ? undefined : this.deadlineMs;
+  }
+
+  get finished(): boolean {
+    return this.phase === 'done' || this.phase === 'failed';
+  }
+
+  /** The server's transfer port once locked (undefined before the first reply). */
+  get tid(): number | undefined {
+    return this.tidLocked ? this.peerPort : undefined;
+  }
+
+  handleAbort(error: Error): void {
+    if (this.finished) return;
+    // Tell a locked peer so it frees its session now instead of after its retries.
+    if (this.tidLocked) this.send(encodeError(ErrorCode.NotDefined, 'transfer aborted by client'));
+    this.fail(error);
+  }
+
+  /**
+   * Applies the TID rule. Returns true when the datagram belongs to this transfer.
+   * Only the configured server address may start the lock.
+   */
+  protected acceptFrom(address: string, port: number): boolean {
+    if (this.tidLocked) {
+      if (port === this.peerPort && address === this.peerAddress) return true;
+    } else if (address === this.peerAddress) {
+      this.peerPort = port;
+      this.tidLocked = true;
+      return true;
+    }
+    this.strayDatagrams++;
+    // RFC 1350: "the source of the incorrect packet" gets ERROR 5; the transfer is unaffected.
+    this.transmits.push({ bytes: encodeError(ErrorCode.UnknownTransferId, 'unknown transfer ID'), address, port });
+    return false;
+  }
+
+  protected send(bytes: Uint8Array): void {
+    this.transmits.push({ bytes, address: this.peerAddress, port: this.peerPort });
+  }
+
+  protected emit(event: TransferEvent): void {
+    this.events.push(event);
+  }
+
+  protected finish(): void {
+    this.phase = 'done';
+    this.deadlineMs = undefined;
+    this.emit({ type: 'done' });
+  }
+
+  protected fail(error: Error): void {
+    if (this.finished) return;
+    this.phase = 'failed';
+    this.deadlineMs = undefined;
+    this.emit({ type: 'failed', error });
+  }
+
+  /** Sends ERROR to the peer and fails with the same error locally. */
+  protected abortWith(code: ErrorCode, error: Error): void {
+    this.send(encodeError(code, error.message));
+    this.fail(error);
+  }
+
+  /** Counts one timeout; returns false (after failing) when retries are used up. */
+  protected spendRetry(nowMs: number, onGiveUp: () => Error): boolean {
+    if (++this.timeoutsInRow > this.retries) {
+      this.fail(onGiveUp());
+      return false;
+    }
+    this.retransmits++;
+    this.deadlineMs = nowMs + this.timeoutMs;
+    return true;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Shapes shared by the client's pure transfer machines and their dgram driver.
+ */
+import type { OptionMap } from '../protocol/packet.js';
+
+/** One datagram the driver must send. */
+export interface Transmit {
+  bytes: Uint8Array;
+  address: string;
+  port: number;
+}
+
+export type TransferEvent =
+  | { type: 'done' }
+  | { type: 'failed'; error: Error }
+  /** A read transfer stopped after block 1 on purpose (holdAfterFirstBlockMs). */
+  | { type: 'holding' };
+
+/**
+ * The quinn-proto-style surface both machines share: feed inputs with handle*,
+ * then drain poll* until empty. No sockets, no timers, no clock.
+ */
+export interface TransferMachine {
+  start(nowMs: number): void;
+  handleDatagram(bytes: Uint8Array, address: string, port: number, nowMs: number): void;
+  /** May be called early; the machine ignores a timeout before its deadline. */
+  handleTimeout(nowMs: number): void;
+  /** Ends the transfer locally (abort); queues an ERROR to the peer when one is locked. */
+  handleAbort(error: Error): void;
+  pollTransmit(): Transmit | undefined;
+  /** Absolute deadline in ms, or undefined when finished. */
+  pollTimeout(): number | undefined;
+  pollEvent(): TransferEvent | undefined;
+}
+
+/** What a finished transfer reports, read or write. */
+export interface TransferStats {
+  /** DATA payload bytes moved, as on the wire (before netascii translation). */
+  bytes: number;
+  /** DATA blocks moved in order, not counting duplicates or retransmissions. */
+  blocks: number;
+  /** Packets we sent again after a timeout or a gap. */
+  retransmits: number;
+  /** The server's OACK, or null when it ignored our options (RFC 2347). */
+  oack: OptionMap | null;
+  /** Negotiated block size in bytes. */
+  blockSize: number;
+  /** Negotiated window size in blocks (RFC 7440); 1 is lock-step. */
+  windowSize: number;
+}

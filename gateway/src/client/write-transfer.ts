@@ -1,0 +1,173 @@
+/**
+ * The sending side of a WRQ (RFC 1350, options per RFC 2347/2348/2349, windows per RFC 7440).
+ * Pure: datagrams and timeouts in, datagrams and events out.
+ *
+ * Phases:
+ *   requesting    WRQ sent (resent on timeout). The first reply locks the TID:
+ *                   OACK  -> check it, send the first window
+ *                   ACK 0 -> the server ignored our options: 512-byte blocks, lock-step
+ *                   ERROR -> failed
+ *   transferring  blocks `acked+1 .. acked+windowSize` are in flight (go-back-N):
+ *                   ACK n inside the flight -> acked = n; send the next window from n + 1
+ *                   (a mid-window ACK means the receiver saw a gap, RFC 7440)
+ *                   ACK of `acked` again    -> ignored: never resend on a duplicate ACK, the
+ *                                              Sorcerer's Apprentice bug (RFC 1123 4.2.3.1)
+ *                 timeout: resend the window from acked + 1.
+ *   done          the last block (shorter than blksize, possibly empty) is ACKed.
+ *
+ * Invariants: `acked <= sent <= totalBlocks`; block numbers on the wire are the counts mod 65536.
+ */
+import { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import { decodePacket, encodeData, encodePacket, Opcode, type OptionMap, type TransferMode } from '../protocol/packet.js';
+import { DEFAULT_BLOCK_SIZE } from '../protocol/options.js';
+import { remoteError, TransferTimeoutError } from './errors.js';
+import { checkOack } from './oack-check.js';
+import { buildRequestOptions } from './request-options.js';
+import { TransferCore } from './transfer-core.js';
+import type { TransferMachine, TransferStats } from './types.js';
+
+export interface WriteTransferOptions {
+  serverAddress: string;
+  serverPort: number;
+  filename: string;
+  /** The bytes to send, already netascii-encoded when mode is netascii. */
+  data: Uint8Array;
+  mode?: TransferMode;
+  blockSize?: number;
+  windowSize?: number;
+  /** Announce the size with tsize (RFC 2349). */
+  tsize?: boolean;
+  timeoutSeconds?: number;
+  timeoutMs: number;
+  retries: number;
+}
+
+export class WriteTransfer extends TransferCore implements TransferMachine {
+  blockSize = DEFAULT_BLOCK_SIZE;
+  windowSize = 1;
+  oack: OptionMap | null = null;
+  /** Blocks the server has ACKed. */
+  acked = 0;
+  /** Highest block sent so far. */
+  private sent = 0;
+  private totalBlocks = 0;
+  private readonly request: Uint8Array;
+  private readonly requested: OptionMap;
+
+  constructor(private readonly opts: WriteTransferOptions) {
+    super(opts.serverAddress, opts.serverPort, opts.timeoutMs, opts.retries);
+    this.requested = buildRequestOptions({
+      blockSize: opts.blockSize,
+      windowSize: opts.windowSize,
+      timeoutSeconds: opts.timeoutSeconds,
+      tsize: opts.tsize ? opts.data.length : undefined,
+    });
+    this.request = encodePacket({ op: Opcode.Wrq, filename: opts.filename, mode: opts.mode ?? 'octet', options: this.requested });
+  }
+
+  start(nowMs: number): void {
+    if (this.phase !== 'idle') return;
+    this.phase = 'requesting';
+    this.send(this.request);
+    this.deadlineMs = nowMs + this.timeoutMs;
+  }
+
+  stats(): TransferStats {
+    const bytes = Math.min(this.acked * this.blockSize, this.opts.data.length);
+    return { bytes, blocks: this.acked, retransmits: this.retransmits, oack: this.oack, blockSize: this.blockSize, windowSize: this.windowSize };
+  }
+
+  handleDatagram(buf: Uint8Array, address: string, port: number, nowMs: number): void {
+    if (this.finished || this.phase === 'idle') return;
+    if (!this.acceptFrom(address, port)) return;
+    if (buf.length >= 4 && buf[0] === 0 && buf[1] === Opcode.Ack) {
+      this.handleAck((buf[2] << 8) | buf[3], nowMs);
+      return;
+    }
+    let packet;
+    try {
+      packet = decodePacket(buf);
+    } catch {
+      this.strayDatagrams++;
+      return;
+    }
+    if (packet.op === Opcode.Error) {
+      this.fail(remoteError(packet.code, packet.message));
+    } else if (packet.op === Opcode.Oack) {
+      if (this.phase !== 'requesting') return; // a repeat; our first DATA answers it
+      try {
+        const accepted = checkOack(this.requested, packet.options);
+        this.blockSize = accepted.blockSize;
+        this.windowSize = accepted.windowSize;
+      } catch (e) {
+        this.abortWith(ErrorCode.OptionRefused, e as TftpError);
+        return;
+      }
+      this.oack = packet.options;
+      this.begin(nowMs);
+    } else {
+      this.abortWith(ErrorCode.IllegalOperation, new TftpError(ErrorCode.IllegalOperation, `unexpected opcode ${packet.op} during a write`));
+    }
+  }
+
+  handleTimeout(nowMs: number): void {
+    if (this.deadlineMs === undefined || nowMs < this.deadlineMs || this.finished) return;
+    if (!this.spendRetry(nowMs, () => new TransferTimeoutError(this.retries + 1, this.timeoutMs))) return;
+    if (this.phase === 'requesting') {
+      this.send(this.request);
+      return;
+    }
+    this.retransmits += Math.max(0, this.sent - this.acked - 1);
+    this.sent = this.acked;
+    this.sendWindow();
+  }
+
+  private begin(nowMs: number): void {
+    this.phase = 'transferring';
+    // RFC 1350: the last block is short, so a size that is a multiple of blksize ends with an
+    // empty block.
+    this.totalBlocks = Math.floor(this.opts.data.length / this.blockSize) + 1;
+    this.timeoutsInRow = 0;
+    this.deadlineMs = nowMs + this.timeoutMs;
+    this.sendWindow();
+  }
+
+  private handleAck(block: number, nowMs: number): void {
+    if (this.phase === 'requesting') {
+      if (block !== 0) return;
+      // ACK 0 instead of an OACK: options ignored (RFC 2347).
+      this.begin(nowMs);
+      return;
+    }
+    const inFlight = this.sent - this.acked;
+    const advance = (block - (this.acked & 0xffff)) & 0xffff;
+    if (advance === 0 || advance > inFlight) return; // duplicate or stale ACK
+    this.acked += advance;
+    this.timeoutsInRow = 0;
+    this.deadlineMs = nowMs + this.timeoutMs;
+    if (this.acked === this.totalBlocks) {
+      this.finish();
+      return;
+    }
+    if (this.acked < this.sent) {
+      // A mid-window ACK: the receiver lost a block; go back to the one after it.
+      this.retransmits += this.sent - this.acked;
+      this.sent = this.acked;
+      this.sendWindow();
+    } else if (this.sent - this.acked < this.windowSize) {
+      this.sendWindow();
+    }
+  }
+
+  /** Sends blocks sent+1 .. min(acked+windowSize, totalBlocks). */
+  private sendWindow(): void {
+    const last = Math.min(this.acked + this.windowSize, this.totalBlocks);
+    const data = this.opts.data;
+    while (this.sent < last) {
+      const index = this.sent; // zero-based block index
+      const start = index * this.blockSize;
+      this.send(encodeData((index + 1) & 0xffff, data.subarray(start, Math.min(start + this.blockSize, data.length))));
+      this.sent++;
+    }
+  }
+}
