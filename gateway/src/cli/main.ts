@@ -1,0 +1,15 @@
+/**
+ * The `tftpfn` command line: one commander program, one file per verb.
+ */
+import { Command } from 'commander';
+import { serveCommand } from './serve.js';
+import { benchCommand } from './bench.js';
+
+const program = new Command('tftpfn')
+  .description('tftpfn: a dynamic TFTP platform')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addCommand(serveCommand())
+  .addCommand(benchCommand());
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,117 @@
+/**
+ * `tftpfn serve`: runs the gateway. With no config file it serves --root on --host/--port;
+ * a JSON config file, TFTPFN_* environment variables and flags cover the rest (flags win).
+ * `--processes N` runs N gateway processes sharing the listening socket (cluster module).
+ */
+import cluster from 'node:cluster';
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { startGateway } from '../index.js';
+import { createLogger } from '../logging.js';
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').filter(Boolean)];
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve TFTP from a folder (the embedded default)')
+    .option('-c, --config <file>', 'JSON config file (also TFTPFN_CONFIG)')
+    .option('--host <addr>', 'address to listen on, repeatable; 0.0.0.0 / :: mean every interface address (default 0.0.0.0 and ::)', collect)
+    .option('-p, --port <n>', 'UDP port to listen on (default 69)')
+    .option('-r, --root <dir>', 'folder to serve (default .)')
+    .option('--single-port', 'serve every session from the listening port (NAT, containers, Kubernetes)')
+    .option('--port-range <low-high>', 'ports for per-session sockets, e.g. 50000-50999')
+    .option('--max-block-size <n>', 'largest blksize granted (8-65464, default 65464)')
+    .option('--max-window-size <n>', 'largest windowsize granted (default 64)')
+    .option('--refuse <options>', 'options never acknowledged, e.g. tsize,blksize', collect)
+    .option('--timeout-ms <n>', 'retransmit timeout in ms (default 1000)')
+    .option('--retries <n>', 'timeouts in a row before a session gives up (default 5)')
+    .option('--max-sessions <n>', 'concurrent sessions (default 10000)')
+    .option('--max-sessions-per-client <n>', 'concurrent sessions per client IP (default 64)')
+    .option('--allow <cidr>', 'only these client networks, repeatable', collect)
+    .option('--deny <cidr>', 'never these client networks, repeatable', collect)
+    .option('--write-root <dir>', 'accept uploads (WRQ) into this folder; off by default')
+    .option('--allow-overwrite', 'let uploads replace existing files')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--shutdown-grace-ms <n>', 'on SIGTERM, how long sessions in flight may take to finish (default 10000)')
+    .addOption(new Option('--processes <n>', 'gateway processes sharing the listening socket (default 1)'))
+    .action(async (opts: Record<string, unknown>) => {
+      const { config: configFile, host, ...rest } = opts;
+      let config: GatewayConfig;
+      try {
+        config = loadConfig({ configFile: configFile as string | undefined, flags: { ...rest, hosts: host } });
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          console.error(`tftpfn serve: ${e.message}`);
+          process.exit(2);
+        }
+        throw e;
+      }
+      if (config.processes > 1 && cluster.isPrimary) return runPrimary(config);
+      await runGateway(config);
+    });
+}
+
+async function runGateway(config: GatewayConfig): Promise<void> {
+  const log = createLogger(config.logLevel, cluster.isWorker ? { worker: cluster.worker?.id } : {});
+  let running;
+  try {
+    running = await startGateway({ config: config as never, logger: log });
+  } catch (e) {
+    log.fatal({ event: 'startFailed', err: e }, (e as Error).message);
+    console.error(`tftpfn serve: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  // Operators ask for the effective settings at start-up.
+  log.info(
+    {
+      event: 'listening',
+      addresses: running.addresses.map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`),
+      root: config.root,
+      singlePort: config.singlePort,
+      portRange: config.portRange,
+      maxBlockSize: config.maxBlockSize,
+      maxWindowSize: config.maxWindowSize,
+      refuse: config.refuse,
+      timeoutMs: config.timeoutMs,
+      retries: config.retries,
+      writes: config.writeRoot ? 'enabled' : 'disabled',
+    },
+    'tftpfn gateway listening',
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'shutdown', signal, sessions: running.gateway.activeSessions }, 'stopping: letting sessions in flight finish');
+    await running.close(config.shutdownGraceMs);
+    log.info({ event: 'stopped', counters: running.gateway.counters }, 'stopped');
+    log.flush?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+function runPrimary(config: GatewayConfig): void {
+  const log = createLogger(config.logLevel, { role: 'primary' });
+  let stopping = false;
+  for (let i = 0; i < config.processes; i++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    log.error({ event: 'workerExit', worker: worker.id, code, signal }, 'gateway process exited; starting another');
+    cluster.fork();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'shutdown', signal }, 'stopping gateway processes');
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(0), config.shutdownGraceMs + 2000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,34 @@
+/**
+ * What a handler sees of one TFTP request, and the seam it plugs into the gateway by.
+ */
+import type { OptionMap, TransferMode } from '../protocol/packet.js';
+import type { ByteWriter, OpenedRead } from '../sources/types.js';
+import type { RequestPath } from './path.js';
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+}
+
+export interface TftpRequest {
+  readonly id: string;
+  readonly kind: 'read' | 'write';
+  readonly path: RequestPath;
+  readonly mode: TransferMode;
+  /** Options as the client sent them (names lower-cased). */
+  readonly options: OptionMap;
+  readonly peer: Endpoint;
+  /** The local address and port the request arrived on; replies come from this address. */
+  readonly local: Endpoint;
+}
+
+/**
+ * Decides where the bytes of a request come from (or go to). Throw a TftpError to refuse:
+ * its code and text go on the wire; anything else becomes ERROR 0 with a generic text.
+ */
+export interface RequestHandler {
+  openRead(request: TftpRequest): Promise<OpenedRead>;
+  /** Absent when uploads are disabled: WRQ is then refused with ERROR 2. */
+  openWrite?(request: TftpRequest): Promise<ByteWriter>;
+}

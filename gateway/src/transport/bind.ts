@@ -1,0 +1,99 @@
+/**
+ * Socket plumbing: which local addresses to listen on, and binding UDP sockets to them.
+ *
+ * Node has no IP_PKTINFO, so a socket bound to a wildcard address cannot choose the source
+ * address of its replies, and NIC firmware drops replies from an address other than the one
+ * it asked. A wildcard host is therefore expanded into one listener per interface address,
+ * and each session socket binds to the address its request arrived on.
+ */
+import dgram from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+
+export interface ListenAddress {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+}
+
+export function expandHosts(hosts: readonly string[]): ListenAddress[] {
+  const out: ListenAddress[] = [];
+  const seen = new Set<string>();
+  const add = (address: string, family: 'IPv4' | 'IPv6') => {
+    if (seen.has(address)) return;
+    seen.add(address);
+    out.push({ address, family });
+  };
+  const ifaces = Object.entries(networkInterfaces());
+  for (const host of hosts) {
+    if (host === '0.0.0.0' || host === '::') {
+      const family = host === '::' ? 'IPv6' : 'IPv4';
+      for (const [name, addrs] of ifaces) {
+        for (const a of addrs ?? []) {
+          if (a.family !== family) continue;
+          // Link-local IPv6 needs its scope to bind and to reply.
+          add(a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80:') ? `${a.address}%${name}` : a.address, family);
+        }
+      }
+    } else {
+      const fam = isIP(host.split('%')[0]);
+      if (fam === 0) throw new Error(`host "${host}" is not an IP address: give addresses such as 127.0.0.1, ::1, 0.0.0.0 or ::`);
+      add(host, fam === 6 ? 'IPv6' : 'IPv4');
+    }
+  }
+  return out;
+}
+
+export interface BindOptions {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+  /** false: share with cluster siblings (the listening socket); true: this process only. */
+  exclusive: boolean;
+  bufferBytes: number;
+}
+
+export function bindUdp(opts: BindOptions): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({ type: opts.family === 'IPv6' ? 'udp6' : 'udp4', ipv6Only: opts.family === 'IPv6' });
+    const onError = (e: Error) => {
+      socket.close();
+      reject(e);
+    };
+    socket.once('error', onError);
+    socket.bind({ address: opts.address, port: opts.port, exclusive: opts.exclusive }, () => {
+      socket.off('error', onError);
+      if (opts.bufferBytes > 0) {
+        // The kernel caps these at net.core.{r,w}mem_max; a window of large blocks needs room.
+        try {
+          socket.setRecvBufferSize(opts.bufferBytes);
+          socket.setSendBufferSize(opts.bufferBytes);
+        } catch {
+          /* best effort */
+        }
+      }
+      resolve(socket);
+    });
+  });
+}
+
+/** Binds an ephemeral session socket, from a port range when one is configured. */
+export async function bindSessionSocket(
+  address: string,
+  family: 'IPv4' | 'IPv6',
+  range: { low: number; high: number } | undefined,
+  bufferBytes: number,
+): Promise<dgram.Socket> {
+  if (!range) return bindUdp({ address, family, port: 0, exclusive: true, bufferBytes });
+  const span = range.high - range.low + 1;
+  const start = Math.floor(Math.random() * span);
+  // Bounded: try each port of the range at most once, starting at a random offset.
+  for (let i = 0; i < span; i++) {
+    const port = range.low + ((start + i) % span);
+    try {
+      return await bindUdp({ address, family, port, exclusive: true, bufferBytes });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    }
+  }
+  throw new Error('no free port in the session port range');
+}

@@ -1,0 +1,385 @@
+/**
+ * The gateway: listening sockets, the admission of new requests, and the table of sessions.
+ *
+ * A datagram on a listening socket goes to one of three places (as quinn's Endpoint::handle):
+ *  - an existing session (single-port mode, keyed by peer address and port),
+ *  - a new request to accept or refuse (RRQ/WRQ),
+ *  - an immediate reply: ERROR 5 to DATA/ACK from an unknown peer, ERROR 4 to a malformed
+ *    request; anything else is dropped and counted. Nothing the network sends can throw.
+ *
+ * In the default mode each session gets its own socket (its TID), bound to the local address
+ * the request arrived on; a stranger's datagram there gets ERROR 5 and the transfer goes on.
+ */
+import type dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { ErrorCode, TftpError, toWireError } from '../protocol/error-codes.js';
+import { decodePacket, encodeError, Opcode, type RequestPacket } from '../protocol/packet.js';
+import { negotiate, parseRefuseList, type NegotiationLimits } from '../protocol/options.js';
+import { normalizePath, type RequestPath } from '../request/path.js';
+import type { Endpoint, RequestHandler, TftpRequest } from '../request/request.js';
+import { ReadSession } from '../session/read-session.js';
+import { WriteSession } from '../session/write-session.js';
+import type { Session, SessionTimingConfig } from '../session/types.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { ByteReader, ByteWriter } from '../sources/types.js';
+import { buildRecord, type SessionRecord } from '../stats/session-record.js';
+import { newServerCounters, type ServerCounters } from '../stats/counters.js';
+import { bindSessionSocket, bindUdp, expandHosts, type ListenAddress } from './bind.js';
+import { ClientFilter } from './cidr.js';
+import { SessionDriver, type SessionEnd } from './session-driver.js';
+
+interface Listener {
+  socket: dgram.Socket;
+  local: Endpoint;
+}
+
+interface ActiveSession {
+  driver: SessionDriver | undefined;
+  peerAddress: string;
+}
+
+export interface GatewayHooks {
+  /** Called with every finished session's record (fbtftp's session-stats callback). */
+  onSession?: (record: SessionRecord) => void;
+}
+
+const peerKey = (address: string, port: number) => `${address}|${port}`;
+
+let requestSeq = 0;
+const pidTag = process.pid.toString(36);
+
+export class Gateway {
+  readonly counters: ServerCounters = newServerCounters();
+  private readonly listeners: Listener[] = [];
+  /** Sessions (and requests being admitted) by peer address|port. */
+  private readonly sessions = new Map<string, ActiveSession>();
+  private readonly perClient = new Map<string, number>();
+  private readonly filter: ClientFilter;
+  private readonly limits: NegotiationLimits;
+  private readonly timing: SessionTimingConfig;
+  private readonly portRange: { low: number; high: number } | undefined;
+  private accepting = false;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly handler: RequestHandler,
+    private readonly log: Logger,
+    private readonly hooks: GatewayHooks = {},
+  ) {
+    this.filter = new ClientFilter(config.allow, config.deny);
+    this.limits = { maxBlockSize: config.maxBlockSize, maxWindowSize: config.maxWindowSize, refuse: parseRefuseList(config.refuse) };
+    this.timing = {
+      timeoutMs: config.timeoutMs,
+      maxRetries: config.retries,
+      firstPacketRetries: config.firstPacketRetries,
+      backoffFactor: config.backoffFactor,
+      maxTimeoutMs: config.maxTimeoutMs,
+    };
+    if (config.portRange) {
+      const [low, high] = config.portRange.split('-').map(Number);
+      this.portRange = { low, high };
+    }
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Binds every listening socket; resolves with what is bound (port 0 becomes the real port). */
+  async start(): Promise<Endpoint[]> {
+    const addrs = expandHosts(this.config.hosts);
+    if (addrs.length === 0) throw new Error('no local address matches the configured hosts');
+    let port = this.config.port;
+    for (const a of addrs) {
+      const socket = await this.bindListener(a, port);
+      const bound = socket.address();
+      // With port 0, the first listener picks the port and the others follow it.
+      if (port === 0) port = bound.port;
+      const listener: Listener = { socket, local: { address: a.address, port: bound.port, family: a.family } };
+      socket.on('message', (msg, rinfo) => this.onListenerMessage(listener, msg, rinfo));
+      socket.on('error', (err) => this.log.error({ event: 'socketError', err, local: listener.local }, 'listener socket error'));
+      this.listeners.push(listener);
+    }
+    this.accepting = true;
+    return this.listeners.map((l) => l.local);
+  }
+
+  private async bindListener(a: ListenAddress, port: number): Promise<dgram.Socket> {
+    try {
+      return await bindUdp({ address: a.address, family: a.family, port, exclusive: false, bufferBytes: this.config.socketBufferBytes });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const hint =
+        code === 'EACCES' ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; use e.g. --port 6969'
+        : code === 'EADDRINUSE' ? 'another server is listening there; stop it or pick another --port'
+        : code === 'EADDRNOTAVAIL' ? 'that address is not on this machine; see `ip addr`'
+        : 'check --host and --port';
+      throw new Error(`cannot listen on ${a.address} port ${port}: ${(e as Error).message} (${hint})`);
+    }
+  }
+
+  /** Stops accepting, lets sessions finish up to graceMs, then aborts the rest. */
+  async stop(graceMs: number): Promise<void> {
+    this.accepting = false;
+    if (!this.config.singlePort) for (const l of this.listeners) l.socket.close();
+    if (this.sessions.size > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, graceMs);
+        this.drainWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    for (const s of [...this.sessions.values()]) s.driver?.abort(ErrorCode.NotDefined, 'server shutting down', 'shutdown');
+    if (this.config.singlePort) for (const l of this.listeners) l.socket.close();
+    this.listeners.length = 0;
+  }
+
+  private onListenerMessage(listener: Listener, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.config.singlePort) {
+      const s = this.sessions.get(peerKey(rinfo.address, rinfo.port));
+      if (s?.driver) {
+        const op = msg.length >= 2 ? (msg[0] << 8) | msg[1] : 0;
+        // A repeated request from the same peer while its session runs is a retransmission.
+        if (op === Opcode.Rrq || op === Opcode.Wrq) this.counters.duplicateRequests++;
+        else if (!s.driver.onDatagram(msg)) this.counters.malformedPackets++;
+        return;
+      }
+    }
+    let packet;
+    try {
+      packet = decodePacket(msg);
+    } catch (e) {
+      this.counters.malformedPackets++;
+      const op = msg.length >= 2 ? (msg[0] << 8) | msg[1] : 0;
+      // Something shaped like a request deserves an answer; random junk is dropped.
+      if (op === Opcode.Rrq || op === Opcode.Wrq) {
+        this.reply(listener.socket, rinfo, ErrorCode.IllegalOperation, (e as TftpError).message);
+      }
+      return;
+    }
+    switch (packet.op) {
+      case Opcode.Rrq:
+      case Opcode.Wrq:
+        this.admit(listener, packet, rinfo);
+        return;
+      case Opcode.Data:
+      case Opcode.Ack:
+        this.counters.strangerPackets++;
+        this.reply(listener.socket, rinfo, ErrorCode.UnknownTransferId, 'unknown transfer id');
+        return;
+      default:
+        // Never answer an ERROR (no error loops) or a stray OACK.
+        return;
+    }
+  }
+
+  private reply(socket: dgram.Socket, to: { address: string; port: number }, code: number, message: string): void {
+    if (to.port === 0) return;
+    socket.send(encodeError(code, message), to.port, to.address);
+  }
+
+  private admit(listener: Listener, packet: RequestPacket, rinfo: dgram.RemoteInfo): void {
+    if (!this.accepting) return;
+    const key = peerKey(rinfo.address, rinfo.port);
+    if (this.sessions.has(key)) {
+      this.counters.duplicateRequests++;
+      return;
+    }
+    if (rinfo.port === 0) return;
+    if (!this.filter.permits(rinfo.address)) {
+      // Dropped without a word: an answer would only help scanners and reflectors.
+      this.counters.deniedClients++;
+      this.log.debug({ event: 'clientDenied', peer: rinfo.address }, 'client not allowed');
+      return;
+    }
+    const kind = packet.op === Opcode.Rrq ? 'read' : 'write';
+    if (this.sessions.size >= this.config.maxSessions) {
+      this.counters.refusedBusy++;
+      this.reply(listener.socket, rinfo, ErrorCode.NotDefined, 'server busy, try again later');
+      return;
+    }
+    const perClient = this.perClient.get(rinfo.address) ?? 0;
+    if (perClient >= this.config.maxSessionsPerClient) {
+      this.counters.refusedBusy++;
+      this.reply(listener.socket, rinfo, ErrorCode.NotDefined, 'too many sessions from this client');
+      return;
+    }
+    const entry: ActiveSession = { driver: undefined, peerAddress: rinfo.address };
+    this.sessions.set(key, entry);
+    this.perClient.set(rinfo.address, perClient + 1);
+
+    const peer: Endpoint = { address: rinfo.address, port: rinfo.port, family: rinfo.family as 'IPv4' | 'IPv6' };
+    let path: RequestPath;
+    try {
+      path = normalizePath(packet.filename);
+    } catch (e) {
+      path = { raw: packet.filename, normalized: '' };
+      const request = this.makeRequest(kind, path, packet, peer, listener.local);
+      this.refuse(listener, key, request, e, performance.now());
+      return;
+    }
+    const request = this.makeRequest(kind, path, packet, peer, listener.local);
+    this.open(listener, key, request, packet).catch((e) => {
+      this.log.error({ event: 'internalError', err: e, id: request.id }, 'session setup failed');
+      this.release(key);
+    });
+  }
+
+  private makeRequest(kind: 'read' | 'write', path: RequestPath, packet: RequestPacket, peer: Endpoint, local: Endpoint): TftpRequest {
+    return { id: `${pidTag}-${(++requestSeq).toString(36)}`, kind, path, mode: packet.mode, options: packet.options, peer, local };
+  }
+
+  private async open(listener: Listener, key: string, request: TftpRequest, packet: RequestPacket): Promise<void> {
+    const startedAt = performance.now();
+    let reader: ByteReader | undefined;
+    let writer: ByteWriter | undefined;
+    let source: string | undefined;
+    let negotiated;
+    try {
+      if (request.kind === 'read') {
+        const opened = await this.handler.openRead(request);
+        reader = opened.reader;
+        source = opened.source;
+      } else {
+        if (!this.handler.openWrite) throw new TftpError(ErrorCode.AccessViolation, 'writes are disabled');
+        writer = await this.handler.openWrite(request);
+        source = 'folder';
+      }
+      // tsize is only exact in octet mode: netascii changes the length.
+      const size = request.mode === 'octet' ? reader?.size : undefined;
+      negotiated = negotiate(request.kind, packet.options, this.limits, size);
+    } catch (e) {
+      await reader?.close();
+      await writer?.abort();
+      this.refuse(listener, key, request, e, startedAt, source);
+      return;
+    }
+    if (!this.accepting && !this.sessions.has(key)) {
+      await reader?.close();
+      await writer?.abort();
+      return;
+    }
+
+    let socket = listener.socket;
+    if (!this.config.singlePort) {
+      try {
+        socket = await bindSessionSocket(listener.local.address, listener.local.family, this.portRange, this.config.socketBufferBytes);
+      } catch (e) {
+        await reader?.close();
+        await writer?.abort();
+        this.refuse(listener, key, request, new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e }), startedAt, source);
+        return;
+      }
+    }
+
+    const timing = negotiated.timeoutMs ? { ...this.timing, timeoutMs: negotiated.timeoutMs } : this.timing;
+    const session: Session =
+      request.kind === 'read'
+        ? new ReadSession({ ...timing, blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, oack: negotiated.oack }, performance.now())
+        : new WriteSession(
+            { ...timing, blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, oack: negotiated.oack, maxBytes: this.config.maxUploadBytes },
+            performance.now(),
+          );
+    this.counters.sessionsStarted++;
+    this.counters.sessionsActive++;
+    const peer = request.peer;
+    const ownSocket = socket !== listener.socket;
+    const driver = new SessionDriver(session, {
+      send: (d) => socket.send(d, peer.port, peer.address),
+      reader,
+      writer,
+      netascii: request.mode === 'netascii',
+      onEnd: (end) =>
+        this.finish(request, end, startedAt, session, negotiated.oack, negotiated.blockSize, negotiated.windowSize, negotiated.tsize, source),
+      onClose: () => {
+        this.counters.sessionsActive--;
+        if (ownSocket) socket.close();
+        this.release(key);
+      },
+    });
+    const entry = this.sessions.get(key);
+    if (entry) entry.driver = driver;
+    if (ownSocket) {
+      socket.on('message', (msg, rinfo) => {
+        if (rinfo.port !== peer.port || rinfo.address !== peer.address) {
+          // RFC 1350: a packet from a stranger's TID gets ERROR 5; our transfer is unharmed.
+          this.counters.strangerPackets++;
+          this.reply(socket, rinfo, ErrorCode.UnknownTransferId, 'unknown transfer id');
+          return;
+        }
+        if (!driver.onDatagram(msg)) this.counters.malformedPackets++;
+      });
+      socket.on('error', (err) => this.log.warn({ event: 'socketError', err, id: request.id }, 'session socket error'));
+    }
+    driver.start();
+  }
+
+  /** Refuses a request before any session exists: ERROR on the wire, a record in the stats. */
+  private refuse(listener: Listener, key: string, request: TftpRequest, e: unknown, startedAt: number, source?: string): void {
+    const wire = toWireError(e);
+    this.reply(listener.socket, request.peer, wire.code, wire.message);
+    const outcome =
+      wire.code === ErrorCode.FileNotFound ? 'not-found'
+      : wire.code === ErrorCode.AccessViolation ? 'denied'
+      : wire.code === ErrorCode.OptionRefused ? 'refused'
+      : wire.code === ErrorCode.IllegalOperation ? 'illegal-operation'
+      : wire.code === ErrorCode.DiskFull ? 'disk-full'
+      : 'upstream-error';
+    const counters = { bytes: 0, blocks: 0, packetsSent: 1, retransmits: 0, duplicates: 0, ignored: 0 };
+    this.emit(
+      buildRecord({ request, oack: null, blockSize: 512, windowSize: 1, tsize: undefined, counters, durationMs: performance.now() - startedAt, outcome, errorCode: wire.code, errorMessage: wire.message, source }),
+      e instanceof TftpError ? e.cause : e,
+    );
+    this.release(key);
+  }
+
+  private finish(
+    request: TftpRequest,
+    end: SessionEnd,
+    startedAt: number,
+    session: Session,
+    oack: Record<string, string> | null,
+    blockSize: number,
+    windowSize: number,
+    tsize: number | undefined,
+    source: string | undefined,
+  ): void {
+    const c = session.counters;
+    if (request.kind === 'read') this.counters.bytesSent += c.bytes;
+    else this.counters.bytesReceived += c.bytes;
+    this.counters.retransmits += c.retransmits;
+    this.emit(
+      buildRecord({ request, oack, blockSize, windowSize, tsize, counters: c, durationMs: performance.now() - startedAt, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, source }),
+      end.cause,
+    );
+  }
+
+  private emit(record: SessionRecord, cause: unknown): void {
+    this.counters.sessionsByOutcome[record.outcome] = (this.counters.sessionsByOutcome[record.outcome] ?? 0) + 1;
+    const level = record.outcome === 'ok' || record.outcome === 'option-probe' || record.outcome === 'not-found' ? 'info' : 'warn';
+    this.log[level]({ event: 'session', ...record, ...(cause ? { err: cause } : {}) }, 'session finished');
+    try {
+      this.hooks.onSession?.(record);
+    } catch (e) {
+      this.log.error({ event: 'hookError', err: e }, 'session hook threw');
+    }
+  }
+
+  private release(key: string): void {
+    const entry = this.sessions.get(key);
+    if (!entry) return;
+    this.sessions.delete(key);
+    const n = (this.perClient.get(entry.peerAddress) ?? 1) - 1;
+    if (n <= 0) this.perClient.delete(entry.peerAddress);
+    else this.perClient.set(entry.peerAddress, n);
+    if (this.sessions.size === 0 && this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

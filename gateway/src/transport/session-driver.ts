@@ -1,0 +1,197 @@
+/**
+ * Drives one pure session: feeds it datagrams, timeouts and source bytes; sends what it
+ * polls out; keeps exactly one timer. All I/O of a session lives here and nowhere else.
+ *
+ * The timer is lazy (as undici's fast timers and quinn's timer table): re-arming to a later
+ * deadline does not touch the timer; when it fires early it re-arms for the remainder. That
+ * keeps setTimeout/clearTimeout off the per-ACK hot path.
+ */
+import { performance } from 'node:perf_hooks';
+import { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import { decodePacket } from '../protocol/packet.js';
+import { NetasciiDecoder, NetasciiEncoder } from '../protocol/netascii.js';
+import type { Outcome, Session, SessionEvent } from '../session/types.js';
+import type { ByteReader, ByteWriter } from '../sources/types.js';
+
+export interface SessionEnd {
+  outcome: Outcome;
+  errorCode?: number;
+  errorMessage?: string;
+  /** The underlying failure, for logs only. */
+  cause?: unknown;
+}
+
+export interface DriverIo {
+  send(datagram: Uint8Array): void;
+  reader?: ByteReader;
+  writer?: ByteWriter;
+  netascii: boolean;
+  /** Called once, when the session's outcome is known. */
+  onEnd(end: SessionEnd): void;
+  /** Called once, when the session needs nothing more (after dallying, for uploads). */
+  onClose(): void;
+}
+
+function asTftpError(e: unknown): TftpError {
+  if (e instanceof TftpError) return e;
+  return new TftpError(ErrorCode.NotDefined, 'upstream unavailable', { code: 'TFTP_UPSTREAM_FAILED', cause: e });
+}
+
+export class SessionDriver {
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private wantAt: number | undefined;
+  private ended = false;
+  private closed = false;
+  private writeChain: Promise<void> = Promise.resolve();
+  private readonly encoder: NetasciiEncoder | undefined;
+  private readonly decoder: NetasciiDecoder | undefined;
+  private lastCause: unknown;
+
+  constructor(private readonly session: Session, private readonly io: DriverIo) {
+    if (io.netascii) {
+      if (io.reader) this.encoder = new NetasciiEncoder();
+      if (io.writer) this.decoder = new NetasciiDecoder();
+    }
+  }
+
+  /** Sends whatever the new session already queued (its OACK, ACK 0 or first DATA). */
+  start(): void {
+    this.drain();
+  }
+
+  /** A datagram from the session's peer. Undecodable ones are ignored (UDP may corrupt). */
+  onDatagram(msg: Buffer): boolean {
+    if (this.closed) return false;
+    let packet;
+    try {
+      packet = decodePacket(msg);
+    } catch {
+      return false;
+    }
+    this.session.handle({ type: 'packet', packet }, performance.now());
+    this.drain();
+    return true;
+  }
+
+  /** Ends the session from outside (shutdown): ERROR to the peer, then close. */
+  abort(code: number, message: string, outcome: Outcome): void {
+    if (this.closed) return;
+    this.session.handle({ type: 'sourceError', error: new TftpError(code as ErrorCode, message) }, performance.now());
+    this.drainSends();
+    this.end({ outcome, errorCode: code, errorMessage: message });
+    this.close();
+  }
+
+  private drain(): void {
+    this.drainSends();
+    let ev: SessionEvent | undefined;
+    while ((ev = this.session.pollEvent()) !== undefined) this.onEvent(ev);
+    if (this.session.finished) {
+      this.close();
+      return;
+    }
+    this.arm(this.session.pollTimeout());
+  }
+
+  private drainSends(): void {
+    let pkt: Uint8Array | undefined;
+    while ((pkt = this.session.pollTransmit()) !== undefined) this.io.send(pkt);
+  }
+
+  private onEvent(ev: SessionEvent): void {
+    switch (ev.type) {
+      case 'needData':
+        return this.fetch(ev.minBytes);
+      case 'writeData': {
+        const chunk = this.decoder ? this.decoder.decode(ev.chunk) : ev.chunk;
+        // DATA payloads alias the datagram buffer; Node allocates one per message, so keeping
+        // the view until the write completes is safe.
+        const writer = this.io.writer!;
+        this.writeChain = this.writeChain.then(() => writer.write(chunk));
+        this.writeChain.catch((e) => this.feedError(e));
+        return;
+      }
+      case 'writeEnd': {
+        const writer = this.io.writer!;
+        const tail = this.decoder?.flush();
+        this.writeChain
+          .then(async () => {
+            if (tail && tail.length > 0) await writer.write(tail);
+            await writer.commit();
+          })
+          .then(
+            () => this.feed({ type: 'committed' }),
+            (e) => this.feedError(e),
+          );
+        return;
+      }
+      case 'done':
+        return this.end({ outcome: 'ok' });
+      case 'failed':
+        return this.end({ outcome: ev.outcome, errorCode: ev.errorCode, errorMessage: ev.errorMessage, cause: this.lastCause });
+    }
+  }
+
+  private fetch(minBytes: number): void {
+    const reader = this.io.reader!;
+    reader.read(minBytes).then(
+      (chunk) => {
+        if (chunk === null) this.feed({ type: 'end' });
+        else this.feed({ type: 'data', chunk: this.encoder ? this.encoder.encode(chunk) : chunk });
+      },
+      (e) => this.feedError(e),
+    );
+  }
+
+  private feed(input: Parameters<Session['handle']>[0]): void {
+    if (this.closed) return;
+    this.session.handle(input, performance.now());
+    this.drain();
+  }
+
+  private feedError(e: unknown): void {
+    this.lastCause = e;
+    this.feed({ type: 'sourceError', error: asTftpError(e) });
+  }
+
+  private end(end: SessionEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.io.onEnd(end);
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.ended) this.end({ outcome: 'shutdown' });
+    void this.io.reader?.close();
+    // An upload that did not complete leaves nothing behind (abort is a no-op after commit).
+    if (this.io.writer) void this.writeChain.catch(() => {}).then(() => this.io.writer!.abort());
+    this.io.onClose();
+  }
+
+  private arm(deadline: number | undefined): void {
+    this.wantAt = deadline;
+    if (deadline === undefined) return;
+    if (this.timer !== undefined && this.timerAt <= deadline) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(this.onTimer, Math.max(0, deadline - performance.now()));
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.closed || this.wantAt === undefined) return;
+    const now = performance.now();
+    if (now < this.wantAt) {
+      this.arm(this.wantAt);
+      return;
+    }
+    this.session.handle({ type: 'timeout' }, now);
+    this.drain();
+  };
+}
