@@ -217,13 +217,17 @@ export class ReadSession implements Session {
     this.requestData();
   }
 
-  /** Asks the driver for more bytes when less than a window is buffered. */
+  /**
+   * Asks the driver for more bytes when less than a window is buffered. The request goes out
+   * as soon as the buffer dips below one window, so the next window's bytes are read while the
+   * client is still acknowledging this one; at most about two windows are ever held.
+   */
   private requestData(): void {
     if (this.sourceEnded || this.awaitingData || this.finished) return;
-    const want = this.cfg.windowSize * this.cfg.blockSize;
-    if (this.pendingBytes >= want) return;
+    const window = this.cfg.windowSize * this.cfg.blockSize;
+    if (this.pendingBytes >= window) return;
     this.awaitingData = true;
-    this.events.push({ type: 'needData', minBytes: want - this.pendingBytes });
+    this.events.push({ type: 'needData', minBytes: window });
   }
 
   /** Removes exactly n bytes from the pending queue, copying only when a block spans chunks. */

@@ -43,6 +43,21 @@ export function expandHosts(hosts: readonly string[]): ListenAddress[] {
   return out;
 }
 
+/**
+ * We only ever send to IP literals taken from rinfo. dgram's default lookup goes through
+ * dns.lookup, which defers every send by a tick; answering synchronously keeps send() on the
+ * fast path (a measurable share of per-packet cost in lock-step transfers).
+ */
+function literalLookup(
+  address: string,
+  _opts: unknown,
+  cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const fam = isIP(address.split('%')[0]);
+  if (fam === 0) cb(Object.assign(new Error(`not an IP literal: ${address}`), { code: 'EINVAL' }), address, 4);
+  else cb(null, address, fam);
+}
+
 export interface BindOptions {
   address: string;
   family: 'IPv4' | 'IPv6';
@@ -54,7 +69,11 @@ export interface BindOptions {
 
 export function bindUdp(opts: BindOptions): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type: opts.family === 'IPv6' ? 'udp6' : 'udp4', ipv6Only: opts.family === 'IPv6' });
+    const socket = dgram.createSocket({
+      type: opts.family === 'IPv6' ? 'udp6' : 'udp4',
+      ipv6Only: opts.family === 'IPv6',
+      lookup: literalLookup,
+    });
     const onError = (e: Error) => {
       socket.close();
       reject(e);
