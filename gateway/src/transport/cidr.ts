@@ -43,12 +43,15 @@ export function addressValue(address: string): { family: 4 | 6; value: bigint } 
 }
 
 export function parseCidr(text: string): Cidr {
-  const [addr, len] = text.trim().split('/');
-  const parsed = addressValue(addr);
+  const parts = text.trim().split('/');
+  const [addr, len] = parts;
+  const parsed = parts.length <= 2 ? addressValue(addr) : undefined;
   if (!parsed) throw new Error(`"${text}" is not an IP address or CIDR (e.g. 10.0.0.0/8, fd00::/8)`);
   const max = parsed.family === 4 ? 32 : 128;
+  // Decimal digits only: Number() would read "" as 0 and "0x8" as 8.
+  if (len !== undefined && !/^[0-9]{1,3}$/.test(len)) throw new Error(`"${text}": prefix length must be 0..${max}`);
   const prefix = len === undefined ? max : Number(len);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+  if (prefix > max) {
     throw new Error(`"${text}": prefix length must be 0..${max}`);
   }
   return { family: parsed.family, bits: parsed.value >> BigInt(max - prefix), prefix, text };
