@@ -1,0 +1,218 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, envName, flagName, loadConfig, parseConfig } from '../../../gateway/src/config/load.js';
+import { DEFAULTS } from '../../../gateway/src/config/defaults.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tftpfn-config-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileSeq = 0;
+function configFile(contents: unknown): string {
+  const path = join(dir, `config-${++fileSeq}.json`);
+  writeFileSync(path, typeof contents === 'string' ? contents : JSON.stringify(contents));
+  return path;
+}
+
+/** Runs loadConfig and returns the ConfigError's message (fails the test if it does not throw one). */
+function configErrorOf(input: Parameters<typeof loadConfig>[0]): string {
+  try {
+    loadConfig(input);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+}
+
+describe('loadConfig: precedence', () => {
+  it('config: with nothing given every field takes its default', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.port).toBe(DEFAULTS.port);
+    expect(c.hosts).toEqual(DEFAULTS.hosts);
+    expect(c.maxBlockSize).toBe(DEFAULTS.maxBlockSize);
+    expect(c.maxWindowSize).toBe(DEFAULTS.maxWindowSize);
+    expect(c.singlePort).toBe(false);
+    expect(c.writeRoot).toBeUndefined();
+    expect(c.processes).toBe(1);
+  });
+
+  it('config: the config file overrides defaults', () => {
+    const file = configFile({ port: 1069, timeoutMs: 250 });
+    const c = loadConfig({ configFile: file, env: {} });
+    expect(c.port).toBe(1069);
+    expect(c.timeoutMs).toBe(250);
+    expect(c.retries).toBe(DEFAULTS.retries);
+  });
+
+  it('config: the environment overrides the config file, field by field', () => {
+    const file = configFile({ port: 1069, timeoutMs: 250 });
+    const c = loadConfig({ configFile: file, env: { TFTPFN_PORT: '2069' } });
+    expect(c.port).toBe(2069);
+    expect(c.timeoutMs).toBe(250);
+  });
+
+  it('config: flags override the environment and the config file', () => {
+    const file = configFile({ port: 1069, timeoutMs: 250, retries: 7 });
+    const c = loadConfig({ configFile: file, env: { TFTPFN_PORT: '2069', TFTPFN_TIMEOUT_MS: '300' }, flags: { port: '3069' } });
+    expect(c.port).toBe(3069);
+    expect(c.timeoutMs).toBe(300);
+    expect(c.retries).toBe(7);
+  });
+
+  it('config: undefined flags and empty environment variables do not override anything', () => {
+    const file = configFile({ port: 1069 });
+    const c = loadConfig({ configFile: file, env: { TFTPFN_PORT: '' }, flags: { port: undefined } });
+    expect(c.port).toBe(1069);
+  });
+
+  it('config: TFTPFN_CONFIG names the config file when no file is given', () => {
+    const file = configFile({ port: 4069 });
+    expect(loadConfig({ env: { TFTPFN_CONFIG: file } }).port).toBe(4069);
+  });
+
+  it('config: environment values are parsed into numbers, booleans and lists', () => {
+    const c = loadConfig({
+      env: {
+        TFTPFN_HOSTS: '127.0.0.1, ::1',
+        TFTPFN_SINGLE_PORT: 'true',
+        TFTPFN_MAX_SESSIONS_PER_CLIENT: '3',
+        TFTPFN_REFUSE: 'tsize,blksize',
+        TFTPFN_ALLOW: '10.0.0.0/8,fd00::/8',
+      },
+    });
+    expect(c.hosts).toEqual(['127.0.0.1', '::1']);
+    expect(c.singlePort).toBe(true);
+    expect(c.maxSessionsPerClient).toBe(3);
+    expect(c.refuse).toEqual(['tsize', 'blksize']);
+    expect(c.allow).toEqual(['10.0.0.0/8', 'fd00::/8']);
+  });
+
+  it('config: environment and flag names are derived from the field name', () => {
+    expect(envName('maxSessionsPerClient')).toBe('TFTPFN_MAX_SESSIONS_PER_CLIENT');
+    expect(flagName('maxSessionsPerClient')).toBe('--max-sessions-per-client');
+    expect(envName('port')).toBe('TFTPFN_PORT');
+  });
+
+  it('config: the result is frozen', () => {
+    const c = loadConfig({ env: {} });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+});
+
+describe('loadConfig: errors name the field and where it came from', () => {
+  it('config: a bad port from the environment names the field and the variable', () => {
+    const msg = configErrorOf({ env: { TFTPFN_PORT: '99999' } });
+    expect(msg).toContain('field "port" (from environment TFTPFN_PORT)');
+  });
+
+  it('config: a bad value in the config file names the field and the file', () => {
+    const file = configFile({ port: 'sixty-nine' });
+    const msg = configErrorOf({ configFile: file, env: {} });
+    expect(msg).toContain(`field "port" (from config file ${file})`);
+  });
+
+  it('config: a bad flag names the field and the flag', () => {
+    const msg = configErrorOf({ env: {}, flags: { maxWindowSize: '0' } });
+    expect(msg).toContain('field "maxWindowSize" (from flag --max-window-size)');
+  });
+
+  it('config: the error blames the layer that won, not the ones it overrode', () => {
+    const file = configFile({ port: 1069 });
+    const msg = configErrorOf({ configFile: file, env: { TFTPFN_PORT: '70000' } });
+    expect(msg).toContain('(from environment TFTPFN_PORT)');
+    expect(msg).not.toContain('config file');
+  });
+
+  it('config: every invalid field is reported, not only the first', () => {
+    const msg = configErrorOf({ env: { TFTPFN_PORT: '-1', TFTPFN_RETRIES: 'many' }, flags: { maxBlockSize: '4' } });
+    expect(msg).toContain('field "port"');
+    expect(msg).toContain('field "retries"');
+    expect(msg).toContain('field "maxBlockSize" (from flag --max-block-size)');
+  });
+
+  it('config: unknown fields in the config file are listed by name with the list of real fields', () => {
+    const file = configFile({ prot: 69, rooot: '/srv' });
+    const msg = configErrorOf({ configFile: file, env: {} });
+    expect(msg).toContain('"prot"');
+    expect(msg).toContain('"rooot"');
+    expect(msg).toContain('maxSessionsPerClient');
+  });
+
+  it('config: unknown fields say which config file they came from', () => {
+    const file = configFile({ prot: 69 });
+    const msg = configErrorOf({ configFile: file, env: {} });
+    expect(msg).toContain(file);
+  });
+
+  it('config: single-port mode with more than one process is refused, naming processes', () => {
+    const msg = configErrorOf({ env: { TFTPFN_SINGLE_PORT: '1' }, flags: { processes: '2' } });
+    expect(msg).toContain('field "processes" (from flag --processes)');
+    expect(msg).toMatch(/single-port/);
+  });
+
+  it('config: single-port mode with one process is accepted', () => {
+    expect(loadConfig({ env: { TFTPFN_SINGLE_PORT: '1' }, flags: { processes: '1' } }).singlePort).toBe(true);
+  });
+
+  it.each(['abc', '5000', '50000-', '0-100', '100-70000', '6000-5000', '1-2-3'])(
+    'config: the bad portRange %j is refused naming the field',
+    (range) => {
+      const msg = configErrorOf({ env: {}, flags: { portRange: range } });
+      expect(msg).toContain('field "portRange" (from flag --port-range)');
+    },
+  );
+
+  it('config: a good portRange is accepted as given', () => {
+    expect(loadConfig({ env: {}, flags: { portRange: '50000-50999' } }).portRange).toBe('50000-50999');
+  });
+
+  it('config: portRange together with single-port mode is refused naming portRange', () => {
+    const msg = configErrorOf({ env: {}, flags: { portRange: '50000-50999', singlePort: true } });
+    expect(msg).toContain('field "portRange"');
+  });
+
+  it('config: an unknown option in the refuse list is refused naming the field and the valid options', () => {
+    const msg = configErrorOf({ env: { TFTPFN_REFUSE: 'tsize,bogus' } });
+    expect(msg).toContain('field "refuse" (from environment TFTPFN_REFUSE)');
+    expect(msg).toContain('blksize, timeout, tsize, windowsize');
+  });
+
+  it('config: the refuse list accepts option names in any case', () => {
+    expect(loadConfig({ env: {}, flags: { refuse: ['TSize'] } }).refuse).toEqual(['TSize']);
+  });
+
+  it('config: a bad CIDR in allow is refused naming the field and quoting the CIDR', () => {
+    const msg = configErrorOf({ env: {}, flags: { allow: ['10.0.0.0/8', '10.0.0.0/40'] } });
+    expect(msg).toContain('field "allow" (from flag --allow)');
+    expect(msg).toContain('"10.0.0.0/40"');
+  });
+
+  it('config: a bad CIDR in deny from the config file names the field and the file', () => {
+    const file = configFile({ deny: ['not-a-network'] });
+    const msg = configErrorOf({ configFile: file, env: {} });
+    expect(msg).toContain(`field "deny" (from config file ${file})`);
+  });
+
+  it('config: an unreadable config file is reported with its path and an example', () => {
+    const missing = join(dir, 'does-not-exist.json');
+    const msg = configErrorOf({ configFile: missing, env: {} });
+    expect(msg).toContain(missing);
+    expect(msg).toContain('{"port"');
+  });
+
+  it('config: a config file that is not valid JSON is reported with its path', () => {
+    const file = configFile('{ port: 69 ');
+    expect(configErrorOf({ configFile: file, env: {} })).toContain(file);
+  });
+
+  it('config: a config file holding an array is refused', () => {
+    const file = configFile([1, 2]);
+    expect(configErrorOf({ configFile: file, env: {} })).toContain('JSON object');
+  });
+
+  it('config: parseConfig without origins still names the field', () => {
+    expect(() => parseConfig({ maxWindowSize: 0 })).toThrow(/field "maxWindowSize": /);
+  });
+});
