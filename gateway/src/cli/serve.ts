@@ -60,7 +60,7 @@ async function runGateway(config: GatewayConfig): Promise<void> {
   } catch (e) {
     log.fatal({ event: 'startFailed', err: e }, (e as Error).message);
     console.error(`tftpfn serve: ${(e as Error).message}`);
-    process.exit(1);
+    process.exit(e instanceof ConfigError ? 2 : 1);
   }
   // Operators ask for the effective settings at start-up.
   log.info(

@@ -7,7 +7,10 @@ import { DEFAULTS } from './defaults.js';
 import { OPTION_NAMES } from '../protocol/options.js';
 import { parseCidr } from '../transport/cidr.js';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) => {
+  const fix = `use a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: fix }).int(fix).min(min, fix).max(max, fix);
+};
 const bool = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 const list = z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()));
 const cidrList = list.superRefine((items, ctx) => {

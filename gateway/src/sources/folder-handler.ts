@@ -1,6 +1,8 @@
 /**
  * The embedded default handler: every request is served from (or stored to) a local folder.
  */
+import { statSync } from 'node:fs';
+import { ConfigError } from '../config/load.js';
 import type { RequestHandler } from '../request/request.js';
 import { LocalDirSink, LocalDirSource } from './local-dir.js';
 
@@ -12,7 +14,19 @@ export interface FolderHandlerOptions {
   readAheadBytes?: number;
 }
 
+function requireFolder(field: string, dir: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    /* reported below */
+  }
+  if (!isDir) throw new ConfigError(`field "${field}": ${dir} is not a folder; create it or point ${field} at an existing folder`);
+}
+
 export function folderHandler(opts: FolderHandlerOptions): RequestHandler {
+  requireFolder('root', opts.root);
+  if (opts.writeRoot) requireFolder('writeRoot', opts.writeRoot);
   const source = new LocalDirSource(opts.root, opts.readAheadBytes);
   const sink = opts.writeRoot ? new LocalDirSink(opts.writeRoot, opts.allowOverwrite ?? false) : undefined;
   return {
