@@ -1,0 +1,94 @@
+/**
+ * The benchmark scenarios (a)-(f): what load each puts on which server, sized for a full or a
+ * --quick run.
+ */
+import type { LoadSpec } from './load-client.js';
+import type { ServerName } from './servers.js';
+
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+
+export interface Sizes {
+  bigBytes: number;
+  bootBytes: number;
+  stormClients: number;
+  smallDurationS: number;
+  memorySessions: number;
+  runs: number;
+}
+
+export function sizesFor(quick: boolean, runs?: number): Sizes {
+  return quick
+    ? { bigBytes: 8 << 20, bootBytes: 1 << 20, stormClients: 100, smallDurationS: 3, memorySessions: 200, runs: runs ?? 1 }
+    : { bigBytes: 64 << 20, bootBytes: 4 << 20, stormClients: 500, smallDurationS: 10, memorySessions: 1000, runs: runs ?? 3 };
+}
+
+export const FILES = { big: 'big.bin', boot: 'boot.bin', small: 'small.bin' } as const;
+export const SMALL_BYTES = 1024;
+
+export interface Scenario {
+  id: ScenarioId;
+  title: string;
+  servers: ServerName[];
+  load(port: number, s: Sizes): LoadSpec;
+  runs(server: ServerName, s: Sizes): number;
+  /** Hard limit for one load-client run. */
+  timeoutMs(s: Sizes): number;
+}
+
+const ALL: ServerName[] = ['tftpfn', 'in.tftpd', 'fbtftp'];
+
+export function scenarios(): Scenario[] {
+  return [
+    {
+      id: 'a',
+      title: 'one large file, blksize 1468, lock-step',
+      servers: ALL,
+      load: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468 }),
+      runs: (_, s) => s.runs,
+      timeoutMs: () => 300_000,
+    },
+    {
+      id: 'b',
+      title: 'one large file, blksize 1468, windowsize 64',
+      servers: ALL,
+      load: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468, windowsize: 64 }),
+      runs: (_, s) => s.runs,
+      timeoutMs: () => 300_000,
+    },
+    {
+      id: 'c',
+      title: 'one large file, blksize 65464, lock-step',
+      servers: ALL,
+      load: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 65464 }),
+      runs: (_, s) => s.runs,
+      timeoutMs: () => 120_000,
+    },
+    {
+      id: 'd',
+      title: 'boot storm: every client at once, blksize 1468, lock-step',
+      servers: ['tftpfn', 'tftpfn-p2', 'in.tftpd', 'fbtftp'],
+      load: (port, s) => ({ port, path: FILES.boot, concurrency: s.stormClients, count: s.stormClients, blksize: 1468, timeoutMs: 2000 }),
+      // fbtftp forks a Python process per client; one storm is enough to place it.
+      runs: (server, s) => (server === 'fbtftp' ? 1 : s.runs),
+      timeoutMs: () => 600_000,
+    },
+    {
+      id: 'e',
+      title: '1 KiB file, 20 concurrent requesters',
+      servers: ALL,
+      load: (port, s) => ({ port, path: FILES.small, concurrency: 20, durationS: s.smallDurationS }),
+      runs: (_, s) => s.runs,
+      timeoutMs: (s) => s.smallDurationS * 1000 + 60_000,
+    },
+    {
+      id: 'f',
+      title: 'memory: idle, and with many sessions held open mid-transfer',
+      servers: ['tftpfn'],
+      // Each client takes block 1 and then waits; RFC 2349 timeout=30 asks the server not to
+      // resend meanwhile, so the sessions stay open and quiet while RSS is sampled.
+      load: (port, s) => ({ port, path: FILES.boot, concurrency: s.memorySessions, count: s.memorySessions, blksize: 1468, holdMs: 6000, requestTimeoutS: 30, timeoutMs: 3000 }),
+      runs: () => 1,
+      timeoutMs: () => 180_000,
+    },
+  ];
+}
