@@ -35,7 +35,15 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
   const logger = opts.logger ?? createLogger(config.logLevel);
   const handler =
     opts.handler ??
-    folderHandler({ root: config.root, writeRoot: config.writeRoot, allowOverwrite: config.allowOverwrite, readAheadBytes: config.readAheadBytes });
+    folderHandler({
+      root: config.root,
+      writeRoot: config.writeRoot,
+      allowOverwrite: config.allowOverwrite,
+      readAheadBytes: config.readAheadBytes,
+      fileCacheTtlMs: config.fileCacheTtlMs,
+      fileCacheMaxFileBytes: config.fileCacheMaxFileBytes,
+      fileCacheMaxBytes: config.fileCacheMaxBytes,
+    });
   const gateway = new Gateway(config, handler, logger, { onSession: opts.onSession });
   const addresses = await gateway.start();
   return {

@@ -12,6 +12,9 @@ export interface FolderHandlerOptions {
   writeRoot?: string;
   allowOverwrite?: boolean;
   readAheadBytes?: number;
+  fileCacheTtlMs?: number;
+  fileCacheMaxFileBytes?: number;
+  fileCacheMaxBytes?: number;
 }
 
 function requireFolder(field: string, dir: string): void {
@@ -27,7 +30,12 @@ function requireFolder(field: string, dir: string): void {
 export function folderHandler(opts: FolderHandlerOptions): RequestHandler {
   requireFolder('root', opts.root);
   if (opts.writeRoot) requireFolder('writeRoot', opts.writeRoot);
-  const source = new LocalDirSource(opts.root, opts.readAheadBytes);
+  const source = new LocalDirSource(opts.root, {
+    readAheadBytes: opts.readAheadBytes,
+    cacheTtlMs: opts.fileCacheTtlMs,
+    cacheMaxFileBytes: opts.fileCacheMaxFileBytes,
+    cacheMaxTotalBytes: opts.fileCacheMaxBytes,
+  });
   const sink = opts.writeRoot ? new LocalDirSink(opts.writeRoot, opts.allowOverwrite ?? false) : undefined;
   return {
     async openRead(request) {

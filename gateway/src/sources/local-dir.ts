@@ -7,12 +7,16 @@
  * fixed strings: no server path ever reaches the wire.
  */
 import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { realpathSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import type { RequestPath } from '../request/path.js';
 import type { ByteReader, ByteWriter } from './types.js';
+import { HotFileCache } from './hot-file-cache.js';
+import { memoryReader } from './memory.js';
 
 const notFound = (cause?: unknown) => new TftpError(ErrorCode.FileNotFound, 'file not found', { cause });
 const denied = (cause?: unknown) => new TftpError(ErrorCode.AccessViolation, 'access violation', { cause });
@@ -30,22 +34,34 @@ function inside(root: string, p: string): boolean {
   return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
+export interface LocalDirOptions {
+  /** Bytes read from disk at a time, at least what the session asks for. */
+  readAheadBytes?: number;
+  /** How long cached file contents are trusted before re-checking the file; 0 disables. */
+  cacheTtlMs?: number;
+  /** Files up to this size are cached whole. */
+  cacheMaxFileBytes?: number;
+  /** Total bytes the cache may hold. */
+  cacheMaxTotalBytes?: number;
+}
+
 export class LocalDirSource {
   private readonly root: string;
+  private readonly readAheadBytes: number;
+  private readonly cache: HotFileCache;
 
-  /** @param readAheadBytes bytes read from disk at a time, at least what the session asks for */
-  constructor(root: string, private readonly readAheadBytes = 64 * 1024) {
+  constructor(root: string, opts: LocalDirOptions = {}) {
     this.root = realpathSync(root);
+    this.readAheadBytes = opts.readAheadBytes ?? 64 * 1024;
+    this.cache = new HotFileCache(opts.cacheTtlMs ?? 0, opts.cacheMaxFileBytes ?? 0, opts.cacheMaxTotalBytes ?? 0);
   }
 
   async openRead(path: RequestPath): Promise<ByteReader> {
-    let real: string;
-    try {
-      real = await realpath(join(this.root, path.normalized));
-    } catch (e) {
-      throw mapFsError(e);
+    if (this.cache.enabled) {
+      const hit = this.cache.fresh(path.normalized, performance.now());
+      if (hit) return memoryReader(hit.bytes, this.readAheadBytes);
     }
-    if (!inside(this.root, real)) throw denied(new Error('resolved outside the root'));
+    const real = await this.resolve(path);
     let fh: FileHandle;
     try {
       fh = await open(real, 'r');
@@ -55,11 +71,52 @@ export class LocalDirSource {
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw denied(new Error('not a regular file'));
+      if (this.cache.enabled && st.size <= this.cache.maxFileBytes) {
+        const bytes = await this.cached(path.normalized, fh, st);
+        await fh.close().catch(() => {});
+        return memoryReader(bytes, this.readAheadBytes);
+      }
       return new FileReader(fh, st.size, this.readAheadBytes);
     } catch (e) {
       await fh.close().catch(() => {});
       throw e instanceof TftpError ? e : mapFsError(e);
     }
+  }
+
+  /** Resolves symlinks and refuses anything that lands outside the root. */
+  private async resolve(path: RequestPath): Promise<string> {
+    let real: string;
+    try {
+      real = await realpath(join(this.root, path.normalized));
+    } catch (e) {
+      throw mapFsError(e);
+    }
+    if (!inside(this.root, real)) throw denied(new Error('resolved outside the root'));
+    return real;
+  }
+
+  /** The file's bytes, from the cache when its stamp still matches, else read once and kept. */
+  private async cached(key: string, fh: FileHandle, st: Stats): Promise<Buffer> {
+    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const old = this.cache.peek(key);
+    if (old && old.stamp === stamp) {
+      old.checkedAt = performance.now();
+      return old.bytes;
+    }
+    const entry = await this.cache.loadOnce(`${key}\0${stamp}`, async () => {
+      const bytes = Buffer.allocUnsafe(st.size);
+      let filled = 0;
+      while (filled < st.size) {
+        const { bytesRead } = await fh.read(bytes, filled, st.size - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled !== st.size) throw new TftpError(ErrorCode.NotDefined, 'file changed during transfer', { code: 'TFTP_UPSTREAM_FAILED' });
+      const e = { bytes, stamp, checkedAt: performance.now() };
+      this.cache.set(key, e);
+      return e;
+    });
+    return entry!.bytes;
   }
 }
 
