@@ -67,7 +67,9 @@ export function parseConfig(raw: Record<string, unknown>, origin: Record<string,
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: the fields are ${FIELDS.join(', ')}`;
+        const origins = [...new Set(issue.keys.map((k) => origin[k]).filter(Boolean))];
+        const from = origins.length ? ` (from ${origins.join(', ')})` : '';
+        return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}${from}: remove them; the fields are ${FIELDS.join(', ')}`;
       }
       const field = issue.path.join('.') || '(root)';
       const top = String(issue.path[0] ?? '');
