@@ -98,7 +98,15 @@ export class Gateway {
       // With port 0, the first listener picks the port and the others follow it.
       if (port === 0) port = bound.port;
       const listener: Listener = { socket, local: { address: a.address, port: bound.port, family: a.family } };
-      socket.on('message', (msg, rinfo) => this.onListenerMessage(listener, msg, rinfo));
+      socket.on('message', (msg, rinfo) => {
+        try {
+          this.onListenerMessage(listener, msg, rinfo);
+        } catch (e) {
+          // A bug must cost one datagram, never the gateway.
+          this.counters.malformedPackets++;
+          this.log.error({ event: 'internalError', err: e, peer: rinfo.address }, 'datagram handling failed');
+        }
+      });
       socket.on('error', (err) => this.log.error({ event: 'socketError', err, local: listener.local }, 'listener socket error'));
       this.listeners.push(listener);
     }
@@ -258,9 +266,11 @@ export class Gateway {
       this.refuse(listener, key, request, e, startedAt, source);
       return;
     }
-    if (!this.accepting && !this.sessions.has(key)) {
+    if (!this.accepting) {
+      // Shutdown began while the source was opening: do not start a session now.
       await reader?.close();
       await writer?.abort();
+      this.release(key);
       return;
     }
 
@@ -311,7 +321,12 @@ export class Gateway {
           this.reply(socket, rinfo, ErrorCode.UnknownTransferId, 'unknown transfer id');
           return;
         }
-        if (!driver.onDatagram(msg)) this.counters.malformedPackets++;
+        try {
+          if (!driver.onDatagram(msg)) this.counters.malformedPackets++;
+        } catch (e) {
+          this.log.error({ event: 'internalError', err: e, id: request.id }, 'session failed on a datagram');
+          driver.abort(ErrorCode.NotDefined, 'internal error', 'upstream-error');
+        }
       });
       socket.on('error', (err) => this.log.warn({ event: 'socketError', err, id: request.id }, 'session socket error'));
     }
