@@ -79,7 +79,7 @@ export class SessionDriver {
     if (this.closed) return;
     this.session.handle({ type: 'sourceError', error: new TftpError(code as ErrorCode, message) }, performance.now());
     this.drainSends();
-    this.end({ outcome, errorCode: code, errorMessage: message });
+    this.end({ outcome, errorCode: code, errorMessage: message, cause: this.lastCause });
     this.close();
   }
 
@@ -146,8 +146,27 @@ export class SessionDriver {
 
   private feed(input: Parameters<Session['handle']>[0]): void {
     if (this.closed) return;
-    this.session.handle(input, performance.now());
-    this.drain();
+    this.guard(() => {
+      this.session.handle(input, performance.now());
+      this.drain();
+    });
+  }
+
+  /**
+   * Runs a step from a promise callback or timer, where a throw would become an unhandled
+   * rejection or exception and take the process down: a bug ends this session only.
+   */
+  private guard(step: () => void): void {
+    try {
+      step();
+    } catch (e) {
+      this.lastCause = e;
+      try {
+        this.abort(ErrorCode.NotDefined, 'internal error', 'upstream-error');
+      } catch {
+        /* already closing */
+      }
+    }
   }
 
   private feedError(e: unknown): void {
@@ -191,7 +210,9 @@ export class SessionDriver {
       this.arm(this.wantAt);
       return;
     }
-    this.session.handle({ type: 'timeout' }, now);
-    this.drain();
+    this.guard(() => {
+      this.session.handle({ type: 'timeout' }, now);
+      this.drain();
+    });
   };
 }
