@@ -62,6 +62,20 @@ async function runGateway(config: GatewayConfig): Promise<void> {
     console.error(`tftpfn serve: ${(e as Error).message}`);
     process.exit(e instanceof ConfigError ? 2 : 1);
   }
+  // Handlers go in before the 'listening' line: whoever treats that line as "ready" may send
+  // SIGTERM at once, and without a handler the default action kills us mid-session.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'shutdown', signal, sessions: running.gateway.activeSessions }, 'stopping: letting sessions in flight finish');
+    await running.close(config.shutdownGraceMs);
+    log.info({ event: 'stopped', counters: running.gateway.counters }, 'stopped');
+    log.flush?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
   // Operators ask for the effective settings at start-up.
   log.info(
     {
@@ -79,18 +93,6 @@ async function runGateway(config: GatewayConfig): Promise<void> {
     },
     'tftpfn gateway listening',
   );
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ event: 'shutdown', signal, sessions: running.gateway.activeSessions }, 'stopping: letting sessions in flight finish');
-    await running.close(config.shutdownGraceMs);
-    log.info({ event: 'stopped', counters: running.gateway.counters }, 'stopped');
-    log.flush?.();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 function runPrimary(config: GatewayConfig): void {
