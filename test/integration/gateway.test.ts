@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { get, put } from '../../gateway/src/client/index.js';
 import { ErrorCode, TftpError } from '../../gateway/src/protocol/error-codes.js';
+import { memoryReader, type RequestHandler } from '../../gateway/src/index.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawPeer, sameBytes, seededBytes, waitUntil } from './raw-peer.js';
 
@@ -461,6 +462,27 @@ describe('gateway: uploads', () => {
     await waitUntil(() => readdirSync(writeRoot).length === 0, 3000, 'writeRoot to be empty');
   });
 
+  it('gateway: a netascii upload is stored with local line endings', async () => {
+    const writeRoot = tempDir();
+    const text = 'first\nsecond\r\nthird\rend\n'.repeat(100);
+    const gw = await gateway({ config: { writeRoot } });
+    await put({ host: '127.0.0.1', port: gw.port, path: 'n.txt', data: Buffer.from(text, 'latin1'), mode: 'netascii', ...fast });
+    await gw.waitForRecord((r) => r.kind === 'write' && r.outcome === 'ok');
+    expect(readFileSync(join(writeRoot, 'n.txt'), 'latin1')).toBe(text);
+  });
+
+  it('gateway: an upload beyond maxUploadBytes is refused with ERROR 3 and leaves nothing behind', async () => {
+    const writeRoot = tempDir();
+    const gw = await gateway({ config: { writeRoot, maxUploadBytes: 2000 } });
+    const e = await tftpErrorOf(put({ host: '127.0.0.1', port: gw.port, path: 'big.bin', data: seededBytes(5000), ...fast }));
+    expect(e.tftpCode).toBe(ErrorCode.DiskFull);
+    expect((await gw.waitForRecord((r) => r.kind === 'write')).outcome).toBe('disk-full');
+    await waitUntil(() => readdirSync(writeRoot).length === 0, 3000, 'writeRoot to be empty');
+    // Exactly the limit is fine.
+    await put({ host: '127.0.0.1', port: gw.port, path: 'fits.bin', data: seededBytes(2000), ...fast });
+    expect(readFileSync(join(writeRoot, 'fits.bin')).length).toBe(2000);
+  });
+
   it('gateway: an upload onto an existing file without allowOverwrite is refused with ERROR 6', async () => {
     const writeRoot = tempDir();
     writeFileSync(join(writeRoot, 'taken.bin'), 'original');
@@ -491,6 +513,83 @@ describe('gateway: uploads', () => {
     expect(readdirSync(outside)).toEqual([]);
     await put({ host: '127.0.0.1', port: gw.port, path: 'in/x.bin', data: Buffer.from('x'), ...fast });
     expect(readFileSync(join(writeRoot, 'in/x.bin'), 'utf8')).toBe('x');
+  });
+});
+
+describe('gateway: request handlers', () => {
+  it('gateway: a handler that throws a plain Error yields ERROR 0 with a generic text, never the error text', async () => {
+    const handler: RequestHandler = {
+      async openRead() {
+        throw new Error('connect ECONNREFUSED /var/lib/secret/db.sock password=hunter2');
+      },
+    };
+    const gw = await gateway({ handler });
+    const e = await tftpErrorOf(get({ host: '127.0.0.1', port: gw.port, path: 'any.bin', ...fast }));
+    expect(e.tftpCode).toBe(ErrorCode.NotDefined);
+    expect(e.message).not.toMatch(/secret|hunter2|ECONNREFUSED/);
+    const rec = await gw.waitForRecord((r) => r.file === 'any.bin');
+    expect(rec.outcome).toBe('upstream-error');
+    expect(rec.errorMessage ?? '').not.toMatch(/secret|hunter2/);
+  });
+
+  it('gateway: a handler that throws a TftpError puts its code and text on the wire', async () => {
+    const handler: RequestHandler = {
+      async openRead() {
+        throw new TftpError(ErrorCode.FileNotFound, 'no config for this MAC');
+      },
+    };
+    const gw = await gateway({ handler });
+    const e = await tftpErrorOf(get({ host: '127.0.0.1', port: gw.port, path: 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff', ...fast }));
+    expect(e.tftpCode).toBe(ErrorCode.FileNotFound);
+    expect(e.message).toBe('no config for this MAC');
+    expect((await gw.waitForRecord(() => true)).outcome).toBe('not-found');
+  });
+
+  it('gateway: the handler sees the normalised path, the raw name, the mode, the options and the peer', async () => {
+    const seen: Parameters<RequestHandler['openRead']>[0][] = [];
+    const handler: RequestHandler = {
+      async openRead(request) {
+        seen.push(request);
+        return { reader: memoryReader(Buffer.from('generated for ' + request.path.normalized)), source: 'memory' };
+      },
+    };
+    const gw = await gateway({ handler });
+    const r = await get({ host: '127.0.0.1', port: gw.port, path: '//boot/./ipxe.efi', blksize: 1024, ...fast });
+    expect(r.data!.toString()).toBe('generated for boot/ipxe.efi');
+    expect(seen).toHaveLength(1);
+    expect(seen[0].path).toEqual({ raw: '//boot/./ipxe.efi', normalized: 'boot/ipxe.efi' });
+    expect(seen[0].mode).toBe('octet');
+    expect(seen[0].options).toMatchObject({ blksize: '1024' });
+    expect(seen[0].peer.address).toBe('127.0.0.1');
+    expect(seen[0].local).toEqual({ address: '127.0.0.1', port: gw.port, family: 'IPv4' });
+    expect((await gw.waitForRecord(() => true)).source).toBe('memory');
+  });
+
+  it('gateway: a request whose source is still opening when stop() begins gets no session', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let opened!: () => void;
+    const handlerCalled = new Promise<void>((resolve) => (opened = resolve));
+    let closed = 0;
+    const handler: RequestHandler = {
+      async openRead() {
+        opened();
+        await gate;
+        const reader = memoryReader(Buffer.from('late'));
+        return { reader: { ...reader, size: reader.size, close: async () => void closed++ }, source: 'memory' };
+      },
+    };
+    const gw = await gateway({ handler });
+    const p = await peer();
+    p.rrq(gw.port, 'slow-source.bin');
+    await handlerCalled;
+    const stopping = gw.close(5000);
+    release();
+    await stopping;
+    await p.silentFor(300);
+    expect(gw.gateway.counters.sessionsStarted).toBe(0);
+    expect(gw.gateway.activeSessions).toBe(0);
+    expect(closed).toBe(1);
   });
 });
 
@@ -528,6 +627,40 @@ describe('gateway: sockets, timeouts and shutdown', () => {
     const r = await get({ host: '127.0.0.1', port: gw.port, path: 's.bin', windowsize: 4, ...fast });
     expect(sameBytes(r.data, body)).toBe('same');
   });
+
+  it('gateway: in single-port mode stop(grace) lets a transfer in flight finish and answers no new request', async () => {
+    const body = seededBytes(512 * 3 + 1);
+    const gw = await gateway({ files: { 's.bin': body }, config: { singlePort: true, timeoutMs: 5000 } });
+    const p = await peer();
+    p.rrq(gw.port, 's.bin');
+    const d1 = await p.expect(3);
+    const stopping = gw.close(10_000);
+    const late = await peer();
+    late.rrq(gw.port, 's.bin');
+    await late.silentFor(300);
+    const got = [Buffer.from(d1.packet.data)];
+    p.ack(gw.port, 1);
+    for (let block = 2; block <= 4; block++) {
+      const d = await p.expect(3);
+      expect(d.from.port).toBe(gw.port);
+      got.push(Buffer.from(d.packet.data));
+      p.ack(gw.port, block);
+    }
+    expect(sameBytes(Buffer.concat(got), body)).toBe('same');
+    await stopping;
+    expect(gw.records.map((r) => r.outcome)).toEqual(['ok']);
+  });
+
+  it('gateway: a file of more than 65535 blocks is served whole with block numbers wrapping to 0', async () => {
+    // 70,000 blocks of 8 bytes: the block counter wraps once (65535 -> 0).
+    const body = seededBytes(8 * 70_000 + 3, 17);
+    const gw = await gateway({ files: { 'wrap.bin': body } });
+    const r = await get({ host: '127.0.0.1', port: gw.port, path: 'wrap.bin', blksize: 8, windowsize: 64, ...fast });
+    expect(sameBytes(r.data, body)).toBe('same');
+    const rec = await gw.waitForRecord((x) => x.file === 'wrap.bin');
+    expect(rec.outcome).toBe('ok');
+    expect(rec.blocks).toBe(70_001);
+  }, 60_000);
 
   it('gateway: a read session whose client vanishes ends as timeout', async () => {
     const gw = await gateway({
