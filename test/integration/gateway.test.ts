@@ -757,6 +757,20 @@ describe('gateway: sockets, timeouts and shutdown', () => {
     p.error(d1.from.port, 0, 'done');
   });
 
+  it('gateway: each reply comes from the local address the request was sent to', async () => {
+    // Two loopback addresses on one gateway: NIC firmware drops DATA from any other address.
+    const gw = await gateway({ files: { 'a.bin': 'addr' }, config: { hosts: ['127.0.0.1', '127.0.0.2'] } });
+    for (const address of ['127.0.0.2', '127.0.0.1']) {
+      const p = await peer(address);
+      p.rrq(gw.port, 'a.bin');
+      const d1 = await p.expect(3);
+      expect(d1.from.address).toBe(address);
+      p.ack(d1.from.port, 1);
+      const rec = await gw.waitForRecord((r) => r.peer.port === p.port);
+      expect(rec.local.address).toBe(address);
+    }
+  });
+
   it('gateway: IPv4 and IPv6 listeners on one gateway share the port', async () => {
     const gw = await gateway({ files: { 'both.bin': 'dual' }, config: { hosts: ['127.0.0.1', '::1'] } });
     expect(gw.addresses.map((a) => a.port)).toEqual([gw.port, gw.port]);

@@ -1,0 +1,70 @@
+import { networkInterfaces } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { bindSessionSocket, expandHosts } from '../../../gateway/src/transport/bind.js';
+
+const local = (family: 'IPv4' | 'IPv6') =>
+  Object.entries(networkInterfaces()).flatMap(([name, addrs]) =>
+    (addrs ?? [])
+      .filter((a) => a.family === family)
+      .map((a) => (family === 'IPv6' && a.address.toLowerCase().startsWith('fe80:') ? `${a.address}%${name}` : a.address)),
+  );
+
+describe('expandHosts', () => {
+  it('bind: 0.0.0.0 becomes one IPv4 listener per interface address, loopback included', () => {
+    const out = expandHosts(['0.0.0.0']);
+    expect(out.map((a) => a.address).sort()).toEqual([...new Set(local('IPv4'))].sort());
+    expect(out.every((a) => a.family === 'IPv4')).toBe(true);
+    expect(out.map((a) => a.address)).toContain('127.0.0.1');
+  });
+
+  it('bind: :: becomes one IPv6 listener per interface address, link-local ones with their zone', () => {
+    const out = expandHosts(['::']);
+    expect(out.map((a) => a.address).sort()).toEqual([...new Set(local('IPv6'))].sort());
+    expect(out.every((a) => a.family === 'IPv6')).toBe(true);
+    for (const a of out) if (a.address.toLowerCase().startsWith('fe80:')) expect(a.address).toMatch(/%.+$/);
+  });
+
+  it('bind: explicit addresses are kept in order with their family', () => {
+    expect(expandHosts(['127.0.0.1', '::1'])).toEqual([
+      { address: '127.0.0.1', family: 'IPv4' },
+      { address: '::1', family: 'IPv6' },
+    ]);
+  });
+
+  it('bind: an address named twice, or also covered by a wildcard, is listened on once', () => {
+    const out = expandHosts(['127.0.0.1', '0.0.0.0', '127.0.0.1']);
+    expect(out.filter((a) => a.address === '127.0.0.1')).toHaveLength(1);
+    expect(out[0]).toEqual({ address: '127.0.0.1', family: 'IPv4' });
+  });
+
+  it('bind: a host that is not an IP address is refused with a message naming it and the fix', () => {
+    expect(() => expandHosts(['localhost'])).toThrow(/"localhost" is not an IP address.*0\.0\.0\.0/);
+    expect(() => expandHosts(['10.0.0.300'])).toThrow(/"10\.0\.0\.300"/);
+  });
+});
+
+describe('bindSessionSocket', () => {
+  it('bind: a session socket with a port range binds inside the range and moves on when a port is taken', async () => {
+    const low = 47_330;
+    const high = 47_332;
+    const sockets = [];
+    try {
+      for (let i = 0; i < 3; i++) sockets.push(await bindSessionSocket('127.0.0.1', 'IPv4', { low, high }, 0));
+      const ports = sockets.map((s) => s.address().port).sort();
+      expect(ports).toEqual([low, low + 1, high]);
+      await expect(bindSessionSocket('127.0.0.1', 'IPv4', { low, high }, 0)).rejects.toThrow(/no free port/);
+    } finally {
+      for (const s of sockets) s.close();
+    }
+  });
+
+  it('bind: a session socket without a range gets an ephemeral port on the given address', async () => {
+    const s = await bindSessionSocket('::1', 'IPv6', undefined, 0);
+    try {
+      expect(s.address()).toMatchObject({ address: '::1', family: 'IPv6' });
+      expect(s.address().port).toBeGreaterThan(0);
+    } finally {
+      s.close();
+    }
+  });
+});
