@@ -47,14 +47,22 @@ export function parseCidr(text: string): Cidr {
   const [addr, len] = parts;
   const parsed = parts.length <= 2 ? addressValue(addr) : undefined;
   if (!parsed) throw new Error(`"${text}" is not an IP address or CIDR (e.g. 10.0.0.0/8, fd00::/8)`);
-  const max = parsed.family === 4 ? 32 : 128;
+  // An IPv4-mapped network written in IPv6 form (::ffff:10.0.0.0/104) is matched as IPv4,
+  // so its prefix counts from bit 96.
+  const mapped = parsed.family === 4 && addr.includes(':');
+  const max = mapped || parsed.family === 6 ? 128 : 32;
   // Decimal digits only: Number() would read "" as 0 and "0x8" as 8.
   if (len !== undefined && !/^[0-9]{1,3}$/.test(len)) throw new Error(`"${text}": prefix length must be 0..${max}`);
-  const prefix = len === undefined ? max : Number(len);
-  if (prefix > max) {
+  let prefix = len === undefined ? max : Number(len);
+  if (mapped) {
+    if (prefix < 96 && prefix <= max) throw new Error(`"${text}": an IPv4-mapped network needs a prefix of 96..128`);
+    prefix -= 96;
+  }
+  const width = parsed.family === 4 ? 32 : 128;
+  if (prefix > width) {
     throw new Error(`"${text}": prefix length must be 0..${max}`);
   }
-  return { family: parsed.family, bits: parsed.value >> BigInt(max - prefix), prefix, text };
+  return { family: parsed.family, bits: parsed.value >> BigInt(width - prefix), prefix, text };
 }
 
 export function cidrContains(c: Cidr, address: string): boolean {

@@ -125,3 +125,13 @@ describe('ClientFilter', () => {
     expect(() => new ClientFilter([], ['nope'])).toThrow('"nope"');
   });
 });
+
+describe('IPv4-mapped networks', () => {
+  it('cidr: an IPv4-mapped network in IPv6 form matches the IPv4 addresses it covers', () => {
+    const c = parseCidr('::ffff:10.0.0.0/104');
+    expect(cidrContains(c, '10.1.2.3')).toBe(true);
+    expect(cidrContains(c, '::ffff:10.9.9.9')).toBe(true);
+    expect(cidrContains(c, '11.0.0.1')).toBe(false);
+    expect(() => parseCidr('::ffff:10.0.0.0/64')).toThrow(/96..128/);
+  });
+});
