@@ -41,6 +41,7 @@ export class WriteSession implements Session {
   private expected = 1;
   /** What we last sent (OACK, ACK 0 or an ACK), resent on timeout or duplicate. */
   private lastReply: Uint8Array;
+  private readonly oackPacket: Uint8Array | undefined;
   private sinceAck = 0;
   /** Set after we ACK a gap, so a burst of out-of-order blocks yields one ACK, not one each. */
   private gapAcked = false;
@@ -48,7 +49,8 @@ export class WriteSession implements Session {
 
   constructor(private readonly cfg: WriteSessionConfig, now: number) {
     this.timer = new RetransmitTimer(cfg);
-    this.lastReply = cfg.oack ? encodePacket({ op: Opcode.Oack, options: cfg.oack }) : encodeAck(0);
+    this.oackPacket = cfg.oack ? encodePacket({ op: Opcode.Oack, options: cfg.oack }) : undefined;
+    this.lastReply = this.oackPacket ?? encodeAck(0);
     this.send(this.lastReply);
     this.timer.arm(now);
   }
@@ -177,6 +179,13 @@ export class WriteSession implements Session {
   }
 
   private resend(): void {
+    if (this.lastReply === this.oackPacket && this.expected > 1) {
+      // RFC 2347: the OACK answers the WRQ only, and DATA 1 has acknowledged it. Within the
+      // first window answer with an ACK; while committing the only right ACK is the final one,
+      // which waits for the commit, so say nothing.
+      if (this.state !== 'receiving') return;
+      this.lastReply = encodeAck((this.expected - 1) & 0xffff);
+    }
     this.send(this.lastReply);
     this.counters.retransmits++;
   }
