@@ -4,7 +4,7 @@
  */
 import type { LoadResult } from '../gateway/src/client/index.js';
 import { runLoadClient, type LoadSpec } from './load-client.js';
-import { startRssSampler, treeCpuSeconds, treeRssMiB } from './proc-stats.js';
+import { CpuTracker, machineBusySeconds, startRssSampler, treeRssMiB } from './proc-stats.js';
 import { FILES, type Scenario, type Sizes } from './scenarios.js';
 import { startServer, type ServerSpec } from './servers.js';
 
@@ -18,6 +18,10 @@ export interface Measurement {
   failuresByCode: Record<string, number>;
   negotiated: LoadResult['negotiated'];
   cpuSecondsPerRun: number;
+  /** The load client's own CPU per run (user + system). */
+  clientCpuSecondsPerRun: number;
+  /** Whole-machine busy CPU per run: server + client + kernel + anything else running. */
+  machineBusySecondsPerRun: number;
   peakRssMiB: number;
   /** Scenario (f) only. */
   memory?: { idleRssMiB: number; heldRssMiB: number; heldSessions: number };
@@ -41,7 +45,9 @@ export async function measure(scenario: Scenario, spec: ServerSpec, port: number
     await sleep(300); // let the probe's session end before taking the baseline
     const idleRssMiB = treeRssMiB(server.pid);
     let heldRssMiB = NaN;
-    const cpu0 = treeCpuSeconds(server.pid);
+    const cpu = new CpuTracker(server.pid);
+    const cpu0 = cpu.seconds();
+    const busy0 = machineBusySeconds();
     const sampler = startRssSampler(server.pid, 200);
     const count = scenario.runs(spec.name, sizes);
     for (let i = 0; i < count; i++) {
@@ -59,7 +65,8 @@ export async function measure(scenario: Scenario, spec: ServerSpec, port: number
       runs.push(r);
       if (!server.running) throw new Error(`${spec.name} exited during the run: ${server.stderr.trim().slice(-500)}`);
     }
-    const cpu1 = treeCpuSeconds(server.pid);
+    const cpu1 = cpu.stop();
+    const busy1 = machineBusySeconds();
     const peakRssMiB = sampler.stop();
     const failuresByCode: Record<string, number> = {};
     for (const r of runs) for (const [k, v] of Object.entries(r.failuresByCode)) failuresByCode[k] = (failuresByCode[k] ?? 0) + v;
@@ -80,6 +87,8 @@ export async function measure(scenario: Scenario, spec: ServerSpec, port: number
       failuresByCode,
       negotiated: runs.find((r) => r.negotiated)?.negotiated,
       cpuSecondsPerRun: (cpu1 - cpu0) / Math.max(1, runs.length),
+      clientCpuSecondsPerRun: runs.reduce((n, r) => n + (r.clientCpuSeconds ?? NaN), 0) / Math.max(1, runs.length),
+      machineBusySecondsPerRun: (busy1 - busy0) / Math.max(1, runs.length),
       peakRssMiB,
       memory: load.holdMs ? { idleRssMiB, heldRssMiB, heldSessions: load.concurrency } : undefined,
     };

@@ -1,10 +1,13 @@
 /**
  * CPU time and memory of a process tree, read from /proc (Linux only).
  *
- * CPU: utime + stime + cutime + cstime summed over the live tree, so a child that has already
- * exited and been reaped still counts through its parent's cutime/cstime (in.tftpd and fbtftp
- * fork one process per transfer). RSS: VmRSS summed over the tree, which counts pages shared
- * after fork once per process; it overstates forking servers and is exact for one process.
+ * CPU: in.tftpd and fbtftp fork one process per transfer, and in.tftpd ignores SIGCHLD, so an
+ * exited child's time never reaches its parent's cutime. A CpuTracker therefore samples the tree
+ * and keeps, per pid, the largest utime + stime it saw; a child's last moments (under one sample
+ * interval) are missed, so for forking servers the figure is a lower bound. The machine-wide
+ * busy time from /proc/stat is reported beside it to bound it from above.
+ * RSS: VmRSS summed over the tree, which counts pages shared after fork once per process; it
+ * overstates forking servers and is exact for one process.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -26,7 +29,7 @@ function readStat(pid: number): ProcEntry | undefined {
   // The command name may hold spaces and parentheses: fields start after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const ppid = Number(fields[1]);
-  const cpuTicks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
   return { pid, ppid, cpuTicks };
 }
 
@@ -52,10 +55,43 @@ export function processTree(root: number): ProcEntry[] {
   return out;
 }
 
-export function treeCpuSeconds(root: number): number {
-  let ticks = 0;
-  for (const e of processTree(root)) ticks += e.cpuTicks;
-  return ticks / TICKS_PER_SECOND;
+/** Tracks the CPU seconds of a process tree whose members come and go. */
+export class CpuTracker {
+  private readonly ticksByPid = new Map<number, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly root: number, intervalMs = 100) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+  }
+
+  sample(): void {
+    for (const e of processTree(this.root)) {
+      const seen = this.ticksByPid.get(e.pid) ?? 0;
+      if (e.cpuTicks > seen) this.ticksByPid.set(e.pid, e.cpuTicks);
+    }
+  }
+
+  /** CPU seconds seen so far, over every process of the tree ever sampled. */
+  seconds(): number {
+    let ticks = 0;
+    for (const t of this.ticksByPid.values()) ticks += t;
+    return ticks / TICKS_PER_SECOND;
+  }
+
+  stop(): number {
+    clearInterval(this.timer);
+    this.sample();
+    return this.seconds();
+  }
+}
+
+/** Busy CPU seconds of the whole machine (all cores, everything but idle and iowait). */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - v[3] - v[4]) / TICKS_PER_SECOND;
 }
 
 function vmRssKiB(pid: number): number {

@@ -20,7 +20,7 @@ import { runIperf, type IperfResult } from './iperf.js';
 import { machineInfo } from './machine-info.js';
 import { measure, type Measurement } from './measure.js';
 import { renderMarkdown, type BenchReport } from './report.js';
-import { FILES, SMALL_BYTES, scenarios, sizesFor, type ScenarioId } from './scenarios.js';
+import { FILES, HELD_BYTES, SMALL_BYTES, scenarios, sizesFor, type ScenarioId } from './scenarios.js';
 import { describeLoad } from './load-client.js';
 import { describeCommand, serverSpecs, serverVersions, type ServerName } from './servers.js';
 
@@ -97,6 +97,8 @@ async function main(): Promise<void> {
     writeRandomFile(join(root, FILES.big), sizes.bigBytes);
     writeRandomFile(join(root, FILES.boot), sizes.bootBytes);
     writeRandomFile(join(root, FILES.small), SMALL_BYTES);
+    writeRandomFile(join(root, FILES.held), HELD_BYTES);
+    const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
     const specs = serverSpecs();
     const ports: Record<ServerName, number> = { tftpfn: cli.portBase, 'tftpfn-p2': cli.portBase + 1, 'in.tftpd': cli.portBase + 2, fbtftp: cli.portBase + 3 };
@@ -139,7 +141,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       quick: cli.quick,
       sizes,
-      machine: machineInfo(),
+      machine: { ...machineInfo(), 'load average at start / end': `${loadAtStart} / ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}` },
       versions: { ...serverVersions(), tftpfn: (await import('node:module')).createRequire(import.meta.url)('../../package.json').version },
       commands: {
         harness: `npm run bench${cli.quick ? ' -- --quick' : ''}`,

@@ -22,8 +22,10 @@ export function sizesFor(quick: boolean, runs?: number): Sizes {
     : { bigBytes: 64 << 20, bootBytes: 4 << 20, stormClients: 500, smallDurationS: 10, memorySessions: 1000, runs: runs ?? 3 };
 }
 
-export const FILES = { big: 'big.bin', boot: 'boot.bin', small: 'small.bin' } as const;
+export const FILES = { big: 'big.bin', boot: 'boot.bin', small: 'small.bin', held: 'held.bin' } as const;
 export const SMALL_BYTES = 1024;
+/** Several blocks, so a session held after block 1 is mid-transfer, yet quick to finish after. */
+export const HELD_BYTES = 64 << 10;
 
 export interface Scenario {
   id: ScenarioId;
@@ -86,7 +88,7 @@ export function scenarios(): Scenario[] {
       servers: ['tftpfn'],
       // Each client takes block 1 and then waits; RFC 2349 timeout=30 asks the server not to
       // resend meanwhile, so the sessions stay open and quiet while RSS is sampled.
-      load: (port, s) => ({ port, path: FILES.boot, concurrency: s.memorySessions, count: s.memorySessions, blksize: 1468, holdMs: 6000, requestTimeoutS: 30, timeoutMs: 3000 }),
+      load: (port, s) => ({ port, path: FILES.held, concurrency: s.memorySessions, count: s.memorySessions, blksize: 1468, holdMs: 6000, requestTimeoutS: 30, timeoutMs: 3000 }),
       runs: () => 1,
       timeoutMs: () => 180_000,
     },

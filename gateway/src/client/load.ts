@@ -35,6 +35,8 @@ export interface LoadResult {
   bytes: number;
   retransmits: number;
   elapsedMs: number;
+  /** CPU the load generator itself used (user + system), to tell a client-bound run. */
+  clientCpuSeconds: number;
   throughputMiBps: number;
   requestsPerSec: number;
   /** Completed requests only. */
@@ -54,6 +56,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let holding = 0;
   let negotiated: LoadResult['negotiated'];
   const startMs = performance.now();
+  const cpuStart = process.cpuUsage();
   const endMs = opts.durationS === undefined ? Infinity : startMs + opts.durationS * 1000;
   const limit = opts.count ?? Infinity;
   const onHolding = opts.onAllHolding
@@ -96,6 +99,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const workers = Math.max(1, Math.min(opts.concurrency, limit));
   await Promise.all(Array.from({ length: workers }, worker));
   const elapsedMs = performance.now() - startMs;
+  const cpu = process.cpuUsage(cpuStart);
   return {
     requests: latenciesMs.length,
     failures,
@@ -103,6 +107,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     bytes,
     retransmits,
     elapsedMs,
+    clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
     throughputMiBps: bytes / (1 << 20) / (elapsedMs / 1000),
     requestsPerSec: latenciesMs.length / (elapsedMs / 1000),
     latency: summarizeLatencies(latenciesMs),
