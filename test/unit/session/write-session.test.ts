@@ -371,6 +371,8 @@ describe('write session: timeouts', () => {
 
 describe('write session: property', () => {
   it('write session: over a lossy, duplicating, reordering link the sink receives the upload exactly', () => {
+    // Tallies across runs, to check the link really did lose, duplicate and reorder.
+    const seen = { retransmits: 0, dropped: 0, duplicated: 0 };
     fc.assert(
       fc.property(
         fc.integer({ min: 8, max: 600 }),
@@ -409,9 +411,15 @@ describe('write session: property', () => {
           expect(Buffer.from(pair.written).equals(Buffer.from(file))).toBe(true);
           expect(pair.session.counters.bytes).toBe(size);
           expect(pair.session.counters.blocks).toBe(Math.floor(size / blockSize) + 1);
+          seen.retransmits += pair.session.counters.retransmits;
+          seen.dropped += pair.link.trace.filter((t) => t.fate === 'dropped').length;
+          seen.duplicated += pair.link.trace.filter((t) => t.duplicated).length;
         },
       ),
       { numRuns: 300 },
     );
+    expect(seen.retransmits).toBeGreaterThan(100);
+    expect(seen.dropped).toBeGreaterThan(100);
+    expect(seen.duplicated).toBeGreaterThan(100);
   });
 });
