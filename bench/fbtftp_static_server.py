@@ -64,8 +64,9 @@ def main():
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     server = StaticServer(args.address, args.port, args.retries, args.timeout, args.root)
-    # BaseServer.run() loops until close(); SIGTERM ends it cleanly.
-    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    # BaseServer.close() only sets a flag that its select loop may not look at for a while: leave
+    # at once on SIGTERM instead (the forked per-transfer processes are daemonic).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("fbtftp listening on %s:%d" % (args.address, args.port), file=sys.stderr, flush=True)
     server.run()
 
