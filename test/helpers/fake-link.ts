@@ -23,7 +23,7 @@
 import type { TftpError } from '../../gateway/src/protocol/error-codes.js';
 import { decodePacket, encodeAck, encodeData, Opcode, type Packet } from '../../gateway/src/protocol/packet.js';
 import { ReadSession, type ReadSessionConfig } from '../../gateway/src/session/read-session.js';
-import type { Outcome, Session, SessionEvent, SessionInput, SessionTimingConfig } from '../../gateway/src/session/types.js';
+import { datagramBytes, type Outcome, type Session, type SessionEvent, type SessionInput, type SessionTimingConfig } from '../../gateway/src/session/types.js';
 import { WriteSession, type WriteSessionConfig } from '../../gateway/src/session/write-session.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ export function testFile(size: number, seed = 1): Uint8Array {
 export function drain(session: Session): { packets: Packet[]; events: SessionEvent[] } {
   const packets: Packet[] = [];
   const events: SessionEvent[] = [];
-  for (let b = session.pollTransmit(); b; b = session.pollTransmit()) packets.push(decodePacket(b));
+  for (let b = session.pollTransmit(); b; b = session.pollTransmit()) packets.push(decodePacket(datagramBytes(b)));
   for (let e = session.pollEvent(); e; e = session.pollEvent()) events.push(e);
   return { packets, events };
 }
@@ -522,7 +522,7 @@ abstract class Pair<S extends Session, C extends ScriptedClient> {
     for (;;) {
       let moved = false;
       for (let b = this.session.pollTransmit(); b; b = this.session.pollTransmit()) {
-        this.link.send('toClient', b, this.now);
+        this.link.send('toClient', datagramBytes(b), this.now);
         moved = true;
       }
       for (let b = this.client.pollTransmit(); b; b = this.client.pollTransmit()) {

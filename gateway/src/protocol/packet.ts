@@ -161,6 +161,15 @@ function encodeStrings(op: number, parts: string[]): Buffer {
  * |  03   |  Block #  |   Data     |
  *  ----------------------------------
  */
+export function encodeDataHeader(block: number): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  out[0] = 0;
+  out[1] = Opcode.Data;
+  out[2] = (block >> 8) & 0xff;
+  out[3] = block & 0xff;
+  return out;
+}
+
 export function encodeData(block: number, data: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(4 + data.length);
   out[0] = 0;

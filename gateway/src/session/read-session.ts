@@ -21,9 +21,9 @@
  *    no more than about one window plus a read-ahead is ever held: memory stays bounded.
  */
 import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
-import { encodeData, encodeError, encodePacket, Opcode, type OptionMap } from '../protocol/packet.js';
+import { encodeDataHeader, encodeError, encodePacket, Opcode, type OptionMap } from '../protocol/packet.js';
 import { RetransmitTimer } from './timers.js';
-import { newCounters, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
+import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
 
 export interface ReadSessionConfig extends SessionTimingConfig {
   readonly blockSize: number;
@@ -37,7 +37,7 @@ type State = 'oack' | 'sending' | 'done' | 'failed';
 export class ReadSession implements Session {
   private state: State;
   private readonly timer: RetransmitTimer;
-  private readonly out: Uint8Array[] = [];
+  private readonly out: Datagram[] = [];
   private readonly events: SessionEvent[] = [];
   readonly counters: SessionCounters = newCounters();
 
@@ -48,7 +48,7 @@ export class ReadSession implements Session {
   private awaitingData = false;
 
   // Send side.
-  private readonly window: Uint8Array[] = [];
+  private readonly window: Datagram[] = [];
   /** Absolute number of the oldest unacknowledged block. */
   private base = 1;
   /** Absolute number of the next block not yet built. */
@@ -106,7 +106,7 @@ export class ReadSession implements Session {
     }
   }
 
-  pollTransmit(): Uint8Array | undefined {
+  pollTransmit(): Datagram | undefined {
     return this.out.shift();
   }
 
@@ -204,7 +204,8 @@ export class ReadSession implements Session {
     while (this.window.length < windowSize && this.finalBlock === undefined) {
       if (this.pendingBytes < blockSize && !this.sourceEnded) break;
       const payload = this.take(Math.min(blockSize, this.pendingBytes));
-      const pkt = encodeData(this.nextBlock & 0xffff, payload);
+      // Header and payload go out as one datagram in two parts: the payload is never copied.
+      const pkt: Datagram = [encodeDataHeader(this.nextBlock & 0xffff), payload];
       if (payload.length < blockSize) this.finalBlock = this.nextBlock;
       this.nextBlock++;
       this.window.push(pkt);
@@ -258,7 +259,7 @@ export class ReadSession implements Session {
     this.finish('failed', outcome, error.tftpCode, error.message);
   }
 
-  private send(pkt: Uint8Array): void {
+  private send(pkt: Datagram): void {
     this.out.push(pkt);
     this.counters.packetsSent++;
   }

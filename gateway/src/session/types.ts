@@ -71,10 +71,22 @@ export interface SessionTimingConfig {
   readonly maxTimeoutMs: number;
 }
 
+/**
+ * One datagram to send: contiguous bytes, or parts sent together as one datagram (scatter/
+ * gather), so a DATA block goes out as a 4-byte header plus a view of the source's bytes,
+ * never copied.
+ */
+export type Datagram = Uint8Array | readonly Uint8Array[];
+
+/** Contiguous bytes of a datagram (tests and tools; the transport sends parts as they are). */
+export function datagramBytes(d: Datagram): Uint8Array {
+  return d instanceof Uint8Array ? d : Buffer.concat(d as Uint8Array[]);
+}
+
 /** The pure session interface, quinn-proto style: handle inputs, then drain the poll* outputs. */
 export interface Session {
   handle(input: SessionInput, now: number): void;
-  pollTransmit(): Uint8Array | undefined;
+  pollTransmit(): Datagram | undefined;
   /** Absolute deadline (ms, same clock as `now`), or undefined when no timer is needed. */
   pollTimeout(): number | undefined;
   pollEvent(): SessionEvent | undefined;

@@ -18,7 +18,7 @@
 import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
 import { encodeAck, encodeError, encodePacket, Opcode, type OptionMap, type Packet } from '../protocol/packet.js';
 import { RetransmitTimer } from './timers.js';
-import { newCounters, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
+import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
 
 export interface WriteSessionConfig extends SessionTimingConfig {
   readonly blockSize: number;
@@ -81,7 +81,7 @@ export class WriteSession implements Session {
     }
   }
 
-  pollTransmit(): Uint8Array | undefined {
+  pollTransmit(): Datagram | undefined {
     return this.out.shift();
   }
 

@@ -14,7 +14,7 @@ import { dirname, join, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import type { RequestPath } from '../request/path.js';
-import type { ByteReader, ByteWriter } from './types.js';
+import { readSize, type ByteReader, type ByteWriter } from './types.js';
 import { HotFileCache } from './hot-file-cache.js';
 import { memoryReader } from './memory.js';
 
@@ -130,7 +130,7 @@ class FileReader implements ByteReader {
     // The size at open time is what tsize promised: never send more than that.
     const remaining = this.size - this.position;
     if (remaining <= 0) return null;
-    const len = Math.min(remaining, Math.max(hintBytes, this.readAheadBytes));
+    const len = Math.min(remaining, readSize(hintBytes, this.readAheadBytes));
     const buf = Buffer.allocUnsafe(len);
     let bytesRead: number;
     try {

@@ -1,15 +1,16 @@
 /**
- * The reference source: bytes already in memory. Used for generated content and in tests.
+ * The reference source: bytes already in memory. Used for cached files, generated content and
+ * tests. Chunks are views of the one buffer, never copies.
  */
-import type { ByteReader } from './types.js';
+import { readSize, type ByteReader } from './types.js';
 
-export function memoryReader(bytes: Uint8Array, chunkBytes = 64 * 1024): ByteReader {
+export function memoryReader(bytes: Uint8Array, readAheadBytes = 64 * 1024): ByteReader {
   let offset = 0;
   return {
     size: bytes.length,
-    async read(): Promise<Uint8Array | null> {
+    async read(hintBytes: number): Promise<Uint8Array | null> {
       if (offset >= bytes.length) return null;
-      const end = Math.min(bytes.length, offset + chunkBytes);
+      const end = Math.min(bytes.length, offset + readSize(hintBytes, readAheadBytes));
       const chunk = bytes.subarray(offset, end);
       offset = end;
       return chunk;

@@ -2,10 +2,24 @@
  * What a source hands the session driver: a reader of bytes and, when known, their size.
  * Every source (folder, memory, later S3, Redis, functions) implements these.
  */
+/**
+ * How much to read for a request of `hintBytes` (a window of blocks): the read-ahead rounded
+ * down to a whole number of hints, so chunks end on block boundaries and no block is ever
+ * assembled from two chunks (which would cost a copy).
+ */
+export function readSize(hintBytes: number, readAheadBytes: number): number {
+  if (hintBytes <= 0) return readAheadBytes;
+  return hintBytes >= readAheadBytes ? hintBytes : hintBytes * Math.floor(readAheadBytes / hintBytes);
+}
+
 export interface ByteReader {
   /** Known exact size in bytes, which becomes tsize; undefined when unknown. */
   readonly size: number | undefined;
-  /** Resolves with the next bytes (at least one, ideally about `hintBytes`), or null at the end. */
+  /**
+   * Resolves with the next bytes (at least one, ideally about `hintBytes`), or null at the end.
+   * The caller owns what it gets: blocks are sent as views of it, so a reader must never
+   * reuse or change a buffer it has returned.
+   */
   read(hintBytes: number): Promise<Uint8Array | null>;
   close(): Promise<void>;
 }

@@ -299,7 +299,7 @@ export class Gateway {
     const peer = request.peer;
     const ownSocket = socket !== listener.socket;
     const driver = new SessionDriver(session, {
-      send: (d) => socket.send(d, peer.port, peer.address),
+      send: (d) => socket.send(d as Uint8Array | Uint8Array[], peer.port, peer.address),
       reader,
       writer,
       netascii: request.mode === 'netascii',

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import { decodePacket } from '../protocol/packet.js';
 import { NetasciiDecoder, NetasciiEncoder } from '../protocol/netascii.js';
-import type { Outcome, Session, SessionEvent } from '../session/types.js';
+import type { Datagram, Outcome, Session, SessionEvent } from '../session/types.js';
 import type { ByteReader, ByteWriter } from '../sources/types.js';
 
 export interface SessionEnd {
@@ -22,7 +22,7 @@ export interface SessionEnd {
 }
 
 export interface DriverIo {
-  send(datagram: Uint8Array): void;
+  send(datagram: Datagram): void;
   reader?: ByteReader;
   writer?: ByteWriter;
   netascii: boolean;
@@ -95,7 +95,7 @@ export class SessionDriver {
   }
 
   private drainSends(): void {
-    let pkt: Uint8Array | undefined;
+    let pkt: Datagram | undefined;
     while ((pkt = this.session.pollTransmit()) !== undefined) this.io.send(pkt);
   }
 
