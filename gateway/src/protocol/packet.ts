@@ -155,29 +155,29 @@ function encodeStrings(op: number, parts: string[]): Buffer {
   return out;
 }
 
+/** The 4-byte header shared by DATA and ACK: opcode then block number. */
+function encodeBlockHeader(op: number, block: number): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  out[0] = 0;
+  out[1] = op;
+  out[2] = (block >> 8) & 0xff;
+  out[3] = block & 0xff;
+  return out;
+}
+
 /*
  *  2 bytes    2 bytes     n bytes
  *  ----------------------------------
  * |  03   |  Block #  |   Data     |
  *  ----------------------------------
  */
+/** DATA header alone, sent with the payload as a second part of the same datagram. */
 export function encodeDataHeader(block: number): Buffer {
-  const out = Buffer.allocUnsafe(4);
-  out[0] = 0;
-  out[1] = Opcode.Data;
-  out[2] = (block >> 8) & 0xff;
-  out[3] = block & 0xff;
-  return out;
+  return encodeBlockHeader(Opcode.Data, block);
 }
 
 export function encodeData(block: number, data: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(4 + data.length);
-  out[0] = 0;
-  out[1] = Opcode.Data;
-  out[2] = (block >> 8) & 0xff;
-  out[3] = block & 0xff;
-  out.set(data, 4);
-  return out;
+  return Buffer.concat([encodeBlockHeader(Opcode.Data, block), data]);
 }
 
 /*
@@ -187,12 +187,7 @@ export function encodeData(block: number, data: Uint8Array): Buffer {
  *  ---------------------
  */
 export function encodeAck(block: number): Buffer {
-  const out = Buffer.allocUnsafe(4);
-  out[0] = 0;
-  out[1] = Opcode.Ack;
-  out[2] = (block >> 8) & 0xff;
-  out[3] = block & 0xff;
-  return out;
+  return encodeBlockHeader(Opcode.Ack, block);
 }
 
 /*
