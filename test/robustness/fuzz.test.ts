@@ -18,10 +18,11 @@ import { hostileDatagram, hostileDatagramAvoiding, prng, type Rand } from './dat
 
 const SEED = testSeed(0x5eed_f022);
 // libuv reads at most 32 datagrams from a socket per loop turn, and sender and gateway share
-// this process: yielding only every 500 sends would let the kernel drop almost everything. So
-// send 500 at a time, then give the loop enough turns to read them all.
-const BATCH = 500;
-const TURNS_PER_BATCH = 20;
+// this process: yielding once per 500 sends would let the kernel drop almost everything. So
+// send 100 at a time (well inside a default 208 KiB SO_RCVBUF, which session sockets may have),
+// then give the loop enough turns to read them all.
+const BATCH = 100;
+const TURNS_PER_BATCH = 5;
 const trace = process.env.TFTPFN_TEST_TRACE ? (...a: unknown[]) => console.log(...a) : () => {};
 
 /** Whatever escapes to the process while a test runs: the gateway must never throw. */
@@ -76,8 +77,8 @@ async function waitForNoSessions(gw: TestGateway, timeoutMs = 15_000): Promise<v
 }
 
 /**
- * A lock-step reader driven by hand: RRQ without options, ACK each DATA in order, collect the
- * payload. `beforeAck` runs between receiving DATA n and ACKing it (to inject strangers, or to
+ * A lock-step reader driven by hand: RRQ without options, ACK each DATA in order (and ACK again
+ * when the previous block comes again), collect the payload. `beforeAck` runs between receiving DATA n and ACKing it (to inject strangers, or to
  * go slowly). Bounded by the block count of the expected size.
  */
 async function lockStepRead(
@@ -97,7 +98,11 @@ async function lockStepRead(
     if (p.op !== 3) throw new Error(`expected DATA ${expected}, got op ${p.op} code ${p.code} "${p.message}"`);
     if (tidPort === -1) tidPort = r.port;
     if (r.port !== tidPort) throw new Error(`DATA from port ${r.port}, not the session's ${tidPort}`);
-    if (p.block !== (expected & 0xffff)) continue; // a retransmission we already have
+    if (p.block !== (expected & 0xffff)) {
+      // A retransmission of the block we last ACKed: our ACK was lost, so send it again.
+      if (p.block === ((expected - 1) & 0xffff) && expected > 1) await peer.send(ack(expected - 1), tidPort);
+      continue;
+    }
     chunks.push(p.data!);
     await beforeAck(expected, tidPort);
     await peer.send(ack(expected), tidPort);
