@@ -133,13 +133,9 @@ describe('amplification: how long an unacknowledged request holds its session', 
     expect(performance.now() - started).toBeLessThan(5_000);
   });
 
-  // KNOWN BUG (reported): the RFC 2349 timeout option is acknowledged up to 255 s and used as the
-  // first retransmit timeout without the maxTimeoutMs cap (RetransmitTimer starts at
-  // cfg.timeoutMs; only the backoff is capped). A spoofed RRQ with "timeout 255" pins a
-  // session slot, its socket and a per-client slot for about 255 s instead of a few seconds.
-  // Here timeout=2 is asked against maxTimeoutMs=100: the session lives about 2.1 s. When the
-  // gateway caps or declines the option, this starts passing: then drop `.fails`.
-  it.fails('with timeout=2 against maxTimeoutMs=100, the session still gives up within (1 + firstPacketRetries) x maxTimeoutMs', async () => {
+  // The RFC 2349 timeout option is acknowledged as asked (up to 255 s), but the retransmit
+  // timer is capped by maxTimeoutMs, so a spoofed "timeout 255" cannot pin a session slot.
+  it('with timeout=2 against maxTimeoutMs=100, the session still gives up within (1 + firstPacketRetries) x maxTimeoutMs', async () => {
     const { record } = await neverAnswer(gw, rrq('a.bin', { timeout: 2 }));
     expect(record.outcome).toBe('timeout');
     expect(record.durationMs).toBeLessThan(HOLD_BOUND_MS);

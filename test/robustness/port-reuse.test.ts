@@ -4,10 +4,10 @@
  * OS can hand a just-closed ephemeral port to the next socket.
  *
  * A client has one transfer per TID (RFC 1350), so a new RRQ for another file from the same
- * port means the old transfer is over for that client. The gateway today files any RRQ/WRQ from
- * a peer with a live session under "duplicate request" and drops it; the old session keeps
- * retransmitting the old file's DATA 1 to the port, and the client, which has not locked a TID
- * yet, takes it as the answer to its new request: it receives the wrong file.
+ * port means the old transfer is over for that client. The gateway must not treat it as a
+ * retransmission: the old session would keep sending the old file's DATA 1 to the port, and
+ * the client, which has not locked a TID yet, would take it as the answer to its new request.
+ * The gateway ends the old session silently ('superseded') and admits the new request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -45,9 +45,7 @@ describe('port reuse: a new request from the port of a session still running', (
     await gw.waitForRecord((r) => r.file === 'old.bin' && r.outcome === 'timeout', 10_000);
   });
 
-  // KNOWN BUG (reported): see the file comment. Drop `.fails` once the gateway answers a new,
-  // different request from a busy peer (e.g. by ending the old session and admitting the new).
-  it.fails('an RRQ for another file from the same port is answered with that file, never the old one', async () => {
+  it('an RRQ for another file from the same port is answered with that file, never the old one', async () => {
     const peer = await RawPeer.open();
     try {
       await peer.send(rrq('old.bin'), gw.port);

@@ -29,7 +29,9 @@ export type Outcome =
   | 'disk-full'
   | 'illegal-operation'
   | 'refused'
-  | 'shutdown';
+  | 'shutdown'
+  /** The peer sent a new, different request from the same address and port. */
+  | 'superseded';
 
 export interface SessionCounters {
   /** Payload bytes (DATA contents) sent or received, excluding retransmits. */

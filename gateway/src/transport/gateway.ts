@@ -35,8 +35,14 @@ interface Listener {
 }
 
 interface ActiveSession {
+  readonly key: string;
+  readonly peerAddress: string;
+  /** The request datagram, to tell a retransmission (same bytes) from a new request. */
+  readonly requestBytes: Buffer;
   driver: SessionDriver | undefined;
-  peerAddress: string;
+  /** A different request from the same peer address and port replaced this one. */
+  superseded: boolean;
+  released: boolean;
 }
 
 export interface GatewayHooks {
@@ -152,11 +158,10 @@ export class Gateway {
   private onListenerMessage(listener: Listener, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.config.singlePort) {
       const s = this.sessions.get(peerKey(rinfo.address, rinfo.port));
-      if (s?.driver) {
-        const op = msg.length >= 2 ? (msg[0] << 8) | msg[1] : 0;
-        // A repeated request from the same peer while its session runs is a retransmission.
-        if (op === Opcode.Rrq || op === Opcode.Wrq) this.counters.duplicateRequests++;
-        else if (!s.driver.onDatagram(msg)) this.counters.malformedPackets++;
+      const op = msg.length >= 2 ? (msg[0] << 8) | msg[1] : 0;
+      // Requests go to admission, which tells retransmissions from new requests.
+      if (s?.driver && op !== Opcode.Rrq && op !== Opcode.Wrq) {
+        if (!s.driver.onDatagram(msg)) this.counters.malformedPackets++;
         return;
       }
     }
@@ -175,7 +180,7 @@ export class Gateway {
     switch (packet.op) {
       case Opcode.Rrq:
       case Opcode.Wrq:
-        this.admit(listener, packet, rinfo);
+        this.admit(listener, packet, rinfo, msg);
         return;
       case Opcode.Data:
       case Opcode.Ack:
@@ -193,12 +198,20 @@ export class Gateway {
     socket.send(encodeError(code, message), to.port, to.address);
   }
 
-  private admit(listener: Listener, packet: RequestPacket, rinfo: dgram.RemoteInfo): void {
+  private admit(listener: Listener, packet: RequestPacket, rinfo: dgram.RemoteInfo, msg: Buffer): void {
     if (!this.accepting) return;
     const key = peerKey(rinfo.address, rinfo.port);
-    if (this.sessions.has(key)) {
-      this.counters.duplicateRequests++;
-      return;
+    const existing = this.sessions.get(key);
+    if (existing) {
+      if (existing.requestBytes.equals(msg)) {
+        // The client repeated its request before our first reply reached it.
+        this.counters.duplicateRequests++;
+        return;
+      }
+      // A different request from the same address and port (firmware that reuses a fixed
+      // source port after a reboot): the client has given up on the old transfer, so it ends
+      // silently, or it would keep answering the new request with the old file's blocks.
+      this.supersede(existing);
     }
     if (rinfo.port === 0) return;
     if (!this.filter.permits(rinfo.address)) {
@@ -219,7 +232,14 @@ export class Gateway {
       this.reply(listener.socket, rinfo, ErrorCode.NotDefined, 'too many sessions from this client');
       return;
     }
-    const entry: ActiveSession = { driver: undefined, peerAddress: rinfo.address };
+    const entry: ActiveSession = {
+      key,
+      peerAddress: rinfo.address,
+      requestBytes: Buffer.from(msg),
+      driver: undefined,
+      superseded: false,
+      released: false,
+    };
     this.sessions.set(key, entry);
     this.perClient.set(rinfo.address, perClient + 1);
 
@@ -230,13 +250,13 @@ export class Gateway {
     } catch (e) {
       path = { raw: packet.filename, normalized: '' };
       const request = this.makeRequest(kind, path, packet, peer, listener.local);
-      this.refuse(listener, key, request, e, performance.now());
+      this.refuse(listener, entry, request, e, performance.now());
       return;
     }
     const request = this.makeRequest(kind, path, packet, peer, listener.local);
-    this.open(listener, key, request, packet).catch((e) => {
+    this.open(listener, entry, request, packet).catch((e) => {
       this.log.error({ event: 'internalError', err: e, id: request.id }, 'session setup failed');
-      this.release(key);
+      this.release(entry);
     });
   }
 
@@ -244,7 +264,7 @@ export class Gateway {
     return { id: `${pidTag}-${(++requestSeq).toString(36)}`, kind, path, mode: packet.mode, options: packet.options, peer, local };
   }
 
-  private async open(listener: Listener, key: string, request: TftpRequest, packet: RequestPacket): Promise<void> {
+  private async open(listener: Listener, entry: ActiveSession, request: TftpRequest, packet: RequestPacket): Promise<void> {
     const startedAt = performance.now();
     let reader: ByteReader | undefined;
     let writer: ByteWriter | undefined;
@@ -266,14 +286,14 @@ export class Gateway {
     } catch (e) {
       await reader?.close();
       await writer?.abort();
-      this.refuse(listener, key, request, e, startedAt, source);
+      this.refuse(listener, entry, request, e, startedAt, source);
       return;
     }
-    if (!this.accepting) {
-      // Shutdown began while the source was opening: do not start a session now.
+    if (!this.accepting || entry.superseded) {
+      // Shutdown began, or the client asked for something else, while the source was opening.
       await reader?.close();
       await writer?.abort();
-      this.release(key);
+      this.release(entry);
       return;
     }
 
@@ -288,12 +308,23 @@ export class Gateway {
       } catch (e) {
         await reader?.close();
         await writer?.abort();
-        this.refuse(listener, key, request, new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e }), startedAt, source);
+        this.refuse(listener, entry, request, new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e }), startedAt, source);
+        return;
+      }
+      if (entry.superseded) {
+        socket.close();
+        await reader?.close();
+        await writer?.abort();
+        this.release(entry);
         return;
       }
     }
 
-    const timing = negotiated.timeoutMs ? { ...this.timing, timeoutMs: negotiated.timeoutMs } : this.timing;
+    // The client's RFC 2349 timeout is acknowledged as asked, but our own retransmit timer is
+    // capped by maxTimeoutMs: a spoofed "timeout 255" must not hold a session for minutes.
+    const timing = negotiated.timeoutMs
+      ? { ...this.timing, timeoutMs: Math.min(negotiated.timeoutMs, this.timing.maxTimeoutMs) }
+      : this.timing;
     const session: Session =
       request.kind === 'read'
         ? new ReadSession({ ...timing, blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, oack: negotiated.oack }, performance.now())
@@ -315,11 +346,10 @@ export class Gateway {
       onClose: () => {
         this.counters.sessionsActive--;
         if (ownSocket) socket.close();
-        this.release(key);
+        this.release(entry);
       },
     });
-    const entry = this.sessions.get(key);
-    if (entry) entry.driver = driver;
+    entry.driver = driver;
     if (ownSocket) {
       socket.on('message', (msg, rinfo) => {
         if (rinfo.port !== peer.port || rinfo.address !== peer.address) {
@@ -341,7 +371,11 @@ export class Gateway {
   }
 
   /** Refuses a request before any session exists: ERROR on the wire, a record in the stats. */
-  private refuse(listener: Listener, key: string, request: TftpRequest, e: unknown, startedAt: number, source?: string): void {
+  private refuse(listener: Listener, entry: ActiveSession, request: TftpRequest, e: unknown, startedAt: number, source?: string): void {
+    if (entry.superseded) {
+      this.release(entry);
+      return;
+    }
     const wire = toWireError(e);
     this.reply(listener.socket, request.peer, wire.code, wire.message);
     const outcome =
@@ -356,7 +390,7 @@ export class Gateway {
       buildRecord({ request, oack: null, blockSize: 512, windowSize: 1, tsize: undefined, counters, durationMs: performance.now() - startedAt, outcome, errorCode: wire.code, errorMessage: wire.message, source }),
       e instanceof TftpError ? e.cause : e,
     );
-    this.release(key);
+    this.release(entry);
   }
 
   private finish(
@@ -391,10 +425,18 @@ export class Gateway {
     }
   }
 
-  private release(key: string): void {
-    const entry = this.sessions.get(key);
-    if (!entry) return;
-    this.sessions.delete(key);
+  /** Ends a session replaced by a new request from its peer: nothing is sent to the peer. */
+  private supersede(entry: ActiveSession): void {
+    entry.superseded = true;
+    entry.driver?.cancel('superseded');
+    this.release(entry);
+  }
+
+  /** Frees an entry's slots, once; a newer entry under the same key is left alone. */
+  private release(entry: ActiveSession): void {
+    if (entry.released) return;
+    entry.released = true;
+    if (this.sessions.get(entry.key) === entry) this.sessions.delete(entry.key);
     const n = (this.perClient.get(entry.peerAddress) ?? 1) - 1;
     if (n <= 0) this.perClient.delete(entry.peerAddress);
     else this.perClient.set(entry.peerAddress, n);

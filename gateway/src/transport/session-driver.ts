@@ -74,6 +74,13 @@ export class SessionDriver {
     return true;
   }
 
+  /** Ends the session from outside without a word to the peer (it has moved on). */
+  cancel(outcome: Outcome): void {
+    if (this.closed) return;
+    this.end({ outcome });
+    this.close();
+  }
+
   /** Ends the session from outside (shutdown): ERROR to the peer, then close. */
   abort(code: number, message: string, outcome: Outcome): void {
     if (this.closed) return;
