@@ -106,8 +106,8 @@ export async function get(opts: GetOptions): Promise<GetResult> {
     host: address,
     localAddress: opts.localAddress,
     signal: opts.signal,
-    // Only grow the buffer when a window would not fit the default (~208 KiB).
-    recvBufferBytes: windowBytes > 150_000 ? Math.min(2 * windowBytes, 4 << 20) : undefined,
+    // The kernel charges a datagram its buffer truesize (often 2x its length): leave room.
+    recvBufferBytes: windowBytes > 16_384 ? Math.min(Math.max(4 * windowBytes, 1 << 20), 4 << 20) : undefined,
     onHolding: opts.onHolding,
   });
   const stats = machine.stats();

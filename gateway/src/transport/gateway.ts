@@ -300,10 +300,10 @@ export class Gateway {
     let socket = listener.socket;
     if (!this.config.singlePort) {
       try {
-        // Larger socket buffers only where a window would not fit the kernel's default
+        // Larger socket buffers only where a window (at the kernel's ~2x truesize) would not fit the default
         // (~208 KiB): two setsockopt calls saved on every small transfer.
         const windowBytes = negotiated.windowSize * (negotiated.blockSize + 4);
-        const bufferBytes = windowBytes * 2 > DEFAULT_SOCKET_BUFFER_BYTES ? this.config.socketBufferBytes : 0;
+        const bufferBytes = windowBytes * 4 > DEFAULT_SOCKET_BUFFER_BYTES ? this.config.socketBufferBytes : 0;
         socket = await bindSessionSocket(listener.local.address, listener.local.family, this.portRange, bufferBytes);
       } catch (e) {
         await reader?.close();
