@@ -289,19 +289,12 @@ export class Gateway {
       this.refuse(listener, entry, request, e, startedAt, source);
       return;
     }
-    if (!this.accepting || entry.superseded) {
-      // Shutdown began, or the client asked for something else, while the source was opening.
-      await reader?.close();
-      await writer?.abort();
-      this.release(entry);
-      return;
-    }
-
     let socket = listener.socket;
     if (!this.config.singlePort) {
       try {
-        // Larger socket buffers only where a window (at the kernel's ~2x truesize) would not fit the default
-        // (~208 KiB): two setsockopt calls saved on every small transfer.
+        // Larger socket buffers only where a window would not fit the kernel's default
+        // (~208 KiB, and a datagram is charged about twice its length): two setsockopt calls
+        // saved on every small transfer.
         const windowBytes = negotiated.windowSize * (negotiated.blockSize + 4);
         const bufferBytes = windowBytes * 4 > DEFAULT_SOCKET_BUFFER_BYTES ? this.config.socketBufferBytes : 0;
         socket = await bindSessionSocket(listener.local.address, listener.local.family, this.portRange, bufferBytes);
@@ -311,13 +304,14 @@ export class Gateway {
         this.refuse(listener, entry, request, new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e }), startedAt, source);
         return;
       }
-      if (entry.superseded) {
-        socket.close();
-        await reader?.close();
-        await writer?.abort();
-        this.release(entry);
-        return;
-      }
+    }
+    if (!this.accepting || entry.superseded) {
+      // Shutdown began, or the client asked for something else, while we were setting up.
+      if (socket !== listener.socket) socket.close();
+      await reader?.close();
+      await writer?.abort();
+      this.release(entry);
+      return;
     }
 
     // The client's RFC 2349 timeout is acknowledged as asked, but our own retransmit timer is
