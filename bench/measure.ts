@@ -42,6 +42,11 @@ export async function measure(scenario: Scenario, spec: ServerSpec, port: number
   try {
     const load: LoadSpec = scenario.load(port, sizes);
     const runs: LoadResult[] = [];
+    const warm = scenario.warmup?.(port, sizes);
+    if (warm) {
+      const w = await runLoadClient(warm, scenario.timeoutMs(sizes));
+      log(`  ${spec.name} warm-up (not counted): ${w.requests} ok, ${w.failures} failed`);
+    }
     await sleep(300); // let the probe's session end before taking the baseline
     const idleRssMiB = treeRssMiB(server.pid);
     let heldRssMiB = NaN;

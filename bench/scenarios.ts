@@ -35,6 +35,12 @@ export interface Scenario {
   runs(server: ServerName, s: Sizes): number;
   /** Hard limit for one load-client run. */
   timeoutMs(s: Sizes): number;
+  /**
+   * An unmeasured run first, for every server alike: a server that runs for days is warm
+   * (JIT-compiled, page cache filled), and the first transfer after start-up is not what a
+   * boot fleet sees.
+   */
+  warmup?(port: number, s: Sizes): LoadSpec;
 }
 
 const ALL: ServerName[] = ['tftpfn', 'in.tftpd', 'fbtftp'];
@@ -46,6 +52,7 @@ export function scenarios(): Scenario[] {
       title: 'one large file, blksize 1468, lock-step',
       servers: ALL,
       load: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468 }),
+      warmup: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468 }),
       runs: (_, s) => s.runs,
       timeoutMs: () => 300_000,
     },
@@ -54,6 +61,7 @@ export function scenarios(): Scenario[] {
       title: 'one large file, blksize 1468, windowsize 64',
       servers: ALL,
       load: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468, windowsize: 64 }),
+      warmup: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468, windowsize: 64 }),
       runs: (_, s) => s.runs,
       timeoutMs: () => 300_000,
     },
@@ -62,6 +70,7 @@ export function scenarios(): Scenario[] {
       title: 'one large file, blksize 65464, lock-step',
       servers: ALL,
       load: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 65464 }),
+      warmup: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 65464 }),
       runs: (_, s) => s.runs,
       timeoutMs: () => 120_000,
     },
@@ -79,6 +88,7 @@ export function scenarios(): Scenario[] {
       title: '1 KiB file, 20 concurrent requesters',
       servers: ALL,
       load: (port, s) => ({ port, path: FILES.small, concurrency: 20, durationS: s.smallDurationS }),
+      warmup: (port, s) => ({ port, path: FILES.small, concurrency: 20, durationS: Math.min(2, s.smallDurationS) }),
       runs: (_, s) => s.runs,
       timeoutMs: (s) => s.smallDurationS * 1000 + 60_000,
     },
