@@ -26,6 +26,7 @@ import type { ByteReader, ByteWriter } from '../sources/types.js';
 import { buildRecord, type SessionRecord } from '../stats/session-record.js';
 import { newServerCounters, type ServerCounters } from '../stats/counters.js';
 import { bindSessionSocket, bindUdp, expandHosts, type ListenAddress } from './bind.js';
+import { SocketPool } from './socket-pool.js';
 import { ClientFilter } from './cidr.js';
 import { SessionDriver, type SessionEnd } from './session-driver.js';
 
@@ -64,6 +65,8 @@ export class Gateway {
   /** Sessions (and requests being admitted) by peer address|port. */
   private readonly sessions = new Map<string, ActiveSession>();
   private readonly perClient = new Map<string, number>();
+  /** Finished sessions' sockets, reused by the next sessions on the same local address. */
+  private readonly pool = new SocketPool(256);
   private readonly filter: ClientFilter;
   private readonly limits: NegotiationLimits;
   private readonly timing: SessionTimingConfig;
@@ -152,6 +155,7 @@ export class Gateway {
     }
     for (const s of [...this.sessions.values()]) s.driver?.abort(ErrorCode.NotDefined, 'server shutting down', 'shutdown');
     if (this.config.singlePort) for (const l of this.listeners) l.socket.close();
+    this.pool.close();
     this.listeners.length = 0;
   }
 
@@ -297,7 +301,12 @@ export class Gateway {
         // saved on every small transfer.
         const windowBytes = negotiated.windowSize * (negotiated.blockSize + 4);
         const bufferBytes = windowBytes * 4 > DEFAULT_SOCKET_BUFFER_BYTES ? this.config.socketBufferBytes : 0;
-        socket = await bindSessionSocket(listener.local.address, listener.local.family, this.portRange, bufferBytes);
+        const reused = this.pool.take(listener.local.address);
+        if (reused && bufferBytes > 0) {
+          reused.setRecvBufferSize(bufferBytes);
+          reused.setSendBufferSize(bufferBytes);
+        }
+        socket = reused ?? (await bindSessionSocket(listener.local.address, listener.local.family, this.portRange, bufferBytes));
       } catch (e) {
         await reader?.close();
         await writer?.abort();
@@ -307,7 +316,7 @@ export class Gateway {
     }
     if (!this.accepting || entry.superseded) {
       // Shutdown began, or the client asked for something else, while we were setting up.
-      if (socket !== listener.socket) socket.close();
+      if (socket !== listener.socket) this.pool.give(listener.local.address, socket);
       await reader?.close();
       await writer?.abort();
       this.release(entry);
@@ -339,7 +348,7 @@ export class Gateway {
         this.finish(request, end, startedAt, session, negotiated.oack, negotiated.blockSize, negotiated.windowSize, negotiated.tsize, source),
       onClose: () => {
         this.counters.sessionsActive--;
-        if (ownSocket) socket.close();
+        if (ownSocket) this.pool.give(listener.local.address, socket);
         this.release(entry);
       },
     });
