@@ -25,21 +25,13 @@ import { decodePacket, encodeAck, encodeData, Opcode, type Packet } from '../../
 import { ReadSession, type ReadSessionConfig } from '../../gateway/src/session/read-session.js';
 import { datagramBytes, type Outcome, type Session, type SessionEvent, type SessionInput, type SessionTimingConfig } from '../../gateway/src/session/types.js';
 import { WriteSession, type WriteSessionConfig } from '../../gateway/src/session/write-session.js';
+import { prng as seededRandom } from './seeded.js';
 
 // ---------------------------------------------------------------------------------------------
 // Randomness
 
-/** mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded floats in [0, 1): the one PRNG of the test suite (mulberry32, test/helpers/seeded.ts). */
+export { seededRandom };
 
 /** Deterministic test bytes: block-ish patterns that make misplaced blocks visible. */
 export function testFile(size: number, seed = 1): Uint8Array {

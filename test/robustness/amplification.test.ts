@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../gateway/src/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawPeer, parse, rrq, type Received } from '../interop/raw-peer.js';
-import { seededBytes, testSeed } from '../interop/seeded.js';
+import { seededBytes, testSeed } from '../helpers/seeded.js';
 
 const SEED = testSeed(0xa3f1_0001);
 const TIMEOUT_MS = 50;

@@ -4,7 +4,7 @@
  * plus plain random bytes. Built by hand, not with the gateway's codec, so a codec bug cannot
  * hide itself.
  */
-import { prng } from '../interop/seeded.js';
+import { prng } from '../helpers/seeded.js';
 
 export type Rand = () => number;
 

@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { get } from '../../gateway/src/client/index.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawPeer, ack, data, error, parse, rrq } from '../interop/raw-peer.js';
-import { seededBytes, testSeed } from '../interop/seeded.js';
+import { seededBytes, testSeed } from '../helpers/seeded.js';
 import { hostileDatagram, hostileDatagramAvoiding, prng, type Rand } from './datagrams.js';
 
 const SEED = testSeed(0x5eed_f022);

@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawPeer, parse, rrq } from '../interop/raw-peer.js';
-import { seededBytes, testSeed } from '../interop/seeded.js';
+import { seededBytes, testSeed } from '../helpers/seeded.js';
 
 const SEED = testSeed(0x9047_0001);
 
