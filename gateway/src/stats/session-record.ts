@@ -31,12 +31,37 @@ export interface SessionRecord {
   source: string | undefined;
 }
 
-export function buildRecord(args: {
-  request: TftpRequest;
+/** What negotiation settled; absent for a request refused before negotiating. */
+export interface NegotiatedSummary {
   oack: OptionMap | null;
   blockSize: number;
   windowSize: number;
   tsize: number | undefined;
+}
+
+const NOT_NEGOTIATED: NegotiatedSummary = { oack: null, blockSize: 512, windowSize: 1, tsize: undefined };
+
+/** The outcome of a request refused with this ERROR code before any session started. */
+export function refusalOutcome(code: number): Outcome {
+  switch (code) {
+    case 1:
+      return 'not-found';
+    case 2:
+      return 'denied';
+    case 3:
+      return 'disk-full';
+    case 4:
+      return 'illegal-operation';
+    case 8:
+      return 'refused';
+    default:
+      return 'upstream-error';
+  }
+}
+
+export function buildRecord(args: {
+  request: TftpRequest;
+  negotiated: NegotiatedSummary | undefined;
   counters: SessionCounters;
   durationMs: number;
   outcome: Outcome;
@@ -45,6 +70,7 @@ export function buildRecord(args: {
   source?: string;
 }): SessionRecord {
   const { request: r, counters: c } = args;
+  const n = args.negotiated ?? NOT_NEGOTIATED;
   return {
     id: r.id,
     peer: r.peer,
@@ -54,10 +80,10 @@ export function buildRecord(args: {
     mode: r.mode,
     kind: r.kind,
     optionsRequested: r.options,
-    optionsAcked: args.oack,
-    blockSize: args.blockSize,
-    windowSize: args.windowSize,
-    tsize: args.tsize,
+    optionsAcked: n.oack,
+    blockSize: n.blockSize,
+    windowSize: n.windowSize,
+    tsize: n.tsize,
     bytes: c.bytes,
     blocks: c.blocks,
     packetsSent: c.packetsSent,

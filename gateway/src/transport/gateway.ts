@@ -20,10 +20,10 @@ import { normalizePath, type RequestPath } from '../request/path.js';
 import type { Endpoint, RequestHandler, TftpRequest } from '../request/request.js';
 import { ReadSession } from '../session/read-session.js';
 import { WriteSession } from '../session/write-session.js';
-import type { Session, SessionTimingConfig } from '../session/types.js';
+import { newCounters, type Session, type SessionTimingConfig } from '../session/types.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { ByteReader, ByteWriter } from '../sources/types.js';
-import { buildRecord, type SessionRecord } from '../stats/session-record.js';
+import { buildRecord, refusalOutcome, type NegotiatedSummary, type SessionRecord } from '../stats/session-record.js';
 import { newServerCounters, type ServerCounters } from '../stats/counters.js';
 import { bindSessionSocket, bindUdp, expandHosts, type ListenAddress } from './bind.js';
 import { SocketPool } from './socket-pool.js';
@@ -344,8 +344,7 @@ export class Gateway {
       reader,
       writer,
       netascii: request.mode === 'netascii',
-      onEnd: (end) =>
-        this.finish(request, end, startedAt, session, negotiated.oack, negotiated.blockSize, negotiated.windowSize, negotiated.tsize, source),
+      onEnd: (end) => this.finish(request, end, startedAt, session, negotiated, source),
       onClose: () => {
         this.counters.sessionsActive--;
         if (ownSocket) this.pool.give(listener.local.address, socket);
@@ -381,38 +380,23 @@ export class Gateway {
     }
     const wire = toWireError(e);
     this.reply(listener.socket, request.peer, wire.code, wire.message);
-    const outcome =
-      wire.code === ErrorCode.FileNotFound ? 'not-found'
-      : wire.code === ErrorCode.AccessViolation ? 'denied'
-      : wire.code === ErrorCode.OptionRefused ? 'refused'
-      : wire.code === ErrorCode.IllegalOperation ? 'illegal-operation'
-      : wire.code === ErrorCode.DiskFull ? 'disk-full'
-      : 'upstream-error';
-    const counters = { bytes: 0, blocks: 0, packetsSent: 1, retransmits: 0, duplicates: 0, ignored: 0 };
+    const counters = { ...newCounters(), packetsSent: 1 };
+    const durationMs = performance.now() - startedAt;
     this.emit(
-      buildRecord({ request, oack: null, blockSize: 512, windowSize: 1, tsize: undefined, counters, durationMs: performance.now() - startedAt, outcome, errorCode: wire.code, errorMessage: wire.message, source }),
+      buildRecord({ request, negotiated: undefined, counters, durationMs, outcome: refusalOutcome(wire.code), errorCode: wire.code, errorMessage: wire.message, source }),
       e instanceof TftpError ? e.cause : e,
     );
     this.release(entry);
   }
 
-  private finish(
-    request: TftpRequest,
-    end: SessionEnd,
-    startedAt: number,
-    session: Session,
-    oack: Record<string, string> | null,
-    blockSize: number,
-    windowSize: number,
-    tsize: number | undefined,
-    source: string | undefined,
-  ): void {
+  private finish(request: TftpRequest, end: SessionEnd, startedAt: number, session: Session, negotiated: NegotiatedSummary, source: string | undefined): void {
     const c = session.counters;
     if (request.kind === 'read') this.counters.bytesSent += c.bytes;
     else this.counters.bytesReceived += c.bytes;
     this.counters.retransmits += c.retransmits;
+    const durationMs = performance.now() - startedAt;
     this.emit(
-      buildRecord({ request, oack, blockSize, windowSize, tsize, counters: c, durationMs: performance.now() - startedAt, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, source }),
+      buildRecord({ request, negotiated, counters: c, durationMs, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, source }),
       end.cause,
     );
   }
