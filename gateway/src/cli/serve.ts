@@ -21,7 +21,7 @@ export function serveCommand(): Command {
     .option('-r, --root <dir>', 'folder to serve (default .)')
     .option('--single-port', 'serve every session from the listening port (NAT, containers, Kubernetes)')
     .option('--port-range <low-high>', 'ports for per-session sockets, e.g. 50000-50999')
-    .option('--max-block-size <n>', 'largest blksize granted (8-65464, default 65464)')
+    .option('--max-block-size <n>', 'largest blksize granted (512-65464, default 65464)')
     .option('--max-window-size <n>', 'largest windowsize granted (default 64)')
     .option('--refuse <options>', 'options never acknowledged, e.g. tsize,blksize', collect)
     .option('--timeout-ms <n>', 'retransmit timeout in ms (default 1000)')

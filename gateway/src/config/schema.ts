@@ -37,7 +37,8 @@ export const configSchema = z
         return lo >= 1 && hi <= 65535 && lo <= hi;
       }, 'LOW must be at least 1, HIGH at most 65535, and LOW <= HIGH')
       .optional(),
-    maxBlockSize: int(8, 65464).default(DEFAULTS.maxBlockSize),
+    // Below 512 would be a lie: RFC 1350 clients that send no blksize always get 512.
+    maxBlockSize: int(512, 65464).default(DEFAULTS.maxBlockSize),
     maxWindowSize: int(1, 65535).default(DEFAULTS.maxWindowSize),
     refuse: list
       .refine((l) => l.every((o) => (OPTION_NAMES as readonly string[]).includes(o.toLowerCase())), `options are ${OPTION_NAMES.join(', ')}`)
