@@ -6,14 +6,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseHostPort } from '../client/host-port.js';
 import { runLoad, type LoadResult } from '../client/load.js';
-
-function integer(min: number, max: number) {
-  return (raw: string): number => {
-    const n = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
-    if (!(n >= min && n <= max)) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
+import { integer } from './arg-parsers.js';
 
 function seconds(raw: string): number {
   const n = Number(raw);

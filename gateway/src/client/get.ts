@@ -30,8 +30,8 @@ export interface GetOptions {
   mode?: TransferMode;
   signal?: AbortSignal;
   localAddress?: string;
-  /** Called with the running byte count after every in-order block. */
-  onProgress?: (bytes: number) => void;
+  /** Called with the running byte count after every in-order block, and the OACK if any (its tsize is the total). */
+  onProgress?: (bytes: number, oack: OptionMap | null) => void;
   /** Receives the file chunk by chunk instead of collecting it. */
   sink?: { write(chunk: Uint8Array): unknown };
   /** Count bytes only: no data kept, no copies (load testing). */
@@ -84,7 +84,7 @@ export async function get(opts: GetOptions): Promise<GetResult> {
     const progress = opts.onProgress;
     onData = (c) => {
       deliver?.(c);
-      progress(machine.bytes);
+      progress(machine.bytes, machine.oack);
     };
   }
   const machine: ReadTransfer = new ReadTransfer({
