@@ -1,0 +1,120 @@
+/**
+ * The contract between the gateway and a function: what a handler is given and what it returns.
+ */
+import type { Response } from './response.js';
+
+/**
+ * One end of the UDP conversation.
+ *
+ * @example
+ * ```ts
+ * import type { Endpoint } from 'tftpfn/sdk';
+ *
+ * const isV6 = (e: Endpoint) => e.family === 'IPv6';
+ * ```
+ */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+}
+
+/**
+ * One TFTP request as a function sees it.
+ *
+ * @example
+ * ```ts
+ * import { text, type FunctionRequest } from 'tftpfn/sdk';
+ *
+ * function describe(request: FunctionRequest) {
+ *   // path 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff', rawPath '/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff'
+ *   return text(`${request.kind} ${request.path} from ${request.peer.address} mac=${request.mac ?? '-'}\n`);
+ * }
+ * ```
+ */
+export interface FunctionRequest {
+  /** Unique per request; the same id tags the log lines and the stats record. */
+  readonly id: string;
+  /** 'read' for an RRQ, 'write' for a WRQ. */
+  readonly kind: 'read' | 'write';
+  /** Normalised: relative, '/'-separated, no '.', '..' or empty segments (never ''). */
+  readonly path: string;
+  /** Exactly the filename the client sent. */
+  readonly rawPath: string;
+  readonly mode: 'octet' | 'netascii';
+  /** The options the client asked for (names lower-cased, values as sent): blksize, tsize... */
+  readonly options: Readonly<Record<string, string>>;
+  readonly peer: Endpoint;
+  /** The local address and port the request arrived on. */
+  readonly local: Endpoint;
+  /** The MAC address the path carries (see parseMac), lower-case 'aa:bb:cc:dd:ee:ff'. */
+  readonly mac: string | undefined;
+}
+
+/**
+ * One pino-style log method: `log.info('msg')` or `log.info({ field }, 'msg')`.
+ *
+ * @example
+ * ```ts
+ * import type { LogFn } from 'tftpfn/sdk';
+ *
+ * const say: LogFn = (objOrMsg: object | string, msg?: string) => console.log(objOrMsg, msg);
+ * ```
+ */
+export interface LogFn {
+  (msg: string): void;
+  (obj: object, msg?: string): void;
+}
+
+/**
+ * The logger a function gets: pino-compatible, already tagged with the request id.
+ *
+ * @example
+ * ```ts
+ * import type { FunctionLogger } from 'tftpfn/sdk';
+ *
+ * function audit(log: FunctionLogger, mac: string) {
+ *   log.info({ mac }, 'config served');
+ * }
+ * ```
+ */
+export interface FunctionLogger {
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+}
+
+/**
+ * What a function is configured with. Variables and secrets are kept apart: the runtime
+ * never logs `secrets`, and neither should the function.
+ *
+ * @example
+ * ```ts
+ * import { text, type Handler } from 'tftpfn/sdk';
+ *
+ * export const handle: Handler = (request, env) => {
+ *   env.log.info({ file: request.path }, 'rendering');
+ *   return text(`server=${env.vars.NEXT_SERVER}\ntoken=${env.secrets.BOOT_TOKEN}\n`);
+ * };
+ * ```
+ */
+export interface FunctionEnv {
+  readonly vars: Readonly<Record<string, string>>;
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly log: FunctionLogger;
+}
+
+/**
+ * A function: what a module exports as `handle`. Return a {@link Response}; to refuse, return
+ * notFound(), denied() or error(). A throw or a rejection becomes ERROR 0 "internal error" on
+ * the wire, with the details in the logs only.
+ *
+ * @example
+ * ```ts
+ * import { text, type Handler } from 'tftpfn/sdk';
+ *
+ * export const handle: Handler = async (request) => text(`you asked for ${request.path}\n`);
+ * ```
+ */
+export type Handler = (request: FunctionRequest, env: FunctionEnv) => Promise<Response> | Response;

@@ -1,0 +1,25 @@
+/**
+ * tftpfn/sdk: what a function author imports. The contract (FunctionRequest, FunctionEnv,
+ * Handler), the response helpers, MAC parsing, and the in-process harness `invoke`.
+ */
+export type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler, LogFn } from './contract.js';
+export {
+  bytes,
+  denied,
+  error,
+  file,
+  isResponse,
+  notFound,
+  responseProblem,
+  stream,
+  text,
+  type BytesResponse,
+  type ErrorResponse,
+  type FileResponse,
+  type Response,
+  type StreamResponse,
+  type TftpErrorCode,
+} from './response.js';
+export { macForms, parseMac, type MacForms } from './mac.js';
+export { streamChunks } from './stream-chunks.js';
+export { invoke, type InvokeOptions, type InvokeRequest, type InvokeResult, type LogEntry } from './invoke.js';

@@ -1,0 +1,190 @@
+/**
+ * The in-process harness: runs a handler the way the gateway will, without UDP or workers,
+ * so function authors can unit-test with plain function calls (like hono's app.request()).
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { normalizePath } from '../gateway/src/request/path.js';
+import type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler } from './contract.js';
+import { parseMac } from './mac.js';
+import { responseProblem, type Response, type TftpErrorCode } from './response.js';
+import { streamChunks } from './stream-chunks.js';
+
+/** The request fields a test gives {@link invoke}; everything else gets a default. */
+export interface InvokeRequest {
+  /** The raw path, as a client would send it; it is normalised as the gateway does. */
+  path: string;
+  kind?: 'read' | 'write';
+  mode?: 'octet' | 'netascii';
+  options?: Record<string, string>;
+  peer?: Partial<Endpoint>;
+  local?: Partial<Endpoint>;
+  id?: string;
+  /** Overrides the MAC parsed from the path. */
+  mac?: string;
+}
+
+/** Knobs for {@link invoke} that are not part of the request or the env. */
+export interface InvokeOptions {
+  /** Where file() responses are read from; defaults to the current directory. */
+  root?: string;
+}
+
+/** One line the handler logged through `env.log`. */
+export interface LogEntry {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  obj: object | undefined;
+  msg: string | undefined;
+}
+
+/** What {@link invoke} observed: the response, the bytes a client would receive, or the error. */
+export interface InvokeResult {
+  /** What the handler returned; undefined when it threw, or the request never reached it. */
+  response: Response | undefined;
+  /** The request the handler was given (after defaults and normalising). */
+  request: FunctionRequest | undefined;
+  /** The bytes a client would receive: the body of a bytes, stream or file response. */
+  body: Buffer;
+  /** body.length */
+  size: number;
+  /** The size announced as tsize: declared by bytes and file always, by stream when given. */
+  tsize: number | undefined;
+  /** Set when the client would get an ERROR packet instead of (the rest of) the data. */
+  errorCode?: TftpErrorCode;
+  errorMessage?: string;
+  /** What user code threw, or the reason its return value or stream was rejected. */
+  thrown?: unknown;
+  /** Lines logged through env.log (when the test did not pass its own logger). */
+  logs: LogEntry[];
+}
+
+let counter = 0;
+
+/**
+ * Runs a handler once, in-process, as the gateway would: fills in the request (peer
+ * 192.0.2.10:1234, local 192.0.2.1:69, octet read, no options), normalises the path and parses
+ * the MAC, calls the handler, checks what it returned and collects the body. A throw, a
+ * rejection or an invalid return value becomes `errorCode: 0, errorMessage: 'internal error'`,
+ * with the cause in `thrown` — the client never sees more.
+ *
+ * @example
+ * ```ts
+ * import { invoke, text, type Handler } from 'tftpfn/sdk';
+ * import { expect, test } from 'vitest';
+ *
+ * const handle: Handler = (request) => text(`mac=${request.mac}\n`);
+ *
+ * test('hello: prints the MAC', async () => {
+ *   const result = await invoke(handle, { path: 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff' });
+ *   expect(result.body.toString()).toBe('mac=aa:bb:cc:dd:ee:ff\n');
+ * });
+ * ```
+ */
+export async function invoke(
+  handler: Handler,
+  request: InvokeRequest | string,
+  env: Partial<FunctionEnv> = {},
+  opts: InvokeOptions = {},
+): Promise<InvokeResult> {
+  const given = typeof request === 'string' ? { path: request } : request;
+  const logs: LogEntry[] = [];
+  const result = (fields: Partial<InvokeResult>): InvokeResult => ({
+    response: undefined, request: undefined, body: Buffer.alloc(0), size: 0, tsize: undefined, logs, ...fields,
+  });
+
+  let path;
+  try {
+    path = normalizePath(given.path);
+  } catch (e) {
+    // The gateway refuses such paths before any function runs.
+    const code = (e as { tftpCode?: number }).tftpCode ?? 0;
+    return result({ errorCode: code as TftpErrorCode, errorMessage: (e as Error).message, thrown: e });
+  }
+  const full: FunctionRequest = {
+    id: given.id ?? `invoke-${++counter}`,
+    kind: given.kind ?? 'read',
+    path: path.normalized,
+    rawPath: path.raw,
+    mode: given.mode ?? 'octet',
+    options: { ...given.options },
+    peer: endpoint(given.peer, { address: '192.0.2.10', port: 1234 }),
+    local: endpoint(given.local, { address: '192.0.2.1', port: 69 }),
+    mac: 'mac' in given ? given.mac : parseMac(path.normalized),
+  };
+  const fullEnv: FunctionEnv = {
+    vars: env.vars ?? {},
+    secrets: env.secrets ?? {},
+    log: env.log ?? recordingLogger(logs),
+  };
+  const internal = (thrown: unknown, fields: Partial<InvokeResult> = {}): InvokeResult =>
+    result({ request: full, ...fields, errorCode: 0, errorMessage: 'internal error', thrown });
+
+  let response: unknown;
+  try {
+    response = await handler(full, fullEnv);
+  } catch (e) {
+    return internal(e);
+  }
+  const problem = responseProblem(response);
+  if (problem) return internal(new TypeError(problem));
+  const r = response as Response;
+  const base = { request: full, response: r };
+
+  switch (r.kind) {
+    case 'error':
+      return result({ ...base, errorCode: r.code, errorMessage: r.message });
+    case 'bytes': {
+      const body = Buffer.from(r.body);
+      return result({ ...base, body, size: body.length, tsize: r.size });
+    }
+    case 'file': {
+      try {
+        const body = await readFile(join(resolve(opts.root ?? '.'), r.path));
+        return result({ ...base, body, size: body.length, tsize: body.length });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+          return result({ ...base, errorCode: 1, errorMessage: 'file not found', thrown: e });
+        }
+        if (code === 'EACCES' || code === 'EPERM') {
+          return result({ ...base, errorCode: 2, errorMessage: 'access violation', thrown: e });
+        }
+        return internal(e, base);
+      }
+    }
+    case 'stream': {
+      const chunks: Uint8Array[] = [];
+      try {
+        for await (const chunk of streamChunks(r.body)) chunks.push(chunk);
+      } catch (e) {
+        // The client has had the bytes so far, then gets ERROR 0.
+        const body = Buffer.concat(chunks);
+        return internal(e, { ...base, body, size: body.length, tsize: r.size });
+      }
+      const body = Buffer.concat(chunks);
+      if (r.size !== undefined && r.size !== body.length) {
+        const e = new Error(`stream declared size ${r.size} but produced ${body.length} bytes`);
+        return internal(e, { ...base, body, size: body.length, tsize: r.size });
+      }
+      return result({ ...base, body, size: body.length, tsize: r.size });
+    }
+  }
+}
+
+function endpoint(given: Partial<Endpoint> | undefined, fallback: { address: string; port: number }): Endpoint {
+  const address = given?.address ?? fallback.address;
+  return {
+    address,
+    port: given?.port ?? fallback.port,
+    family: given?.family ?? (address.includes(':') ? 'IPv6' : 'IPv4'),
+  };
+}
+
+function recordingLogger(logs: LogEntry[]): FunctionLogger {
+  const at = (level: LogEntry['level']) =>
+    ((objOrMsg: object | string, msg?: string) => {
+      if (typeof objOrMsg === 'string') logs.push({ level, obj: undefined, msg: objOrMsg });
+      else logs.push({ level, obj: objOrMsg, msg });
+    }) as FunctionLogger['info'];
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
