@@ -10,7 +10,14 @@ import { parseMac } from './mac.js';
 import { responseProblem, type Response, type TftpErrorCode } from './response.js';
 import { streamChunks } from './stream-chunks.js';
 
-/** The request fields a test gives {@link invoke}; everything else gets a default. */
+/**
+ * The request fields a test gives {@link invoke}; everything else gets a default.
+ *
+ * @example
+ * ```ts
+ * await invoke(handle, { path: '/pxelinux.cfg/default', peer: { address: '10.0.0.7' }, options: { tsize: '0' } });
+ * ```
+ */
 export interface InvokeRequest {
   /** The raw path, as a client would send it; it is normalised as the gateway does. */
   path: string;
@@ -24,20 +31,43 @@ export interface InvokeRequest {
   mac?: string;
 }
 
-/** Knobs for {@link invoke} that are not part of the request or the env. */
+/**
+ * Knobs for {@link invoke} that are not part of the request or the env.
+ *
+ * @example
+ * ```ts
+ * await invoke(() => file('boot/grub.cfg'), 'grub.cfg', {}, { root: 'test/fixtures/tftproot' });
+ * ```
+ */
 export interface InvokeOptions {
   /** Where file() responses are read from; defaults to the current directory. */
   root?: string;
 }
 
-/** One line the handler logged through `env.log`. */
+/**
+ * One line the handler logged through `env.log`, as {@link invoke} records it.
+ *
+ * @example
+ * ```ts
+ * const { logs } = await invoke((r, env) => (env.log.info({ mac: r.mac }, 'hit'), text('')), 'x');
+ * // logs: [{ level: 'info', obj: { mac: undefined }, msg: 'hit' }]
+ * ```
+ */
 export interface LogEntry {
   level: 'debug' | 'info' | 'warn' | 'error';
   obj: object | undefined;
   msg: string | undefined;
 }
 
-/** What {@link invoke} observed: the response, the bytes a client would receive, or the error. */
+/**
+ * What {@link invoke} observed: the response, the bytes a client would receive, or the error.
+ *
+ * @example
+ * ```ts
+ * const result = await invoke(() => notFound(), 'x');
+ * // result.errorCode 1, result.errorMessage 'file not found', result.size 0
+ * ```
+ */
 export interface InvokeResult {
   /** What the handler returned; undefined when it threw, or the request never reached it. */
   response: Response | undefined;

@@ -50,7 +50,15 @@ export function parseMac(path: string): string | undefined {
   return undefined;
 }
 
-/** The spellings of one MAC address that file names use; see {@link macForms}. */
+/**
+ * The spellings of one MAC address that file names use; see {@link macForms}.
+ *
+ * @example
+ * ```ts
+ * const forms: MacForms = macForms('aa:bb:cc:dd:ee:ff');
+ * const candidates = [forms.pxe, forms.colon, forms.dash];
+ * ```
+ */
 export interface MacForms {
   /** `aa:bb:cc:dd:ee:ff` */
   readonly colon: string;

@@ -5,30 +5,69 @@
  * stream's body into chunks (see `streamChunks`) and sends those.
  */
 
-/** A TFTP error code (RFC 1350 section 5; 8 is RFC 2347 option refusal). */
+/**
+ * A TFTP error code (RFC 1350 section 5; 8 is RFC 2347 option refusal).
+ *
+ * @example
+ * ```ts
+ * const code: TftpErrorCode = 1; // file not found
+ * error(code, 'no such machine');
+ * ```
+ */
 export type TftpErrorCode = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
 
-/** Bytes known up front; `size` (= `body.byteLength`) becomes tsize. */
+/**
+ * Bytes known up front; `size` (= `body.byteLength`) becomes tsize. Built by text() and bytes().
+ *
+ * @example
+ * ```ts
+ * const r: BytesResponse = text('hi'); // { kind: 'bytes', body: Uint8Array [104, 105], size: 2 }
+ * ```
+ */
 export interface BytesResponse {
   readonly kind: 'bytes';
   readonly body: Uint8Array;
   readonly size: number;
 }
 
-/** Bytes produced as they are sent; `size`, when declared, becomes tsize and must be exact. */
+/**
+ * Bytes produced as they are sent; `size`, when declared, becomes tsize and must be exact.
+ * Built by stream().
+ *
+ * @example
+ * ```ts
+ * const r: StreamResponse = stream(ReadableStream.from([new Uint8Array(512)]), { size: 512 });
+ * ```
+ */
 export interface StreamResponse {
   readonly kind: 'stream';
   readonly body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
   readonly size: number | undefined;
 }
 
-/** A file under the function's configured root; `path` is relative and '/'-separated. */
+/**
+ * A file under the function's configured root; `path` is relative and '/'-separated.
+ * Built by file().
+ *
+ * @example
+ * ```ts
+ * const r: FileResponse = file('./boot//vmlinuz'); // { kind: 'file', path: 'boot/vmlinuz' }
+ * ```
+ */
 export interface FileResponse {
   readonly kind: 'file';
   readonly path: string;
 }
 
-/** An ERROR packet instead of data; `message` goes on the wire as it is. */
+/**
+ * An ERROR packet instead of data; `message` goes on the wire as it is. Built by notFound(),
+ * denied() and error().
+ *
+ * @example
+ * ```ts
+ * const r: ErrorResponse = denied(); // { kind: 'error', code: 2, message: 'access violation' }
+ * ```
+ */
 export interface ErrorResponse {
   readonly kind: 'error';
   readonly code: TftpErrorCode;
