@@ -1,0 +1,33 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadRemapFile } from '../../../gateway/src/routing/remap-file.js';
+
+describe('loadRemapFile', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tftpfn-remap-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('remap file: loads the rules', async () => {
+    const file = join(dir, 'ok.remap');
+    await writeFile(file, '# comment\nr ^/tftpboot/\n');
+    const rules = await loadRemapFile(file);
+    expect(rules).toHaveLength(1);
+    expect(rules[0].line).toBe(2);
+  });
+
+  it('remap file: a bad line names the file and the line', async () => {
+    const file = join(dir, 'bad.remap');
+    await writeFile(file, 'r ok\nz x\n');
+    await expect(loadRemapFile(file)).rejects.toThrow(`${file}: remap line 2: unknown flag "z"`);
+  });
+
+  it('remap file: a missing file says so', async () => {
+    await expect(loadRemapFile(join(dir, 'nope.remap'))).rejects.toThrow(/cannot read it \(ENOENT\)/);
+  });
+});
