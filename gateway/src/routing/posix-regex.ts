@@ -125,6 +125,7 @@ export function compilePosixEre(src: string, flags = ''): RegExp {
   try {
     return new RegExp(js, `s${flags}`);
   } catch (e) {
-    throw new PosixRegexError((e as Error).message.replace(/^Invalid regular expression: /, ''));
+    // V8 quotes the translated source ("/.../s: why"); the operator wrote the POSIX one, so keep only the why.
+    throw new PosixRegexError((e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, ''));
   }
 }
