@@ -8,28 +8,15 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { OptionMap, TransferMode } from '../protocol/packet.js';
+import type { OptionMap } from '../protocol/packet.js';
 import { NetasciiDecoder } from '../protocol/netascii.js';
 import { ReadTransfer } from './read-transfer.js';
 import { runTransfer } from './udp-driver.js';
+import type { TransferOptions, TransferStats } from './types.js';
 
-export interface GetOptions {
-  host: string;
-  port?: number;
-  path: string;
-  blksize?: number;
-  windowsize?: number;
+export interface GetOptions extends TransferOptions {
   /** Ask for the size (tsize=0); the answer is in `oack.tsize`. */
   tsize?: boolean;
-  /** Our retransmit timer; default 1000 ms. */
-  timeoutMs?: number;
-  /** Timeouts in a row before giving up; default 5. */
-  retries?: number;
-  /** RFC 2349 timeout to request from the server, in seconds. */
-  timeoutSeconds?: number;
-  mode?: TransferMode;
-  signal?: AbortSignal;
-  localAddress?: string;
   /** Called with the running byte count after every in-order block, and the OACK if any (its tsize is the total). */
   onProgress?: (bytes: number, oack: OptionMap | null) => void;
   /** Receives the file chunk by chunk instead of collecting it. */
@@ -41,15 +28,9 @@ export interface GetOptions {
   onHolding?: () => void;
 }
 
-export interface GetResult {
+export interface GetResult extends TransferStats {
   /** The file, when neither `sink` nor `discard` was given. */
   data?: Buffer;
-  bytes: number;
-  blocks: number;
-  retransmits: number;
-  oack: OptionMap | null;
-  blockSize: number;
-  windowSize: number;
   durationMs: number;
 }
 

@@ -6,35 +6,18 @@
  */
 import { performance } from 'node:perf_hooks';
 import { NetasciiEncoder } from '../protocol/netascii.js';
-import type { OptionMap, TransferMode } from '../protocol/packet.js';
 import { DEFAULT_PORT, DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, resolveHost } from './get.js';
 import { WriteTransfer } from './write-transfer.js';
 import { runTransfer } from './udp-driver.js';
+import type { TransferOptions, TransferStats } from './types.js';
 
-export interface PutOptions {
-  host: string;
-  port?: number;
-  path: string;
+export interface PutOptions extends TransferOptions {
   data: Uint8Array;
-  blksize?: number;
-  windowsize?: number;
   /** Announce the size (RFC 2349 tsize). */
   tsize?: boolean;
-  timeoutMs?: number;
-  retries?: number;
-  timeoutSeconds?: number;
-  mode?: TransferMode;
-  signal?: AbortSignal;
-  localAddress?: string;
 }
 
-export interface PutResult {
-  bytes: number;
-  blocks: number;
-  retransmits: number;
-  oack: OptionMap | null;
-  blockSize: number;
-  windowSize: number;
+export interface PutResult extends TransferStats {
   durationMs: number;
 }
 

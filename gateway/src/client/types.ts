@@ -1,7 +1,7 @@
 /**
  * Shapes shared by the client's pure transfer machines and their dgram driver.
  */
-import type { OptionMap } from '../protocol/packet.js';
+import type { OptionMap, TransferMode } from '../protocol/packet.js';
 
 /** One datagram the driver must send. */
 export interface Transmit {
@@ -47,4 +47,22 @@ export interface TransferStats {
   blockSize: number;
   /** Negotiated window size in blocks (RFC 7440); 1 is lock-step. */
   windowSize: number;
+}
+
+/** What every transfer (get or put) is told: where, which options to ask for, how to retry. */
+export interface TransferOptions {
+  host: string;
+  port?: number;
+  path: string;
+  blksize?: number;
+  windowsize?: number;
+  /** Our retransmit timer; default 1000 ms. */
+  timeoutMs?: number;
+  /** Timeouts in a row before giving up; default 5. */
+  retries?: number;
+  /** RFC 2349 timeout to request from the server, in seconds. */
+  timeoutSeconds?: number;
+  mode?: TransferMode;
+  signal?: AbortSignal;
+  localAddress?: string;
 }
