@@ -28,4 +28,9 @@ export const DEFAULTS = {
   logLevel: 'info',
   shutdownGraceMs: 10000,
   processes: 1,
+  functionPoolSize: 2,
+  functionHeapMb: 128,
+  functionTimeoutMs: 5000,
+  functionMaxConcurrent: 256,
+  reloadPollMs: 1000,
 } as const;

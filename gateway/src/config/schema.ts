@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { OPTION_NAMES } from '../protocol/options.js';
 import { parseCidr } from '../transport/cidr.js';
+import { parseRouteTable, RouteConfigError } from '../routing/routes.js';
 
 const int = (min: number, max: number) => {
   const fix = `use a whole number from ${min} to ${max}`;
@@ -22,6 +23,31 @@ const cidrList = list.superRefine((items, ctx) => {
     }
   }
 });
+
+/** A function's name: it names a deploy folder and appears in logs, stats and metric labels. */
+export const FUNCTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
+
+const stringMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'names are letters, digits and _'), z.string());
+
+/** How one function runs: its code (or the deploy folder's current version) and its limits. */
+export const functionConfigSchema = z
+  .object({
+    /** A source file (.ts/.js) bundled with esbuild at start; otherwise the deployed version. */
+    entry: z.string().min(1).optional(),
+    poolSize: int(1, 256).default(DEFAULTS.functionPoolSize),
+    heapMb: int(16, 65536).default(DEFAULTS.functionHeapMb),
+    timeoutMs: int(10, 3_600_000).default(DEFAULTS.functionTimeoutMs),
+    maxConcurrent: int(1, 1_000_000).default(DEFAULTS.functionMaxConcurrent),
+    /** Where file() responses are read from; the gateway's root when unset. */
+    root: z.string().min(1).optional(),
+    vars: stringMap.default({}),
+    /** Handed to the function apart from vars and never logged. */
+    secrets: stringMap.default({}),
+  })
+  .strict();
+export type FunctionConfig = z.infer<typeof functionConfigSchema>;
+
+const routeTarget = z.object({ function: z.string().min(1).optional(), folder: z.string().min(1).optional() }).strict();
 
 export const configSchema = z
   .object({
@@ -63,6 +89,18 @@ export const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
     shutdownGraceMs: int(0, 3_600_000).default(DEFAULTS.shutdownGraceMs),
     processes: int(1, 256).default(DEFAULTS.processes),
+    functions: z
+      .record(z.string(), functionConfigSchema)
+      .default({}),
+    /** Deployed function versions (`tftpfn deploy`); watched and hot-reloaded. */
+    deployDir: z.string().min(1).optional(),
+    reloadPollMs: int(50, 3_600_000).default(DEFAULTS.reloadPollMs),
+    /** Ordered glob → function or folder rules; see docs/ROUTING.md. */
+    routes: z.array(z.unknown()).default([]),
+    /** Where a path no route matches goes; without it (and with routes) such paths get ERROR 1. */
+    defaultRoute: routeTarget.optional(),
+    /** An in.tftpd (tftp-hpa) -m remap file, applied before routing. */
+    remapFile: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -72,6 +110,35 @@ export const configSchema = z
         path: ['processes'],
         message: 'single-port mode needs every packet of a session in one process: use processes=1 with singlePort, or turn singlePort off',
       });
+    }
+    if (c.routes.length > 0 || c.defaultRoute) {
+      try {
+        parseRouteTable({ routes: c.routes, default: c.defaultRoute });
+      } catch (e) {
+        if (!(e instanceof RouteConfigError)) throw e;
+        for (const problem of e.problems) {
+          const [where, ...why] = problem.split(': ');
+          const path = where.startsWith('default') ? ['defaultRoute', ...where.slice('default'.length).split('.').filter(Boolean)] : where.replace(/^routes\[(\d+)\]/, 'routes.$1').split('.');
+          ctx.addIssue({ code: 'custom', path, message: why.join(': ') });
+        }
+      }
+    }
+    // A route may name a function that is deployed later, but only when there is a deploy folder.
+    if (!c.deployDir) {
+      const named = [...c.routes.map((r, i) => [`routes.${i}.function`, (r as { function?: unknown })?.function] as const), ['defaultRoute.function', c.defaultRoute?.function] as const];
+      for (const [where, name] of named) {
+        if (typeof name === 'string' && !(name in c.functions)) {
+          ctx.addIssue({ code: 'custom', path: where.split('.'), message: `no function named "${name}": define it under "functions" or set "deployDir" where it is deployed` });
+        }
+      }
+    }
+    for (const [name, fn] of Object.entries(c.functions)) {
+      if (!FUNCTION_NAME.test(name)) {
+        ctx.addIssue({ code: 'custom', path: ['functions', name], message: 'a function name is letters, digits, - and _ (at most 63), starting with a letter or digit, e.g. "grub"' });
+      }
+      if (!fn.entry && !c.deployDir) {
+        ctx.addIssue({ code: 'custom', path: ['functions', name, 'entry'], message: 'give the function\'s source file, or set "deployDir" where its versions are deployed' });
+      }
     }
     if (c.singlePort && c.portRange) {
       ctx.addIssue({ code: 'custom', path: ['portRange'], message: 'portRange has no effect in single-port mode: remove one of them' });

@@ -35,7 +35,9 @@ export type TftpErrorCodeName =
   /** A datagram that does not parse; answered with ERROR 4 or dropped. */
   | 'TFTP_MALFORMED_PACKET'
   /** A source or handler failed; ERROR 0 with a generic text. */
-  | 'TFTP_UPSTREAM_FAILED';
+  | 'TFTP_UPSTREAM_FAILED'
+  /** User function code threw, hung, crashed or returned nonsense; ERROR 0 "internal error". */
+  | 'TFTP_FUNCTION_FAILED';
 
 const DEFAULT_NAME: Record<ErrorCode, TftpErrorCodeName> = {
   0: 'TFTP_NOT_DEFINED',

@@ -24,11 +24,26 @@ export interface TftpRequest {
 }
 
 /**
+ * What a handler says about how it served (or refused) a request, for the session's stats
+ * record. Handlers fill it in as they go, so a refusal still names the function and version
+ * that refused.
+ */
+export interface SessionTags {
+  /** The function that ran, and the version it ran at. */
+  function?: string;
+  version?: string;
+  /** The route that matched: its index in `routes`, 'default', or 'remap'. */
+  route?: string;
+  /** Where the bytes came from when the handler knows before opening: 'folder', 'generated'... */
+  source?: string;
+}
+
+/**
  * Decides where the bytes of a request come from (or go to). Throw a TftpError to refuse:
  * its code and text go on the wire; anything else becomes ERROR 0 with a generic text.
  */
 export interface RequestHandler {
-  openRead(request: TftpRequest): Promise<OpenedRead>;
+  openRead(request: TftpRequest, tags: SessionTags): Promise<OpenedRead>;
   /** Absent when uploads are disabled: WRQ is then refused with ERROR 2. */
-  openWrite?(request: TftpRequest): Promise<ByteWriter>;
+  openWrite?(request: TftpRequest, tags: SessionTags): Promise<ByteWriter>;
 }

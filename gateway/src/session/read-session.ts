@@ -99,7 +99,7 @@ export class ReadSession implements Session {
         this.sourceEnded = true;
         return this.pump(now);
       case 'sourceError':
-        return this.fail(now, 'upstream-error', input.error);
+        return this.fail(now, input.error.code === 'TFTP_FUNCTION_FAILED' ? 'function-error' : 'upstream-error', input.error);
       case 'committed':
         this.counters.ignored++;
         return;

@@ -26,6 +26,8 @@ export type Outcome =
   | 'option-probe'
   | 'timeout'
   | 'upstream-error'
+  /** The user's function threw, hung, crashed its worker or returned an invalid response. */
+  | 'function-error'
   | 'disk-full'
   | 'illegal-operation'
   | 'refused'

@@ -3,7 +3,7 @@
  * and (with the stats issue) shipped to Redis. Field names are stable.
  */
 import type { OptionMap } from '../protocol/packet.js';
-import type { Endpoint, TftpRequest } from '../request/request.js';
+import type { Endpoint, SessionTags, TftpRequest } from '../request/request.js';
 import type { Outcome, SessionCounters } from '../session/types.js';
 
 export interface SessionRecord {
@@ -29,6 +29,11 @@ export interface SessionRecord {
   errorCode: number | undefined;
   errorMessage: string | undefined;
   source: string | undefined;
+  /** The function that served the request and the version it started on (undefined for folders). */
+  function: string | undefined;
+  version: string | undefined;
+  /** Which route matched: its index in `routes`, 'default' or 'remap'; undefined without routing. */
+  route: string | undefined;
 }
 
 /** What negotiation settled; absent for a request refused before negotiating. */
@@ -42,7 +47,8 @@ export interface NegotiatedSummary {
 const NOT_NEGOTIATED: NegotiatedSummary = { oack: null, blockSize: 512, windowSize: 1, tsize: undefined };
 
 /** The outcome of a request refused with this ERROR code before any session started. */
-export function refusalOutcome(code: number): Outcome {
+export function refusalOutcome(code: number, error?: unknown): Outcome {
+  if ((error as { code?: unknown } | undefined)?.code === 'TFTP_FUNCTION_FAILED') return 'function-error';
   switch (code) {
     case 1:
       return 'not-found';
@@ -67,7 +73,7 @@ export function buildRecord(args: {
   outcome: Outcome;
   errorCode?: number;
   errorMessage?: string;
-  source?: string;
+  tags?: SessionTags;
 }): SessionRecord {
   const { request: r, counters: c } = args;
   const n = args.negotiated ?? NOT_NEGOTIATED;
@@ -93,6 +99,9 @@ export function buildRecord(args: {
     outcome: args.outcome,
     errorCode: args.errorCode,
     errorMessage: args.errorMessage,
-    source: args.source,
+    source: args.tags?.source,
+    function: args.tags?.function,
+    version: args.tags?.version,
+    route: args.tags?.route,
   };
 }

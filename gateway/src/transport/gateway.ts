@@ -17,7 +17,7 @@ import { ErrorCode, TftpError, toWireError } from '../protocol/error-codes.js';
 import { decodePacket, encodeError, Opcode, type RequestPacket } from '../protocol/packet.js';
 import { negotiate, parseRefuseList, type NegotiationLimits } from '../protocol/options.js';
 import { normalizePath, type RequestPath } from '../request/path.js';
-import type { Endpoint, RequestHandler, TftpRequest } from '../request/request.js';
+import type { Endpoint, RequestHandler, SessionTags, TftpRequest } from '../request/request.js';
 import { ReadSession } from '../session/read-session.js';
 import { WriteSession } from '../session/write-session.js';
 import { newCounters, type Session, type SessionTimingConfig } from '../session/types.js';
@@ -272,17 +272,17 @@ export class Gateway {
     const startedAt = performance.now();
     let reader: ByteReader | undefined;
     let writer: ByteWriter | undefined;
-    let source: string | undefined;
+    const tags: SessionTags = {};
     let negotiated;
     try {
       if (request.kind === 'read') {
-        const opened = await this.handler.openRead(request);
+        const opened = await this.handler.openRead(request, tags);
         reader = opened.reader;
-        source = opened.source;
+        tags.source = opened.source;
       } else {
         if (!this.handler.openWrite) throw new TftpError(ErrorCode.AccessViolation, 'writes are disabled');
-        writer = await this.handler.openWrite(request);
-        source = 'folder';
+        writer = await this.handler.openWrite(request, tags);
+        tags.source ??= 'folder';
       }
       // tsize is only exact in octet mode: netascii changes the length.
       const size = request.mode === 'octet' ? reader?.size : undefined;
@@ -290,7 +290,7 @@ export class Gateway {
     } catch (e) {
       await reader?.close();
       await writer?.abort();
-      this.refuse(listener, entry, request, e, startedAt, source);
+      this.refuse(listener, entry, request, e, startedAt, tags);
       return;
     }
     let socket = listener.socket;
@@ -310,7 +310,7 @@ export class Gateway {
       } catch (e) {
         await reader?.close();
         await writer?.abort();
-        this.refuse(listener, entry, request, new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e }), startedAt, source);
+        this.refuse(listener, entry, request, new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e }), startedAt, tags);
         return;
       }
     }
@@ -344,7 +344,7 @@ export class Gateway {
       reader,
       writer,
       netascii: request.mode === 'netascii',
-      onEnd: (end) => this.finish(request, end, startedAt, session, negotiated, source),
+      onEnd: (end) => this.finish(request, end, startedAt, session, negotiated, tags),
       onClose: () => {
         this.counters.sessionsActive--;
         if (ownSocket) this.pool.give(listener.local.address, socket);
@@ -373,7 +373,7 @@ export class Gateway {
   }
 
   /** Refuses a request before any session exists: ERROR on the wire, a record in the stats. */
-  private refuse(listener: Listener, entry: ActiveSession, request: TftpRequest, e: unknown, startedAt: number, source?: string): void {
+  private refuse(listener: Listener, entry: ActiveSession, request: TftpRequest, e: unknown, startedAt: number, tags?: SessionTags): void {
     if (entry.superseded) {
       this.release(entry);
       return;
@@ -383,20 +383,20 @@ export class Gateway {
     const counters = { ...newCounters(), packetsSent: 1 };
     const durationMs = performance.now() - startedAt;
     this.emit(
-      buildRecord({ request, negotiated: undefined, counters, durationMs, outcome: refusalOutcome(wire.code), errorCode: wire.code, errorMessage: wire.message, source }),
+      buildRecord({ request, negotiated: undefined, counters, durationMs, outcome: refusalOutcome(wire.code, e), errorCode: wire.code, errorMessage: wire.message, tags }),
       e instanceof TftpError ? e.cause : e,
     );
     this.release(entry);
   }
 
-  private finish(request: TftpRequest, end: SessionEnd, startedAt: number, session: Session, negotiated: NegotiatedSummary, source: string | undefined): void {
+  private finish(request: TftpRequest, end: SessionEnd, startedAt: number, session: Session, negotiated: NegotiatedSummary, tags: SessionTags): void {
     const c = session.counters;
     if (request.kind === 'read') this.counters.bytesSent += c.bytes;
     else this.counters.bytesReceived += c.bytes;
     this.counters.retransmits += c.retransmits;
     const durationMs = performance.now() - startedAt;
     this.emit(
-      buildRecord({ request, negotiated, counters: c, durationMs, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, source }),
+      buildRecord({ request, negotiated, counters: c, durationMs, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, tags }),
       end.cause,
     );
   }

@@ -1,0 +1,85 @@
+/**
+ * Bundles a function's source into the single ESM file a worker loads: esbuild, every import
+ * (the SDK included) inlined, an external source map so stack traces in logs point at the
+ * author's lines.
+ */
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { build, type Message } from 'esbuild';
+import { sdkEntry } from './package-root.js';
+
+export interface BuiltBundle {
+  /** The entry file it was built from. */
+  readonly entry: string;
+  /** The ESM module text. */
+  readonly code: string;
+  /** Its source map (JSON), referenced from the last line of `code` as function.mjs.map. */
+  readonly map: string;
+  readonly bytes: number;
+  /** sha256 of `code`, hex: the content part of a version id. */
+  readonly sha256: string;
+  readonly buildMs: number;
+  readonly warnings: readonly string[];
+}
+
+/** The file names a bundle is written under, in a deploy version folder or a build output. */
+export const BUNDLE_FILE = 'function.mjs';
+export const MAP_FILE = 'function.mjs.map';
+
+export class BundleError extends Error {
+  readonly errors: readonly string[];
+  constructor(entry: string, errors: readonly string[]) {
+    super(`cannot bundle ${entry}:\n  ${errors.join('\n  ')}`);
+    this.name = 'BundleError';
+    this.errors = errors;
+  }
+}
+
+function format(m: Message): string {
+  const at = m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1}: ` : '';
+  return `${at}${m.text}`;
+}
+
+export interface BundleOptions {
+  minify?: boolean;
+}
+
+export async function bundleFunction(entry: string, opts: BundleOptions = {}): Promise<BuiltBundle> {
+  const started = performance.now();
+  let result;
+  try {
+    result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      outfile: BUNDLE_FILE,
+      write: false,
+      sourcemap: 'external',
+      sourcesContent: true,
+      minify: opts.minify ?? false,
+      logLevel: 'silent',
+      // The SDK the function compiles against is the one this gateway speaks, whatever copy
+      // (if any) the author's project has installed.
+      alias: { 'tftpfn/sdk': sdkEntry() },
+      // CommonJS dependencies inside an ESM bundle still call require().
+      banner: { js: "import { createRequire as __tftpfnCreateRequire } from 'node:module'; const require = __tftpfnCreateRequire(import.meta.url);" },
+    });
+  } catch (e) {
+    const failure = e as { errors?: Message[] };
+    if (Array.isArray(failure.errors)) throw new BundleError(entry, failure.errors.map(format));
+    throw e;
+  }
+  const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'))!.text;
+  const map = result.outputFiles.find((f) => f.path.endsWith('.map'))!.text;
+  return {
+    entry,
+    code,
+    map,
+    bytes: Buffer.byteLength(code),
+    sha256: createHash('sha256').update(code).digest('hex'),
+    buildMs: performance.now() - started,
+    warnings: result.warnings.map(format),
+  };
+}
