@@ -1,0 +1,180 @@
+/**
+ * The entry of a function's worker thread: loads one bundle, then serves invocations.
+ *
+ * Everything user code can get wrong is caught here and reported as a `fail` for that one
+ * invocation: a throw, a rejection, a return value that is not a Response, a bad stream
+ * chunk. What cannot be caught here (an infinite loop, heap exhaustion, process.exit, an
+ * uncaught exception from a timer) ends the thread, and the pool on the gateway side fails
+ * or retries the invocations it held and starts a replacement.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import type { FunctionEnv, FunctionLogger, FunctionRequest, Handler } from '../../../sdk/contract.js';
+import { responseProblem, type Response } from '../../../sdk/response.js';
+import { streamChunks } from '../../../sdk/stream-chunks.js';
+import type { FailReason, FromWorker, ToWorker, WorkerBoot } from './worker-protocol.js';
+
+const boot = workerData as WorkerBoot;
+const port = parentPort!;
+
+function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
+  port.postMessage(msg, transfer);
+}
+
+/** A view that owns its whole ArrayBuffer can be transferred; anything else is copied first. */
+function transferable(bytes: Uint8Array): Uint8Array {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  return whole ? bytes : new Uint8Array(bytes);
+}
+
+function cloneable(obj: unknown): unknown {
+  if (obj === undefined || obj === null || typeof obj !== 'object') return obj;
+  try {
+    structuredClone(obj);
+    return obj;
+  } catch {
+    // Functions, class instances with methods, sockets...: keep what JSON can say about it.
+    try {
+      return JSON.parse(JSON.stringify(obj)) as unknown;
+    } catch {
+      return { unserializable: String(obj) };
+    }
+  }
+}
+
+function logger(id: number | undefined): FunctionLogger {
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') =>
+    ((objOrMsg: object | string, msg?: string) => {
+      if (typeof objOrMsg === 'string') post({ t: 'log', id, level, obj: undefined, msg: objOrMsg });
+      else post({ t: 'log', id, level, obj: cloneable(objOrMsg), msg: typeof msg === 'string' ? msg : undefined });
+    }) as FunctionLogger['info'];
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+function fail(id: number, reason: FailReason, e: unknown): void {
+  const err = e instanceof Error ? e : new Error(String(e));
+  post({ t: 'fail', id, reason, message: err.message, stack: err.stack });
+}
+
+interface OpenStream {
+  readonly iterator: AsyncIterator<Uint8Array>;
+  credit: number;
+  pumping: boolean;
+  cancelled: boolean;
+}
+const streams = new Map<number, OpenStream>();
+
+/** Sends chunks while the gateway has granted credit for them. */
+async function pump(id: number, s: OpenStream): Promise<void> {
+  if (s.pumping) return;
+  s.pumping = true;
+  try {
+    while (s.credit > 0 && !s.cancelled) {
+      let next;
+      try {
+        next = await s.iterator.next();
+      } catch (e) {
+        streams.delete(id);
+        fail(id, 'stream-threw', e);
+        return;
+      }
+      if (s.cancelled) return;
+      if (next.done) {
+        streams.delete(id);
+        post({ t: 'end', id });
+        return;
+      }
+      const data = transferable(next.value);
+      s.credit -= data.byteLength;
+      post({ t: 'chunk', id, data }, [data.buffer as ArrayBuffer]);
+    }
+  } finally {
+    s.pumping = false;
+  }
+}
+
+async function run(handle: Handler, id: number, request: FunctionRequest): Promise<void> {
+  const env: FunctionEnv = { vars: boot.vars, secrets: boot.secrets, log: logger(id) };
+  let response: unknown;
+  try {
+    response = await handle(request, env);
+  } catch (e) {
+    return fail(id, 'threw', e);
+  }
+  const problem = responseProblem(response);
+  if (problem) return fail(id, 'bad-response', new TypeError(problem));
+  const r = response as Response;
+  switch (r.kind) {
+    case 'bytes': {
+      const body = transferable(r.body);
+      return post({ t: 'bytes', id, body }, [body.buffer as ArrayBuffer]);
+    }
+    case 'error':
+      return post({ t: 'error', id, code: r.code, message: r.message });
+    case 'file':
+      return post({ t: 'file', id, path: r.path });
+    case 'stream': {
+      const s: OpenStream = { iterator: streamChunks(r.body)[Symbol.asyncIterator](), credit: 0, pumping: false, cancelled: false };
+      streams.set(id, s);
+      return post({ t: 'stream', id, size: r.size });
+    }
+  }
+}
+
+function cancel(id: number): void {
+  const s = streams.get(id);
+  if (!s) return;
+  streams.delete(id);
+  s.cancelled = true;
+  // Lets the author's generator run its finally blocks (close files, sockets).
+  void Promise.resolve()
+    .then(() => s.iterator.return?.())
+    .catch(() => {});
+}
+
+function exportedHandle(mod: Record<string, unknown>): Handler | undefined {
+  if (typeof mod.handle === 'function') return mod.handle as Handler;
+  const d = mod.default as Record<string, unknown> | ((...a: unknown[]) => unknown) | undefined;
+  if (typeof d === 'function') return d as Handler;
+  if (d && typeof d.handle === 'function') return d.handle as Handler;
+  return undefined;
+}
+
+// A promise user code forgot about must not take every invocation on this thread with it.
+process.on('unhandledRejection', (e) => {
+  const err = e instanceof Error ? e : new Error(String(e));
+  post({ t: 'log', id: undefined, level: 'error', obj: { err: { message: err.message, stack: err.stack } }, msg: 'unhandled rejection in function code' });
+});
+
+let handle: Handler | undefined;
+try {
+  const mod = (await import(pathToFileURL(boot.bundlePath).href)) as Record<string, unknown>;
+  handle = exportedHandle(mod);
+  if (!handle) post({ t: 'loadError', message: `${boot.name}@${boot.version}: the module exports no handle function (export const handle = ...)` });
+} catch (e) {
+  const err = e instanceof Error ? e : new Error(String(e));
+  post({ t: 'loadError', message: `${boot.name}@${boot.version}: loading the bundle threw: ${err.stack ?? err.message}` });
+}
+
+if (handle) {
+  const h = handle;
+  port.on('message', (msg: ToWorker) => {
+    switch (msg.t) {
+      case 'invoke':
+        void run(h, msg.id, msg.request);
+        return;
+      case 'credit': {
+        const s = streams.get(msg.id);
+        if (!s) return;
+        s.credit += msg.bytes;
+        void pump(msg.id, s);
+        return;
+      }
+      case 'cancel':
+        return cancel(msg.id);
+      case 'ping':
+        return post({ t: 'pong', seq: msg.seq });
+    }
+  });
+  post({ t: 'ready' });
+}

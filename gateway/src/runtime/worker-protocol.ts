@@ -1,0 +1,41 @@
+/**
+ * The messages between the gateway thread and a function's worker thread. Plain objects
+ * only (structured clone); byte payloads travel as transferred ArrayBuffers, never copied.
+ *
+ * One invocation is: `invoke` → a head (`bytes`, `error`, `file`, `stream` or `fail`), and for
+ * a stream, `chunk`s paid for by `credit` until `end` (or `fail`). The worker never sends more
+ * chunk bytes than it was granted, so a slow client cannot make the gateway buffer a body.
+ */
+import type { FunctionRequest } from '../../../sdk/contract.js';
+import type { TftpErrorCode } from '../../../sdk/response.js';
+
+/** What a worker is started with (workerData). Secrets travel here and nowhere else. */
+export interface WorkerBoot {
+  readonly name: string;
+  readonly version: string;
+  readonly bundlePath: string;
+  readonly vars: Readonly<Record<string, string>>;
+  readonly secrets: Readonly<Record<string, string>>;
+}
+
+export type ToWorker =
+  | { readonly t: 'invoke'; readonly id: number; readonly request: FunctionRequest }
+  | { readonly t: 'credit'; readonly id: number; readonly bytes: number }
+  | { readonly t: 'cancel'; readonly id: number }
+  | { readonly t: 'ping'; readonly seq: number };
+
+/** Why user code failed an invocation; for logs and stats, never for the wire. */
+export type FailReason = 'threw' | 'bad-response' | 'stream-threw';
+
+export type FromWorker =
+  | { readonly t: 'ready' }
+  | { readonly t: 'loadError'; readonly message: string }
+  | { readonly t: 'bytes'; readonly id: number; readonly body: Uint8Array }
+  | { readonly t: 'error'; readonly id: number; readonly code: TftpErrorCode; readonly message: string }
+  | { readonly t: 'file'; readonly id: number; readonly path: string }
+  | { readonly t: 'stream'; readonly id: number; readonly size: number | undefined }
+  | { readonly t: 'chunk'; readonly id: number; readonly data: Uint8Array }
+  | { readonly t: 'end'; readonly id: number }
+  | { readonly t: 'fail'; readonly id: number; readonly reason: FailReason; readonly message: string; readonly stack?: string }
+  | { readonly t: 'log'; readonly id: number | undefined; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly obj: unknown; readonly msg: string | undefined }
+  | { readonly t: 'pong'; readonly seq: number };
