@@ -155,6 +155,9 @@ export class DeployStore {
     if (!VERSION_ID.test(version)) {
       throw new Error(`"${version}" is not a version id (like 20250101T120000000Z-1a2b3c4d); "tftpfn deploy --list --name ${name}" shows them`);
     }
+    if (!(await exists(join(this.functionDir(name), version)))) {
+      throw new Error(`function "${name}" has no version ${version} in ${this.dir}; "tftpfn deploy --list --name ${name}" shows the versions there`);
+    }
     const deployed = await this.readVersion(name, version);
     await this.writePointer(name, version);
     return deployed;

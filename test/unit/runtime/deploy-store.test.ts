@@ -95,7 +95,7 @@ describe('DeployStore', () => {
 
   it('activate: refuses an unknown version or a malformed id, leaving current alone', async () => {
     const a = await store.publish('demo', fakeBundle('a'));
-    await expect(store.activate('demo', '20200101T000000000Z-deadbeef')).rejects.toThrow(/version 20200101T000000000Z-deadbeef is not usable: .*meta\.json is missing/);
+    await expect(store.activate('demo', '20200101T000000000Z-deadbeef')).rejects.toThrow(/function "demo" has no version 20200101T000000000Z-deadbeef in .*tftpfn deploy --list --name demo/);
     await expect(store.activate('demo', '../../etc')).rejects.toThrow(/not a version id/);
     expect((await store.current('demo'))!.version).toBe(a.deployed.version);
   });
