@@ -5,6 +5,9 @@ import { Command } from 'commander';
 import { serveCommand } from './serve.js';
 import { benchCommand } from './bench.js';
 import { getCommand } from './get.js';
+import { buildCommand } from './build.js';
+import { deployCommand } from './deploy.js';
+import { invokeCommand } from './invoke.js';
 
 const program = new Command('tftpfn')
   .description('tftpfn: a dynamic TFTP platform')
@@ -12,6 +15,9 @@ const program = new Command('tftpfn')
   .showHelpAfterError()
   .addCommand(serveCommand())
   .addCommand(getCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(buildCommand())
+  .addCommand(invokeCommand())
+  .addCommand(deployCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,263 @@
+/**
+ * `tftpfn invoke <file> --path P`: run a function once, without UDP, and show what a client
+ * would get. The file is bundled first so exactly the code `deploy` would publish runs. It runs
+ * in a worker thread through the SDK harness (`invoke`): a worker can be terminated, so
+ * --timeout-ms bounds even a handler stuck in a synchronous loop, and module-level timers the
+ * function leaves behind cannot keep the command alive.
+ *
+ * Exit codes: 0 the client would get data, 1 it would get an ERROR packet (or the handler
+ * timed out), 2 usage errors and functions that cannot be bundled or loaded.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BUNDLE_FILE, MAP_FILE } from '../runtime/bundle.js';
+import { bundleOrReport, formatBytes } from './build.js';
+import { integer } from './arg-parsers.js';
+
+interface InvokeFlags {
+  path: string;
+  peer?: string;
+  mode: 'octet' | 'netascii';
+  kind: 'read' | 'write';
+  option: Record<string, string>;
+  var: Record<string, string>;
+  secret: Record<string, string>;
+  root?: string;
+  timeoutMs: number;
+  out?: string;
+  json?: boolean;
+}
+
+/** What the worker reports: plain data, since a Response (a stream, a logged object) may not clone. */
+interface Outcome {
+  kind: string;
+  tsize: number | undefined;
+  size: number;
+  errorCode?: number;
+  errorMessage?: string;
+  thrown?: string;
+  logs: string[];
+  body: Uint8Array;
+}
+
+type WorkerMessage = { type: 'result'; outcome: Outcome } | { type: 'loadError'; message: string };
+
+/** Bodies up to this size that are printable text are shown whole; others as a hex preview. */
+const TEXT_LIMIT = 4096;
+const PREVIEW_BYTES = 256;
+
+function keyValue(what: string) {
+  return (raw: string, previous: Record<string, string> = {}): Record<string, string> => {
+    const eq = raw.indexOf('=');
+    if (eq <= 0) throw new InvalidArgumentError(`expected ${what}=VALUE, e.g. ${what === 'k' ? 'tsize=0' : 'TIMEOUT=5'}`);
+    return { ...previous, [raw.slice(0, eq)]: raw.slice(eq + 1) };
+  };
+}
+
+export function invokeCommand(): Command {
+  return new Command('invoke')
+    .description('run a function once, in-process, and show what a TFTP client would get')
+    .argument('<file>', "the function's source file, or a folder with an index.ts")
+    .requiredOption('-p, --path <path>', 'the filename the client asks for')
+    .option('--peer <ip>', 'client address (default 192.0.2.10)')
+    .addOption(new Option('--mode <mode>', 'transfer mode').choices(['octet', 'netascii']).default('octet'))
+    .addOption(new Option('--kind <kind>', 'read (RRQ) or write (WRQ)').choices(['read', 'write']).default('read'))
+    .option('--option <k=v>', 'a TFTP option the client sent, e.g. tsize=0 (repeatable)', keyValue('k'), {})
+    .option('--var <K=V>', 'an env.vars entry (repeatable)', keyValue('K'), {})
+    .option('--secret <K=V>', 'an env.secrets entry (repeatable)', keyValue('K'), {})
+    .option('--root <dir>', 'where file() responses are read from (default: the current folder)')
+    .option('--timeout-ms <ms>', 'give up on a handler that has not finished after this long', integer(1, 3_600_000), 10_000)
+    .option('-o, --out <file>', 'write the whole body to this file')
+    .option('--json', 'print the result as one JSON object (body as base64)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Exit status: 0 the client would get data, 1 it would get an ERROR packet (or the handler',
+        'timed out), 2 bad arguments or a function that cannot be bundled or loaded.',
+        '',
+        'Examples:',
+        '  tftpfn invoke functions/grub --path grub.cfg-01-aa-bb-cc-dd-ee-ff',
+        '  tftpfn invoke hello.ts --path boot.ipxe --peer 10.0.0.7 --var TIMEOUT=5 --option tsize=0',
+        '  tftpfn invoke kernel.ts --path vmlinuz --out /tmp/vmlinuz',
+      ].join('\n'),
+    )
+    // Usage errors exit 2 here, so a script can tell them from an ERROR response (1).
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .action(async (file: string, flags: InvokeFlags) => {
+      const code = await run(file, flags);
+      // Flushed before exiting: the function may have left timers that would keep us alive.
+      await new Promise<void>((r) => process.stdout.write('', () => r()));
+      process.exit(code);
+    });
+}
+
+async function run(file: string, flags: InvokeFlags): Promise<number> {
+  if (flags.peer !== undefined && !isIP(flags.peer)) {
+    console.error(`tftpfn invoke: --peer ${flags.peer} is not an IPv4 or IPv6 address`);
+    return 2;
+  }
+  const bundle = await bundleOrReport('invoke', file);
+  if (!bundle) return 2;
+  const dir = await mkdtemp(join(tmpdir(), 'tftpfn-invoke-'));
+  try {
+    // The code runs byte for byte as bundled; only a trailing comment is added when missing, and
+    // the map's sources made absolute (esbuild writes them relative to the current folder, not
+    // to this temp folder), so a stack trace names the author's file and line.
+    const link = `//# sourceMappingURL=${MAP_FILE}`;
+    await writeFile(join(dir, BUNDLE_FILE), bundle.code.includes(link) ? bundle.code : `${bundle.code}\n${link}\n`);
+    await writeFile(join(dir, MAP_FILE), absoluteSources(bundle.map));
+    const message = await runInWorker(pathToFileURL(join(dir, BUNDLE_FILE)).href, flags);
+    if (message === 'timeout') {
+      const text = `handler did not finish within ${flags.timeoutMs} ms (the gateway would end the transfer with ERROR 0)`;
+      if (flags.json) console.log(JSON.stringify({ timedOut: true, timeoutMs: flags.timeoutMs, error: text }));
+      else console.error(`tftpfn invoke: ${text}`);
+      return 1;
+    }
+    if (message.type === 'loadError') {
+      console.error(`tftpfn invoke: ${bundle.entry} cannot be loaded: ${message.message}`);
+      return 2;
+    }
+    const outcome = message.outcome;
+    const body = Buffer.from(outcome.body);
+    if (flags.out !== undefined) await writeFile(flags.out, body);
+    print(outcome, body, flags);
+    return outcome.errorCode === undefined ? 0 : 1;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function absoluteSources(map: string): string {
+  const parsed = JSON.parse(map) as { sources?: string[] };
+  parsed.sources = parsed.sources?.map((s) => pathToFileURL(resolve(s)).href);
+  return JSON.stringify(parsed);
+}
+
+function runInWorker(bundleUrl: string, flags: InvokeFlags): Promise<WorkerMessage | 'timeout'> {
+  const workerData = {
+    // dist/gateway/src/cli/invoke.js → dist/sdk/invoke.js: the harness this CLI ships with.
+    harnessUrl: new URL('../../../sdk/invoke.js', import.meta.url).href,
+    bundleUrl,
+    request: {
+      path: flags.path,
+      kind: flags.kind,
+      mode: flags.mode,
+      options: flags.option,
+      ...(flags.peer !== undefined ? { peer: { address: flags.peer } } : {}),
+    },
+    env: { vars: flags.var, secrets: flags.secret },
+    root: resolve(flags.root ?? '.'),
+  };
+  return new Promise((resolvePromise, reject) => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      resolvePromise('timeout');
+    }, flags.timeoutMs);
+    worker.once('message', (m: WorkerMessage) => {
+      clearTimeout(timer);
+      void worker.terminate();
+      resolvePromise(m);
+    });
+    worker.once('error', (e) => {
+      clearTimeout(timer);
+      resolvePromise({ type: 'loadError', message: e.stack ?? String(e) });
+    });
+    worker.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the invoke worker exited (code ${code}) without a result`));
+    });
+  });
+}
+
+/**
+ * Runs in the worker (CommonJS, evaluated from this string): import the harness and the bundle,
+ * call invoke once, send back plain data. Mirrors the gateway's export lookup: `handle`, a
+ * default function, or `default.handle`.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+process.setSourceMapsEnabled(true);
+const describe = (e) => (e && e.stack) || String(e);
+(async () => {
+  const { invoke } = await import(workerData.harnessUrl);
+  let mod;
+  try {
+    mod = await import(workerData.bundleUrl);
+  } catch (e) {
+    parentPort.postMessage({ type: 'loadError', message: 'importing it threw: ' + describe(e) });
+    return;
+  }
+  const d = mod.default;
+  const handle = typeof mod.handle === 'function' ? mod.handle : typeof d === 'function' ? d : d && typeof d.handle === 'function' ? d.handle : undefined;
+  if (!handle) {
+    parentPort.postMessage({ type: 'loadError', message: 'the module exports no handle function (export const handle = ...)' });
+    return;
+  }
+  const r = await invoke(handle, workerData.request, workerData.env, { root: workerData.root });
+  const logs = r.logs.map((l) => {
+    let obj = '';
+    if (l.obj !== undefined) {
+      try { obj = ' ' + JSON.stringify(l.obj); } catch { obj = ' [unserialisable object]'; }
+    }
+    return '[' + l.level + '] ' + (l.msg ?? '') + obj;
+  });
+  parentPort.postMessage({ type: 'result', outcome: {
+    kind: r.response ? r.response.kind : 'none',
+    tsize: r.tsize, size: r.size, errorCode: r.errorCode, errorMessage: r.errorMessage,
+    thrown: r.thrown === undefined ? undefined : describe(r.thrown),
+    logs, body: new Uint8Array(r.body),
+  } });
+})();
+`;
+
+function print(o: Outcome, body: Buffer, flags: InvokeFlags): void {
+  const text = printableText(body);
+  if (flags.json) {
+    const { body: _, ...rest } = o;
+    console.log(JSON.stringify({ ...rest, body: body.toString('base64'), ...(text !== undefined ? { bodyText: text } : {}) }));
+    return;
+  }
+  const lines = [`response: ${o.kind === 'none' ? 'none (the handler threw, or returned something that is not a Response)' : o.kind}`, `tsize: ${o.tsize ?? 'none'}`, `size: ${formatBytes(o.size)}`];
+  if (o.errorCode !== undefined) lines.push(`error: ${o.errorCode} ${o.errorMessage ?? ''} (the client gets an ERROR packet${o.size ? ' after the bytes above' : ''})`);
+  if (o.thrown !== undefined) lines.push('thrown:', ...o.thrown.split('\n').map((l) => `  ${l}`));
+  lines.push(o.logs.length ? 'logs:' : 'logs: (none)', ...o.logs.map((l) => `  ${l}`));
+  if (flags.out !== undefined) lines.push(`body: written to ${flags.out}`);
+  if (body.length === 0) lines.push('body: (empty)');
+  else if (text !== undefined) lines.push('body:', text.endsWith('\n') ? text.slice(0, -1) : text);
+  else lines.push(`body (first ${Math.min(PREVIEW_BYTES, body.length)} of ${body.length} bytes):`, ...hexPreview(body.subarray(0, PREVIEW_BYTES)));
+  console.log(lines.join('\n'));
+}
+
+/** The body as text when it is short, valid UTF-8 and has no control characters but tab and line ends. */
+function printableText(body: Buffer): string | undefined {
+  if (body.length === 0 || body.length > TEXT_LIMIT) return undefined;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    return undefined;
+  }
+  // eslint-disable-next-line no-control-regex
+  return /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) ? undefined : text;
+}
+
+/** hexdump -C style: offset, 16 bytes in hex, then the printable ASCII. */
+function hexPreview(bytes: Buffer): string[] {
+  const out: string[] = [];
+  for (let off = 0; off < bytes.length; off += 16) {
+    const row = bytes.subarray(off, off + 16);
+    const hex = [...row].map((b) => b.toString(16).padStart(2, '0'));
+    const left = hex.slice(0, 8).join(' ');
+    const right = hex.slice(8).join(' ');
+    const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    out.push(`${off.toString(16).padStart(8, '0')}  ${left.padEnd(23)}  ${right.padEnd(23)}  |${ascii}|`);
+  }
+  return out;
+}
