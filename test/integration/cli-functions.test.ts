@@ -30,6 +30,9 @@ export const handle: Handler = (r, env) => {
   write('hang.js', `export const handle = () => new Promise(() => { setInterval(() => {}, 1000); });\n`);
   write('spin.js', `export const handle = () => { for (;;) {} };\n`);
   write('throws.ts', `export const handle = () => {\n  throw new Error('kaboom');\n};\n`);
+  write('late-throw.js', `export const handle = () => new Promise(() => { setTimeout(() => { throw new Error('late boom'); }, 1); });\n`);
+  write('exits.js', `export const handle = () => process.exit(3);\n`);
+  write('no-handle.js', `export const hello = 1;\n`);
   write('binary.ts', `import { bytes } from 'tftpfn/sdk';
 export const handle = () => bytes(Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) % 256));
 `);
@@ -146,6 +149,22 @@ describe('tftpfn invoke', () => {
       expect(r.stderr).toContain('handler did not finish within 300 ms');
       expect(r.ms).toBeLessThan(20_000);
     }
+  });
+
+  it('invoke: an uncaught throw from a timer or process.exit() is reported as a crash; exit 1', async () => {
+    const late = await tftpfn(['invoke', 'late-throw.js', '--path', 'x']);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toContain('the function crashed its worker');
+    expect(late.stderr).toContain('late boom');
+    const exits = await tftpfn(['invoke', 'exits.js', '--path', 'x']);
+    expect(exits.code).toBe(1);
+    expect(exits.stderr).toContain('exited (code 3) before the handler answered');
+  });
+
+  it('invoke: a module without a handle export cannot be loaded; exit 2', async () => {
+    const r = await tftpfn(['invoke', 'no-handle.js', '--path', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no-handle.js cannot be loaded: the module exports no handle function');
   });
 
   it('invoke: a binary body is shown as a hex preview of 256 bytes and --out writes every byte', async () => {

@@ -45,7 +45,11 @@ interface Outcome {
   body: Uint8Array;
 }
 
-type WorkerMessage = { type: 'result'; outcome: Outcome } | { type: 'loadError'; message: string };
+type WorkerMessage =
+  | { type: 'result'; outcome: Outcome }
+  | { type: 'loadError'; message: string }
+  /** Uncaught in user code outside the handler's promise (a timer that throws), or process.exit(). */
+  | { type: 'crashed'; message: string };
 
 /** Bodies up to this size that are printable text are shown whole; others as a hex preview. */
 const TEXT_LIMIT = 4096;
@@ -123,6 +127,10 @@ async function run(file: string, flags: InvokeFlags): Promise<number> {
       console.error(`tftpfn invoke: ${bundle.entry} cannot be loaded: ${message.message}`);
       return 2;
     }
+    if (message.type === 'crashed') {
+      console.error(`tftpfn invoke: the function crashed its worker (the gateway would send ERROR 0): ${message.message}`);
+      return 1;
+    }
     const outcome = message.outcome;
     const body = Buffer.from(outcome.body);
     if (flags.out !== undefined) await writeFile(flags.out, body);
@@ -154,7 +162,7 @@ function runInWorker(bundleUrl: string, flags: InvokeFlags): Promise<WorkerMessa
     env: { vars: flags.var, secrets: flags.secret },
     root: resolve(flags.root ?? '.'),
   };
-  return new Promise((resolvePromise, reject) => {
+  return new Promise((resolvePromise) => {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
     const timer = setTimeout(() => {
       void worker.terminate();
@@ -167,11 +175,12 @@ function runInWorker(bundleUrl: string, flags: InvokeFlags): Promise<WorkerMessa
     });
     worker.once('error', (e) => {
       clearTimeout(timer);
-      resolvePromise({ type: 'loadError', message: e.stack ?? String(e) });
+      resolvePromise({ type: 'crashed', message: e.stack ?? String(e) });
     });
+    // After a result or an error this is a no-op: the promise is settled already.
     worker.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the invoke worker exited (code ${code}) without a result`));
+      resolvePromise({ type: 'crashed', message: `its thread exited (code ${code}) before the handler answered; does it call process.exit()?` });
     });
   });
 }
