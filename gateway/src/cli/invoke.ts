@@ -24,9 +24,9 @@ interface InvokeFlags {
   peer?: string;
   mode: 'octet' | 'netascii';
   kind: 'read' | 'write';
-  option: Record<string, string>;
-  var: Record<string, string>;
-  secret: Record<string, string>;
+  option?: Record<string, string>;
+  var?: Record<string, string>;
+  secret?: Record<string, string>;
   root?: string;
   timeoutMs: number;
   out?: string;
@@ -71,9 +71,9 @@ export function invokeCommand(): Command {
     .option('--peer <ip>', 'client address (default 192.0.2.10)')
     .addOption(new Option('--mode <mode>', 'transfer mode').choices(['octet', 'netascii']).default('octet'))
     .addOption(new Option('--kind <kind>', 'read (RRQ) or write (WRQ)').choices(['read', 'write']).default('read'))
-    .option('--option <k=v>', 'a TFTP option the client sent, e.g. tsize=0 (repeatable)', keyValue('k'), {})
-    .option('--var <K=V>', 'an env.vars entry (repeatable)', keyValue('K'), {})
-    .option('--secret <K=V>', 'an env.secrets entry (repeatable)', keyValue('K'), {})
+    .option('--option <k=v>', 'a TFTP option the client sent, e.g. tsize=0 (repeatable)', keyValue('k'))
+    .option('--var <K=V>', 'an env.vars entry (repeatable)', keyValue('K'))
+    .option('--secret <K=V>', 'an env.secrets entry (repeatable)', keyValue('K'))
     .option('--root <dir>', 'where file() responses are read from (default: the current folder)')
     .option('--timeout-ms <ms>', 'give up on a handler that has not finished after this long', integer(1, 3_600_000), 10_000)
     .option('-o, --out <file>', 'write the whole body to this file')
@@ -156,10 +156,10 @@ function runInWorker(bundleUrl: string, flags: InvokeFlags): Promise<WorkerMessa
       path: flags.path,
       kind: flags.kind,
       mode: flags.mode,
-      options: flags.option,
+      options: flags.option ?? {},
       ...(flags.peer !== undefined ? { peer: { address: flags.peer } } : {}),
     },
-    env: { vars: flags.var, secrets: flags.secret },
+    env: { vars: flags.var ?? {}, secrets: flags.secret ?? {} },
     root: resolve(flags.root ?? '.'),
   };
   return new Promise((resolvePromise) => {
