@@ -4,6 +4,7 @@
  * author's lines.
  */
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build, type Message } from 'esbuild';
 import { sdkEntry } from './package-root.js';
@@ -56,7 +57,8 @@ export async function bundleFunction(entry: string, opts: BundleOptions = {}): P
       target: 'node20',
       outfile: BUNDLE_FILE,
       write: false,
-      sourcemap: 'external',
+      // 'linked' appends the sourceMappingURL comment that Node follows to function.mjs.map.
+      sourcemap: 'linked',
       sourcesContent: true,
       minify: opts.minify ?? false,
       logLevel: 'silent',
@@ -72,7 +74,12 @@ export async function bundleFunction(entry: string, opts: BundleOptions = {}): P
     throw e;
   }
   const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'))!.text;
-  const map = result.outputFiles.find((f) => f.path.endsWith('.map'))!.text;
+  // esbuild writes sources relative to the (virtual) output folder; the bundle is copied
+  // elsewhere (a deploy folder, a temp dir), so make them absolute to keep traces pointing at
+  // the author's files.
+  const rawMap = JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map'))!.text) as { sources: string[] };
+  rawMap.sources = rawMap.sources.map((s) => resolve(s));
+  const map = JSON.stringify(rawMap);
   return {
     entry,
     code,

@@ -15,6 +15,8 @@ import { streamChunks } from '../../../sdk/stream-chunks.js';
 import type { FailReason, FromWorker, ToWorker, WorkerBoot } from './worker-protocol.js';
 
 const boot = workerData as WorkerBoot;
+// Stack traces in the gateway's logs point at the author's source lines, not the bundle's.
+process.setSourceMapsEnabled(true);
 const port = parentPort!;
 
 function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {

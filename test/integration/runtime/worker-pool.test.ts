@@ -102,6 +102,8 @@ describe('user code failing fails only its own invocation', () => {
     expect(thrown.wire.message).toBe('internal error');
     expect(thrown.cause.kind).toBe('threw');
     expect(thrown.cause.message).toBe('boom with [redacted]');
+    // Source maps: the trace names the author's file, not the bundle.
+    expect(thrown.cause.stack).toMatch(/fixtures\/functions\/behaviours\.ts:\d+/);
     expect((await failure(pool.invoke(fnRequest('reject')))).cause.kind).toBe('threw');
     const bad = await failure(pool.invoke(fnRequest('bad')));
     expect(bad.cause.kind).toBe('bad-response');
