@@ -122,7 +122,7 @@ describe('routing: a real gateway with a router', () => {
     const gone = await tftpErrorOf(get({ ...at, path: 'fn/x' }));
     expect(gone.tftpCode).toBe(ErrorCode.NotDefined);
     expect(gone.message).toBe('function unavailable');
-    expect(await gw.waitForRecord((r) => r.file === 'fn/x')).toMatchObject({ route: '1', function: 'missing', errorCode: 0 });
+    expect(await gw.waitForRecord((r) => r.file === 'fn/x')).toMatchObject({ route: '1', function: 'missing', errorCode: 0, outcome: 'function-error' });
   });
 
   it('routing: a remap file alone serves the root folder, as an in.tftpd -m setup did', async () => {

@@ -21,6 +21,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import { normalizePath, type RequestPath } from '../request/path.js';
 import type { RequestHandler, SessionTags, TftpRequest } from '../request/request.js';
+import { functionFailed } from '../runtime/function-failure.js';
 import { applyRemap, parseRemap, RemapParseError, type RemapRule } from './remap.js';
 import { parseRouteTable, resolveRoute, type Route, type RouteTable } from './routes.js';
 
@@ -96,8 +97,8 @@ export function createRouter(opts: RouterOptions): RequestHandler {
     if (r.target.kind === 'function') {
       tags.function = r.target.name;
       handler = opts.functionHandler(r.target.name);
-      // A configured function with no loaded version is our fault, not the client's: ERROR 0.
-      if (!handler) throw new TftpError(ErrorCode.NotDefined, 'function unavailable', { code: 'TFTP_UPSTREAM_FAILED', cause: new Error(`function "${r.target.name}" is not loaded`) });
+      // Not the client's fault: ERROR 0, recorded like the runtime's own "no version loaded".
+      if (!handler) throw functionFailed('unavailable', `function "${r.target.name}" is not loaded`);
     } else {
       tags.source = 'folder';
       handler = folders.get(r)!;

@@ -144,7 +144,7 @@ describe('router: routes', () => {
     const e = await refusal(router.openRead(request('x'), tags));
     expect(e.tftpCode).toBe(ErrorCode.NotDefined);
     expect(e.message).toBe('function unavailable');
-    expect(e.code).toBe('TFTP_UPSTREAM_FAILED');
+    expect(e.code).toBe('TFTP_FUNCTION_FAILED');
     expect(tags).toEqual({ route: '0', function: 'gone' });
   });
 
