@@ -38,8 +38,8 @@ export interface Match {
   readonly key: string;
 }
 
-/** A renderer's own rules for values its script language cannot carry; throws InventoryError. */
-export type EntryCheck = (entry: BootEntry, where: string) => void;
+/** A renderer's own rules for values its script language cannot carry: the problem, or undefined. */
+export type EntryCheck = (entry: BootEntry, where: string) => string | undefined;
 
 export class InventoryError extends Error {
   override name = 'InventoryError';
@@ -68,7 +68,8 @@ export function parseInventory(raw: unknown, source: string, check?: EntryCheck)
   }
   const entry = (value: unknown, where: string): BootEntry => {
     const e = parseEntry(value, where, fail);
-    check?.(e, where);
+    const problem = check?.(e, where);
+    if (problem) fail(problem);
     return e;
   };
   const machines = new Map<string, BootEntry>();
