@@ -1,31 +1,58 @@
 /**
- * tftpfn's public API for embedding and tests.
+ * tftpfn's public API for embedding and tests: startGateway (config-driven, as `tftpfn
+ * serve` runs it) and createGateway (a handle function and config fields in one object, as
+ * fbtftp's BaseServer is embedded).
  */
 import type { Logger } from 'pino';
+import type { Handler } from '../../sdk/contract.js';
 import { parseConfig } from './config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
 import { createLogger } from './logging.js';
 import type { Endpoint, RequestHandler } from './request/request.js';
+import { buildRouterFromConfig } from './routing/router-handler.js';
+import { checkFunctionReferences } from './runtime/function-references.js';
+import { FunctionRuntime, type FunctionStatus, type ReloadEvent } from './runtime/function-runtime.js';
 import { folderHandler } from './sources/folder-handler.js';
+import type { ServerCounters } from './stats/counters.js';
 import type { SessionRecord } from './stats/session-record.js';
 import { Gateway } from './transport/gateway.js';
+
+/** What the periodic server-stats callback gets: the counters and each function's state. */
+export interface ServerStats {
+  readonly at: string;
+  readonly counters: ServerCounters;
+  readonly functions: FunctionStatus[];
+}
 
 export interface StartOptions {
   /** Configuration fields (validated; errors name the field). */
   config?: GatewayConfigInput;
-  /** Where bytes come from; by default the folder `config.root`. */
+  /** Serves every request itself, bypassing routes and functions. */
   handler?: RequestHandler;
+  /** Functions run on the gateway's thread, by name; routes refer to them like any other. */
+  functions?: Record<string, Handler>;
   logger?: Logger;
+  /** Called once per finished session (fbtftp's session-stats callback). */
   onSession?: (record: SessionRecord) => void;
+  /** Called every `serverStatsIntervalMs` (fbtftp's server-stats callback). */
+  onServerStats?: (stats: ServerStats) => void;
+  /** Default 60000. */
+  serverStatsIntervalMs?: number;
+  /** Called when a function version is loaded, or rejected. */
+  onReload?: (event: ReloadEvent) => void;
 }
 
 export interface RunningGateway {
   readonly gateway: Gateway;
   readonly config: GatewayConfig;
+  /** The function runtime, when any function is configured, deployed or given in process. */
+  readonly functions: FunctionRuntime | undefined;
   /** Every bound listening address. */
   readonly addresses: Endpoint[];
   /** The listening port (the real one when port 0 was asked). */
   readonly port: number;
+  /** The server stats right now (what onServerStats is given). */
+  stats(): ServerStats;
   /** Graceful stop: sessions in flight get up to graceMs to finish. */
   close(graceMs?: number): Promise<void>;
 }
@@ -33,35 +60,130 @@ export interface RunningGateway {
 export async function startGateway(opts: StartOptions = {}): Promise<RunningGateway> {
   const config = parseConfig({ ...(opts.config ?? {}) } as Record<string, unknown>);
   const logger = opts.logger ?? createLogger(config.logLevel);
-  const handler =
-    opts.handler ??
-    folderHandler({
-      root: config.root,
-      writeRoot: config.writeRoot,
-      allowOverwrite: config.allowOverwrite,
-      readAheadBytes: config.readAheadBytes,
-      fileCacheTtlMs: config.fileCacheTtlMs,
-      fileCacheMaxFileBytes: config.fileCacheMaxFileBytes,
-      fileCacheMaxBytes: config.fileCacheMaxBytes,
+  const inProcess = Object.keys(opts.functions ?? {});
+  checkFunctionReferences(config, inProcess);
+
+  const folderOptions = {
+    readAheadBytes: config.readAheadBytes,
+    fileCacheTtlMs: config.fileCacheTtlMs,
+    fileCacheMaxFileBytes: config.fileCacheMaxFileBytes,
+    fileCacheMaxBytes: config.fileCacheMaxBytes,
+  };
+  const rootHandler = () => folderHandler({ root: config.root, writeRoot: config.writeRoot, allowOverwrite: config.allowOverwrite, ...folderOptions });
+
+  let runtime: FunctionRuntime | undefined;
+  const wantsFunctions = inProcess.length > 0 || Object.keys(config.functions).length > 0 || config.deployDir !== undefined;
+  if (!opts.handler && wantsFunctions) {
+    runtime = await FunctionRuntime.start({ config, log: logger, inProcess: opts.functions, onReload: opts.onReload });
+  }
+
+  let handler = opts.handler;
+  if (!handler) {
+    const folders = new Map<string, RequestHandler>();
+    const rt = runtime;
+    handler = buildRouterFromConfig(config, {
+      rootHandler,
+      functionHandler: (name) => rt?.handler(name),
+      folderHandler: (folder) => {
+        let h = folders.get(folder);
+        if (!h) folders.set(folder, (h = folderHandler({ root: folder, ...folderOptions })));
+        return h;
+      },
     });
+  }
+  // No routing configured: one function given in process serves everything; else the root folder.
+  handler ??= inProcess.length === 1 && runtime ? runtime.handler(inProcess[0])! : rootHandler();
+
   const gateway = new Gateway(config, handler, logger, { onSession: opts.onSession });
-  const addresses = await gateway.start();
+  let addresses: Endpoint[];
+  try {
+    addresses = await gateway.start();
+  } catch (e) {
+    await runtime?.close();
+    throw e;
+  }
+  const stats = (): ServerStats => ({ at: new Date().toISOString(), counters: { ...gateway.counters, sessionsByOutcome: { ...gateway.counters.sessionsByOutcome } }, functions: runtime?.status() ?? [] });
+  let statsTimer: NodeJS.Timeout | undefined;
+  if (opts.onServerStats) {
+    const hook = opts.onServerStats;
+    statsTimer = setInterval(() => {
+      try {
+        hook(stats());
+      } catch (e) {
+        logger.error({ event: 'hookError', err: e }, 'server stats hook threw');
+      }
+    }, opts.serverStatsIntervalMs ?? 60_000);
+    statsTimer.unref();
+  }
   return {
     gateway,
     config,
+    functions: runtime,
     addresses,
     port: addresses[0].port,
-    close: (graceMs = config.shutdownGraceMs) => gateway.stop(graceMs),
+    stats,
+    close: async (graceMs = config.shutdownGraceMs) => {
+      if (statsTimer) clearInterval(statsTimer);
+      await gateway.stop(graceMs);
+      await runtime?.close(graceMs);
+    },
   };
+}
+
+/**
+ * The embedding options: config fields, plus `handle` — a function run on the gateway's
+ * thread, or the path of a function module bundled and run in worker threads (isolated,
+ * with the limits in `functions.main`).
+ */
+export type CreateGatewayOptions = GatewayConfigInput & {
+  handle?: Handler | string;
+  logger?: Logger;
+  onSession?: StartOptions['onSession'];
+  onServerStats?: StartOptions['onServerStats'];
+  serverStatsIntervalMs?: number;
+  onReload?: StartOptions['onReload'];
+};
+
+/**
+ * Runs a gateway inside any Node program.
+ *
+ * @example
+ * ```ts
+ * import { createGateway } from 'tftpfn';
+ * import { text } from 'tftpfn/sdk';
+ *
+ * const gw = await createGateway({
+ *   port: 6969,
+ *   handle: (request) => text(`hello ${request.peer.address}\n`),
+ *   onSession: (record) => console.log(record.file, record.outcome, record.bytes),
+ * });
+ * // later: await gw.close();
+ * ```
+ */
+export function createGateway(opts: CreateGatewayOptions): Promise<RunningGateway> {
+  const { handle, logger, onSession, onServerStats, serverStatsIntervalMs, onReload, ...config } = opts;
+  const start: StartOptions = { config, logger, onSession, onServerStats, serverStatsIntervalMs, onReload };
+  if (typeof handle === 'function') {
+    start.functions = { main: handle };
+  } else if (typeof handle === 'string') {
+    const main = (config.functions as Record<string, object> | undefined)?.main ?? {};
+    start.config = { ...config, functions: { ...(config.functions ?? {}), main: { ...main, entry: handle } } };
+    if (!config.routes?.length && !config.defaultRoute) start.config.defaultRoute = { function: 'main' };
+  }
+  return startGateway(start);
 }
 
 export { Gateway } from './transport/gateway.js';
 export { loadConfig, parseConfig, ConfigError } from './config/load.js';
-export type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
+export type { GatewayConfig, GatewayConfigInput, FunctionConfig } from './config/schema.js';
 export { TftpError, ErrorCode } from './protocol/error-codes.js';
 export { folderHandler } from './sources/folder-handler.js';
 export { memoryReader } from './sources/memory.js';
-export type { RequestHandler, TftpRequest, Endpoint } from './request/request.js';
+export type { RequestHandler, TftpRequest, Endpoint, SessionTags } from './request/request.js';
 export type { ByteReader, ByteWriter, OpenedRead } from './sources/types.js';
 export type { SessionRecord } from './stats/session-record.js';
 export type { ServerCounters } from './stats/counters.js';
+export { FunctionRuntime, type FunctionStatus, type ReloadEvent } from './runtime/function-runtime.js';
+export { bundleFunction, type BuiltBundle } from './runtime/bundle.js';
+export { DeployStore, type DeployedVersion } from './runtime/deploy-store.js';
+export type { Handler, FunctionRequest, FunctionEnv } from '../../sdk/contract.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
-import { startGateway, type GatewayConfigInput, type RequestHandler, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
+import { startGateway, type GatewayConfigInput, type Handler, type RequestHandler, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
 
 export interface TestGateway extends RunningGateway {
   root: string;
@@ -27,7 +27,7 @@ export function makeRoot(files: Record<string, string | Uint8Array> = {}): strin
 }
 
 export async function startTestGateway(
-  opts: { files?: Record<string, string | Uint8Array>; root?: string; config?: GatewayConfigInput; handler?: RequestHandler } = {},
+  opts: { files?: Record<string, string | Uint8Array>; root?: string; config?: GatewayConfigInput; handler?: RequestHandler; functions?: Record<string, Handler> } = {},
 ): Promise<TestGateway> {
   const root = opts.root ?? makeRoot(opts.files);
   const records: SessionRecord[] = [];
@@ -35,6 +35,7 @@ export async function startTestGateway(
   const running = await startGateway({
     config: { hosts: ['127.0.0.1'], port: 0, root, ...opts.config },
     handler: opts.handler,
+    functions: opts.functions,
     logger: pino({ level: process.env.TFTPFN_TEST_LOG ?? 'silent' }),
     onSession: (r) => {
       records.push(r);

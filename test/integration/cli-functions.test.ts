@@ -79,7 +79,9 @@ describe('tftpfn build', () => {
     const size = statSync(bundle).size;
     expect(r.stdout).toContain(`dist-functions/hello/function.mjs  ${size} bytes (${(size / 1024).toFixed(1)} KiB), built in `);
     expect(r.stdout).toMatch(/built in \d+ ms/);
-    expect(JSON.parse(readFileSync(join(work, 'dist-functions/hello/function.mjs.map'), 'utf8')).sources).toContain('hello.ts');
+    // Sources are absolute, so traces still name the author's file once the bundle is moved.
+    expect(JSON.parse(readFileSync(join(work, 'dist-functions/hello/function.mjs.map'), 'utf8')).sources).toContain(join(work, 'hello.ts'));
+    expect(readFileSync(join(work, 'dist-functions/hello/function.mjs'), 'utf8')).toMatch(/\/\/# sourceMappingURL=function\.mjs\.map\s*$/);
     // The SDK is inlined: the bundle imports nothing but node: builtins.
     expect(readFileSync(bundle, 'utf8')).not.toMatch(/from ['"]tftpfn/);
   });

@@ -123,21 +123,9 @@ export const configSchema = z
         }
       }
     }
-    // A route may name a function that is deployed later, but only when there is a deploy folder.
-    if (!c.deployDir) {
-      const named = [...c.routes.map((r, i) => [`routes.${i}.function`, (r as { function?: unknown })?.function] as const), ['defaultRoute.function', c.defaultRoute?.function] as const];
-      for (const [where, name] of named) {
-        if (typeof name === 'string' && !(name in c.functions)) {
-          ctx.addIssue({ code: 'custom', path: where.split('.'), message: `no function named "${name}": define it under "functions" or set "deployDir" where it is deployed` });
-        }
-      }
-    }
-    for (const [name, fn] of Object.entries(c.functions)) {
+    for (const name of Object.keys(c.functions)) {
       if (!FUNCTION_NAME.test(name)) {
         ctx.addIssue({ code: 'custom', path: ['functions', name], message: 'a function name is letters, digits, - and _ (at most 63), starting with a letter or digit, e.g. "grub"' });
-      }
-      if (!fn.entry && !c.deployDir) {
-        ctx.addIssue({ code: 'custom', path: ['functions', name, 'entry'], message: 'give the function\'s source file, or set "deployDir" where its versions are deployed' });
       }
     }
     if (c.singlePort && c.portRange) {
