@@ -8,12 +8,14 @@ import { getCommand } from './get.js';
 import { buildCommand } from './build.js';
 import { deployCommand } from './deploy.js';
 import { invokeCommand } from './invoke.js';
+import { devCommand } from './dev.js';
 
 const program = new Command('tftpfn')
   .description('tftpfn: a dynamic TFTP platform')
   .version('0.1.0')
   .showHelpAfterError()
   .addCommand(serveCommand())
+  .addCommand(devCommand())
   .addCommand(getCommand())
   .addCommand(benchCommand())
   .addCommand(buildCommand())

@@ -14,7 +14,7 @@ const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), ...
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('serve TFTP from a folder (the embedded default)')
+    .description('run the gateway: a folder by default; functions and routes from the config file')
     .option('-c, --config <file>', 'JSON config file (also TFTPFN_CONFIG)')
     .option('--host <addr>', 'address to listen on, repeatable; 0.0.0.0 / :: mean every interface address (default 0.0.0.0 and ::)', collect)
     .option('-p, --port <n>', 'UDP port to listen on (default 69)')
@@ -30,6 +30,7 @@ export function serveCommand(): Command {
     .option('--max-sessions-per-client <n>', 'concurrent sessions per client IP (default 64)')
     .option('--allow <cidr>', 'only these client networks, repeatable', collect)
     .option('--deny <cidr>', 'never these client networks, repeatable', collect)
+    .option('--deploy-dir <dir>', 'deploy folder of function versions (tftpfn deploy), watched and hot-reloaded')
     .option('--write-root <dir>', 'accept uploads (WRQ) into this folder; off by default')
     .option('--allow-overwrite', 'let uploads replace existing files')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
@@ -90,6 +91,9 @@ async function runGateway(config: GatewayConfig): Promise<void> {
       timeoutMs: config.timeoutMs,
       retries: config.retries,
       writes: config.writeRoot ? 'enabled' : 'disabled',
+      functions: running.functions?.status().map((f) => `${f.name}@${f.version ?? 'unavailable'}`),
+      deployDir: config.deployDir,
+      routes: config.routes.length,
     },
     'tftpfn gateway listening',
   );
