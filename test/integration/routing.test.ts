@@ -106,6 +106,26 @@ describe('routing: a real gateway with a router', () => {
     expect(ro.message).toBe('writes are disabled');
   });
 
+  it('routing: remap rules see raw names the gateway cannot normalise (DOS separators), as in.tftpd -m', async () => {
+    const root = tempDir({ 'boot/pxelinux.0': 'bootloader' });
+    const router = createRouter({
+      table: parseRouteTable({ default: { folder: root } }),
+      remap: parseRemap('rg \\\\ /'),
+      functionHandler: () => undefined,
+      folderHandler: (folder) => folderHandler({ root: folder }),
+    });
+    expect(router.rewritesRawPath).toBe(true);
+    const gw = await gateway(router);
+    const at = { host: '127.0.0.1', port: gw.port, ...fast };
+    expect((await get({ ...at, path: 'boot\\pxelinux.0' })).data!.toString()).toBe('bootloader');
+    expect(await gw.waitForRecord((r) => r.file === 'boot\\pxelinux.0')).toMatchObject({ outcome: 'ok', fileNormalized: 'boot/pxelinux.0' });
+    // What no rule rewrote is refused as without remap; what a rule produces is checked too.
+    const drive = await tftpErrorOf(get({ ...at, path: 'C:boot/pxelinux.0' }));
+    expect(drive.tftpCode).toBe(ErrorCode.AccessViolation);
+    const escape = await tftpErrorOf(get({ ...at, path: '..\\..\\etc\\passwd' }));
+    expect(escape.tftpCode).toBe(ErrorCode.AccessViolation);
+  });
+
   it('routing: no route and no default is ERROR 1; a function that is not loaded is ERROR 0', async () => {
     const folder = tempDir({ 'a.cfg': 'cfg' });
     const router = createRouter({

@@ -10,8 +10,14 @@ import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 export interface RequestPath {
   /** Exactly the filename from the RRQ/WRQ. */
   readonly raw: string;
-  /** Relative, '/'-separated, no '.', '..' or empty segments; '' never occurs. */
+  /** Relative, '/'-separated, no '.', '..' or empty segments; '' only when `invalid` is set. */
   readonly normalized: string;
+  /**
+   * Why the raw name has no normalised form. Only a handler that rewrites raw names first
+   * (RequestHandler.rewritesRawPath: remap rules) ever sees such a path; it must refuse with
+   * this error unless a rewrite yields a valid name.
+   */
+  readonly invalid?: unknown;
 }
 
 const denied = (why: string): TftpError =>

@@ -34,6 +34,8 @@ export interface SessionTags {
   version?: string;
   /** The route that matched: its index in `routes`, 'default', or 'remap'. */
   route?: string;
+  /** The normalised path after remap rules rewrote it (the record's fileNormalized). */
+  remappedPath?: string;
   /** Where the bytes came from when the handler knows before opening: 'folder', 'generated'... */
   source?: string;
 }
@@ -43,6 +45,12 @@ export interface SessionTags {
  * its code and text go on the wire; anything else becomes ERROR 0 with a generic text.
  */
 export interface RequestHandler {
+  /**
+   * True when the handler rewrites the raw filename before using it (tftp-hpa remap rules):
+   * the gateway then hands it requests whose raw name does not normalise (a backslash, say)
+   * instead of refusing them, marked with `path.invalid`, as in.tftpd applies -m rules first.
+   */
+  readonly rewritesRawPath?: boolean;
   openRead(request: TftpRequest, tags: SessionTags): Promise<OpenedRead>;
   /** Absent when uploads are disabled: WRQ is then refused with ERROR 2. */
   openWrite?(request: TftpRequest, tags: SessionTags): Promise<ByteWriter>;

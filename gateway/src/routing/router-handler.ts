@@ -61,9 +61,15 @@ function remapPath(rules: readonly RemapRule[], request: TftpRequest, tags: Sess
     const message = result.reason === 'abort' ? safeDenyMessage(result.message) : 'access violation';
     throw new TftpError(ErrorCode.AccessViolation, message, { cause: new Error(`remap line ${result.line}: ${result.reason === 'abort' ? 'refused by an "a" rule' : 'too many rewrite steps'}`) });
   }
-  if (result.path === request.path.raw) return request.path;
+  if (result.path === request.path.raw) {
+    // No rule rewrote a name the gateway could not normalise: refuse it as it would have.
+    if (request.path.invalid !== undefined) throw request.path.invalid;
+    return request.path;
+  }
   try {
-    return { raw: request.path.raw, normalized: normalizePath(result.path).normalized };
+    const normalized = normalizePath(result.path).normalized;
+    tags.remappedPath = normalized;
+    return { raw: request.path.raw, normalized };
   } catch (e) {
     tags.route = 'remap';
     const why = e instanceof Error && e.cause instanceof Error ? e.cause.message : 'not a valid path';
@@ -108,6 +114,7 @@ export function createRouter(opts: RouterOptions): RequestHandler {
   }
 
   return {
+    rewritesRawPath: remap !== undefined && remap.length > 0,
     async openRead(request, tags) {
       const { handler, request: routed } = route(request, tags);
       return handler.openRead(routed, tags);

@@ -82,7 +82,7 @@ export function buildRecord(args: {
     peer: r.peer,
     local: r.local,
     file: r.path.raw,
-    fileNormalized: r.path.normalized || undefined,
+    fileNormalized: args.tags?.remappedPath ?? (r.path.normalized || undefined),
     mode: r.mode,
     kind: r.kind,
     optionsRequested: r.options,

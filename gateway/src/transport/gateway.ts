@@ -252,10 +252,12 @@ export class Gateway {
     try {
       path = normalizePath(packet.filename);
     } catch (e) {
-      path = { raw: packet.filename, normalized: '' };
-      const request = this.makeRequest(kind, path, packet, peer, listener.local);
-      this.refuse(listener, entry, request, e, performance.now());
-      return;
+      path = { raw: packet.filename, normalized: '', invalid: e };
+      if (!this.handler.rewritesRawPath) {
+        const request = this.makeRequest(kind, path, packet, peer, listener.local);
+        this.refuse(listener, entry, request, e, performance.now());
+        return;
+      }
     }
     const request = this.makeRequest(kind, path, packet, peer, listener.local);
     this.open(listener, entry, request, packet).catch((e) => {
