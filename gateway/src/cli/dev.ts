@@ -90,6 +90,8 @@ export function devCommand(): Command {
           await rt.rebuild(name);
           const after = rt.status()[0].version;
           if (after !== before) console.log(`tftpfn dev: reloaded ${name} ${after} in ${Date.now() - started} ms`);
+          const problem = rt.lastError(name);
+          if (problem) console.error(`tftpfn dev: ${problem}\ntftpfn dev: still serving ${after}; fix the file and save again`);
         });
       };
       // Editors save in bursts (write, rename, chmod): one rebuild per burst.

@@ -364,6 +364,11 @@ export class FunctionRuntime {
     await slot.reload();
   }
 
+  /** Why the last load of a function failed, or undefined when it succeeded. */
+  lastError(name: string): string | undefined {
+    return this.slots.get(name)?.lastError;
+  }
+
   handler(name: string): RequestHandler | undefined {
     return this.slots.get(name)?.handler;
   }

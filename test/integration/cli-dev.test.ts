@@ -1,0 +1,90 @@
+/**
+ * What a newcomer runs: `npm start`'s config (the example functions behind routes) and
+ * `tftpfn dev` (serve one function, reload on save), as child processes fetched with curl.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, test } from 'vitest';
+import { describeRun, runClient } from '../interop/run-client.js';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = join(repo, 'bin/tftpfn.js');
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+
+/** Starts the CLI and resolves with its output so far once `ready` matches it. */
+function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; output: () => string; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready within 20 s:\n${out}`)), 20_000);
+    const onData = (s: Buffer) => {
+      out += s.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, output: () => out, match: m });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready:\n${out}`));
+    });
+  });
+}
+
+async function curl(port: number, path: string): Promise<string> {
+  const out = join(mkdtempSync(join(tmpdir(), 'tftpfn-dev-curl-')), 'f');
+  const args = ['-sS', '-o', out, `tftp://127.0.0.1:${port}/${path}`];
+  const r = await runClient('curl', args);
+  if (r.code !== 0) throw new Error(describeRun('curl', args, r));
+  return readFileSync(out, 'utf8');
+}
+
+describe('npm start: the example functions behind the example routes', () => {
+  test('hello, grub, ipxe and static answer through their routes', async () => {
+    const { match } = await start(['serve', '-c', 'examples/gateway.json', '--host', '127.0.0.1', '--port', '0'], /"addresses":\["127\.0\.0\.1:(\d+)"\]/);
+    const port = Number(match[1]);
+    expect(await curl(port, 'hello.txt')).toMatch(/^id: .+\nkind: read\npath: hello\.txt\n/);
+    expect(await curl(port, 'grub/grub.cfg-01-52-54-00-12-34-56')).toContain("menuentry 'web01.lab.example'");
+    expect(await curl(port, 'boot.ipxe')).toMatch(/^#!ipxe\n/);
+    expect(await curl(port, 'static/hello.txt')).toBe(readFileSync(join(repo, 'examples/tftproot/hello.txt'), 'utf8'));
+  });
+});
+
+describe('tftpfn dev', () => {
+  test('serves the function and reloads it when the file is saved; a broken save keeps the last good build', async () => {
+    const dir = mkdtempSync(join(repo, 'test/fixtures/functions/.dev-'));
+    const entry = join(dir, 'index.ts');
+    const write = (body: string) => writeFileSync(entry, `import { text } from 'tftpfn/sdk';\nexport const handle = () => text(${body});\n`);
+    write("'first\\n'");
+    const dev = await start(['dev', entry, '--port', '0', '--json'], /on 127\.0\.0\.1:(\d+)/);
+    const port = Number(dev.match[1]);
+    // The name comes from the folder (leading dots dropped): '.dev-xyz' serves as 'dev-xyz'.
+    expect(dev.output()).toContain(`tftpfn dev: ${dir.split('/').pop()!.replace(/^\./, '')} (local-`);
+    expect(await curl(port, 'x')).toBe('first\n');
+
+    write("'second\\n'");
+    const end = Date.now() + 10_000;
+    while (Date.now() < end && !/reloaded .* in \d+ ms/.test(dev.output())) await new Promise((r) => setTimeout(r, 50));
+    expect(await curl(port, 'x')).toBe('second\n');
+
+    writeFileSync(entry, "export const handle = () => (;\n");
+    const end2 = Date.now() + 10_000;
+    while (Date.now() < end2 && !dev.output().includes('still serving')) await new Promise((r) => setTimeout(r, 50));
+    expect(dev.output()).toMatch(/tftpfn dev: cannot bundle .*index\.ts:\n.*index\.ts:1:\d+: Unexpected/);
+    expect(dev.output()).toMatch(/still serving local-[0-9a-f]+; fix the file/);
+    expect(await curl(port, 'x')).toBe('second\n');
+    const { rmSync } = await import('node:fs');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
