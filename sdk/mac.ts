@@ -6,6 +6,7 @@
  *   01-aa-bb-cc-dd-ee-ff.ipxe             the same prefix anywhere as a path segment
  *   aa:bb:cc:dd:ee:ff/ipxe.efi            a folder per machine, colon form
  *   aa-bb-cc-dd-ee-ff/grub.cfg            a folder per machine, dash form
+ *   grub.cfg-aa:bb:cc:dd:ee:ff            GRUB's grub.cfg-${net_default_mac}
  *
  * A bare 12-digit hex name ("aabbccddeeff") is not taken as a MAC: too many real file names
  * look like that. Nor is a segment whose first octet has the group bit set (01, 03, ...): a
@@ -21,6 +22,10 @@ const COLONED = `${PAIR}(?::${PAIR}){5}`;
 const PXE_FORM = new RegExp(`(?:^|[^0-9A-Za-z])01-(${DASHED})(?=$|[^0-9A-Za-z:-])`);
 // A segment that is a MAC, optionally followed by an extension ("aa-bb-cc-dd-ee-ff.cfg").
 const BARE_FORM = new RegExp(`^(${DASHED}|${COLONED})(?=$|\\.)`);
+// A MAC closing a segment after a dash: "grub.cfg-aa:bb:cc:dd:ee:ff", which GRUB's
+// `configfile grub.cfg-${net_default_mac}` asks for, and its dashed twin.
+// The dash must not follow another pair ("01-12-34-56-78-9a-bc-de" is seven pairs, no MAC).
+const SUFFIX_FORM = new RegExp(`(?<![-:]${PAIR})(?<!^${PAIR})-(${DASHED}|${COLONED})$`);
 const ANY_MAC = new RegExp(`^(?:01-(${DASHED})|(${DASHED}|${COLONED}|[0-9a-fA-F]{12}))$`);
 
 /**
@@ -35,6 +40,7 @@ const ANY_MAC = new RegExp(`^(?:01-(${DASHED})|(${DASHED}|${COLONED}|[0-9a-fA-F]
  * parseMac('pxelinux.cfg/01-AA-BB-CC-DD-EE-FF'); // 'aa:bb:cc:dd:ee:ff'
  * parseMac('grub.cfg-01-aa-bb-cc-dd-ee-ff');      // 'aa:bb:cc:dd:ee:ff'
  * parseMac('aa:bb:cc:dd:ee:ff/ipxe.efi');         // 'aa:bb:cc:dd:ee:ff'
+ * parseMac('grub.cfg-52:54:00:12:34:56');        // '52:54:00:12:34:56'
  * parseMac('pxelinux.cfg/default');               // undefined
  * ```
  */
@@ -43,8 +49,9 @@ export function parseMac(path: string): string | undefined {
     if (segment === '') continue;
     const pxe = PXE_FORM.exec(segment);
     if (pxe) return canonical(pxe[1]);
-    const bare = BARE_FORM.exec(segment);
-    // IEEE 802: the low bit of the first octet marks a group (multicast) address.
+    // IEEE 802: the low bit of the first octet marks a group (multicast) address, which no
+    // NIC has; that also keeps a truncated "x-01-aa-bb-cc-dd-ee" from reading as a MAC.
+    const bare = BARE_FORM.exec(segment) ?? SUFFIX_FORM.exec(segment);
     if (bare && (parseInt(bare[1].slice(0, 2), 16) & 1) === 0) return canonical(bare[1]);
   }
   return undefined;

@@ -18,6 +18,10 @@ const CASES: Array<[string, string | undefined]> = [
   ['machines/AA-BB-CC-DD-EE-FF/grub.cfg', MAC],
   ['aa-bb-cc-dd-ee-ff.cfg', MAC],
   ['01-12-34-56-78-9a-bc', '12:34:56:78:9a:bc'],
+  // GRUB's grub.cfg-${net_default_mac}, and the dashed spelling.
+  ['grub.cfg-aa:bb:cc:dd:ee:ff', MAC],
+  ['boot/grub/grub.cfg-AA-BB-CC-DD-EE-FF', MAC],
+  ['node-12-34-56-78-9a-bc', '12:34:56:78:9a:bc'],
   // The first segment that holds one wins.
   ['12:34:56:78:9a:bc/01-aa-bb-cc-dd-ee-ff', '12:34:56:78:9a:bc'],
   // No MAC
@@ -39,6 +43,11 @@ const CASES: Array<[string, string | undefined]> = [
   ['03:00:00:00:00:01/ipxe.efi', undefined],
   ['01-00-5e-00-00-01/grub.cfg', undefined],
   ['', undefined],
+  // Seven pairs are not a MAC, whichever six one might pick.
+  ['01-12-34-56-78-9a-bc-de', undefined],
+  ['grub.cfg-12-34-56-78-9a-bc-de', undefined],
+  ['12-34-56-78-9a-bc-de', undefined],
+  ['grub.cfg-aa:bb:cc:dd:ee', undefined],
 ];
 
 describe('parseMac', () => {
