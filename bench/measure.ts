@@ -7,9 +7,12 @@ import { runLoadClient, type LoadSpec } from './load-client.js';
 import { CpuTracker, machineBusySeconds, startRssSampler, treeRssMiB } from './proc-stats.js';
 import { FILES, type Scenario, type Sizes } from './scenarios.js';
 import { startServer, type ServerSpec } from './servers.js';
+import type { ManagedProcess } from './child-process.js';
 
 export interface Measurement {
   server: string;
+  /** The harness invocation that measured this row (merge.ts); set by run.ts. */
+  run?: number;
   runs: LoadResult[];
   /** Median over runs of each figure separately. */
   median: { throughputMiBps: number; requestsPerSec: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number; elapsedMs: number };
@@ -37,46 +40,82 @@ export function median(values: number[]): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function measure(scenario: Scenario, spec: ServerSpec, port: number, root: string, sizes: Sizes, log: (s: string) => void): Promise<Measurement> {
-  const server = await startServer(spec, port, root, FILES.small);
-  try {
-    const load: LoadSpec = scenario.load(port, sizes);
-    const runs: LoadResult[] = [];
-    const warm = scenario.warmup?.(port, sizes);
+/**
+ * One server under one scenario's load: started fresh, warmed up, then measured run by run. CPU
+ * and machine-busy seconds are summed over the runs themselves, so a server left idle between
+ * its runs (interleaved measurement) is not charged for the wait.
+ */
+class ServerUnderTest {
+  private readonly runs: LoadResult[] = [];
+  private cpu!: CpuTracker;
+  private sampler!: { stop(): number };
+  private cpuSeconds = 0;
+  private busySeconds = 0;
+  private idleRssMiB = NaN;
+  private heldRssMiB = NaN;
+  private server!: ManagedProcess;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly spec: ServerSpec,
+    private readonly port: number,
+    private readonly sizes: Sizes,
+    private readonly log: (s: string) => void,
+  ) {}
+
+  async start(root: string): Promise<void> {
+    this.server = await startServer(this.spec, this.port, root, FILES.small);
+  }
+
+  async warmUp(): Promise<void> {
+    const warm = this.scenario.warmup?.(this.port, this.sizes);
     if (warm) {
-      const w = await runLoadClient(warm, scenario.timeoutMs(sizes));
-      log(`  ${spec.name} warm-up (not counted): ${w.requests} ok, ${w.failures} failed`);
+      const w = await runLoadClient(warm, this.scenario.timeoutMs(this.sizes));
+      this.log(`  ${this.spec.name} warm-up (not counted): ${w.requests} ok, ${w.failures} failed`);
     }
     await sleep(300); // let the probe's session end before taking the baseline
-    const idleRssMiB = treeRssMiB(server.pid);
-    let heldRssMiB = NaN;
-    const cpu = new CpuTracker(server.pid);
-    const cpu0 = cpu.seconds();
-    const busy0 = machineBusySeconds();
-    const sampler = startRssSampler(server.pid, 200);
-    const count = scenario.runs(spec.name, sizes);
-    for (let i = 0; i < count; i++) {
-      const onAllHolding = load.holdMs
-        ? async () => {
-            // Every client sits after block 1: sample a few times and keep the largest.
-            for (let k = 0; k < 5; k++) {
-              heldRssMiB = Math.max(Number.isNaN(heldRssMiB) ? 0 : heldRssMiB, treeRssMiB(server.pid));
-              await sleep(200);
-            }
+    this.idleRssMiB = treeRssMiB(this.server.pid);
+    this.cpu = new CpuTracker(this.server.pid);
+    this.sampler = startRssSampler(this.server.pid, 200);
+  }
+
+  get count(): number {
+    return this.scenario.runs(this.spec.name, this.sizes);
+  }
+
+  async runOnce(): Promise<void> {
+    const load: LoadSpec = this.scenario.load(this.port, this.sizes);
+    const pid = this.server.pid;
+    const onAllHolding = load.holdMs
+      ? async () => {
+          // Every client sits after block 1: sample a few times and keep the largest.
+          for (let k = 0; k < 5; k++) {
+            this.heldRssMiB = Math.max(Number.isNaN(this.heldRssMiB) ? 0 : this.heldRssMiB, treeRssMiB(pid));
+            await sleep(200);
           }
-        : undefined;
-      const r = await runLoadClient(load, scenario.timeoutMs(sizes), onAllHolding);
-      log(`  ${spec.name} run ${i + 1}/${count}: ${r.requests} ok, ${r.failures} failed, ${r.throughputMiBps.toFixed(1)} MiB/s, ${r.requestsPerSec.toFixed(0)} req/s, p99 ${r.latency.p99Ms.toFixed(1)} ms`);
-      runs.push(r);
-      if (!server.running) throw new Error(`${spec.name} exited during the run: ${server.stderr.trim().slice(-500)}`);
-    }
-    const cpu1 = cpu.stop();
-    const busy1 = machineBusySeconds();
-    const peakRssMiB = sampler.stop();
+        }
+      : undefined;
+    this.cpu.sample();
+    const cpu0 = this.cpu.seconds();
+    const busy0 = machineBusySeconds();
+    const r = await runLoadClient(load, this.scenario.timeoutMs(this.sizes), onAllHolding);
+    this.cpu.sample();
+    this.cpuSeconds += this.cpu.seconds() - cpu0;
+    this.busySeconds += machineBusySeconds() - busy0;
+    this.runs.push(r);
+    this.log(`  ${this.spec.name} run ${this.runs.length}/${this.count}: ${r.requests} ok, ${r.failures} failed, ${r.throughputMiBps.toFixed(1)} MiB/s, ${r.requestsPerSec.toFixed(0)} req/s, p99 ${r.latency.p99Ms.toFixed(1)} ms`);
+    if (!this.server.running) throw new Error(`${this.spec.name} exited during the run: ${this.server.stderr.trim().slice(-500)}`);
+  }
+
+  result(): Measurement {
+    this.cpu.stop();
+    const peakRssMiB = this.sampler.stop();
+    const runs = this.runs;
+    const load = this.scenario.load(this.port, this.sizes);
     const failuresByCode: Record<string, number> = {};
     for (const r of runs) for (const [k, v] of Object.entries(r.failuresByCode)) failuresByCode[k] = (failuresByCode[k] ?? 0) + v;
     return {
-      server: spec.name,
+      server: this.spec.name,
       runs,
       median: {
         throughputMiBps: median(runs.map((r) => r.throughputMiBps)),
@@ -91,13 +130,59 @@ export async function measure(scenario: Scenario, spec: ServerSpec, port: number
       failures: runs.reduce((n, r) => n + r.failures, 0),
       failuresByCode,
       negotiated: runs.find((r) => r.negotiated)?.negotiated,
-      cpuSecondsPerRun: (cpu1 - cpu0) / Math.max(1, runs.length),
+      cpuSecondsPerRun: this.cpuSeconds / Math.max(1, runs.length),
       clientCpuSecondsPerRun: runs.reduce((n, r) => n + (r.clientCpuSeconds ?? NaN), 0) / Math.max(1, runs.length),
-      machineBusySecondsPerRun: (busy1 - busy0) / Math.max(1, runs.length),
+      machineBusySecondsPerRun: this.busySeconds / Math.max(1, runs.length),
       peakRssMiB,
-      memory: load.holdMs ? { idleRssMiB, heldRssMiB, heldSessions: load.concurrency } : undefined,
+      memory: load.holdMs ? { idleRssMiB: this.idleRssMiB, heldRssMiB: this.heldRssMiB, heldSessions: load.concurrency } : undefined,
     };
+  }
+
+  async stop(): Promise<void> {
+    this.cpu?.stop();
+    this.sampler?.stop();
+    await this.server?.stop(3000);
+  }
+}
+
+export async function measure(scenario: Scenario, spec: ServerSpec, port: number, root: string, sizes: Sizes, log: (s: string) => void): Promise<Measurement> {
+  const sut = new ServerUnderTest(scenario, spec, port, sizes, log);
+  try {
+    await sut.start(root);
+    await sut.warmUp();
+    for (let i = 0; i < sut.count; i++) await sut.runOnce();
+    return sut.result();
   } finally {
-    await server.stop(3000);
+    await sut.stop();
+  }
+}
+
+/**
+ * Measures several servers against each other with their runs interleaved (round i: every
+ * server once, starting with server i mod n), all servers started and warmed up first. On a
+ * machine shared with other work, load that comes and goes then falls on every server alike
+ * instead of on whichever was being measured at the time, so the ratio between rows is far
+ * steadier than with one server after another. A server that fails to start or dies gets an
+ * error row; the others carry on.
+ */
+export async function measureInterleaved(scenario: Scenario, servers: { spec: ServerSpec; port: number }[], root: string, sizes: Sizes, log: (s: string) => void): Promise<Measurement[]> {
+  const suts = servers.map(({ spec, port }) => ({ name: spec.name, sut: new ServerUnderTest(scenario, spec, port, sizes, log), error: undefined as string | undefined }));
+  const fail = (x: (typeof suts)[number], e: unknown) => {
+    x.error = (e as Error).message;
+    log(`  ${x.name}: ${x.error}`);
+  };
+  try {
+    for (const x of suts) await x.sut.start(root).catch((e) => fail(x, e));
+    for (const x of suts) if (!x.error) await x.sut.warmUp().catch((e) => fail(x, e));
+    const rounds = Math.max(0, ...suts.map((x) => x.sut.count));
+    for (let i = 0; i < rounds; i++) {
+      for (let k = 0; k < suts.length; k++) {
+        const x = suts[(i + k) % suts.length];
+        if (!x.error && i < x.sut.count) await x.sut.runOnce().catch((e) => fail(x, e));
+      }
+    }
+    return suts.map((x) => (x.error ? ({ server: x.name, error: x.error } as Measurement) : x.sut.result()));
+  } finally {
+    for (const x of suts) await x.sut.stop();
   }
 }

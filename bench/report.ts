@@ -1,23 +1,13 @@
 /**
- * Turns measurements into docs/BENCHMARKS.md: machine, commands, one table per scenario, and the
- * targets with whether each was met.
+ * Turns the stored results (merge.ts: possibly from several runs) into docs/BENCHMARKS.md:
+ * machine, runs, commands, one table per scenario, and the targets with whether each was met.
  */
-import type { IperfResult } from './iperf.js';
 import type { Measurement } from './measure.js';
-import type { Scenario, ScenarioId, Sizes } from './scenarios.js';
+import type { BenchRun, StoredReport } from './merge.js';
+import type { ScenarioId, Sizes } from './scenarios.js';
+import { SERVER_LABELS, type ServerName } from './servers.js';
 
-export interface BenchReport {
-  date: string;
-  quick: boolean;
-  sizes: Sizes;
-  machine: Record<string, string>;
-  versions: Record<string, string>;
-  commands: { servers: Record<string, string>; loads: Partial<Record<ScenarioId, string>>; iperf: string[]; harness: string };
-  iperf: IperfResult[];
-  results: Partial<Record<ScenarioId, Measurement[]>>;
-  skipped: string[];
-  scenarios: Scenario[];
-}
+export type BenchReport = StoredReport;
 
 const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
 const mib = (bytes: number) => `${(bytes / (1 << 20)).toFixed(bytes >= 1 << 20 ? 0 : 3)} MiB`;
@@ -29,120 +19,170 @@ function find(r: BenchReport, id: ScenarioId, server: string): Measurement | und
 interface Target {
   scenario: ScenarioId;
   text: string;
+  /** The runs the figures come from. */
+  runs: string;
   /** undefined: could not be judged (a side is missing). */
   met: boolean | undefined;
   detail: string;
 }
 
 function targets(r: BenchReport): Target[] {
-  const out: Target[] = [];
+  const all: Omit<Target, 'runs'>[] = [];
+  // Which runs each target's figures came from: rows and the iperf ceiling it read.
+  const sources: (number | undefined)[][] = [];
+  const out = {
+    push(t: Omit<Target, 'runs'>, ...from: (Measurement | 'iperf' | undefined)[]) {
+      all.push(t);
+      sources.push(from.map((m) => (m === 'iperf' ? r.iperfRun : m?.run)));
+    },
+  };
   const t = (id: ScenarioId, s = 'tftpfn') => find(r, id, s);
   const ceiling = r.iperf.find((i) => i.datagramBytes === 1472);
   const judge = (ok: () => boolean, have: unknown[]) => (have.every((x) => x !== undefined) ? ok() : undefined);
 
   const aT = t('a'), aH = t('a', 'in.tftpd');
   out.push({ scenario: 'a', text: 'lock-step 1468: tftpfn ≥ in.tftpd', met: judge(() => aT!.median.throughputMiBps >= aH!.median.throughputMiBps, [aT, aH]),
-    detail: `${f(aT?.median.throughputMiBps)} vs ${f(aH?.median.throughputMiBps)} MiB/s` });
+    detail: `${f(aT?.median.throughputMiBps)} vs ${f(aH?.median.throughputMiBps)} MiB/s` }, aT, aH);
 
   const bT = t('b');
   out.push({ scenario: 'b', text: 'windowsize 64: ≥ 5× in.tftpd lock-step (a)', met: judge(() => bT!.median.throughputMiBps >= 5 * aH!.median.throughputMiBps, [bT, aH]),
-    detail: `${f(bT?.median.throughputMiBps)} vs 5 × ${f(aH?.median.throughputMiBps)} = ${f(aH ? 5 * aH.median.throughputMiBps : undefined)} MiB/s` });
+    detail: `${f(bT?.median.throughputMiBps)} vs 5 × ${f(aH?.median.throughputMiBps)} = ${f(aH ? 5 * aH.median.throughputMiBps : undefined)} MiB/s` }, bT, aH);
   out.push({ scenario: 'b', text: 'windowsize 64: ≥ 70% of the iperf3 UDP ceiling (1472-byte datagrams)', met: judge(() => bT!.median.throughputMiBps >= 0.7 * ceiling!.receivedMiBps, [bT, ceiling]),
-    detail: `${f(bT?.median.throughputMiBps)} vs 0.7 × ${f(ceiling?.receivedMiBps)} = ${f(ceiling ? 0.7 * ceiling.receivedMiBps : undefined)} MiB/s` });
+    detail: `${f(bT?.median.throughputMiBps)} vs 0.7 × ${f(ceiling?.receivedMiBps)} = ${f(ceiling ? 0.7 * ceiling.receivedMiBps : undefined)} MiB/s` }, bT, ceiling && 'iperf');
 
   const cT = t('c'), cH = t('c', 'in.tftpd');
   out.push({ scenario: 'c', text: 'blksize 65464: ≥ 0.8× in.tftpd', met: judge(() => cT!.median.throughputMiBps >= 0.8 * cH!.median.throughputMiBps, [cT, cH]),
-    detail: `${f(cT?.median.throughputMiBps)} vs 0.8 × ${f(cH?.median.throughputMiBps)} MiB/s` });
+    detail: `${f(cT?.median.throughputMiBps)} vs 0.8 × ${f(cH?.median.throughputMiBps)} MiB/s` }, cT, cH);
 
   const dH = t('d', 'in.tftpd');
   for (const name of ['tftpfn', 'tftpfn-p2']) {
     const dT = t('d', name);
     out.push({ scenario: 'd', text: `boot storm (${name}): every transfer succeeds`, met: judge(() => dT!.failures === 0, [dT]),
-      detail: dT ? `${dT.requests} ok, ${dT.failures} failed` : '—' });
+      detail: dT ? `${dT.requests} ok, ${dT.failures} failed` : '—' }, dT);
     out.push({ scenario: 'd', text: `boot storm (${name}): aggregate ≥ 1.5× in.tftpd`, met: judge(() => dT!.median.throughputMiBps >= 1.5 * dH!.median.throughputMiBps, [dT, dH]),
-      detail: `${f(dT?.median.throughputMiBps)} vs 1.5 × ${f(dH?.median.throughputMiBps)} MiB/s` });
+      detail: `${f(dT?.median.throughputMiBps)} vs 1.5 × ${f(dH?.median.throughputMiBps)} MiB/s` }, dT, dH);
     out.push({ scenario: 'd', text: `boot storm (${name}): p99 completion ≤ 0.7× in.tftpd`, met: judge(() => dT!.median.p99Ms <= 0.7 * dH!.median.p99Ms, [dT, dH]),
-      detail: `${f(dT?.median.p99Ms, 0)} vs 0.7 × ${f(dH?.median.p99Ms, 0)} ms` });
+      detail: `${f(dT?.median.p99Ms, 0)} vs 0.7 × ${f(dH?.median.p99Ms, 0)} ms` }, dT, dH);
   }
 
   const eT = t('e'), eH = t('e', 'in.tftpd');
   out.push({ scenario: 'e', text: '1 KiB × 20: ≥ 8× in.tftpd req/s', met: judge(() => eT!.median.requestsPerSec >= 8 * eH!.median.requestsPerSec, [eT, eH]),
-    detail: `${f(eT?.median.requestsPerSec, 0)} vs 8 × ${f(eH?.median.requestsPerSec, 0)} req/s` });
-  out.push({ scenario: 'e', text: '1 KiB × 20: p99 < 10 ms', met: judge(() => eT!.median.p99Ms < 10, [eT]), detail: `${f(eT?.median.p99Ms, 2)} ms` });
+    detail: `${f(eT?.median.requestsPerSec, 0)} vs 8 × ${f(eH?.median.requestsPerSec, 0)} req/s` }, eT, eH);
+  out.push({ scenario: 'e', text: '1 KiB × 20: p99 < 10 ms', met: judge(() => eT!.median.p99Ms < 10, [eT]), detail: `${f(eT?.median.p99Ms, 2)} ms` }, eT);
 
   const fT = t('f');
   out.push({ scenario: 'f', text: 'report idle RSS and RSS per 1,000 sessions', met: judge(() => Number.isFinite(fT!.memory?.heldRssMiB), [fT]),
-    detail: fT?.memory ? `idle ${f(fT.memory.idleRssMiB)} MiB; ${fT.memory.heldSessions} held: ${f(fT.memory.heldRssMiB)} MiB → ${f(((fT.memory.heldRssMiB - fT.memory.idleRssMiB) * 1000) / fT.memory.heldSessions)} MiB per 1,000 sessions` : '—' });
-  return out;
+    detail: fT?.memory ? `idle ${f(fT.memory.idleRssMiB)} MiB; ${fT.memory.heldSessions} held: ${f(fT.memory.heldRssMiB)} MiB → ${f(((fT.memory.heldRssMiB - fT.memory.idleRssMiB) * 1000) / fT.memory.heldSessions)} MiB per 1,000 sessions` : '—' }, fT);
+
+  // (g): the default poolSize (2) is the one judged; the other sizes are in the table.
+  const gFolder = t('g'), gFn = t('g', 'tftpfn-fn2');
+  const ratio = gFolder && gFn ? gFn.median.requestsPerSec / gFolder.median.requestsPerSec : undefined;
+  out.push({ scenario: 'g', text: '1 KiB × 20 from a worker function (poolSize 2): ≥ 70% of the folder path\'s req/s', met: judge(() => ratio! >= 0.7, [ratio]),
+    detail: `${f(gFn?.median.requestsPerSec, 0)} vs ${f(gFolder?.median.requestsPerSec, 0)} req/s = ${f(ratio, 2)}` }, gFn, gFolder);
+  out.push({ scenario: 'g', text: '1 KiB × 20 from a worker function (poolSize 2): p99 < 15 ms', met: judge(() => gFn!.median.p99Ms < 15, [gFn]), detail: `${f(gFn?.median.p99Ms, 2)} ms` }, gFn);
+  return all.map((t, i) => ({ ...t, runs: [...new Set(sources[i].filter((x) => x !== undefined))].sort().join(', ') || '—' }));
 }
 
-function scenarioTable(r: BenchReport, sc: Scenario): string[] {
+const label = (server: string) => SERVER_LABELS[server as ServerName] ?? server;
+
+function scenarioTable(r: BenchReport, sc: { id: ScenarioId }): string[] {
   const rows = r.results[sc.id];
   if (!rows) return [`_Not run._`];
   const lines: string[] = [];
-  if (sc.id === 'e') {
-    lines.push('| server | req/s | p50 ms | p90 ms | p99 ms | max ms | requests | failures | server CPU s/run | client CPU s/run | machine busy s/run | peak RSS MiB |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  if (sc.id === 'e' || sc.id === 'g') {
+    // (g) adds each row's req/s as a share of the folder row's, the figure its target is about.
+    const folder = sc.id === 'g' ? find(r, 'g', 'tftpfn') : undefined;
+    const share = (m: Measurement) => (folder && m.server !== 'tftpfn' ? ` | ${f(m.median.requestsPerSec / folder.median.requestsPerSec, 2)}` : sc.id === 'g' ? ' | —' : '');
+    lines.push(`| server | req/s${sc.id === 'g' ? ' | ÷ folder req/s' : ''} | p50 ms | p90 ms | p99 ms | max ms | requests | failures | server CPU s/run | client CPU s/run | machine busy s/run | peak RSS MiB |`, `|---|---:|${sc.id === 'g' ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
     for (const m of rows) {
-      if (m.error) { lines.push(`| ${m.server} | error: ${m.error.replace(/\|/g, '/').slice(0, 200)} |||||||||`); continue; }
-      lines.push(`| ${m.server} | ${f(m.median.requestsPerSec, 0)} | ${f(m.median.p50Ms, 2)} | ${f(m.median.p90Ms, 2)} | ${f(m.median.p99Ms, 2)} | ${f(m.median.maxMs, 1)} | ${m.requests} | ${m.failures} | ${f(m.cpuSecondsPerRun, 2)} | ${f(m.clientCpuSecondsPerRun, 2)} | ${f(m.machineBusySecondsPerRun, 2)} | ${f(m.peakRssMiB)} |`);
+      if (m.error) { lines.push(`| ${label(m.server)} | error: ${m.error.replace(/\|/g, '/').slice(0, 200)} |||||||||`); continue; }
+      lines.push(`| ${label(m.server)} | ${f(m.median.requestsPerSec, 0)}${share(m)} | ${f(m.median.p50Ms, 2)} | ${f(m.median.p90Ms, 2)} | ${f(m.median.p99Ms, 2)} | ${f(m.median.maxMs, 1)} | ${m.requests} | ${m.failures} | ${f(m.cpuSecondsPerRun, 2)} | ${f(m.clientCpuSecondsPerRun, 2)} | ${f(m.machineBusySecondsPerRun, 2)} | ${f(m.peakRssMiB)} |`);
     }
   } else if (sc.id === 'f') {
     lines.push('| server | idle RSS MiB | sessions held | RSS held MiB | MiB per 1,000 sessions | transfers ok | failures |', '|---|---:|---:|---:|---:|---:|---:|');
     for (const m of rows) {
-      if (m.error || !m.memory) { lines.push(`| ${m.server} | error: ${(m.error ?? 'no data').replace(/\|/g, '/').slice(0, 200)} ||||||`); continue; }
+      if (m.error || !m.memory) { lines.push(`| ${label(m.server)} | error: ${(m.error ?? 'no data').replace(/\|/g, '/').slice(0, 200)} ||||||`); continue; }
       const per = ((m.memory.heldRssMiB - m.memory.idleRssMiB) * 1000) / m.memory.heldSessions;
-      lines.push(`| ${m.server} | ${f(m.memory.idleRssMiB)} | ${m.memory.heldSessions} | ${f(m.memory.heldRssMiB)} | ${f(per)} | ${m.requests} | ${m.failures} |`);
+      lines.push(`| ${label(m.server)} | ${f(m.memory.idleRssMiB)} | ${m.memory.heldSessions} | ${f(m.memory.heldRssMiB)} | ${f(per)} | ${m.requests} | ${m.failures} |`);
     }
   } else {
     lines.push('| server | negotiated | MiB/s | completion p50 ms | p99 ms | max ms | ok | failed | retransmits | server CPU s/run | client CPU s/run | machine busy s/run | peak RSS MiB |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const m of rows) {
-      if (m.error) { lines.push(`| ${m.server} | error: ${m.error.replace(/\|/g, '/').slice(0, 200)} ||||||||||`); continue; }
+      if (m.error) { lines.push(`| ${label(m.server)} | error: ${m.error.replace(/\|/g, '/').slice(0, 200)} ||||||||||`); continue; }
       const n = m.negotiated;
       const neg = n ? `blksize ${n.blockSize}, window ${n.windowSize}` : '—';
       const rtx = m.runs.reduce((s, x) => s + x.retransmits, 0);
-      lines.push(`| ${m.server} | ${neg} | ${f(m.median.throughputMiBps)} | ${f(m.median.p50Ms, 0)} | ${f(m.median.p99Ms, 0)} | ${f(m.median.maxMs, 0)} | ${m.requests} | ${m.failures} | ${rtx} | ${f(m.cpuSecondsPerRun, 2)} | ${f(m.clientCpuSecondsPerRun, 2)} | ${f(m.machineBusySecondsPerRun, 2)} | ${f(m.peakRssMiB)} |`);
+      lines.push(`| ${label(m.server)} | ${neg} | ${f(m.median.throughputMiBps)} | ${f(m.median.p50Ms, 0)} | ${f(m.median.p99Ms, 0)} | ${f(m.median.maxMs, 0)} | ${m.requests} | ${m.failures} | ${rtx} | ${f(m.cpuSecondsPerRun, 2)} | ${f(m.clientCpuSecondsPerRun, 2)} | ${f(m.machineBusySecondsPerRun, 2)} | ${f(m.peakRssMiB)} |`);
     }
   }
   const notes: string[] = [];
   for (const m of rows) {
     if (!m.error && sc.id === 'b' && m.negotiated && m.negotiated.windowSize === 1) notes.push(`${m.server} does not implement RFC 7440 windowsize: it left the option out of its OACK, so the transfer ran lock-step.`);
-    if (m.failures) notes.push(`${m.server} failures: ${Object.entries(m.failuresByCode).map(([k, v]) => `${k} × ${v}`).join(', ')}.`);
+    if (m.failures) notes.push(`${label(m.server)} failures: ${Object.entries(m.failuresByCode).map(([k, v]) => `${k} × ${v}`).join(', ')}.`);
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
   return lines;
 }
 
+function sizesText(s: Sizes, quick: boolean): string {
+  return `large file ${mib(s.bigBytes)}; boot storm ${s.stormClients} × ${mib(s.bootBytes)}; small file 1 KiB for ${s.smallDurationS} s; ${s.memorySessions} held sessions; ${s.runs} run(s) per scenario (fbtftp: 1 in the boot storm)${quick ? '; **quick run: indicative only**' : ''}`;
+}
+
+const runRef = (run: BenchRun | undefined) => (run ? `run ${run.id} (${run.date}, \`${run.harness}\`)` : 'an unrecorded run');
+
+/** Which run measured each row of a scenario, e.g. "tftpfn, in.tftpd: run 2 (...); fbtftp: run 1 (...)". */
+function provenance(r: BenchReport, rows: Measurement[]): string {
+  const byRun = new Map<number | undefined, string[]>();
+  for (const m of rows) byRun.set(m.run, [...(byRun.get(m.run) ?? []), label(m.server)]);
+  if (byRun.size === 1) return `Measured in ${runRef(r.runs.find((x) => x.id === rows[0].run))}.`;
+  return `Measured in several runs: ${[...byRun].map(([id, servers]) => `${servers.join(', ')} in ${runRef(r.runs.find((x) => x.id === id))}`).join('; ')}.`;
+}
+
 export function renderMarkdown(r: BenchReport): string {
-  const s = r.sizes;
   const out: string[] = [];
   out.push('# tftpfn benchmarks', '');
-  out.push(`Generated by \`npm run bench${r.quick ? ' -- --quick' : ''}\` (bench/run.ts) on ${r.date}.${r.quick ? ' **Quick run: smaller files, fewer clients, one run each; indicative only.**' : ''}`, '');
-  out.push('All traffic is on loopback (127.0.0.1). Each server is started fresh for each scenario; the load comes from `tftpfn bench --json` in a separate process, so client and server never share an event loop — but they do share the machine\'s two cores, and anything else running on the machine (the load average at start and end is recorded below) shows up as noise.', '');
-  out.push('Scenarios (a), (b), (c) and (e) start with one unmeasured warm-up run against every server (a long-running server is JIT-compiled and has the file in the page cache). Analysis of these figures and what bounds each target: [PERFORMANCE.md](PERFORMANCE.md).', '');
-  out.push('Figures are medians over runs. *server CPU* is utime+stime over the server\'s process tree, sampled every 100 ms per pid (in.tftpd and fbtftp fork per transfer and in.tftpd ignores SIGCHLD, so short-lived children are partly missed: for them it is a lower bound). *client CPU* is the load generator\'s own. *machine busy* is all non-idle CPU time from /proc/stat (server + client + kernel + anything else); when client CPU is close to one core-second per wall-second the run measured the client as much as the server. *peak RSS* is VmRSS summed over the tree, sampled every 200 ms (for forking servers this counts shared pages once per process).', '');
-  const loadAtStart = Number((r.machine['load average at start / end'] ?? '').split(' ')[0]);
-  if (loadAtStart > 1) {
-    out.push(`> **Caveat:** the machine was not idle (1-minute load average ${loadAtStart.toFixed(1)} at the start, on 2 cores): other work competed with both servers and the load client, so absolute figures are low and ratios between servers are rough. See *machine busy* against *server CPU* + *client CPU* in each table for how much else ran.`, '');
+  out.push(`Written by \`npm run bench\` (bench/run.ts); last updated ${r.date}. A run re-measures only the scenarios and servers it selects (\`--only\`, \`--servers\`) and merges them into the stored results (bench/results/latest.json), so figures can come from different runs: *Runs* lists each, and every scenario and target says which run measured it.`, '');
+  out.push('All traffic is on loopback (127.0.0.1). Each server is started fresh for each scenario; the load comes from `tftpfn bench --json` in a separate process, so client and server never share an event loop — but they do share the machine\'s two cores, and anything else running on the machine (the load average at start and end of each run is recorded below) shows up as noise.', '');
+  out.push('Scenarios (a), (b), (c), (e) and (g) start with one unmeasured warm-up run against every server (a long-running server is JIT-compiled and has the file in the page cache). Analysis of these figures and what bounds each target: [PERFORMANCE.md](PERFORMANCE.md).', '');
+  out.push('Figures are medians over runs. *server CPU* is utime+stime over the server\'s process tree, sampled every 100 ms per pid (in.tftpd and fbtftp fork per transfer and in.tftpd ignores SIGCHLD, so short-lived children are partly missed: for them it is a lower bound; tftpfn\'s worker threads are threads of its process, so they are included). *client CPU* is the load generator\'s own. *machine busy* is all non-idle CPU time from /proc/stat (server + client + kernel + anything else); when client CPU is close to one core-second per wall-second the run measured the client as much as the server. *peak RSS* is VmRSS summed over the tree, sampled every 200 ms (for forking servers this counts shared pages once per process).', '');
+  const busy = r.runs.filter((run) => Number(run.loadAverage.split(' ')[0]) > 1);
+  for (const run of busy) {
+    out.push(`> **Caveat (run ${run.id}):** the machine was not idle (1-minute load average ${Number(run.loadAverage.split(' ')[0]).toFixed(1)} at the start, on 2 cores): other work competed with both servers and the load client, so absolute figures are low and ratios between servers are rough. See *machine busy* against *server CPU* + *client CPU* in each table for how much else ran.`, '');
   }
   out.push('## Machine', '', '| | |', '|---|---|');
   for (const [k, v] of Object.entries(r.machine)) out.push(`| ${k} | ${v} |`);
   for (const [k, v] of Object.entries(r.versions)) out.push(`| ${k} | ${v} |`);
-  out.push('', '## Sizes', '');
-  out.push(`Large file ${mib(s.bigBytes)}; boot storm ${s.stormClients} clients × ${mib(s.bootBytes)}; small file 1 KiB for ${s.smallDurationS} s; ${s.memorySessions} held sessions; ${s.runs} run(s) per scenario (fbtftp: 1 in the boot storm).`, '');
-  out.push('## Commands', '', '```sh', `# harness\n${r.commands.harness}`, '# servers (PORT and ROOT filled in by the harness)');
-  for (const [k, v] of Object.entries(r.commands.servers)) out.push(`${v}    # ${k}`);
+  out.push('', '## Runs', '', '| run | date | command | tftpfn | sizes | load average at start / end |', '|---|---|---|---|---|---|');
+  for (const run of r.runs) out.push(`| ${run.id} | ${run.date} | \`${run.harness}\` | ${run.tftpfnVersion} | ${sizesText(run.sizes, run.quick)} | ${run.loadAverage} |`);
+  out.push('', '## Commands', '', '```sh', '# servers (PORT, ROOT and CONF filled in by the harness; CONF/function-poolN.json is shown below)');
+  for (const [k, v] of Object.entries(r.commands.servers)) out.push(`${v}    # ${label(k)}`);
   out.push('# load, per scenario');
   for (const [k, v] of Object.entries(r.commands.loads)) out.push(`${v}    # (${k})`);
   out.push('# UDP ceiling', ...r.commands.iperf, '```', '');
-  out.push('## UDP ceiling (iperf3)', '', '| datagram bytes | sent MiB/s | received MiB/s | lost % |', '|---:|---:|---:|---:|');
+  out.push('## UDP ceiling (iperf3)', '', r.iperfRun !== undefined ? `Measured in ${runRef(r.runs.find((x) => x.id === r.iperfRun))}.` : '_Not measured._', '', '| datagram bytes | sent MiB/s | received MiB/s | lost % |', '|---:|---:|---:|---:|');
   for (const i of r.iperf) out.push(`| ${i.datagramBytes} | ${f(i.sentMiBps)} | ${f(i.receivedMiBps)} | ${f(i.lostPercent, 2)} |`);
   out.push('');
-  out.push('## Targets', '', '| scenario | target | result | met |', '|---|---|---|---|');
-  for (const t of targets(r)) out.push(`| ${t.scenario} | ${t.text} | ${t.detail} | ${t.met === undefined ? 'not judged' : t.met ? 'yes' : '**no**'} |`);
+  out.push('## Targets', '', '| scenario | target | result | met | run |', '|---|---|---|---|---|');
+  for (const t of targets(r)) out.push(`| ${t.scenario} | ${t.text} | ${t.detail} | ${t.met === undefined ? 'not judged' : t.met ? 'yes' : '**no**'} | ${t.runs} |`);
   out.push('');
   for (const sc of r.scenarios) {
-    out.push(`## (${sc.id}) ${sc.title}`, '', ...scenarioTable(r, sc), '');
+    const rows = r.results[sc.id] ?? [];
+    out.push(`## (${sc.id}) ${sc.title}`, '', ...(rows.length ? [provenance(r, rows), ''] : []), ...scenarioTable(r, sc), '');
+    if (sc.id === 'g') out.push(...functionScenarioNotes(), '');
   }
-  if (r.skipped.length) out.push('## Skipped', '', ...r.skipped.map((x) => `- ${x}`), '');
+  if (r.skipped.length) out.push('## Skipped (latest run)', '', ...r.skipped.map((x) => `- ${x}`), '');
   return out.join('\n');
+}
+
+/** What (g)'s function servers run, so the table can be reproduced without reading the harness. */
+function functionScenarioNotes(): string[] {
+  return [
+    'The worker rows run `bench/functions/one-kib.ts` (`handle` returns `bytes(body)`, a 1 KiB body built once at load) with every path routed to it; the folder row serves `one-kib.bin`, the same 1 KiB, from its hot-file cache. Each function server\'s config (`CONF/function-poolN.json`, N = 1, 2, 4):',
+    '',
+    '```json',
+    '{"functions":{"gen":{"entry":"/ABS/PATH/bench/functions/one-kib.ts","poolSize":N}},"defaultRoute":{"function":"gen"}}',
+    '```',
+    '',
+    'poolSize 2 is the default and the one the targets judge. Why the worker path costs what it does: [PERFORMANCE.md](PERFORMANCE.md#per-invocation-overhead-of-a-worker-function-g).',
+  ];
 }

@@ -1,16 +1,18 @@
 /**
  * `npm run bench`: tftpfn against in.tftpd (tftpd-hpa) and fbtftp on loopback, with iperf3 as
- * the UDP ceiling, in one invocation. Writes docs/BENCHMARKS.md and bench/results/latest.json.
+ * the UDP ceiling, in one invocation. Writes docs/BENCHMARKS.md and bench/results/latest.json;
+ * what is not re-measured (--only, --servers) is kept from latest.json (merge.ts).
  *
  *   npm run bench                       full run (several minutes)
  *   npm run bench -- --quick            small files, one run each (about a minute)
  *   npm run bench -- --runs 5 --only a,b,e --servers tftpfn,in.tftpd
+ *   npm run bench -- --only e,g         the function runtime against the folder
  *
  * Every server and load client is a child process in its own process group and is killed at the
  * end, on error and on Ctrl-C; the temporary folder is removed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,11 +20,13 @@ import { fileURLToPath } from 'node:url';
 import { killAllSync, stopAll } from './child-process.js';
 import { runIperf, type IperfResult } from './iperf.js';
 import { machineInfo } from './machine-info.js';
-import { measure, type Measurement } from './measure.js';
-import { renderMarkdown, type BenchReport } from './report.js';
+import { measure, measureInterleaved, type Measurement } from './measure.js';
+import { oneKib } from './functions/one-kib.js';
+import { mergeReports, nextRunId, normalizeStored, type StoredReport } from './merge.js';
+import { renderMarkdown } from './report.js';
 import { FILES, HELD_BYTES, SMALL_BYTES, scenarios, sizesFor, type ScenarioId } from './scenarios.js';
 import { describeLoad } from './load-client.js';
-import { describeCommand, serverSpecs, serverVersions, type ServerName } from './servers.js';
+import { describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, type ServerName } from './servers.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -37,12 +41,16 @@ function parseCli() {
       json: { type: 'string', default: join(repoRoot, 'bench/results/latest.json') },
       'port-base': { type: 'string', default: '16900' },
       'no-iperf': { type: 'boolean', default: false },
+      fresh: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,b,c,d,e,f] [--servers tftpfn,tftpfn-p2,in.tftpd,fbtftp]
-                     [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf]\n`);
+    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,b,c,d,e,f,g] [--servers tftpfn,tftpfn-p2,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,in.tftpd,fbtftp]
+                     [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh]
+
+Scenarios and servers not selected keep their stored figures from --json (each says which run
+measured it); --fresh discards them. iperf3 runs only when (b), which is judged against it, runs.\n`);
     process.exit(0);
   }
   const runs = values.runs === undefined ? undefined : Number(values.runs);
@@ -58,6 +66,7 @@ function parseCli() {
     json: values.json!,
     portBase,
     iperf: !values['no-iperf'],
+    fresh: values.fresh!,
   };
 }
 
@@ -81,9 +90,12 @@ async function main(): Promise<void> {
   const cli = parseCli();
   const sizes = sizesFor(cli.quick, cli.runs);
   const root = mkdtempSync(join(os.tmpdir(), 'tftpfn-bench-'));
+  // Apart from root, so the configs are not among the files served.
+  const confDir = mkdtempSync(join(os.tmpdir(), 'tftpfn-bench-conf-'));
   const cleanup = () => {
     killAllSync();
     rmSync(root, { recursive: true, force: true });
+    rmSync(confDir, { recursive: true, force: true });
   };
   process.on('exit', cleanup);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -98,15 +110,22 @@ async function main(): Promise<void> {
     writeRandomFile(join(root, FILES.boot), sizes.bootBytes);
     writeRandomFile(join(root, FILES.small), SMALL_BYTES);
     writeRandomFile(join(root, FILES.held), HELD_BYTES);
+    writeFileSync(join(root, FILES.generated), oneKib());
+    writeFunctionConfigs(confDir);
     const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
-    const specs = serverSpecs();
-    const ports: Record<ServerName, number> = { tftpfn: cli.portBase, 'tftpfn-p2': cli.portBase + 1, 'in.tftpd': cli.portBase + 2, fbtftp: cli.portBase + 3 };
+    const specs = serverSpecs(confDir);
+    const ports: Record<ServerName, number> = {
+      tftpfn: cli.portBase, 'tftpfn-p2': cli.portBase + 1, 'in.tftpd': cli.portBase + 2, fbtftp: cli.portBase + 3,
+      'tftpfn-fn1': cli.portBase + 4, 'tftpfn-fn2': cli.portBase + 5, 'tftpfn-fn4': cli.portBase + 6,
+    };
     const skipped: string[] = [];
     for (const s of specs) if (s.unavailable) skipped.push(`${s.name}: ${s.unavailable}`);
 
     const iperf: IperfResult[] = [];
-    if (cli.iperf) {
+    // The ceiling is only (b)'s yardstick: a run without (b) keeps the stored one.
+    const iperfWanted = cli.iperf && (!cli.only || cli.only.has('b'));
+    if (iperfWanted) {
       for (const size of [1472, 65468]) {
         try {
           log(`iperf3 -u, ${size}-byte datagrams`);
@@ -117,6 +136,8 @@ async function main(): Promise<void> {
       }
     }
 
+    const previous = cli.fresh || !existsSync(cli.json) ? undefined : normalizeStored(JSON.parse(readFileSync(cli.json, 'utf8')));
+    const runId = nextRunId(previous);
     const all = scenarios().filter((s) => !cli.only || cli.only.has(s.id));
     const results: Partial<Record<ScenarioId, Measurement[]>> = {};
     const loads: Partial<Record<ScenarioId, string>> = {};
@@ -124,40 +145,55 @@ async function main(): Promise<void> {
       log(`(${sc.id}) ${sc.title}`);
       loads[sc.id] = describeLoad(sc.load(0, sizes)).replace('127.0.0.1:0', '127.0.0.1:PORT');
       const rows: Measurement[] = [];
-      for (const name of sc.servers) {
-        const spec = specs.find((s) => s.name === name)!;
-        if (spec.unavailable || (cli.servers && !cli.servers.has(name))) continue;
+      const chosen = sc.servers.map((name) => specs.find((s) => s.name === name)!).filter((spec) => !spec.unavailable && (!cli.servers || cli.servers.has(spec.name)));
+      if (sc.interleave) {
+        rows.push(...(await measureInterleaved(sc, chosen.map((spec) => ({ spec, port: ports[spec.name] })), root, sizes, log)).map((m) => ({ ...m, run: runId })));
+      }
+      for (const spec of sc.interleave ? [] : chosen) {
+        const name = spec.name;
         try {
-          rows.push(await measure(sc, spec, ports[name], root, sizes, log));
+          rows.push({ ...(await measure(sc, spec, ports[name], root, sizes, log)), run: runId });
         } catch (e) {
           log(`  ${name}: ${(e as Error).message}`);
-          rows.push({ server: name, error: (e as Error).message } as Measurement);
+          rows.push({ server: name, error: (e as Error).message, run: runId } as Measurement);
         }
       }
       results[sc.id] = rows;
     }
 
-    const report: BenchReport = {
-      date: new Date().toISOString(),
-      quick: cli.quick,
-      sizes,
-      machine: { ...machineInfo(), 'load average at start / end': `${loadAtStart} / ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}` },
-      versions: { ...serverVersions(), tftpfn: (await import('node:module')).createRequire(import.meta.url)('../../package.json').version },
+    const versions = { ...serverVersions(), tftpfn: (await import('node:module')).createRequire(import.meta.url)('../../package.json').version as string };
+    const args = process.argv.slice(2);
+    const date = new Date().toISOString();
+    const current: StoredReport = {
+      date,
+      machine: machineInfo(),
+      versions,
       commands: {
-        harness: `npm run bench${cli.quick ? ' -- --quick' : ''}`,
-        servers: Object.fromEntries(specs.filter((s) => !s.unavailable).map((s) => [s.name, describeCommand(s, 'PORT', 'ROOT')])),
+        servers: Object.fromEntries(specs.filter((s) => !s.unavailable).map((s) => [s.name, describeCommand(s, 'PORT', 'ROOT', confDir)])),
         loads,
         iperf: iperf.map((i) => i.command),
       },
+      runs: [{
+        id: runId,
+        date,
+        harness: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+        quick: cli.quick,
+        sizes,
+        loadAverage: `${loadAtStart} / ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+        tftpfnVersion: versions.tftpfn,
+      }],
       iperf,
+      iperfRun: iperf.length > 0 ? runId : undefined,
       results,
       skipped,
-      scenarios: all,
+      scenarios: all.map((s) => ({ id: s.id, title: s.title })),
     };
+    const titles = Object.fromEntries(scenarios().map((s) => [s.id, s.title])) as Record<ScenarioId, string>;
+    const report = mergeReports(previous, current, titles);
     writeFileSync(cli.out, renderMarkdown(report));
     mkdirSync(join(cli.json, '..'), { recursive: true });
-    writeFileSync(cli.json, JSON.stringify({ ...report, scenarios: all.map((s) => ({ id: s.id, title: s.title })) }, null, 1));
-    log(`bench: wrote ${cli.out} and ${cli.json}`);
+    writeFileSync(cli.json, JSON.stringify(report, null, 1));
+    log(`bench: wrote ${cli.out} and ${cli.json}${previous ? ` (run ${runId}, merged with the stored results)` : ''}`);
   } finally {
     await stopAll();
     cleanup();

@@ -3,12 +3,46 @@
  * the report.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get } from '../gateway/src/client/index.js';
 import { ManagedProcess } from './child-process.js';
 
-export type ServerName = 'tftpfn' | 'tftpfn-p2' | 'in.tftpd' | 'fbtftp';
+export type ServerName = 'tftpfn' | 'tftpfn-p2' | 'tftpfn-fn1' | 'tftpfn-fn2' | 'tftpfn-fn4' | 'in.tftpd' | 'fbtftp';
+
+/** What the report calls each server; the function servers differ only in poolSize. */
+export const SERVER_LABELS: Record<ServerName, string> = {
+  tftpfn: 'tftpfn',
+  'tftpfn-p2': 'tftpfn-p2',
+  'tftpfn-fn1': 'tftpfn (worker function, poolSize 1)',
+  'tftpfn-fn2': 'tftpfn (worker function, poolSize 2)',
+  'tftpfn-fn4': 'tftpfn (worker function, poolSize 4)',
+  'in.tftpd': 'in.tftpd',
+  fbtftp: 'fbtftp',
+};
+
+/** Pool sizes tried in (g); 2 is the default (config/defaults.ts), so that row is the one judged. */
+export const FUNCTION_POOL_SIZES = [1, 2, 4] as const;
+const BENCH_FUNCTION = fileURLToPath(new URL('../../bench/functions/one-kib.ts', import.meta.url));
+
+/** The config file of the function server with `poolSize` workers, in `confDir`. */
+export function functionConfigPath(confDir: string, poolSize: number): string {
+  return join(confDir, `function-pool${poolSize}.json`);
+}
+
+/**
+ * The function servers' configs: every path goes to one function (defaultRoute), whose entry is
+ * the .ts source, bundled by the gateway at start as `tftpfn serve` does for any entry. Host,
+ * port and root come from flags, exactly as for the folder server.
+ */
+export function functionConfig(poolSize: number): object {
+  return { functions: { gen: { entry: BENCH_FUNCTION, poolSize } }, defaultRoute: { function: 'gen' } };
+}
+
+export function writeFunctionConfigs(confDir: string): void {
+  for (const n of FUNCTION_POOL_SIZES) writeFileSync(functionConfigPath(confDir, n), `${JSON.stringify(functionConfig(n))}\n`);
+}
 
 export interface ServerSpec {
   name: ServerName;
@@ -25,14 +59,14 @@ const fbtftpScript = fileURLToPath(new URL('../../bench/fbtftp_static_server.py'
 export const IN_TFTPD = '/usr/sbin/in.tftpd';
 const PYTHON = '/usr/bin/python3';
 
-function tftpfn(processes: number): ServerSpec {
+function tftpfn(name: ServerName, processes: number, config?: string): ServerSpec {
   return {
-    name: processes === 1 ? 'tftpfn' : 'tftpfn-p2',
+    name,
     windowed: true,
     command: (port, root) => ({
       cmd: process.execPath,
       args: [
-        tftpfnBin, 'serve', '--host', '127.0.0.1', '--port', String(port), '--root', root,
+        tftpfnBin, 'serve', ...(config ? ['-c', config] : []), '--host', '127.0.0.1', '--port', String(port), '--root', root,
         // Benchmarks are about the data path: the per-client cap (64) would refuse a boot storm
         // from one loopback address, and info logs cost a line per session.
         '--max-sessions-per-client', '10000', '--max-sessions', '10000', '--log-level', 'warn',
@@ -43,11 +77,13 @@ function tftpfn(processes: number): ServerSpec {
   };
 }
 
-export function serverSpecs(): ServerSpec[] {
+/** @param confDir where writeFunctionConfigs put the function servers' configs */
+export function serverSpecs(confDir: string): ServerSpec[] {
   const isRoot = process.getuid?.() === 0;
   return [
-    tftpfn(1),
-    tftpfn(2),
+    tftpfn('tftpfn', 1),
+    tftpfn('tftpfn-p2', 2),
+    ...FUNCTION_POOL_SIZES.map((n) => tftpfn(`tftpfn-fn${n}` as ServerName, 1, functionConfigPath(confDir, n))),
     {
       name: 'in.tftpd',
       windowed: false,
@@ -93,10 +129,10 @@ export async function startServer(spec: ServerSpec, port: number, root: string, 
   throw new Error(`${spec.name} did not become ready on port ${port}: ${(lastError as Error)?.message ?? 'exited'}; stderr: ${proc.stderr.trim().slice(-500)}`);
 }
 
-export function describeCommand(spec: ServerSpec, port: number | string, root: string): string {
+export function describeCommand(spec: ServerSpec, port: number | string, root: string, confDir?: string): string {
   const { cmd, args } = spec.command(port, root);
   const shown = cmd === process.execPath ? 'node' : cmd;
-  return [shown, ...args.map((a) => a.replace(repoRoot, ''))].join(' ');
+  return [shown, ...args.map((a) => (confDir ? a.replace(confDir, 'CONF') : a).replace(repoRoot, ''))].join(' ');
 }
 
 export function serverVersions(): Record<string, string> {
