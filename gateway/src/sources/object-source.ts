@@ -1,0 +1,332 @@
+/**
+ * Objects from a bucket, shared: every session reading the same object (bucket, key, ETag)
+ * reads the same chunks, each fetched from the bucket at most once while it is in use,
+ * whatever the sessions' speeds. A boot storm of 500 clients on one kernel costs the bucket
+ * about one copy of the kernel, not 500.
+ *
+ * Where a chunk comes from, in order:
+ *   1. the in-process chunk table (chunks being read right now, and recently read ones, LRU
+ *      by bytes): concurrent sessions join one fetch here;
+ *   2. the shared cache (KvStore: Redis across the fleet, or in-memory), keyed by ETag, so it
+ *      never serves stale bytes; objects up to `wholeObjectMaxBytes` are one entry, larger
+ *      ones fixed-size chunks;
+ *   3. the bucket: a ranged GET pinned to the ETag (If-Match), so a changed object fails a
+ *      session rather than mixing versions.
+ *
+ * Metadata (size, ETag) is trusted for `freshnessMs`, then re-checked with a conditional HEAD
+ * (If-None-Match): an unchanged object costs a 304 and no body.
+ *
+ * Failures: before the first block is sent, 'unavailable' errors are retried with backoff,
+ * then the client gets ERROR 0 "upstream unavailable"; missing and denied map to ERROR 1 and 2.
+ * After the first block, a chunk is retried once, briefly, then the session ends with ERROR 0.
+ * No wire message names a bucket or key.
+ */
+import type { Logger } from 'pino';
+import { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import type { KvStore } from '../cache/kv.js';
+import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
+import { readSize, type ByteReader } from './types.js';
+
+export interface ObjectSourceOptions {
+  /** Size of the pieces large objects are fetched and cached in. */
+  readonly chunkBytes: number;
+  /** Objects up to this size are fetched and cached whole. */
+  readonly wholeObjectMaxBytes: number;
+  /** The in-process chunk table's budget (chunks in use are kept alive by their readers anyway). */
+  readonly memoryBytes: number;
+  /** Cached bytes live this long in the shared cache; re-armed on every hit. */
+  readonly cacheTtlSeconds: number;
+  /** Metadata is trusted this long before a conditional HEAD re-checks it. */
+  readonly freshnessMs: number;
+  /** Attempts for an 'unavailable' upstream before the first block (backoff 100 ms × 4^n). */
+  readonly upstreamAttempts: number;
+  readonly readAheadBytes: number;
+}
+
+export interface ObjectSourceStats {
+  /** Chunks served from the shared cache, and missed there. */
+  cacheHits: number;
+  cacheMisses: number;
+  /** Chunk reads answered by a fetch another session had already started (or just finished). */
+  coalesced: number;
+  bytesFromCache: number;
+  bytesFromBucket: number;
+  upstreamHeads: number;
+  upstreamGets: number;
+  upstreamErrors: number;
+  notModified: number;
+}
+
+interface Meta {
+  readonly info: ObjectInfo;
+  checkedAt: number;
+}
+
+interface ChunkEntry {
+  readonly key: string;
+  /** Settles once; a rejected fetch is removed so the next reader tries again. */
+  readonly bytes: Promise<Uint8Array>;
+  size: number;
+  /** Where the bytes came from: 'cache' (shared cache) or 'bucket'. */
+  from: 'cache' | 'bucket' | undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function refKey(ref: ObjectRef): string {
+  return `${ref.bucket}/${ref.key}${ref.versionId ? `?v=${ref.versionId}` : ''}`;
+}
+
+/** The TftpError a store failure becomes on the wire: fixed texts, details in `cause`. */
+export function wireErrorFor(e: unknown): TftpError {
+  if (e instanceof TftpError) return e;
+  if (e instanceof ObjectStoreError) {
+    switch (e.kind) {
+      case 'not-found':
+        return new TftpError(ErrorCode.FileNotFound, 'file not found', { cause: e });
+      case 'denied':
+        return new TftpError(ErrorCode.AccessViolation, 'access violation', { cause: e });
+      default:
+        return new TftpError(ErrorCode.NotDefined, 'upstream unavailable', { code: 'TFTP_UPSTREAM_FAILED', cause: e });
+    }
+  }
+  return new TftpError(ErrorCode.NotDefined, 'upstream unavailable', { code: 'TFTP_UPSTREAM_FAILED', cause: e });
+}
+
+export class ObjectSource {
+  readonly stats: ObjectSourceStats = {
+    cacheHits: 0,
+    cacheMisses: 0,
+    coalesced: 0,
+    bytesFromCache: 0,
+    bytesFromBucket: 0,
+    upstreamHeads: 0,
+    upstreamGets: 0,
+    upstreamErrors: 0,
+    notModified: 0,
+  };
+  private readonly metas = new Map<string, Meta>();
+  private readonly metaInFlight = new Map<string, Promise<ObjectInfo>>();
+  /** Insertion order is recency order: a hit moves an entry to the end. */
+  private readonly chunks = new Map<string, ChunkEntry>();
+  private chunkBytesHeld = 0;
+
+  constructor(
+    readonly store: ObjectStore,
+    private readonly kv: KvStore,
+    private readonly opts: ObjectSourceOptions,
+    private readonly log: Logger,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /**
+   * Opens an object for reading: resolves its size and ETag and fetches the first chunk, so
+   * that a missing, denied or unreachable object is refused before any block is sent.
+   */
+  async openRead(ref: ObjectRef): Promise<{ reader: ByteReader; source: string; cacheHit: boolean }> {
+    const info = await this.withRetries(() => this.info(ref));
+    const reader = new ObjectReader(this, ref, info, this.chunkSizeFor(info), this.opts.readAheadBytes);
+    const from = await reader.prime();
+    return { reader, source: from === 'bucket' ? this.store.kind : 'cache', cacheHit: from !== 'bucket' };
+  }
+
+  private chunkSizeFor(info: ObjectInfo): number {
+    return info.size <= this.opts.wholeObjectMaxBytes ? Math.max(1, info.size) : this.opts.chunkBytes;
+  }
+
+  /** Size and ETag: trusted while fresh, then re-checked with a conditional HEAD. */
+  async info(ref: ObjectRef): Promise<ObjectInfo> {
+    const key = refKey(ref);
+    const known = this.metas.get(key);
+    if (known && this.now() - known.checkedAt < this.opts.freshnessMs) return known.info;
+    const pending = this.metaInFlight.get(key);
+    if (pending) return pending;
+    const p = (async () => {
+      const shared = known ?? (await this.sharedMeta(key));
+      if (shared && this.now() - shared.checkedAt < this.opts.freshnessMs) {
+        this.metas.set(key, shared);
+        return shared.info;
+      }
+      this.stats.upstreamHeads++;
+      let head;
+      try {
+        head = await this.store.head(ref, shared ? { ifNoneMatch: shared.info.etag } : {});
+      } catch (e) {
+        this.stats.upstreamErrors++;
+        throw e;
+      }
+      const meta: Meta = head === 'not-modified' ? { info: shared!.info, checkedAt: this.now() } : { info: head, checkedAt: this.now() };
+      if (head === 'not-modified') this.stats.notModified++;
+      this.metas.set(key, meta);
+      void this.kv.set(`meta:${key}`, Buffer.from(JSON.stringify({ size: meta.info.size, etag: meta.info.etag, checkedAtMs: Date.now() })), this.opts.cacheTtlSeconds);
+      return meta.info;
+    })().finally(() => this.metaInFlight.delete(key));
+    this.metaInFlight.set(key, p);
+    return p;
+  }
+
+  /** Another gateway's recent check, from the shared cache. */
+  private async sharedMeta(key: string): Promise<Meta | undefined> {
+    const raw = await this.kv.get(`meta:${key}`);
+    if (!raw) return undefined;
+    try {
+      const m = JSON.parse(Buffer.from(raw).toString()) as { size: number; etag: string; checkedAtMs: number };
+      if (typeof m.size !== 'number' || typeof m.etag !== 'string' || typeof m.checkedAtMs !== 'number') return undefined;
+      // Wall-clock age turned into our monotonic clock.
+      return { info: { size: m.size, etag: m.etag }, checkedAt: this.now() - Math.max(0, Date.now() - m.checkedAtMs) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One chunk of an object at one ETag; concurrent callers share one fetch. */
+  chunk(ref: ObjectRef, info: ObjectInfo, chunkSize: number, index: number): ChunkEntry {
+    const key = `obj:${refKey(ref)}@${info.etag}:${chunkSize}:${index}`;
+    const hit = this.chunks.get(key);
+    if (hit) {
+      this.stats.coalesced++;
+      // Recency: move to the end.
+      this.chunks.delete(key);
+      this.chunks.set(key, hit);
+      return hit;
+    }
+    const start = index * chunkSize;
+    const end = Math.min(info.size, start + chunkSize);
+    const entry = { key, size: end - start, from: undefined } as { -readonly [K in keyof ChunkEntry]: ChunkEntry[K] };
+    entry.bytes = this.load(entry, ref, info.etag, start, end);
+    entry.bytes.catch(() => {
+      // A failed fetch must not be served to the next reader: drop it so they try afresh.
+      if (this.chunks.get(key) === entry) {
+        this.chunks.delete(key);
+        this.chunkBytesHeld -= entry.size;
+      }
+    });
+    this.chunks.set(key, entry);
+    this.chunkBytesHeld += entry.size;
+    this.evict();
+    return entry;
+  }
+
+  /** Shared cache first, then the bucket (and the bytes go into the shared cache). */
+  private async load(entry: { from: ChunkEntry['from']; key: string }, ref: ObjectRef, etag: string, start: number, end: number): Promise<Uint8Array> {
+    // Yield first: the caller registers the entry before any await can observe it.
+    await Promise.resolve();
+    const cached = await this.kv.get(entry.key);
+    if (cached && cached.byteLength === end - start) {
+      this.stats.cacheHits++;
+      this.stats.bytesFromCache += cached.byteLength;
+      entry.from = 'cache';
+      void this.kv.touch(entry.key, this.opts.cacheTtlSeconds);
+      return cached;
+    }
+    this.stats.cacheMisses++;
+    this.stats.upstreamGets++;
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.store.getRange(ref, start, end, etag);
+    } catch (e) {
+      this.stats.upstreamErrors++;
+      throw e;
+    }
+    this.stats.bytesFromBucket += bytes.byteLength;
+    entry.from = 'bucket';
+    void this.kv.set(entry.key, bytes, this.opts.cacheTtlSeconds);
+    return bytes;
+  }
+
+  private evict(): void {
+    for (const [key, entry] of this.chunks) {
+      if (this.chunkBytesHeld <= this.opts.memoryBytes) return;
+      this.chunks.delete(key);
+      this.chunkBytesHeld -= entry.size;
+    }
+  }
+
+  /** Retries 'unavailable' failures with backoff; other failures are final at once. */
+  async withRetries<T>(op: () => Promise<T>, attempts = this.opts.upstreamAttempts): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (e) {
+        const retryable = e instanceof ObjectStoreError && e.kind === 'unavailable';
+        if (!retryable || attempt >= attempts) throw wireErrorFor(e);
+        await sleep(100 * 4 ** (attempt - 1));
+      }
+    }
+  }
+
+  /** Bytes the in-process chunk table holds (for metrics and tests). */
+  get memoryHeld(): number {
+    return this.chunkBytesHeld;
+  }
+}
+
+/** One session's position in a shared object. */
+class ObjectReader implements ByteReader {
+  readonly size: number;
+  private pos = 0;
+  private current: { index: number; bytes: Uint8Array } | undefined;
+  private ahead: { index: number; entry: ChunkEntry } | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly source: ObjectSource,
+    private readonly ref: ObjectRef,
+    private readonly info: ObjectInfo,
+    private readonly chunkSize: number,
+    private readonly readAheadBytes: number,
+  ) {
+    this.size = info.size;
+  }
+
+  /** Fetches the first chunk (with the full retry budget); says where it came from. */
+  async prime(): Promise<'cache' | 'bucket' | undefined> {
+    if (this.size === 0) return 'cache';
+    let from: ChunkEntry['from'];
+    const bytes = await this.source.withRetries(async () => {
+      const entry = this.source.chunk(this.ref, this.info, this.chunkSize, 0);
+      const b = await entry.bytes;
+      from = entry.from;
+      return b;
+    });
+    this.current = { index: 0, bytes };
+    return from;
+  }
+
+  async read(hintBytes: number): Promise<Uint8Array | null> {
+    if (this.closed || this.pos >= this.size) return null;
+    const index = Math.floor(this.pos / this.chunkSize);
+    if (!this.current || this.current.index !== index) this.current = { index, bytes: await this.fetch(index) };
+    // Start on the next chunk while this one is being sent.
+    const nextIndex = index + 1;
+    if (nextIndex * this.chunkSize < this.size && this.ahead?.index !== nextIndex) {
+      const entry = this.source.chunk(this.ref, this.info, this.chunkSize, nextIndex);
+      entry.bytes.catch(() => {}); // awaited (and its error handled) when its turn comes
+      this.ahead = { index: nextIndex, entry };
+    }
+    const offset = this.pos - index * this.chunkSize;
+    const n = Math.min(readSize(hintBytes, this.readAheadBytes), this.current.bytes.byteLength - offset);
+    const out = this.current.bytes.subarray(offset, offset + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** A chunk mid-transfer: one quick retry, then the session fails with ERROR 0. */
+  private async fetch(index: number): Promise<Uint8Array> {
+    const pre = this.ahead?.index === index ? this.ahead.entry : undefined;
+    if (pre) {
+      try {
+        return await pre.bytes;
+      } catch {
+        /* fall through to a fresh attempt */
+      }
+    }
+    return this.source.withRetries(() => this.source.chunk(this.ref, this.info, this.chunkSize, index).bytes, 2);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.current = undefined;
+    this.ahead = undefined;
+  }
+}
