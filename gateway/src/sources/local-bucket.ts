@@ -1,0 +1,127 @@
+/**
+ * A local folder standing in for S3 in the embedded default: `<root>/<bucket>/<key>`.
+ *
+ * Same safety as the folder source (local-dir.ts): names are checked segment by segment, then
+ * the path is resolved with realpath and refused ('denied') when a symlink leads outside the
+ * root. The ETag is a hash of (inode, size, mtime), so a rewrite or an atomic rename-into-place
+ * changes it; a ranged read re-checks it on the open file handle and fails with 'changed'
+ * rather than mixing two versions of a file into one transfer.
+ */
+import { createHash } from 'node:crypto';
+import { realpathSync, type Stats } from 'node:fs';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
+
+function mapFsError(e: unknown, what: string): ObjectStoreError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new ObjectStoreError('not-found', `${what}: ${code}`);
+  if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP') return new ObjectStoreError('denied', `${what}: ${code}`);
+  return new ObjectStoreError('unavailable', `${what}: ${code ?? 'read error'}`, { cause: e });
+}
+
+// Names that could climb out of a bucket or mean something else on another platform.
+// eslint-disable-next-line no-control-regex
+const BAD_SEGMENT = /[\\\u0000-\u001f\u007f]/;
+
+function validName(name: string): boolean {
+  return name.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && !BAD_SEGMENT.test(seg));
+}
+
+function etagOf(st: Stats): string {
+  return createHash('sha256').update(`${st.ino}:${st.size}:${st.mtimeMs}`).digest('hex').slice(0, 32);
+}
+
+function aborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new ObjectStoreError('unavailable', `${what}: aborted`);
+}
+
+export class LocalBucketStore implements ObjectStore {
+  readonly kind = 'folder';
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = realpathSync(root);
+  }
+
+  async head(ref: ObjectRef, opts: { ifNoneMatch?: string; signal?: AbortSignal } = {}): Promise<ObjectInfo | 'not-modified'> {
+    const what = `folder head ${ref.bucket}/${ref.key}`;
+    aborted(opts.signal, what);
+    const fh = await this.open(ref, what);
+    try {
+      const st = await this.regularFile(fh, what);
+      const etag = etagOf(st);
+      if (opts.ifNoneMatch !== undefined && opts.ifNoneMatch === etag) return 'not-modified';
+      return { size: st.size, etag, lastModified: st.mtime };
+    } finally {
+      await fh.close().catch(() => {});
+    }
+  }
+
+  async getRange(ref: ObjectRef, start: number, end: number, etag: string, opts: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    const what = `folder read ${ref.bucket}/${ref.key} bytes ${start}-${end - 1}`;
+    aborted(opts.signal, what);
+    const fh = await this.open(ref, what);
+    try {
+      // Checked on the handle we read from, so a file replaced after this point is not seen.
+      const st = await this.regularFile(fh, what);
+      if (etagOf(st) !== etag) throw new ObjectStoreError('changed', `${what}: ETag changed`);
+      const len = Math.max(0, end - start);
+      if (start < 0 || end > st.size) throw new ObjectStoreError('unavailable', `${what}: outside size ${st.size}`);
+      const buf = new Uint8Array(len);
+      let filled = 0;
+      while (filled < len) {
+        aborted(opts.signal, what);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await fh.read(buf, filled, len - filled, start + filled));
+        } catch (e) {
+          throw mapFsError(e, what);
+        }
+        // Shrunk in place (same inode, truncated) since the stat: it changed under us.
+        if (bytesRead === 0) throw new ObjectStoreError('changed', `${what}: file shrank`);
+        filled += bytesRead;
+      }
+      return buf;
+    } finally {
+      await fh.close().catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /** Validates the names, resolves symlinks, refuses escapes, opens read-only. */
+  private async open(ref: ObjectRef, what: string): Promise<FileHandle> {
+    if (ref.bucket.includes('/') || !validName(ref.bucket) || !validName(ref.key)) {
+      throw new ObjectStoreError('denied', `${what}: invalid bucket or key name`);
+    }
+    // A folder keeps one version per key; asking for another is like S3's NoSuchVersion.
+    if (ref.versionId !== undefined) throw new ObjectStoreError('not-found', `${what}: no versions in a folder`);
+    let real: string;
+    try {
+      real = await realpath(join(this.root, ref.bucket, ref.key));
+    } catch (e) {
+      throw mapFsError(e, what);
+    }
+    if (!real.startsWith(this.root.endsWith(sep) ? this.root : this.root + sep)) {
+      throw new ObjectStoreError('denied', `${what}: resolves outside the root`);
+    }
+    try {
+      return await open(real, 'r');
+    } catch (e) {
+      throw mapFsError(e, what);
+    }
+  }
+
+  private async regularFile(fh: FileHandle, what: string): Promise<Stats> {
+    let st: Stats;
+    try {
+      st = await fh.stat();
+    } catch (e) {
+      throw mapFsError(e, what);
+    }
+    // A folder named like the key is not an object, as in S3 where "a/" is only a prefix.
+    if (!st.isFile()) throw new ObjectStoreError('not-found', `${what}: not a regular file`);
+    return st;
+  }
+}
