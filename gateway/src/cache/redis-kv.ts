@@ -1,0 +1,259 @@
+/**
+ * The Redis KvStore, shared by every gateway on the same Redis.
+ *
+ * Theory of operation. Redis is an optimisation: when it is down or hung, transfers go on
+ * straight from the source. So no call may reject or wait long:
+ *   - while the connection is not ready, calls are answered at once (a miss, or a dropped
+ *     write) without touching the client; `enableOfflineQueue: false` makes ioredis fail the
+ *     same way for calls that race a disconnect, instead of queueing them until reconnect;
+ *   - `commandTimeout` bounds a call on a connection that is up but silent (a hung or
+ *     SIGSTOPped Redis). A timeout starts an outage too, and a PING probe ends it, so after the
+ *     first timed-out calls the rest are answered at once rather than each waiting the timeout;
+ *   - `maxRetriesPerRequest: 0` fails calls in flight when the connection drops, rather than
+ *     replaying them (a stale SET replayed after a later DEL) on reconnect;
+ *   - the client reconnects forever with a capped backoff, so caching resumes by itself.
+ *
+ * States: connecting (before the first ready; calls bypass, nothing logged) → up → outage
+ * (one warn line at the start) → up (one info line: how long, how many calls bypassed) → …
+ * `available` is true only when up. Keys get `keyPrefix`; `client` is the raw, unprefixed
+ * connection, for stream writes (stats) that want to share it.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from '../logging.js';
+import type { KvStats, KvStore } from './kv.js';
+
+export interface RedisKvOptions {
+  /** `redis://[user:password@]host:port/db` */
+  url: string;
+  /** Prepended to every key. Default `tftpfn:`. */
+  keyPrefix?: string;
+  /** Longest a call waits for Redis before it counts as a miss or a dropped write. Default 500. */
+  commandTimeoutMs?: number;
+  logger: Logger;
+}
+
+export const DEFAULT_REDIS_KEY_PREFIX = 'tftpfn:';
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 500;
+/** Reconnect delay cap: an outage is noticed over within ~2 s of Redis coming back. */
+const MAX_RECONNECT_DELAY_MS = 2000;
+
+/** Reconnect delay for the nth attempt in a row: grows by 100 ms, capped, never gives up. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
+}
+
+/** The URL with any password masked, fit for logs. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid redis url)';
+  }
+}
+
+export class RedisKvStore implements KvStore {
+  readonly kind = 'redis';
+  readonly stats: KvStats = { hits: 0, misses: 0, bypassed: 0, errors: 0 };
+  readonly client: Redis;
+  readonly keyPrefix: string;
+  readonly commandTimeoutMs: number;
+  private readonly logger: Logger;
+  /** An outage is in progress: it has been logged, and its end will be. */
+  private down = false;
+  private downSinceMs = 0;
+  private bypassedAtDown = 0;
+  /** Set after a command timeout while the socket is still up: calls bypass until a PING answers. */
+  private hung = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(opts: RedisKvOptions) {
+    this.keyPrefix = opts.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX;
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
+    this.logger = opts.logger.child({ component: 'redis-kv', redis: redactRedisUrl(opts.url) });
+    this.client = new Redis(opts.url, {
+      enableOfflineQueue: false,
+      commandTimeout: this.commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+      retryStrategy: reconnectDelayMs,
+      // A Redis that accepts TCP but never answers the handshake must not hold a connect forever.
+      connectTimeout: Math.max(1000, this.commandTimeoutMs * 4),
+      // RESP2: plain replies, and the handshake does not depend on HELLO support.
+      protocol: 2,
+    });
+    // Without an 'error' listener ioredis prints every failed reconnect to the console.
+    this.client.on('error', (err: Error) => this.outageStarts(err));
+    this.client.on('close', () => this.outageStarts(new Error('connection closed')));
+    this.client.on('ready', () => {
+      this.hung = false;
+      this.outageEnds();
+    });
+  }
+
+  get available(): boolean {
+    return this.client.status === 'ready' && !this.hung && !this.closing;
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    if (!this.available) {
+      this.stats.bypassed++;
+      return undefined;
+    }
+    try {
+      const value = await this.client.getBuffer(this.keyPrefix + key);
+      if (value === null) {
+        this.stats.misses++;
+        return undefined;
+      }
+      this.stats.hits++;
+      return value;
+    } catch (err) {
+      this.failed(err);
+      return undefined;
+    }
+  }
+
+  async set(key: string, value: Uint8Array, ttlSeconds?: number): Promise<void> {
+    // Buffer.from(arrayBuffer, offset, length) shares memory: no copy of a large value.
+    const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    const k = this.keyPrefix + key;
+    await this.run(() =>
+      ttlSeconds && ttlSeconds > 0 ? this.client.set(k, bytes, 'EX', wholeSeconds(ttlSeconds)) : this.client.set(k, bytes),
+    );
+  }
+
+  /** EXPIRE; `ttlSeconds` 0 removes the expiry (as `set`), since EXPIRE 0 would delete the key. */
+  async touch(key: string, ttlSeconds: number): Promise<void> {
+    const k = this.keyPrefix + key;
+    await this.run(() => (ttlSeconds > 0 ? this.client.expire(k, wholeSeconds(ttlSeconds)) : this.client.persist(k)));
+  }
+
+  async del(key: string): Promise<void> {
+    await this.run(() => this.client.del(this.keyPrefix + key));
+  }
+
+  async getJson<T>(key: string): Promise<T | undefined> {
+    const bytes = await this.get(key);
+    if (!bytes) return undefined;
+    try {
+      return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
+    } catch {
+      this.stats.errors++;
+      return undefined;
+    }
+  }
+
+  async setJson(key: string, value: unknown, ttlSeconds?: number): Promise<void> {
+    await this.set(key, Buffer.from(JSON.stringify(value)), ttlSeconds);
+  }
+
+  /** Quits politely when connected (bounded by the command timeout), else just disconnects. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.stopProbe();
+    if (this.client.status === 'ready' && !this.hung) {
+      const quit = this.client.quit().catch(() => undefined);
+      const bounded = new Promise((resolve) => setTimeout(resolve, this.commandTimeoutMs).unref());
+      await Promise.race([quit, bounded]);
+    }
+    this.client.disconnect();
+  }
+
+  private async run(command: () => Promise<unknown>): Promise<void> {
+    if (!this.available) {
+      this.stats.bypassed++;
+      return;
+    }
+    try {
+      await command();
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  /** Sorts a rejected call: the connection failing is a bypass, anything else (a ReplyError) an error. */
+  private failed(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (error.name === 'ReplyError') {
+      this.stats.errors++;
+      return;
+    }
+    this.stats.bypassed++;
+    if (error.message === 'Command timed out' && this.client.status === 'ready' && !this.closing) {
+      // The socket is up but Redis is silent: stop sending until a PING gets through.
+      this.hung = true;
+      this.outageStarts(error);
+      this.startProbe();
+    }
+  }
+
+  private outageStarts(err: Error): void {
+    if (this.closing || this.down) return;
+    this.down = true;
+    this.downSinceMs = performance.now();
+    this.bypassedAtDown = this.stats.bypassed;
+    this.logger.warn({ event: 'redisUnavailable', err }, 'redis unavailable: cache bypassed');
+  }
+
+  private outageEnds(): void {
+    this.stopProbe();
+    if (!this.down || this.closing) return;
+    this.down = false;
+    const downMs = Math.round(performance.now() - this.downSinceMs);
+    const bypassed = this.stats.bypassed - this.bypassedAtDown;
+    this.logger.info({ event: 'redisReconnected', downMs, bypassed }, 'redis reconnected: cache resumed');
+  }
+
+  /** While hung: PING every command timeout; the first answer ends the outage. */
+  private startProbe(): void {
+    if (this.probeTimer) return;
+    const tick = () => {
+      this.client.ping().then(
+        () => {
+          if (!this.hung || this.client.status !== 'ready') return;
+          this.hung = false;
+          this.outageEnds();
+        },
+        () => undefined,
+      );
+    };
+    this.probeTimer = setInterval(tick, this.commandTimeoutMs);
+    this.probeTimer.unref();
+  }
+
+  private stopProbe(): void {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+}
+
+/** EX takes whole seconds; round up so a short TTL never becomes "no expiry" or a delete. */
+function wholeSeconds(ttlSeconds: number): number {
+  return Math.max(1, Math.ceil(ttlSeconds));
+}
+
+/** True when a PING to `url` answers within `timeoutMs`; never rejects. */
+export async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    protocol: 2,
+  });
+  client.on('error', () => undefined);
+  try {
+    const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref());
+    await Promise.race([client.connect().then(() => client.ping()), deadline]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
