@@ -1,0 +1,205 @@
+/**
+ * The S3 object store: HeadObject and ranged GetObject through the AWS SDK v3, against AWS or
+ * any S3-compatible server (endpoint + path-style).
+ *
+ * Time is bounded here and nowhere else: the SDK makes one attempt (`maxAttempts: 1`) because
+ * the gateway retries 'unavailable' with its own backoff and must see every failure; each call
+ * gets one deadline (`requestTimeoutMs`) that covers the response headers AND the body, since
+ * the SDK's own request timeout stops at the headers.
+ *
+ * Errors become ObjectStoreError kinds (classifyS3Error). Their messages name the operation,
+ * bucket, key and the S3 error code, never credentials: the SDK error is not kept as `cause`
+ * because S3 error bodies can echo the access key id and the string that was signed.
+ */
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
+
+export interface S3StoreOptions {
+  /** An S3-compatible server's URL, e.g. http://127.0.0.1:9000; AWS when absent. */
+  endpoint?: string;
+  /** Default: the SDK's chain (AWS_REGION, ~/.aws/config), then 'us-east-1'. */
+  region?: string;
+  /** Bucket in the path rather than the host name; most S3-compatible servers need it. */
+  forcePathStyle?: boolean;
+  /** Explicit keys (tests); the SDK's default credential chain when absent. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Whole-call deadline: connect, headers and body. Default 5000. */
+  requestTimeoutMs?: number;
+  /** TCP connect deadline. Default 2000. */
+  connectTimeoutMs?: number;
+  /** Keep-alive sockets per host. Default 256. */
+  maxSockets?: number;
+}
+
+/** S3 error names (the SDK's `name`, from the body's <Code> or, for bodiless HEAD replies, the status). */
+const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchVersion']);
+const DENIED = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch']);
+const CHANGED = new Set(['PreconditionFailed']);
+
+interface SdkErrorShape {
+  name?: string;
+  Code?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/** What went wrong, in words safe for logs: error name/code and HTTP status only. */
+function describe(e: unknown): string {
+  const err = (e ?? {}) as SdkErrorShape;
+  const name = err.Code ?? err.name ?? 'Error';
+  const status = err.$metadata?.httpStatusCode;
+  const errno = err.code && err.code !== name ? ` ${err.code}` : '';
+  return `${name}${errno}${status ? ` (HTTP ${status})` : ''}`;
+}
+
+/**
+ * Maps an SDK or network error to the kind the gateway acts on. Anything not known to be
+ * final (timeouts, resets, refused connections, throttling, 5xx, aborts) is 'unavailable',
+ * so the gateway retries it rather than telling a booting machine the file does not exist.
+ */
+export function classifyS3Error(e: unknown, what = 'S3 request'): ObjectStoreError {
+  if (e instanceof ObjectStoreError) return e;
+  const err = (e ?? {}) as SdkErrorShape;
+  const names = [err.Code, err.name, err.code].filter((n): n is string => typeof n === 'string');
+  const status = err.$metadata?.httpStatusCode;
+  let kind: ObjectErrorKind = 'unavailable';
+  if (names.some((n) => NOT_FOUND.has(n)) || status === 404) kind = 'not-found';
+  else if (names.some((n) => DENIED.has(n)) || status === 403) kind = 'denied';
+  else if (names.some((n) => CHANGED.has(n)) || status === 412) kind = 'changed';
+  return new ObjectStoreError(kind, `${what}: ${describe(e)}`);
+}
+
+function stripQuotes(etag: string): string {
+  return etag.length >= 2 && etag.startsWith('"') && etag.endsWith('"') ? etag.slice(1, -1) : etag;
+}
+
+/** S3 compares If-Match / If-None-Match against the quoted form it sends back. */
+function quoted(etag: string): string {
+  return etag.startsWith('"') || etag.startsWith('W/') ? etag : `"${etag}"`;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly kind = 's3';
+  /** Upstream calls made, body bytes received, calls failed; read by the gateway's stats. */
+  readonly requests = { head: 0, get: 0, bytes: 0, errors: 0 };
+  private readonly client: S3Client;
+  private readonly requestTimeoutMs: number;
+
+  constructor(opts: S3StoreOptions = {}) {
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
+    const agent = { keepAlive: true, maxSockets: opts.maxSockets ?? 256 };
+    const config: S3ClientConfig = {
+      endpoint: opts.endpoint,
+      region: opts.region ?? defaultRegion,
+      forcePathStyle: opts.forcePathStyle,
+      credentials: opts.credentials,
+      maxAttempts: 1,
+      // Checksums on ranged reads cost CPU and some S3-compatible servers reject them.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // The options form builds the SDK's NodeHttpHandler without us depending on it directly.
+      requestHandler: {
+        connectionTimeout: opts.connectTimeoutMs ?? 2000,
+        requestTimeout: this.requestTimeoutMs,
+        // Without this the SDK only logs a warning when the timeout passes.
+        throwOnRequestTimeout: true,
+        httpAgent: agent,
+        httpsAgent: agent,
+      },
+    };
+    this.client = new S3Client(config);
+  }
+
+  async head(ref: ObjectRef, opts: { ifNoneMatch?: string; signal?: AbortSignal } = {}): Promise<ObjectInfo | 'not-modified'> {
+    const what = `S3 HeadObject s3://${ref.bucket}/${ref.key}`;
+    this.requests.head++;
+    const deadline = this.deadline(opts.signal);
+    try {
+      const r = await this.client.send(
+        new HeadObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          VersionId: ref.versionId,
+          IfNoneMatch: opts.ifNoneMatch === undefined ? undefined : quoted(opts.ifNoneMatch),
+        }),
+        { abortSignal: deadline },
+      );
+      if (r.ContentLength === undefined || !r.ETag) {
+        throw new ObjectStoreError('unavailable', `${what}: reply without Content-Length or ETag`);
+      }
+      return { size: r.ContentLength, etag: stripQuotes(r.ETag), lastModified: r.LastModified };
+    } catch (e) {
+      // A 304 is the answer asked for, not a failure; the SDK surfaces it as an error.
+      if ((e as SdkErrorShape)?.$metadata?.httpStatusCode === 304) return 'not-modified';
+      this.requests.errors++;
+      throw classifyS3Error(e, what);
+    }
+  }
+
+  async getRange(ref: ObjectRef, start: number, end: number, etag: string, opts: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    const what = `S3 GetObject s3://${ref.bucket}/${ref.key} bytes ${start}-${end - 1}`;
+    // An empty range has no HTTP form (bytes=5-4 is invalid): nothing to fetch.
+    if (end <= start) return new Uint8Array(0);
+    this.requests.get++;
+    const deadline = this.deadline(opts.signal);
+    try {
+      const r = await this.client.send(
+        new GetObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          VersionId: ref.versionId,
+          Range: `bytes=${start}-${end - 1}`,
+          IfMatch: quoted(etag),
+        }),
+        { abortSignal: deadline },
+      );
+      if (!r.Body) throw new ObjectStoreError('unavailable', `${what}: reply without a body`);
+      // The deadline signal still covers this read: aborting destroys the socket mid-body.
+      const bytes = await r.Body.transformToByteArray();
+      this.requests.bytes += bytes.length;
+      if (bytes.length !== end - start) {
+        throw new ObjectStoreError('unavailable', `${what}: got ${bytes.length} bytes, expected ${end - start}`);
+      }
+      return bytes;
+    } catch (e) {
+      this.requests.errors++;
+      throw classifyS3Error(e, what);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  /** One deadline for the whole call, joined with the caller's signal. */
+  private deadline(signal: AbortSignal | undefined): AbortSignal {
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    return signal ? AbortSignal.any([signal, timeout]) : timeout;
+  }
+}
+
+/**
+ * The region from the SDK's own chain (AWS_REGION, the shared config file's profile), else
+ * 'us-east-1': an S3-compatible server rarely cares, and a missing region must not fail every
+ * request. Resolved once per process.
+ */
+let regionPromise: Promise<string> | undefined;
+function defaultRegion(): Promise<string> {
+  regionPromise ??= (async () => {
+    const probe = new S3Client({});
+    try {
+      return await probe.config.region();
+    } catch {
+      return 'us-east-1';
+    } finally {
+      probe.destroy();
+    }
+  })();
+  return regionPromise;
+}
