@@ -67,6 +67,7 @@ export class RedisKvStore implements KvStore {
   /** Set after a command timeout while the socket is still up: calls bypass until a PING answers. */
   private hung = false;
   private probeTimer: NodeJS.Timeout | undefined;
+  private lastError: Error | undefined;
   private closing = false;
 
   constructor(opts: RedisKvOptions) {
@@ -83,11 +84,17 @@ export class RedisKvStore implements KvStore {
       // RESP2: plain replies, and the handshake does not depend on HELLO support.
       protocol: 2,
     });
-    // Without an 'error' listener ioredis prints every failed reconnect to the console.
-    this.client.on('error', (err: Error) => this.outageStarts(err));
-    this.client.on('close', () => this.outageStarts(new Error('connection closed')));
+    // Without an 'error' listener ioredis prints every failed reconnect to the console. A socket
+    // error on a ready connection (ECONNRESET) comes just before its 'close': keep it, so the
+    // outage line names the cause rather than "connection closed".
+    this.client.on('error', (err: Error) => {
+      this.lastError = err;
+      if (this.client.status !== 'ready') this.outageStarts(err);
+    });
+    this.client.on('close', () => this.outageStarts(this.lastError ?? new Error('connection closed')));
     this.client.on('ready', () => {
       this.hung = false;
+      this.lastError = undefined;
       this.outageEnds();
     });
   }
