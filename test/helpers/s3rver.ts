@@ -191,7 +191,15 @@ export async function startS3rver(): Promise<TestS3rver> {
     if (!markers.delete(tag)) throw new Error('s3rver request log did not catch up');
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (e) {
+    rmSync(top, { recursive: true, force: true });
+    throw e;
+  }
+  // A test process that dies without afterAll must not leave s3rver behind.
+  const killOnExit = () => child?.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const clientOptions = {
     endpoint,
     region: 'us-east-1',
@@ -222,6 +230,7 @@ export async function startS3rver(): Promise<TestS3rver> {
       log = [];
     },
     stop: async () => {
+      process.off('exit', killOnExit);
       admin.destroy();
       await stopChild();
       rmSync(top, { recursive: true, force: true });
