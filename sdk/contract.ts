@@ -103,6 +103,35 @@ export interface FunctionEnv {
   readonly vars: Readonly<Record<string, string>>;
   readonly secrets: Readonly<Record<string, string>>;
   readonly log: FunctionLogger;
+  /** The shared key-value store (Redis across the fleet; in memory in the embedded default). */
+  readonly kv: KvBinding;
+}
+
+/**
+ * The key-value store a function reads inventories from (MAC → machine profile, ...): Redis
+ * when the gateway has one, shared by every gateway and function; an in-memory map otherwise.
+ * Keys live in their own namespace (`kv:`), apart from the gateway's caches. When the store is
+ * unreachable, reads resolve undefined and writes are dropped: they never throw for that.
+ *
+ * @example
+ * ```ts
+ * import { notFound, text, type Handler } from 'tftpfn/sdk';
+ *
+ * export const handle: Handler = async (request, env) => {
+ *   const profile = await env.kv.getJson<{ kernel: string }>(`machine:${request.mac}`);
+ *   return profile ? text(`kernel ${profile.kernel}\n`) : notFound();
+ * };
+ * ```
+ */
+export interface KvBinding {
+  /** The value as UTF-8 text, or undefined when absent. */
+  get(key: string): Promise<string | undefined>;
+  getBytes(key: string): Promise<Uint8Array | undefined>;
+  /** The value parsed as JSON; undefined when absent (a value that is not JSON throws). */
+  getJson<T = unknown>(key: string): Promise<T | undefined>;
+  /** Text and bytes are stored as they are, anything else as JSON. `ttl` in seconds. */
+  set(key: string, value: string | Uint8Array | object | number | boolean, opts?: { ttl?: number }): Promise<void>;
+  delete(key: string): Promise<void>;
 }
 
 /**

@@ -2,7 +2,7 @@
  * tftpfn/sdk: what a function author imports. The contract (FunctionRequest, FunctionEnv,
  * Handler), the response helpers, MAC parsing, and the in-process harness `invoke`.
  */
-export type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler, LogFn } from './contract.js';
+export type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler, KvBinding, LogFn } from './contract.js';
 export {
   bytes,
   denied,
@@ -11,11 +11,13 @@ export {
   isResponse,
   notFound,
   responseProblem,
+  s3Object,
   stream,
   text,
   type BytesResponse,
   type ErrorResponse,
   type FileResponse,
+  type ObjectResponse,
   type Response,
   type StreamResponse,
   type TftpErrorCode,
@@ -23,3 +25,5 @@ export {
 export { macForms, parseMac, type MacForms } from './mac.js';
 export { streamChunks } from './stream-chunks.js';
 export { invoke, type InvokeOptions, type InvokeRequest, type InvokeResult, type LogEntry } from './invoke.js';
+export { cached, setCacheBackend, type CacheBackend, type Cacheable } from './cached.js';
+export { kvBinding, type RawKv } from './kv-binding.js';

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { normalizePath } from '../gateway/src/request/path.js';
 import type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler } from './contract.js';
+import { kvBinding } from './kv-binding.js';
 import { parseMac } from './mac.js';
 import { responseProblem, type Response, type TftpErrorCode } from './response.js';
 import { streamChunks } from './stream-chunks.js';
@@ -42,6 +43,8 @@ export interface InvokeRequest {
 export interface InvokeOptions {
   /** Where file() responses are read from; defaults to the current directory. */
   root?: string;
+  /** Where s3Object() responses are read from, as the gateway's local stand-in does: DIR/BUCKET/KEY. Default ./buckets. */
+  bucketsDir?: string;
 }
 
 /**
@@ -145,6 +148,7 @@ export async function invoke(
     vars: env.vars ?? {},
     secrets: env.secrets ?? {},
     log: env.log ?? recordingLogger(logs),
+    kv: env.kv ?? memoryKv(),
   };
   const internal = (thrown: unknown, fields: Partial<InvokeResult> = {}): InvokeResult =>
     result({ request: full, ...fields, errorCode: 0, errorMessage: 'internal error', thrown });
@@ -167,9 +171,10 @@ export async function invoke(
       const body = Buffer.from(r.body);
       return result({ ...base, body, size: body.length, tsize: r.size });
     }
+    case 'object':
     case 'file': {
       try {
-        const body = await readFile(join(resolve(opts.root ?? '.'), r.path));
+        const body = await readFile(r.kind === 'file' ? join(resolve(opts.root ?? '.'), r.path) : join(resolve(opts.bucketsDir ?? 'buckets'), r.bucket, r.key));
         return result({ ...base, body, size: body.length, tsize: body.length });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -217,4 +222,14 @@ function recordingLogger(logs: LogEntry[]): FunctionLogger {
       else logs.push({ level, obj: objOrMsg, msg });
     }) as FunctionLogger['info'];
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** A fresh in-memory env.kv for one invocation; pass `env.kv` to share one between calls. */
+function memoryKv() {
+  const map = new Map<string, Uint8Array>();
+  return kvBinding({
+    get: async (k) => map.get(k),
+    set: async (k, v) => void map.set(k, v),
+    del: async (k) => void map.delete(k),
+  });
 }

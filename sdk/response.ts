@@ -87,7 +87,23 @@ export interface ErrorResponse {
  * }
  * ```
  */
-export type Response = BytesResponse | StreamResponse | FileResponse | ErrorResponse;
+/**
+ * An object in a bucket (S3, or the local folder standing in for one), streamed to the client
+ * as it is read and shared with every other session reading it. Built by s3Object().
+ *
+ * @example
+ * ```ts
+ * const r: ObjectResponse = s3Object({ bucket: 'boot', key: 'fedora-40/vmlinuz' });
+ * ```
+ */
+export interface ObjectResponse {
+  readonly kind: 'object';
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId: string | undefined;
+}
+
+export type Response = BytesResponse | StreamResponse | FileResponse | ErrorResponse | ObjectResponse;
 
 const encoder = new TextEncoder();
 
@@ -174,6 +190,36 @@ export function file(path: string): FileResponse {
 }
 
 /**
+ * Responds with an object from a bucket: S3 (or any S3-compatible store) when the gateway is
+ * configured with one, else the local folder standing in for it (`bucketsDir/BUCKET/KEY`).
+ * The object's size becomes tsize; concurrent sessions share one upstream read; a missing key
+ * is ERROR 1, a denied one ERROR 2, an unreachable bucket ERROR 0 "upstream unavailable".
+ *
+ * @example
+ * ```ts
+ * import { s3Object, type Handler } from 'tftpfn/sdk';
+ *
+ * export const handle: Handler = (request, env) =>
+ *   s3Object({ bucket: env.vars.BUCKET ?? 'boot', key: `tftp/${request.path}` });
+ * ```
+ */
+export function s3Object(ref: { bucket: string; key: string; versionId?: string }): ObjectResponse {
+  const problem = objectProblem(ref);
+  if (problem) throw new TypeError(`s3Object(): ${problem}`);
+  return { kind: 'object', bucket: ref.bucket, key: ref.key, versionId: ref.versionId };
+}
+
+function objectProblem(r: { bucket?: unknown; key?: unknown; versionId?: unknown } | null | undefined): string | undefined {
+  if (r === null || typeof r !== 'object') return `give { bucket, key }, got ${describe(r)}`;
+  // S3's own bucket naming rules (3-63 characters; lower case, digits, dots, hyphens).
+  if (typeof r.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(r.bucket)) return `bucket must be a valid bucket name, got ${describe(r.bucket)}`;
+  if (typeof r.key !== 'string' || r.key === '' || encoder.encode(r.key).byteLength > 1024) return `key must be a non-empty string of at most 1024 bytes, got ${describe(r.key)}`;
+  if (r.key.split('/').some((s) => s === '..')) return `key must not contain a ".." segment, got ${describe(r.key)}`;
+  if (r.versionId !== undefined && (typeof r.versionId !== 'string' || r.versionId === '')) return `versionId must be a non-empty string, got ${describe(r.versionId)}`;
+  return undefined;
+}
+
+/**
  * Responds with TFTP ERROR 1, "file not found".
  *
  * @example
@@ -240,7 +286,7 @@ export function error(code: TftpErrorCode, message: string): ErrorResponse {
  * ```
  */
 export function responseProblem(x: unknown): string | undefined {
-  const hint = 'a handler must return a Response built with the sdk helpers (text, bytes, stream, file, notFound, denied, error)';
+  const hint = 'a handler must return a Response built with the sdk helpers (text, bytes, stream, file, s3Object, notFound, denied, error)';
   if (x === null || typeof x !== 'object') return `${hint}, got ${describe(x)}`;
   const r = x as Record<string, unknown>;
   switch (r.kind) {
@@ -256,6 +302,10 @@ export function responseProblem(x: unknown): string | undefined {
       if (typeof r.path !== 'string') return `file response: path must be a string, got ${describe(r.path)}`;
       const problem = filePathProblem(r.path);
       return problem ? `file response: ${problem}` : undefined;
+    }
+    case 'object': {
+      const problem = objectProblem(r);
+      return problem ? `object response: ${problem}` : undefined;
     }
     case 'error':
       if (!isErrorCode(r.code)) return `error response: code must be an integer from 0 to 8, got ${describe(r.code)}`;

@@ -13,6 +13,8 @@ import { buildRouterFromConfig } from './routing/router-handler.js';
 import { checkFunctionReferences } from './runtime/function-references.js';
 import { FunctionRuntime, type FunctionStatus, type ReloadEvent } from './runtime/function-runtime.js';
 import { folderHandler } from './sources/folder-handler.js';
+import { bucketHandler } from './sources/bucket-handler.js';
+import { createObjectSetup, type ObjectSetup } from './sources/object-setup.js';
 import type { ServerCounters } from './stats/counters.js';
 import type { SessionRecord } from './stats/session-record.js';
 import { Gateway } from './transport/gateway.js';
@@ -47,6 +49,8 @@ export interface RunningGateway {
   readonly config: GatewayConfig;
   /** The function runtime, when any function is configured, deployed or given in process. */
   readonly functions: FunctionRuntime | undefined;
+  /** The object source and key-value store (undefined with a custom handler). */
+  readonly objects: ObjectSetup | undefined;
   /** Every bound listening address. */
   readonly addresses: Endpoint[];
   /** The listening port (the real one when port 0 was asked). */
@@ -71,19 +75,27 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
   };
   const rootHandler = () => folderHandler({ root: config.root, writeRoot: config.writeRoot, allowOverwrite: config.allowOverwrite, ...folderOptions });
 
+  const setup: ObjectSetup | undefined = opts.handler ? undefined : createObjectSetup(config, logger);
   let runtime: FunctionRuntime | undefined;
   const wantsFunctions = inProcess.length > 0 || Object.keys(config.functions).length > 0 || config.deployDir !== undefined;
   if (!opts.handler && wantsFunctions) {
-    runtime = await FunctionRuntime.start({ config, log: logger, inProcess: opts.functions, onReload: opts.onReload });
+    try {
+      runtime = await FunctionRuntime.start({ config, log: logger, inProcess: opts.functions, onReload: opts.onReload, kv: setup?.kv, objects: setup?.objects });
+    } catch (e) {
+      await setup?.close();
+      throw e;
+    }
   }
 
   let handler = opts.handler;
   if (!handler) {
     const folders = new Map<string, RequestHandler>();
     const rt = runtime;
+    const objects = setup?.objects;
     handler = buildRouterFromConfig(config, {
       rootHandler,
       functionHandler: (name) => rt?.handler(name),
+      bucketHandler: objects && ((bucket, prefix) => bucketHandler(objects, bucket, prefix)),
       folderHandler: (folder) => {
         let h = folders.get(folder);
         if (!h) folders.set(folder, (h = folderHandler({ root: folder, ...folderOptions })));
@@ -100,6 +112,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
     addresses = await gateway.start();
   } catch (e) {
     await runtime?.close();
+    await setup?.close();
     throw e;
   }
   const stats = (): ServerStats => ({ at: new Date().toISOString(), counters: { ...gateway.counters, sessionsByOutcome: { ...gateway.counters.sessionsByOutcome } }, functions: runtime?.status() ?? [] });
@@ -119,6 +132,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
     gateway,
     config,
     functions: runtime,
+    objects: setup,
     addresses,
     port: addresses[0].port,
     stats,
@@ -126,6 +140,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
       if (statsTimer) clearInterval(statsTimer);
       await gateway.stop(graceMs);
       await runtime?.close(graceMs);
+      await setup?.close();
     },
   };
 }

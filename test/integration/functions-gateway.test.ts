@@ -176,7 +176,8 @@ describe('createGateway with an in-process handle', () => {
       const b = await get({ host: '127.0.0.1', port: inproc.port, path: 'count', blksize: 1468 });
       expect(Buffer.from(b.data!).toString()).toBe(Array.from({ length: 1000 }, (_, i) => `${i}\n`).join(''));
       const end = Date.now() + 2000;
-      while (stats.length === 0 || stats[stats.length - 1].counters.sessionsStarted < 2) {
+      // The last record lands just after the client has its bytes (the server sees the final ACK).
+      while (sessions.length < 2 || stats.length === 0 || (stats[stats.length - 1].counters.sessionsByOutcome.ok ?? 0) < 2) {
         if (Date.now() > end) break;
         await new Promise((r) => setTimeout(r, 20));
       }

@@ -47,7 +47,9 @@ export const functionConfigSchema = z
   .strict();
 export type FunctionConfig = z.infer<typeof functionConfigSchema>;
 
-const routeTarget = z.object({ function: z.string().min(1).optional(), folder: z.string().min(1).optional() }).strict();
+const routeTarget = z
+  .object({ function: z.string().min(1).optional(), folder: z.string().min(1).optional(), bucket: z.string().min(1).optional(), prefix: z.string().optional() })
+  .strict();
 
 export const configSchema = z
   .object({
@@ -101,6 +103,26 @@ export const configSchema = z
     defaultRoute: routeTarget.optional(),
     /** An in.tftpd (tftp-hpa) -m remap file, applied before routing. */
     remapFile: z.string().min(1).optional(),
+    /** Where s3Object() and bucket routes read: S3 (any S3-compatible server) or a local folder. */
+    objectStore: z.enum(['local', 's3']).default(DEFAULTS.objectStore),
+    /** The local stand-in for buckets: BUCKET/KEY under this folder. */
+    bucketsDir: z.string().min(1).default(DEFAULTS.bucketsDir),
+    s3Endpoint: z.url({ error: 'give a URL, e.g. http://127.0.0.1:9000 (or leave it out for AWS)' }).optional(),
+    s3Region: z.string().min(1).optional(),
+    s3ForcePathStyle: bool.default(DEFAULTS.s3ForcePathStyle),
+    /** Explicit keys; without them the SDK's standard chain (env, profile, instance role) is used. */
+    s3AccessKeyId: z.string().min(1).optional(),
+    s3SecretAccessKey: z.string().min(1).optional(),
+    s3RequestTimeoutMs: int(100, 600_000).default(DEFAULTS.s3RequestTimeoutMs),
+    /** Redis for the shared cache and env.kv (redis:// or rediss://); in memory without it. */
+    redisUrl: z.string().regex(/^rediss?:\/\//, 'use redis://HOST:PORT[/DB] or rediss:// for TLS').optional(),
+    cacheChunkBytes: int(64 * 1024, 64 * 1024 * 1024).default(DEFAULTS.cacheChunkBytes),
+    cacheWholeMaxBytes: int(0, 512 * 1024 * 1024).default(DEFAULTS.cacheWholeMaxBytes),
+    cacheMemoryBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.cacheMemoryBytes),
+    cacheTtlSeconds: int(1, 30 * 24 * 3600).default(DEFAULTS.cacheTtlSeconds),
+    cacheFreshnessMs: int(0, 24 * 3600 * 1000).default(DEFAULTS.cacheFreshnessMs),
+    memoryKvMaxBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.memoryKvMaxBytes),
+    upstreamAttempts: int(1, 10).default(DEFAULTS.upstreamAttempts),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -127,6 +149,9 @@ export const configSchema = z
       if (!FUNCTION_NAME.test(name)) {
         ctx.addIssue({ code: 'custom', path: ['functions', name], message: 'a function name is letters, digits, - and _ (at most 63), starting with a letter or digit, e.g. "grub"' });
       }
+    }
+    if ((c.s3AccessKeyId === undefined) !== (c.s3SecretAccessKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['s3SecretAccessKey'], message: 'give both s3AccessKeyId and s3SecretAccessKey, or neither (the standard AWS credential chain is used then)' });
     }
     if (c.singlePort && c.portRange) {
       ctx.addIssue({ code: 'custom', path: ['portRange'], message: 'portRange has no effect in single-port mode: remove one of them' });

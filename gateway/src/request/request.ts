@@ -38,6 +38,8 @@ export interface SessionTags {
   remappedPath?: string;
   /** Where the bytes came from when the handler knows before opening: 'folder', 'generated'... */
   source?: string;
+  /** For objects from a bucket: whether the first chunk came from a cache rather than the bucket. */
+  cacheHit?: boolean;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface RouterOptions {
   functionHandler(name: string): RequestHandler | undefined;
   /** A handler serving a plain folder; called once per folder target, when the router is built. */
   folderHandler(folder: string): RequestHandler;
+  /** A handler serving objects `prefix + path` from a bucket; absent: bucket routes are a config error. */
+  bucketHandler?(bucket: string, prefix: string): RequestHandler;
 }
 
 /** ERROR texts hold at most this much client-derived text (an 'a' rule's "\1" can copy it). */
@@ -81,13 +83,19 @@ export function createRouter(opts: RouterOptions): RequestHandler {
   const { table, remap } = opts;
   const folders = new Map<Route, RequestHandler>();
   for (const route of table.fallback ? [...table.routes, table.fallback] : table.routes) {
-    if (route.target.kind !== 'folder') continue;
+    const t = route.target;
+    if (t.kind === 'function') continue;
+    const field = typeof route.index === 'number' ? `routes.${route.index}.${t.kind}` : `defaultRoute.${t.kind}`;
+    if (t.kind === 'bucket') {
+      if (!opts.bucketHandler) throw new ConfigError(`field "${field}": bucket routes need an object store: set "objectStore" (s3) or create "bucketsDir"`);
+      folders.set(route, opts.bucketHandler(t.bucket, t.prefix));
+      continue;
+    }
     try {
-      folders.set(route, opts.folderHandler(route.target.folder));
+      folders.set(route, opts.folderHandler(t.folder));
     } catch (e) {
       // Say which route names the folder: the folder handler only knows the folder.
-      const field = typeof route.index === 'number' ? `routes.${route.index}.folder` : 'defaultRoute.folder';
-      const message = `field "${field}": cannot serve ${route.target.folder}: ${(e as Error).message}`;
+      const message = `field "${field}": cannot serve ${t.folder}: ${(e as Error).message}`;
       throw e instanceof ConfigError ? new ConfigError(message) : new Error(message, { cause: e });
     }
   }
@@ -106,7 +114,7 @@ export function createRouter(opts: RouterOptions): RequestHandler {
       // Not the client's fault: ERROR 0, recorded like the runtime's own "no version loaded".
       if (!handler) throw functionFailed('unavailable', `function "${r.target.name}" is not loaded`);
     } else {
-      tags.source = 'folder';
+      if (r.target.kind === 'folder') tags.source = 'folder';
       handler = folders.get(r)!;
     }
     const routed = rest === request.path.normalized && path === request.path ? request : { ...request, path: { raw: request.path.raw, normalized: rest } };
@@ -131,6 +139,7 @@ export function createRouter(opts: RouterOptions): RequestHandler {
 export interface RouterDeps {
   functionHandler(name: string): RequestHandler | undefined;
   folderHandler(folder: string): RequestHandler;
+  bucketHandler?(bucket: string, prefix: string): RequestHandler;
   /**
    * The plain root folder's handler (root, with writeRoot), used as the fallback when only a
    * remap file is configured; without it, folderHandler(config.root) (read-only) is used.
@@ -174,6 +183,7 @@ export function buildRouterFromConfig(config: GatewayConfig, deps: RouterDeps): 
     table,
     remap,
     functionHandler: (name) => deps.functionHandler(name),
+    bucketHandler: deps.bucketHandler && ((bucket, prefix) => deps.bucketHandler!(bucket, prefix)),
     // With no routes the only folder target is the synthesised root fallback.
     folderHandler: (folder) => root ?? deps.folderHandler(folder),
   });

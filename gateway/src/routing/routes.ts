@@ -11,7 +11,11 @@
 import { z } from 'zod';
 import { compileGlob, GlobError, type Glob } from './glob.js';
 
-export type RouteTarget = { readonly kind: 'function'; readonly name: string } | { readonly kind: 'folder'; readonly folder: string };
+export type RouteTarget =
+  | { readonly kind: 'function'; readonly name: string }
+  | { readonly kind: 'folder'; readonly folder: string }
+  /** Objects `prefix + rest` in a bucket, served with no function (the S3 source). */
+  | { readonly kind: 'bucket'; readonly bucket: string; readonly prefix: string };
 
 export interface Route {
   /** Position in `routes`, or 'default'; for logs and stats. */
@@ -46,6 +50,9 @@ const name = z.string().min(1, 'must not be empty');
 const targetFields = {
   function: name.optional(),
   folder: name.optional(),
+  bucket: name.optional(),
+  /** With bucket: prepended to the path to make the key, e.g. "tftp/". */
+  prefix: z.string().optional(),
 };
 
 const routeSchema = z
@@ -73,11 +80,20 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out || '(routing)';
 }
 
-function target(at: string, t: { function?: string; folder?: string }, problems: string[]): RouteTarget | undefined {
-  if (t.function !== undefined && t.folder !== undefined) problems.push(`${at}: give either "function" or "folder", not both`);
+function target(at: string, t: { function?: string; folder?: string; bucket?: string; prefix?: string }, problems: string[]): RouteTarget | undefined {
+  const given = (['function', 'folder', 'bucket'] as const).filter((k) => t[k] !== undefined);
+  if (t.prefix !== undefined && t.bucket === undefined) {
+    problems.push(`${at}.prefix: "prefix" goes with "bucket" (it starts the object key); remove it or add "bucket"`);
+    return undefined;
+  }
+  if (given.length > 1) problems.push(`${at}: give one of "function", "folder" or "bucket", not ${given.map((g) => `"${g}"`).join(' and ')}`);
   else if (t.function !== undefined) return { kind: 'function', name: t.function };
   else if (t.folder !== undefined) return { kind: 'folder', folder: t.folder };
-  else problems.push(`${at}: give "function" (a deployed function's name) or "folder" (a directory to serve)`);
+  else if (t.bucket !== undefined) {
+    const prefix = t.prefix ?? '';
+    if (prefix.startsWith('/') || prefix.split('/').includes('..')) problems.push(`${at}.prefix: a key prefix has no leading "/" and no ".." segment, e.g. "tftp/"`);
+    else return { kind: 'bucket', bucket: t.bucket, prefix };
+  } else problems.push(`${at}: give "function" (a deployed function's name), "folder" (a directory to serve) or "bucket" (objects in a bucket)`);
   return undefined;
 }
 

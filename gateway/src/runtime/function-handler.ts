@@ -18,6 +18,7 @@ import type { LocalDirSink, LocalDirSource } from '../sources/local-dir.js';
 import { memoryReader } from '../sources/memory.js';
 import type { ByteReader, OpenedRead } from '../sources/types.js';
 import { functionFailed } from './function-failure.js';
+import type { ObjectSource } from '../sources/object-source.js';
 import type { FunctionResult, Invoker } from './worker-pool.js';
 
 /** The version a request runs on, pinned until `release` is called. */
@@ -36,6 +37,8 @@ export interface FunctionHandlerOptions {
   /** Where a write request goes when the function answers it with file(path); absent: writes are refused. */
   readonly sink?: LocalDirSink;
   readonly readAheadBytes: number;
+  /** Where s3Object() responses are read from; absent: such responses are a function error. */
+  readonly objects?: ObjectSource;
 }
 
 export function toFunctionRequest(request: TftpRequest): FunctionRequest {
@@ -107,6 +110,13 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
         }
         case 'stream':
           return { reader: holding(result.reader, () => pinned.release()), source: 'generated' };
+        case 'object': {
+          pinned.release();
+          if (!opts.objects) throw functionFailed('bad-response', 's3Object() needs an object store, and none is configured');
+          const opened = await opts.objects.openRead(result.ref);
+          tags.cacheHit = opened.cacheHit;
+          return { reader: opened.reader, source: opened.source };
+        }
       }
     },
     // Uploads reach a function only when the gateway accepts uploads at all; the function

@@ -22,7 +22,9 @@ import { BUNDLE_FILE, bundleFunction, MAP_FILE } from './bundle.js';
 import { DeployStore } from './deploy-store.js';
 import { functionHandler, type PinnedVersion } from './function-handler.js';
 import { InProcessInvoker } from './in-process.js';
-import { WorkerPool, type Invoker } from './worker-pool.js';
+import { WorkerPool, type FunctionKv, type Invoker } from './worker-pool.js';
+import type { KvStore } from '../cache/kv.js';
+import type { ObjectSource } from '../sources/object-source.js';
 
 /** A loadable version: its id and the bundle on disk. */
 export interface VersionSpec {
@@ -122,8 +124,9 @@ class FunctionSlot {
     files: LocalDirSource,
     sink: LocalDirSink | undefined,
     readAheadBytes: number,
+    objects: ObjectSource | undefined,
   ) {
-    this.handler = functionHandler({ name, pin: () => this.current?.pin(), files, sink, readAheadBytes });
+    this.handler = functionHandler({ name, pin: () => this.current?.pin(), files, sink, readAheadBytes, objects });
   }
 
   /** Loads the source's current version if it is new; resolves when that attempt is over. */
@@ -236,6 +239,35 @@ export interface RuntimeOptions {
   /** Handlers run on the gateway thread (createGateway's `handle`), by function name. */
   readonly inProcess?: Readonly<Record<string, Handler>>;
   readonly onReload?: (e: ReloadEvent) => void;
+  /** Behind env.kv and cached(); absent: reads miss, writes are dropped. */
+  readonly kv?: KvStore;
+  /** Behind s3Object() responses. */
+  readonly objects?: ObjectSource;
+}
+
+/**
+ * A function's view of the key-value store: env.kv keys under 'kv:' (shared by all functions,
+ * e.g. an inventory), cached() keys under 'cached:NAME:' (private), so no function can reach
+ * the gateway's own object cache entries.
+ */
+export function functionKv(store: KvStore, name: string): FunctionKv {
+  return async (op, key, value, ttl) => {
+    switch (op) {
+      case 'get':
+        return store.get(`kv:${key}`);
+      case 'set':
+        await store.set(`kv:${key}`, value ?? new Uint8Array(0), ttl);
+        return undefined;
+      case 'del':
+        await store.del(`kv:${key}`);
+        return undefined;
+      case 'cacheGet':
+        return store.get(`cached:${name}:${key}`);
+      case 'cacheSet':
+        await store.set(`cached:${name}:${key}`, value ?? new Uint8Array(0), ttl);
+        return undefined;
+    }
+  };
 }
 
 const DEFAULT_SETTINGS: FunctionConfig = functionConfigSchema.parse({});
@@ -274,7 +306,7 @@ export class FunctionRuntime {
     for (const [name, handle] of Object.entries(this.opts.inProcess ?? {})) {
       const settings = config.functions[name] ?? DEFAULT_SETTINGS;
       const slot = this.addSlot(name, { kind: 'in-process', current: async () => ({ version: 'in-process', bundlePath: '' }) }, settings, async () =>
-        new InProcessInvoker(handle, { name, timeoutMs: settings.timeoutMs, vars: settings.vars, secrets: settings.secrets }, this.opts.log),
+        new InProcessInvoker(handle, { name, timeoutMs: settings.timeoutMs, vars: settings.vars, secrets: settings.secrets, kv: this.opts.kv && functionKv(this.opts.kv, name) }, this.opts.log),
       );
       await slot.reload();
     }
@@ -309,13 +341,14 @@ export class FunctionRuntime {
             vars: settings.vars,
             secrets: settings.secrets,
             streamHighWaterBytes: Math.max(4 * c.readAheadBytes, 256 * 1024),
+            kv: this.opts.kv && functionKv(this.opts.kv, name),
           },
           this.opts.log,
         );
         await pool.start();
         return pool;
       });
-    const slot = new FunctionSlot(name, source, loader, this.opts.log, this.opts.onReload, this.files(settings.root ?? c.root), this.sink, c.readAheadBytes);
+    const slot = new FunctionSlot(name, source, loader, this.opts.log, this.opts.onReload, this.files(settings.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects);
     this.slots.set(name, slot);
     return slot;
   }

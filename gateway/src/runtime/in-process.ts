@@ -8,15 +8,18 @@ import type { Logger } from 'pino';
 import type { FunctionEnv, FunctionLogger, FunctionRequest, Handler } from '../../../sdk/contract.js';
 import { responseProblem, type Response } from '../../../sdk/response.js';
 import { streamChunks } from '../../../sdk/stream-chunks.js';
+import { kvBinding } from '../../../sdk/kv-binding.js';
+import { inProcessFunction } from './in-process-cache.js';
 import type { ByteReader } from '../sources/types.js';
 import { functionFailed } from './function-failure.js';
-import type { FunctionResult, Invoker } from './worker-pool.js';
+import type { FunctionKv, FunctionResult, Invoker } from './worker-pool.js';
 
 export interface InProcessOptions {
   readonly name: string;
   readonly timeoutMs: number;
   readonly vars?: Readonly<Record<string, string>>;
   readonly secrets?: Readonly<Record<string, string>>;
+  readonly kv?: FunctionKv;
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -50,11 +53,18 @@ export class InProcessInvoker implements Invoker {
 
   async invoke(request: FunctionRequest): Promise<FunctionResult> {
     const log = this.log.child({ function: this.opts.name, id: request.id, event: 'functionLog' });
-    const env: FunctionEnv = { vars: this.opts.vars ?? {}, secrets: this.opts.secrets ?? {}, log: log as unknown as FunctionLogger };
+    const store = this.opts.kv;
+    const kv = kvBinding({
+      get: (key) => (store ? store('get', key, undefined, undefined) : Promise.resolve(undefined)),
+      set: async (key, value, ttl) => void (await store?.('set', key, value, ttl)),
+      del: async (key) => void (await store?.('del', key, undefined, undefined)),
+    });
+    const env: FunctionEnv = { vars: this.opts.vars ?? {}, secrets: this.opts.secrets ?? {}, log: log as unknown as FunctionLogger, kv };
     let response: unknown;
     this.active++;
     try {
-      response = await withTimeout(Promise.resolve().then(() => this.handle(request, env)), this.opts.timeoutMs, 'handle()');
+      // Run inside the function's async context, so cached() on this thread knows whose it is.
+      response = await withTimeout(inProcessFunction(this.opts.name, this.opts.kv, () => Promise.resolve().then(() => this.handle(request, env))), this.opts.timeoutMs, 'handle()');
     } catch (e) {
       this.active--;
       if ((e as { code?: string }).code === 'TFTP_FUNCTION_FAILED') throw e;
@@ -75,6 +85,8 @@ export class InProcessInvoker implements Invoker {
         return { kind: 'error', code: r.code, message: r.message };
       case 'file':
         return { kind: 'file', path: r.path };
+      case 'object':
+        return { kind: 'object', ref: { bucket: r.bucket, key: r.key, ...(r.versionId ? { versionId: r.versionId } : {}) } };
       case 'stream':
         return { kind: 'stream', reader: this.streamReader(r.body, r.size) };
     }

@@ -12,7 +12,9 @@ import { pathToFileURL } from 'node:url';
 import type { FunctionEnv, FunctionLogger, FunctionRequest, Handler } from '../../../sdk/contract.js';
 import { responseProblem, type Response } from '../../../sdk/response.js';
 import { streamChunks } from '../../../sdk/stream-chunks.js';
-import type { FailReason, FromWorker, ToWorker, WorkerBoot } from './worker-protocol.js';
+import { setCacheBackend } from '../../../sdk/cached.js';
+import { kvBinding } from '../../../sdk/kv-binding.js';
+import type { FailReason, FromWorker, KvOp, ToWorker, WorkerBoot } from './worker-protocol.js';
 
 const boot = workerData as WorkerBoot;
 // Stack traces in the gateway's logs point at the author's source lines, not the bundle's.
@@ -52,6 +54,26 @@ function logger(id: number | undefined): FunctionLogger {
     }) as FunctionLogger['info'];
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
+
+// env.kv and cached() ask the gateway thread, which owns the store (and its credentials).
+let nextRpc = 1;
+const rpcs = new Map<number, (value: Uint8Array | undefined) => void>();
+function kvCall(op: KvOp, key: string, value?: Uint8Array, ttl?: number): Promise<Uint8Array | undefined> {
+  return new Promise((resolve) => {
+    const rpc = nextRpc++;
+    rpcs.set(rpc, resolve);
+    post({ t: 'kv', rpc, op, key, value, ttl });
+  });
+}
+const kv = kvBinding({
+  get: (key) => kvCall('get', key),
+  set: async (key, value, ttl) => void (await kvCall('set', key, value, ttl)),
+  del: async (key) => void (await kvCall('del', key)),
+});
+setCacheBackend({
+  get: (key) => kvCall('cacheGet', key),
+  set: async (key, value, ttl) => void (await kvCall('cacheSet', key, value, ttl)),
+});
 
 function fail(id: number, reason: FailReason, e: unknown): void {
   const err = e instanceof Error ? e : new Error(String(e));
@@ -96,7 +118,7 @@ async function pump(id: number, s: OpenStream): Promise<void> {
 }
 
 async function run(handle: Handler, id: number, request: FunctionRequest): Promise<void> {
-  const env: FunctionEnv = { vars: boot.vars, secrets: boot.secrets, log: logger(id) };
+  const env: FunctionEnv = { vars: boot.vars, secrets: boot.secrets, log: logger(id), kv };
   let response: unknown;
   try {
     response = await handle(request, env);
@@ -115,6 +137,8 @@ async function run(handle: Handler, id: number, request: FunctionRequest): Promi
       return post({ t: 'error', id, code: r.code, message: r.message });
     case 'file':
       return post({ t: 'file', id, path: r.path });
+    case 'object':
+      return post({ t: 'object', id, bucket: r.bucket, key: r.key, versionId: r.versionId });
     case 'stream': {
       const s: OpenStream = { iterator: streamChunks(r.body)[Symbol.asyncIterator](), credit: 0, pumping: false, cancelled: false };
       streams.set(id, s);
@@ -176,6 +200,11 @@ if (handle) {
         return cancel(msg.id);
       case 'ping':
         return post({ t: 'pong', seq: msg.seq });
+      case 'kvResult': {
+        const resolve = rpcs.get(msg.rpc);
+        rpcs.delete(msg.rpc);
+        return resolve?.(msg.value);
+      }
     }
   });
   post({ t: 'ready' });

@@ -22,7 +22,8 @@ import type { ByteReader } from '../sources/types.js';
 import { functionFailed, type FailureKind } from './function-failure.js';
 import { builtModule } from './package-root.js';
 import { WorkerStreamReader } from './stream-reader.js';
-import type { FromWorker, ToWorker, WorkerBoot } from './worker-protocol.js';
+import type { ObjectRef } from '../sources/object-store.js';
+import type { FromWorker, KvOp, ToWorker, WorkerBoot } from './worker-protocol.js';
 
 export interface PoolSpec {
   readonly name: string;
@@ -38,13 +39,19 @@ export interface PoolSpec {
   readonly streamHighWaterBytes: number;
   /** How long a worker may take to load the bundle before the version is rejected. */
   readonly loadTimeoutMs?: number;
+  /** Serves env.kv and cached() calls; absent: reads miss and writes are dropped. */
+  readonly kv?: FunctionKv;
 }
+
+/** The gateway-side store behind a function's env.kv and cached(); never rejects. */
+export type FunctionKv = (op: KvOp, key: string, value: Uint8Array | undefined, ttl: number | undefined) => Promise<Uint8Array | undefined>;
 
 /** What an invocation produced, in gateway terms. */
 export type FunctionResult =
   | { readonly kind: 'bytes'; readonly body: Uint8Array }
   | { readonly kind: 'error'; readonly code: number; readonly message: string }
   | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'object'; readonly ref: ObjectRef }
   | { readonly kind: 'stream'; readonly reader: ByteReader };
 
 /** Runs invocations: a worker pool, or user code in-process (createGateway with a handle). */
@@ -350,6 +357,7 @@ export class WorkerPool implements Invoker {
       return;
     }
     if (msg.t === 'log') return this.onLog(w, msg);
+    if (msg.t === 'kv') return this.onKv(w, msg);
     if (msg.t === 'ready' || msg.t === 'loadError') return;
     const call = w.calls.get(msg.id);
     if (!call) return; // timed out or cancelled: late answers are dropped
@@ -360,6 +368,8 @@ export class WorkerPool implements Invoker {
         return this.head(call, { kind: 'error', code: msg.code, message: msg.message });
       case 'file':
         return this.head(call, { kind: 'file', path: msg.path });
+      case 'object':
+        return this.head(call, { kind: 'object', ref: { bucket: msg.bucket, key: msg.key, ...(msg.versionId ? { versionId: msg.versionId } : {}) } });
       case 'stream': {
         call.headed = true;
         const reader = new WorkerStreamReader(
@@ -400,6 +410,15 @@ export class WorkerPool implements Invoker {
     call.headed = true;
     this.settle(call, result);
     this.release(call);
+  }
+
+  private onKv(w: PooledWorker, msg: Extract<FromWorker, { t: 'kv' }>): void {
+    const answer = (value: Uint8Array | undefined) => this.send(w, { t: 'kvResult', rpc: msg.rpc, value });
+    if (!this.spec.kv) return answer(undefined);
+    this.spec.kv(msg.op, msg.key, msg.value, msg.ttl).then(answer, (e: unknown) => {
+      this.log.warn({ event: 'functionKvError', op: msg.op, err: e }, 'key-value call failed; answered as a miss');
+      answer(undefined);
+    });
   }
 
   private onLog(w: PooledWorker, msg: Extract<FromWorker, { t: 'log' }>): void {

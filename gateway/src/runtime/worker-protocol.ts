@@ -22,7 +22,11 @@ export type ToWorker =
   | { readonly t: 'invoke'; readonly id: number; readonly request: FunctionRequest }
   | { readonly t: 'credit'; readonly id: number; readonly bytes: number }
   | { readonly t: 'cancel'; readonly id: number }
-  | { readonly t: 'ping'; readonly seq: number };
+  | { readonly t: 'ping'; readonly seq: number }
+  | { readonly t: 'kvResult'; readonly rpc: number; readonly value: Uint8Array | undefined };
+
+/** A key-value call from user code: env.kv (get/set/del) or cached() (cacheGet/cacheSet). */
+export type KvOp = 'get' | 'set' | 'del' | 'cacheGet' | 'cacheSet';
 
 /** Why user code failed an invocation; for logs and stats, never for the wire. */
 export type FailReason = 'threw' | 'bad-response' | 'stream-threw';
@@ -33,6 +37,8 @@ export type FromWorker =
   | { readonly t: 'bytes'; readonly id: number; readonly body: Uint8Array }
   | { readonly t: 'error'; readonly id: number; readonly code: TftpErrorCode; readonly message: string }
   | { readonly t: 'file'; readonly id: number; readonly path: string }
+  | { readonly t: 'object'; readonly id: number; readonly bucket: string; readonly key: string; readonly versionId: string | undefined }
+  | { readonly t: 'kv'; readonly rpc: number; readonly op: KvOp; readonly key: string; readonly value?: Uint8Array; readonly ttl?: number }
   | { readonly t: 'stream'; readonly id: number; readonly size: number | undefined }
   | { readonly t: 'chunk'; readonly id: number; readonly data: Uint8Array }
   | { readonly t: 'end'; readonly id: number }

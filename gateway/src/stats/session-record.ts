@@ -34,6 +34,8 @@ export interface SessionRecord {
   version: string | undefined;
   /** Which route matched: its index in `routes`, 'default' or 'remap'; undefined without routing. */
   route: string | undefined;
+  /** Objects from a bucket: served from a cache (true) or fetched from the bucket (false). */
+  cacheHit: boolean | undefined;
 }
 
 /** What negotiation settled; absent for a request refused before negotiating. */
@@ -103,5 +105,6 @@ export function buildRecord(args: {
     function: args.tags?.function,
     version: args.tags?.version,
     route: args.tags?.route,
+    cacheHit: args.tags?.cacheHit,
   };
 }

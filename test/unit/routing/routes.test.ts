@@ -73,12 +73,12 @@ describe('resolveRoute', () => {
 describe('parseRouteTable errors', () => {
   it('config: both function and folder names the route and the fix', () => {
     expect(problemsOf({ routes: [{ match: 'a', function: 'f' }, { match: 'b', folder: 'x' }, { match: 'c', function: 'f', folder: 'd' }] })).toEqual([
-      'routes[2]: give either "function" or "folder", not both',
+      'routes[2]: give one of "function", "folder" or "bucket", not "function" and "folder"',
     ]);
   });
 
   it('config: neither function nor folder says what to give', () => {
-    expect(problemsOf({ routes: [{ match: 'a' }] })[0]).toMatch(/^routes\[0\]: give "function" .* or "folder"/);
+    expect(problemsOf({ routes: [{ match: 'a' }] })[0]).toMatch(/^routes\[0\]: give "function" .*, "folder" .* or "bucket"/);
     expect(problemsOf({ default: {} })[0]).toMatch(/^default: give "function"/);
   });
 

@@ -1,0 +1,67 @@
+/**
+ * Builds the object store and the key-value store a gateway config asks for: S3 or a local
+ * folder standing in for buckets; Redis or an in-memory LRU. The embedded default needs
+ * neither S3 nor Redis.
+ */
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/schema.js';
+import type { KvStore } from '../cache/kv.js';
+import { MemoryKvStore } from '../cache/memory-kv.js';
+import { RedisKvStore } from '../cache/redis-kv.js';
+import { LocalBucketStore } from './local-bucket.js';
+import { ObjectSource } from './object-source.js';
+import type { ObjectStore } from './object-store.js';
+import { S3ObjectStore } from './s3-store.js';
+
+export interface ObjectSetup {
+  readonly kv: KvStore;
+  /** Undefined when no store is configured and the default buckets folder does not exist. */
+  readonly objects: ObjectSource | undefined;
+  close(): Promise<void>;
+}
+
+export function createObjectSetup(config: GatewayConfig, log: Logger): ObjectSetup {
+  const kv: KvStore = config.redisUrl
+    ? new RedisKvStore({ url: config.redisUrl, logger: log })
+    : new MemoryKvStore({ maxBytes: config.memoryKvMaxBytes });
+  let store: ObjectStore | undefined;
+  if (config.objectStore === 's3') {
+    store = new S3ObjectStore({
+      endpoint: config.s3Endpoint,
+      region: config.s3Region,
+      forcePathStyle: config.s3ForcePathStyle,
+      credentials: config.s3AccessKeyId && config.s3SecretAccessKey ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } : undefined,
+      requestTimeoutMs: config.s3RequestTimeoutMs,
+    });
+  } else if (existsSync(config.bucketsDir)) {
+    store = new LocalBucketStore(config.bucketsDir);
+  } else {
+    // Not an error: most folder-serving gateways never touch a bucket. Said once, at start.
+    log.info({ event: 'noObjectStore', bucketsDir: config.bucketsDir }, `no object store: ${config.bucketsDir} does not exist and objectStore is "local"; s3Object() responses and bucket routes are unavailable`);
+  }
+  const objects = store
+    ? new ObjectSource(
+        store,
+        kv,
+        {
+          chunkBytes: config.cacheChunkBytes,
+          wholeObjectMaxBytes: config.cacheWholeMaxBytes,
+          memoryBytes: config.cacheMemoryBytes,
+          cacheTtlSeconds: config.cacheTtlSeconds,
+          freshnessMs: config.cacheFreshnessMs,
+          upstreamAttempts: config.upstreamAttempts,
+          readAheadBytes: config.readAheadBytes,
+        },
+        log,
+      )
+    : undefined;
+  return {
+    kv,
+    objects,
+    async close() {
+      await store?.close();
+      await kv.close();
+    },
+  };
+}
