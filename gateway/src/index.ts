@@ -15,6 +15,8 @@ import { FunctionRuntime, type FunctionStatus, type ReloadEvent } from './runtim
 import { folderHandler } from './sources/folder-handler.js';
 import { bucketHandler } from './sources/bucket-handler.js';
 import { createObjectSetup, type ObjectSetup } from './sources/object-setup.js';
+import type { ObjectSourceStats } from './sources/object-source.js';
+import type { KvStats } from './cache/kv.js';
 import type { ServerCounters } from './stats/counters.js';
 import type { SessionRecord } from './stats/session-record.js';
 import { Gateway } from './transport/gateway.js';
@@ -24,6 +26,10 @@ export interface ServerStats {
   readonly at: string;
   readonly counters: ServerCounters;
   readonly functions: FunctionStatus[];
+  /** Objects from buckets: cache hits and misses, bytes from the cache and from the bucket. */
+  readonly objects: (ObjectSourceStats & { store: string; memoryHeldBytes: number }) | undefined;
+  /** The shared key-value store (Redis or memory): availability and call outcomes. */
+  readonly kv: (KvStats & { kind: string; available: boolean }) | undefined;
 }
 
 export interface StartOptions {
@@ -115,7 +121,17 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
     await setup?.close();
     throw e;
   }
-  const stats = (): ServerStats => ({ at: new Date().toISOString(), counters: { ...gateway.counters, sessionsByOutcome: { ...gateway.counters.sessionsByOutcome } }, functions: runtime?.status() ?? [] });
+  const stats = (): ServerStats => {
+    const objects = setup?.objects;
+    const kv = setup?.kv;
+    return {
+      at: new Date().toISOString(),
+      counters: { ...gateway.counters, sessionsByOutcome: { ...gateway.counters.sessionsByOutcome } },
+      functions: runtime?.status() ?? [],
+      objects: objects && { ...objects.stats, store: objects.store.kind, memoryHeldBytes: objects.memoryHeld },
+      kv: kv && { ...kv.stats, kind: kv.kind, available: kv.available },
+    };
+  };
   let statsTimer: NodeJS.Timeout | undefined;
   if (opts.onServerStats) {
     const hook = opts.onServerStats;

@@ -284,9 +284,13 @@ class ObjectReader implements ByteReader {
     if (this.size === 0) return 'cache';
     let from: ChunkEntry['from'];
     const bytes = await this.source.withRetries(async () => {
+      const before = this.source.stats.coalesced;
       const entry = this.source.chunk(this.ref, this.info, this.chunkSize, 0);
+      // Joining a fetch another session started (or reusing its bytes) costs the bucket
+      // nothing: for this session that is a cache hit.
+      const joined = this.source.stats.coalesced !== before;
       const b = await entry.bytes;
-      from = entry.from;
+      from = joined ? 'cache' : entry.from;
       return b;
     });
     this.current = { index: 0, bytes };

@@ -161,6 +161,9 @@ describe('coalescing', () => {
     expect([reader.size, source, cacheHit]).toEqual([14, 's3', false]);
     expect((await drain(reader)).toString()).toBe('set timeout=5\n');
     expect([...kv.map.keys()].filter((k) => k.startsWith('obj:'))).toEqual(['obj:b/grub.cfg@g1:14:0']);
+    // The next session reuses the bytes in process: a cache hit, and no new GET.
+    const again = await src.openRead(ref('grub.cfg'));
+    expect([again.source, again.cacheHit, bucket.gets]).toEqual(['cache', true, 1]);
   });
 
   test('an empty object opens and reads as empty', async () => {
