@@ -23,6 +23,8 @@ export interface BenchRun {
   /** 1-, 5- and 15-minute load averages at the start and at the end of the run. */
   loadAverage: string;
   tftpfnVersion: string;
+  /** `git describe --always --dirty` of the checkout measured: what code the figures are for. */
+  commit?: string;
 }
 
 export interface StoredReport {

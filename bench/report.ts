@@ -78,9 +78,17 @@ function targets(r: BenchReport): Target[] {
   const gFolder = t('g'), gFn = t('g', 'tftpfn-fn2');
   const ratio = gFolder && gFn ? gFn.median.requestsPerSec / gFolder.median.requestsPerSec : undefined;
   out.push({ scenario: 'g', text: '1 KiB × 20 from a worker function (poolSize 2): ≥ 70% of the folder path\'s req/s', met: judge(() => ratio! >= 0.7, [ratio]),
-    detail: `${f(gFn?.median.requestsPerSec, 0)} vs ${f(gFolder?.median.requestsPerSec, 0)} req/s = ${f(ratio, 2)}` }, gFn, gFolder);
+    detail: `${f(gFn?.median.requestsPerSec, 0)} vs ${f(gFolder?.median.requestsPerSec, 0)} req/s = ${f(ratio, 2)} (per round: ${gFn && gFolder ? pairedRatios(gFn, gFolder).map((x) => f(x, 2)).join(', ') : '—'})` }, gFn, gFolder);
   out.push({ scenario: 'g', text: '1 KiB × 20 from a worker function (poolSize 2): p99 < 15 ms', met: judge(() => gFn!.median.p99Ms < 15, [gFn]), detail: `${f(gFn?.median.p99Ms, 2)} ms` }, gFn);
   return all.map((t, i) => ({ ...t, runs: [...new Set(sources[i].filter((x) => x !== undefined))].sort().join(', ') || '—' }));
+}
+
+/**
+ * Run i of `m` against run i of `folder`: in an interleaved scenario both ran in the same round,
+ * minutes apart at most, so each ratio saw roughly the same background load.
+ */
+function pairedRatios(m: Measurement, folder: Measurement): number[] {
+  return m.runs.map((r, i) => (folder.runs[i] ? r.requestsPerSec / folder.runs[i].requestsPerSec : NaN));
 }
 
 const label = (server: string) => SERVER_LABELS[server as ServerName] ?? server;
@@ -92,11 +100,18 @@ function scenarioTable(r: BenchReport, sc: { id: ScenarioId }): string[] {
   if (sc.id === 'e' || sc.id === 'g') {
     // (g) adds each row's req/s as a share of the folder row's, the figure its target is about.
     const folder = sc.id === 'g' ? find(r, 'g', 'tftpfn') : undefined;
-    const share = (m: Measurement) => (folder && m.server !== 'tftpfn' ? ` | ${f(m.median.requestsPerSec / folder.median.requestsPerSec, 2)}` : sc.id === 'g' ? ' | —' : '');
-    lines.push(`| server | req/s${sc.id === 'g' ? ' | ÷ folder req/s' : ''} | p50 ms | p90 ms | p99 ms | max ms | requests | failures | server CPU s/run | client CPU s/run | machine busy s/run | peak RSS MiB |`, `|---|---:|${sc.id === 'g' ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+    const share = (m: Measurement) =>
+      folder && m.server !== 'tftpfn' ? ` | ${f(m.median.requestsPerSec / folder.median.requestsPerSec, 2)} | ${pairedRatios(m, folder).map((x) => f(x, 2)).join(', ')}` : sc.id === 'g' ? ' | — | —' : '';
+    lines.push(
+      `| server | req/s${sc.id === 'g' ? ' | ÷ folder req/s | ÷ folder, per round' : ''} | p50 ms | p90 ms | p99 ms | max ms | requests | failures | server CPU s/run | server CPU µs/request | client CPU s/run | machine busy s/run | peak RSS MiB |`,
+      `|---|---:|${sc.id === 'g' ? '---:|---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    );
     for (const m of rows) {
       if (m.error) { lines.push(`| ${label(m.server)} | error: ${m.error.replace(/\|/g, '/').slice(0, 200)} |||||||||`); continue; }
-      lines.push(`| ${label(m.server)} | ${f(m.median.requestsPerSec, 0)}${share(m)} | ${f(m.median.p50Ms, 2)} | ${f(m.median.p90Ms, 2)} | ${f(m.median.p99Ms, 2)} | ${f(m.median.maxMs, 1)} | ${m.requests} | ${m.failures} | ${f(m.cpuSecondsPerRun, 2)} | ${f(m.clientCpuSecondsPerRun, 2)} | ${f(m.machineBusySecondsPerRun, 2)} | ${f(m.peakRssMiB)} |`);
+      // CPU per request is steadier than req/s on a shared machine: contention stretches the
+      // wall clock far more than the work each request takes.
+      const cpuUs = (m.cpuSecondsPerRun * m.runs.length * 1e6) / Math.max(1, m.requests);
+      lines.push(`| ${label(m.server)} | ${f(m.median.requestsPerSec, 0)}${share(m)} | ${f(m.median.p50Ms, 2)} | ${f(m.median.p90Ms, 2)} | ${f(m.median.p99Ms, 2)} | ${f(m.median.maxMs, 1)} | ${m.requests} | ${m.failures} | ${f(m.cpuSecondsPerRun, 2)} | ${f(cpuUs, 0)} | ${f(m.clientCpuSecondsPerRun, 2)} | ${f(m.machineBusySecondsPerRun, 2)} | ${f(m.peakRssMiB)} |`);
     }
   } else if (sc.id === 'f') {
     lines.push('| server | idle RSS MiB | sessions held | RSS held MiB | MiB per 1,000 sessions | transfers ok | failures |', '|---|---:|---:|---:|---:|---:|---:|');
@@ -152,8 +167,8 @@ export function renderMarkdown(r: BenchReport): string {
   out.push('## Machine', '', '| | |', '|---|---|');
   for (const [k, v] of Object.entries(r.machine)) out.push(`| ${k} | ${v} |`);
   for (const [k, v] of Object.entries(r.versions)) out.push(`| ${k} | ${v} |`);
-  out.push('', '## Runs', '', '| run | date | command | tftpfn | sizes | load average at start / end |', '|---|---|---|---|---|---|');
-  for (const run of r.runs) out.push(`| ${run.id} | ${run.date} | \`${run.harness}\` | ${run.tftpfnVersion} | ${sizesText(run.sizes, run.quick)} | ${run.loadAverage} |`);
+  out.push('', '## Runs', '', '| run | date | command | tftpfn (commit) | sizes | load average at start / end |', '|---|---|---|---|---|---|');
+  for (const run of r.runs) out.push(`| ${run.id} | ${run.date} | \`${run.harness}\` | ${run.tftpfnVersion} (${run.commit ?? 'not recorded'}) | ${sizesText(run.sizes, run.quick)} | ${run.loadAverage} |`);
   out.push('', '## Commands', '', '```sh', '# servers (PORT, ROOT and CONF filled in by the harness; CONF/function-poolN.json is shown below)');
   for (const [k, v] of Object.entries(r.commands.servers)) out.push(`${v}    # ${label(k)}`);
   out.push('# load, per scenario');

@@ -11,6 +11,7 @@
  * Every server and load client is a child process in its own process group and is killed at the
  * end, on error and on Ctrl-C; the temporary folder is removed.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import os from 'node:os';
@@ -85,6 +86,15 @@ function writeRandomFile(path: string, bytes: number): void {
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** The commit measured, `-dirty` when the working tree had uncommitted changes. */
+function gitDescribe(): string {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
 
 async function main(): Promise<void> {
   const cli = parseCli();
@@ -181,6 +191,7 @@ async function main(): Promise<void> {
         sizes,
         loadAverage: `${loadAtStart} / ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
         tftpfnVersion: versions.tftpfn,
+        commit: gitDescribe(),
       }],
       iperf,
       iperfRun: iperf.length > 0 ? runId : undefined,
