@@ -11,6 +11,11 @@
  * at request time instead, re-read whenever it changes (inode, size or mtime), so an operator
  * edits the fleet without a redeploy. A file that does not validate is an error for every
  * request until it is fixed: serving a stale copy would hide the mistake until the next reboot.
+ *
+ * Before any of that, the machine is looked up in the shared key-value store (`env.kv`, Redis
+ * across the fleet): `machine:<mac>`, `machine:<ip>`, `machine:default`, each holding one entry
+ * in the same JSON shape (`tftpfn kv import inventory.json` writes them). The JSON inventory is
+ * the fallback when the store has none of those keys, so the examples work with an empty store.
  */
 import { readFile, open } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -36,6 +41,8 @@ export interface Match {
   readonly entry: BootEntry;
   readonly by: 'mac' | 'ip' | 'default';
   readonly key: string;
+  /** Where the entry came from: the key-value store, or the JSON inventory (bundled or INVENTORY). */
+  readonly source?: 'kv' | 'inventory';
 }
 
 /** A renderer's own rules for values its script language cannot carry: the problem, or undefined. */
@@ -211,6 +218,64 @@ export function inventorySource(builtin: unknown, check?: EntryCheck): (env: Fun
       env.log.error({ inventory: file ?? 'bundled', reason: (e as Error).message }, 'inventory rejected');
       throw e;
     }
+  };
+}
+
+/** The env.kv key of one machine entry: `machine:` + a colon MAC, a canonical IP, or `default`. */
+export function machineKvKey(key: string): string {
+  return `machine:${key}`;
+}
+
+/**
+ * The entry for a request from env.kv: its MAC first, then the client's IP, then
+ * `machine:default`; undefined when the store has none of them (or is unreachable, which reads
+ * as a miss). The three reads go out together: one round trip to Redis, not three. A value that
+ * is not a valid entry is logged and thrown, as a bad inventory file is, so the client gets
+ * ERROR 0 rather than a boot entry nobody wrote.
+ */
+export async function kvLookup(env: FunctionEnv, request: FunctionRequest, mac = request.mac, check?: EntryCheck): Promise<Match | undefined> {
+  const candidates: [Match['by'], string][] = [
+    ...(mac !== undefined ? [['mac', mac] as [Match['by'], string]] : []),
+    ['ip', canonicalIp(request.peer.address)],
+    ['default', 'default'],
+  ];
+  const values = await Promise.all(candidates.map(([, key]) => env.kv.get(machineKvKey(key))));
+  const at = values.findIndex((v) => v !== undefined);
+  if (at < 0) return undefined;
+  const [by, key] = candidates[at];
+  const kvKey = machineKvKey(key);
+  try {
+    const fail = (what: string): never => {
+      throw new InventoryError(`env.kv ${what}`);
+    };
+    let raw: unknown;
+    try {
+      raw = JSON.parse(values[at]!);
+    } catch (e) {
+      fail(`${kvKey}: not valid JSON (${(e as Error).message})`);
+    }
+    const entry = parseEntry(raw, kvKey, fail);
+    const problem = check?.(entry, kvKey);
+    if (problem) fail(problem);
+    return { entry, by, key, source: 'kv' };
+  } catch (e) {
+    env.log.error({ inventory: `env.kv ${kvKey}`, reason: (e as Error).message }, 'inventory rejected');
+    throw e;
+  }
+}
+
+/**
+ * Finds a request's machine: in env.kv first (see kvLookup), else in the JSON inventory
+ * (bundled, or the file `env.vars.INVENTORY` names). The store wins as a whole: when it holds
+ * any of the request's keys, default included, the JSON inventory is not read.
+ */
+export function machineFinder(builtin: unknown, check?: EntryCheck): (env: FunctionEnv, request: FunctionRequest, mac?: string) => Promise<Match | undefined> {
+  const loadInventory = inventorySource(builtin, check);
+  return async (env, request, mac = request.mac) => {
+    const fromKv = await kvLookup(env, request, mac, check);
+    if (fromKv) return fromKv;
+    const match = lookup(await loadInventory(env), request, mac);
+    return match && { ...match, source: 'inventory' };
   };
 }
 

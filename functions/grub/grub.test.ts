@@ -1,9 +1,10 @@
 import { mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { invoke } from 'tftpfn/sdk';
+import { invoke, kvBinding, type KvBinding } from 'tftpfn/sdk';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { grubQuote, handle } from './index.js';
+import bundled from './inventory.json' with { type: 'json' };
 
 const WEB01 = [
   '# tftpfn grub: web01.lab.example (matched by mac 52:54:00:12:34:56)',
@@ -50,7 +51,7 @@ describe('grub: bundled inventory', () => {
     expect(result.logs).toEqual([
       {
         level: 'info',
-        obj: { mac: '52:54:00:12:34:56', peer: '192.0.2.10', matchedBy: 'mac', key: '52:54:00:12:34:56' },
+        obj: { mac: '52:54:00:12:34:56', peer: '192.0.2.10', matchedBy: 'mac', key: '52:54:00:12:34:56', source: 'inventory' },
         msg: 'grub config',
       },
     ]);
@@ -206,5 +207,88 @@ describe('grub: grubQuote', () => {
     expect(grubQuote('plain')).toBe("'plain'");
     expect(grubQuote("it's")).toBe("'it'\\''s'");
     expect(grubQuote('$x "y" \\z')).toBe('\'$x "y" \\z\'');
+  });
+});
+
+/** env.kv over a Map, holding the given machine entries as JSON (strings as they are). */
+function kvWith(entries: Record<string, unknown>): { kv: KvBinding; map: Map<string, Uint8Array> } {
+  const map = new Map<string, Uint8Array>();
+  for (const [k, v] of Object.entries(entries)) map.set(k, Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)));
+  const kv = kvBinding({ get: async (k) => map.get(k), set: async (k, v) => void map.set(k, v), del: async (k) => void map.delete(k) });
+  return { kv, map };
+}
+
+describe('grub: machines in env.kv', () => {
+  const web01 = bundled.machines['52:54:00:12:34:56'];
+
+  test('grub: machine:<mac> in env.kv renders exactly as the same entry from the inventory file', async () => {
+    // An empty bundled-inventory stand-in, so only the store can answer.
+    const { kv } = kvWith({ 'machine:52:54:00:12:34:56': web01 });
+    const file = await writeInventory('empty-kv.json', {});
+    const result = await invoke(handle, 'grub.cfg-01-52-54-00-12-34-56', { kv, vars: { INVENTORY: file } });
+    expect(result.body.toString()).toBe(WEB01);
+    expect(result.logs).toEqual([
+      {
+        level: 'info',
+        obj: { mac: '52:54:00:12:34:56', peer: '192.0.2.10', matchedBy: 'mac', key: '52:54:00:12:34:56', source: 'kv' },
+        msg: 'grub config',
+      },
+    ]);
+  });
+
+  test('grub: env.kv is looked up by MAC, then by IP, then machine:default', async () => {
+    const { kv, map } = kvWith({
+      'machine:aa:bb:cc:dd:ee:f0': { hostname: 'by-mac', kernel: '/mac' },
+      'machine:10.0.0.9': { hostname: 'by-ip', kernel: '/ip' },
+      'machine:2001:db8::9': { hostname: 'by-ip6', kernel: '/ip6' },
+      'machine:default': { hostname: 'by-default', kernel: '/default' },
+    });
+    const title = async (path: string, address = '192.0.2.10') =>
+      /^# tftpfn grub: (.*)$/m.exec((await invoke(handle, { path, peer: { address } }, { kv })).body.toString())?.[1];
+    expect(await title('grub.cfg-01-aa-bb-cc-dd-ee-f0', '10.0.0.9')).toBe('by-mac (matched by mac aa:bb:cc:dd:ee:f0)');
+    expect(await title('grub.cfg-AA:BB:CC:DD:EE:F0')).toBe('by-mac (matched by mac aa:bb:cc:dd:ee:f0)');
+    expect(await title('grub.cfg', '10.0.0.9')).toBe('by-ip (matched by ip 10.0.0.9)');
+    expect(await title('grub.cfg', '::ffff:10.0.0.9')).toBe('by-ip (matched by ip 10.0.0.9)');
+    // The peer's IPv6 address is looked up in canonical form.
+    expect(await title('grub.cfg', '2001:DB8:0::9')).toBe('by-ip6 (matched by ip 2001:db8::9)');
+    expect(await title('grub.cfg-01-aa-bb-cc-dd-ee-f1')).toBe('by-default (matched by default)');
+    map.delete('machine:default');
+    // Nothing in the store for this one: the bundled inventory's default answers.
+    expect(await title('grub.cfg-01-aa-bb-cc-dd-ee-f1')).toBe('installer (matched by default)');
+  });
+
+  test('grub: an entry in env.kv wins over the inventory file, and a change is seen on the next request', async () => {
+    const { kv } = kvWith({ 'machine:52:54:00:12:34:56': { ...web01, kernel: '(tftp)/images/fedora-41/vmlinuz' } });
+    const first = await invoke(handle, 'grub.cfg-01-52-54-00-12-34-56', { kv });
+    expect(first.body.toString()).toContain("\tlinux '(tftp)/images/fedora-41/vmlinuz' ");
+    await kv.set('machine:52:54:00:12:34:56', { ...web01, kernel: '(tftp)/images/fedora-42/vmlinuz' });
+    const second = await invoke(handle, 'grub.cfg-01-52-54-00-12-34-56', { kv });
+    expect(second.body.toString()).toContain("\tlinux '(tftp)/images/fedora-42/vmlinuz' ");
+  });
+
+  test('grub: an empty store falls back to the inventory file, whatever it is', async () => {
+    const { kv } = kvWith({});
+    expect((await invoke(handle, 'grub.cfg-01-52-54-00-12-34-56', { kv })).body.toString()).toBe(WEB01);
+    const file = await writeInventory('fallback.json', { default: { kernel: '/from-file' } });
+    const result = await invoke(handle, 'grub.cfg', { kv, vars: { INVENTORY: file } });
+    expect(result.body.toString()).toContain("\tlinux '/from-file'\n");
+    expect((result.logs[0].obj as { source: string }).source).toBe('inventory');
+  });
+
+  test('grub: a value in env.kv that is not a valid entry is logged and the client gets ERROR 0', async () => {
+    const cases: [unknown, string][] = [
+      ['{ "kernel": ', 'env.kv machine:default: not valid JSON ('],
+      [{ kernal: '/k' }, 'env.kv machine:default: unknown field "kernal" (expected hostname, kernel, initrd, cmdline, menuTimeout)'],
+      [{ kernel: '/k', cmdline: 'quiet\n}' }, 'env.kv machine:default.cmdline must not contain control characters or line breaks'],
+      [['/k'], 'env.kv machine:default must be an object with at least "kernel"'],
+    ];
+    for (const [value, reason] of cases) {
+      const { kv } = kvWith({ 'machine:default': value });
+      const result = await invoke(handle, 'grub.cfg', { kv });
+      expect([result.errorCode, result.errorMessage, result.size]).toEqual([0, 'internal error', 0]);
+      expect(result.logs).toHaveLength(1);
+      expect(result.logs[0]).toMatchObject({ level: 'error', obj: { inventory: 'env.kv machine:default' }, msg: 'inventory rejected' });
+      expect((result.logs[0].obj as { reason: string }).reason.startsWith(reason), String(reason)).toBe(true);
+    }
   });
 });

@@ -1,6 +1,7 @@
 /**
  * A per-machine grub.cfg, rendered from an inventory (see ../_shared/inventory.ts): the entry
- * for the client's MAC, else its IP address, else the inventory's default.
+ * for the client's MAC, else its IP address, else the inventory's default; looked up in env.kv
+ * (`machine:<mac>`, `machine:<ip>`, `machine:default`) first, then in the JSON inventory.
  *
  * GRUB's net boot looks for, in order, grub.cfg-01-<mac>, grub.cfg-<IP in hex> (shortened one
  * digit at a time) and grub.cfg, and takes the first that exists. Every one of those names gets
@@ -8,7 +9,7 @@
  * `configfile grub.cfg-${net_default_mac}` (colon form) works too.
  */
 import { denied, macForms, notFound, text, type Handler } from 'tftpfn/sdk';
-import { inventorySource, lookup, type Match } from '../_shared/inventory.js';
+import { machineFinder, type Match } from '../_shared/inventory.js';
 import inventory from './inventory.json' with { type: 'json' };
 
 const CONFIG_NAME = /^grub\.cfg(?:-(.+))?$/;
@@ -18,7 +19,7 @@ const IP_HEX_SUFFIX = /^[0-9A-Fa-f]{1,32}$/;
 const MAC_SUFFIX = /^(?:01-)?[0-9A-Fa-f]{2}([-:])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}$/;
 const DEFAULT_TIMEOUT_S = 5;
 
-const loadInventory = inventorySource(inventory);
+const findMachine = machineFinder(inventory);
 
 export const handle: Handler = async (request, env) => {
   if (request.kind === 'write') return denied();
@@ -32,8 +33,8 @@ export const handle: Handler = async (request, env) => {
     else if (!IP_HEX_SUFFIX.test(suffix)) return notFound();
   }
 
-  const match = lookup(await loadInventory(env), request, mac);
-  env.log.info({ mac, peer: request.peer.address, matchedBy: match?.by, key: match?.key }, 'grub config');
+  const match = await findMachine(env, request, mac);
+  env.log.info({ mac, peer: request.peer.address, matchedBy: match?.by, key: match?.key, source: match?.source }, 'grub config');
   if (!match) return notFound();
   return text(renderGrubCfg(match));
 };

@@ -1,20 +1,22 @@
 /**
  * A per-machine iPXE script, rendered from an inventory (see ../_shared/inventory.ts): the entry
  * for the MAC in the path (01-aa-bb-cc-dd-ee-ff.ipxe, aa-bb-cc-dd-ee-ff.ipxe,
- * aa:bb:cc:dd:ee:ff/boot.ipxe), else the client's IP address, else the inventory's default.
+ * aa:bb:cc:dd:ee:ff/boot.ipxe), else the client's IP address, else the inventory's default;
+ * looked up in env.kv (`machine:<mac>`, `machine:<ip>`, `machine:default`) first, then in the
+ * JSON inventory.
  * Any other name ending in .ipxe (boot.ipxe) is answered by IP, then default.
  */
 import { denied, notFound, text, type Handler } from 'tftpfn/sdk';
-import { inventorySource, lookup, type BootEntry, type Match } from '../_shared/inventory.js';
+import { machineFinder, type BootEntry, type Match } from '../_shared/inventory.js';
 import inventory from './inventory.json' with { type: 'json' };
 
-const loadInventory = inventorySource(inventory, ipxeProblem);
+const findMachine = machineFinder(inventory, ipxeProblem);
 
 export const handle: Handler = async (request, env) => {
   if (request.kind === 'write') return denied();
   if (!request.path.endsWith('.ipxe')) return notFound();
-  const match = lookup(await loadInventory(env), request);
-  env.log.info({ mac: request.mac, peer: request.peer.address, matchedBy: match?.by, key: match?.key }, 'ipxe script');
+  const match = await findMachine(env, request);
+  env.log.info({ mac: request.mac, peer: request.peer.address, matchedBy: match?.by, key: match?.key, source: match?.source }, 'ipxe script');
   if (!match) return notFound();
   return text(renderIpxeScript(match));
 };

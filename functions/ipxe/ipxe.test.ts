@@ -1,9 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { invoke } from 'tftpfn/sdk';
+import { invoke, kvBinding, type KvBinding } from 'tftpfn/sdk';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handle, ipxeTokenProblem } from './index.js';
+import bundled from './inventory.json' with { type: 'json' };
 
 const WEB01 = [
   '#!ipxe',
@@ -58,7 +59,7 @@ describe('ipxe: bundled inventory', () => {
       ].join('\n'),
     );
     expect(result.logs).toEqual([
-      { level: 'info', obj: { mac: undefined, peer: '10.0.0.7', matchedBy: 'ip', key: '10.0.0.7' }, msg: 'ipxe script' },
+      { level: 'info', obj: { mac: undefined, peer: '10.0.0.7', matchedBy: 'ip', key: '10.0.0.7', source: 'inventory' }, msg: 'ipxe script' },
     ]);
   });
 
@@ -141,5 +142,41 @@ describe('ipxe: ipxeTokenProblem', () => {
     for (const token of ['http://10.0.0.1/k?a=1&b=2#frag', 'console=ttyS0,115200n8', '---', 'a&&b', 'x;y', 'ro']) {
       expect(ipxeTokenProblem(token), token).toBeUndefined();
     }
+  });
+});
+
+/** env.kv over a Map holding the given entries as JSON. */
+function kvWith(entries: Record<string, unknown>): KvBinding {
+  const map = new Map<string, Uint8Array>();
+  for (const [k, v] of Object.entries(entries)) map.set(k, Buffer.from(JSON.stringify(v)));
+  return kvBinding({ get: async (k) => map.get(k), set: async (k, v) => void map.set(k, v), del: async (k) => void map.delete(k) });
+}
+
+describe('ipxe: machines in env.kv', () => {
+  test('ipxe: machine:<mac> in env.kv renders exactly as the same entry from the inventory file', async () => {
+    const kv = kvWith({ 'machine:52:54:00:12:34:56': bundled.machines['52:54:00:12:34:56'] });
+    const result = await invoke(handle, '01-52-54-00-12-34-56.ipxe', { kv, ...(await withInventory({})) });
+    expect(result.body.toString()).toBe(WEB01);
+    expect((result.logs[0].obj as { source: string }).source).toBe('kv');
+  });
+
+  test('ipxe: boot.ipxe is answered from env.kv by IP, then machine:default, then the inventory file', async () => {
+    const kv = kvWith({ 'machine:10.0.0.9': { hostname: 'kv-ip', kernel: 'http://x/k' }, 'machine:default': { hostname: 'kv-default', kernel: 'http://x/d' } });
+    expect((await invoke(handle, { path: 'boot.ipxe', peer: { address: '10.0.0.9' } }, { kv })).body.toString()).toContain('echo tftpfn: booting kv-ip\n');
+    expect((await invoke(handle, 'boot.ipxe', { kv })).body.toString()).toContain('echo tftpfn: booting kv-default\n');
+    expect((await invoke(handle, 'boot.ipxe', { kv: kvWith({}) })).body.toString()).toContain('echo tftpfn: booting installer\n');
+  });
+
+  test('ipxe: an env.kv entry iPXE could not carry literally is refused with ERROR 0, as in a file', async () => {
+    const kv = kvWith({ 'machine:default': { kernel: 'http://x/k', cmdline: 'console=${serial}' } });
+    const result = await invoke(handle, 'boot.ipxe', { kv });
+    expect([result.errorCode, result.errorMessage]).toEqual([0, 'internal error']);
+    expect(result.logs).toEqual([
+      {
+        level: 'error',
+        obj: { inventory: 'env.kv machine:default', reason: 'env.kv machine:default.cmdline word "console=${serial}" contains "$" (iPXE expands ${...} settings)' },
+        msg: 'inventory rejected',
+      },
+    ]);
   });
 });

@@ -63,3 +63,48 @@ describe('static', () => {
     expect([result.errorCode, result.errorMessage]).toEqual([2, 'access violation']);
   });
 });
+
+describe('static: from a bucket (env.vars.BUCKET)', () => {
+  let bucketsDir: string;
+  beforeAll(async () => {
+    bucketsDir = await mkdtemp(join(tmpdir(), 'tftpfn-static-buckets-'));
+    await mkdir(join(bucketsDir, 'boot-images/tftp/boot/efi'), { recursive: true });
+    await writeFile(join(bucketsDir, 'boot-images/tftp/boot/efi/ipxe.efi'), BINARY);
+    await writeFile(join(bucketsDir, 'boot-images/hello.txt'), 'Hello from a bucket!\n');
+  });
+  afterAll(async () => {
+    await rm(bucketsDir, { recursive: true, force: true });
+  });
+
+  test('static: with BUCKET set, the path is an object key in that bucket', async () => {
+    const result = await invoke(handle, 'hello.txt', { vars: { BUCKET: 'boot-images' } }, { root, bucketsDir });
+    expect(result.response).toEqual({ kind: 'object', bucket: 'boot-images', key: 'hello.txt', versionId: undefined });
+    expect(result.body.toString()).toBe('Hello from a bucket!\n');
+  });
+
+  test('static: PREFIX is put in front of the key; the bytes and tsize are the object\'s', async () => {
+    const result = await invoke(handle, '/boot//efi/ipxe.efi', { vars: { BUCKET: 'boot-images', PREFIX: 'tftp/' } }, { root, bucketsDir });
+    expect(result.response).toEqual({ kind: 'object', bucket: 'boot-images', key: 'tftp/boot/efi/ipxe.efi', versionId: undefined });
+    expect(result.body.equals(BINARY)).toBe(true);
+    expect([result.size, result.tsize]).toEqual([70_001, 70_001]);
+  });
+
+  test('static: a missing object is ERROR 1; the root folder is not consulted', async () => {
+    for (const path of ['missing.bin', 'boot/efi/ipxe.efi']) {
+      const result = await invoke(handle, path, { vars: { BUCKET: 'boot-images' } }, { root, bucketsDir });
+      expect([path, result.errorCode, result.errorMessage]).toEqual([path, 1, 'file not found']);
+    }
+  });
+
+  test('static: an empty BUCKET means the folder, as when it is unset', async () => {
+    const result = await invoke(handle, 'hello.txt', { vars: { BUCKET: '' } }, { root, bucketsDir });
+    expect(result.response).toEqual({ kind: 'file', path: 'hello.txt' });
+    expect(result.body.toString()).toBe('Hello from a folder!\n');
+  });
+
+  test('static: a bucket name S3 would refuse is ERROR 0, with the reason for the logs', async () => {
+    const result = await invoke(handle, 'hello.txt', { vars: { BUCKET: 'Boot_Images' } }, { root, bucketsDir });
+    expect([result.errorCode, result.errorMessage]).toEqual([0, 'internal error']);
+    expect(String(result.thrown)).toMatch(/bucket must be a valid bucket name/);
+  });
+});
