@@ -9,6 +9,7 @@ import { buildCommand } from './build.js';
 import { deployCommand } from './deploy.js';
 import { invokeCommand } from './invoke.js';
 import { devCommand } from './dev.js';
+import { kvCommand } from './kv.js';
 
 const program = new Command('tftpfn')
   .description('tftpfn: a dynamic TFTP platform')
@@ -20,6 +21,7 @@ const program = new Command('tftpfn')
   .addCommand(benchCommand())
   .addCommand(buildCommand())
   .addCommand(invokeCommand())
-  .addCommand(deployCommand());
+  .addCommand(deployCommand())
+  .addCommand(kvCommand());
 
 await program.parseAsync(process.argv);
