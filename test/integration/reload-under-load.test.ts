@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { pino } from 'pino';
-import { createGateway, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
+import { createGateway, type ReloadEvent, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
 import { get } from '../../gateway/src/client/index.js';
 import { bundleFunction, type BuiltBundle } from '../../gateway/src/runtime/bundle.js';
 import { DeployStore } from '../../gateway/src/runtime/deploy-store.js';
@@ -41,6 +41,8 @@ test(`${SWAPS} deploys under continuous load: no failed transfer, every response
   deployIdToName.set(first.deployed.version, 'gen0');
 
   const records: SessionRecord[] = [];
+  const reloads: ReloadEvent[] = [];
+  const logLines: string[] = [];
   gw = await createGateway({
     hosts: ['127.0.0.1'],
     port: 0,
@@ -49,8 +51,9 @@ test(`${SWAPS} deploys under continuous load: no failed transfer, every response
     reloadPollMs: 50,
     functions: { versioned: { poolSize: 2 } },
     defaultRoute: { function: 'versioned' },
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) }),
     onSession: (r) => records.push(r),
+    onReload: (e) => reloads.push(e),
   });
   const port = gw.port;
 
@@ -79,9 +82,10 @@ test(`${SWAPS} deploys under continuous load: no failed transfer, every response
   for (let s = 1; s <= SWAPS; s++) {
     const { deployed } = await store.publish('versioned', bundles[s]);
     deployIdToName.set(deployed.version, `gen${s}`);
-    const end = Date.now() + 10_000;
+    // Generous: on a loaded 2-core CI box, worker start-up competes with six transfer loops.
+    const end = Date.now() + 30_000;
     while (gw.functions!.status()[0].version !== deployed.version && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    expect(gw.functions!.status()[0].version).toBe(deployed.version);
+    expect(gw.functions!.status()[0].version, `swap ${s}: reloads ${JSON.stringify(reloads.slice(-3))}\nlog: ${logLines.slice(-5).join('')}`).toBe(deployed.version);
     // Let a few transfers start on this version before the next deploy.
     await new Promise((r) => setTimeout(r, 150));
   }
