@@ -44,4 +44,12 @@ export const DEFAULTS = {
   cacheFreshnessMs: 30_000,
   memoryKvMaxBytes: 64 * 1024 * 1024,
   upstreamAttempts: 4,
+  statsToRedis: true,
+  statsStreamKey: 'tftpfn:sessions',
+  statsStreamMaxLen: 100_000,
+  statsCounterTtlSeconds: 7 * 24 * 3600,
+  statsBufferMax: 10_000,
+  statsFlushMs: 250,
+  metricsHost: '127.0.0.1',
+  serverStatsIntervalMs: 60_000,
 } as const;

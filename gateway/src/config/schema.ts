@@ -123,6 +123,21 @@ export const configSchema = z
     cacheFreshnessMs: int(0, 24 * 3600 * 1000).default(DEFAULTS.cacheFreshnessMs),
     memoryKvMaxBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.memoryKvMaxBytes),
     upstreamAttempts: int(1, 10).default(DEFAULTS.upstreamAttempts),
+    /** Names this gateway in stats and metrics; default HOSTNAME-PID. */
+    gatewayId: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : - (at most 100)').optional(),
+    /** Push session records and per-minute counters to Redis (when redisUrl is set). */
+    statsToRedis: bool.default(DEFAULTS.statsToRedis),
+    statsStreamKey: z.string().min(1).default(DEFAULTS.statsStreamKey),
+    /** The stream is trimmed to about this many records (XADD MAXLEN ~). */
+    statsStreamMaxLen: int(100, 100_000_000).default(DEFAULTS.statsStreamMaxLen),
+    statsCounterTtlSeconds: int(60, 365 * 24 * 3600).default(DEFAULTS.statsCounterTtlSeconds),
+    /** Records kept in memory while Redis is unreachable; the oldest are dropped (and counted) beyond. */
+    statsBufferMax: int(1, 10_000_000).default(DEFAULTS.statsBufferMax),
+    statsFlushMs: int(10, 60_000).default(DEFAULTS.statsFlushMs),
+    /** Prometheus /metrics, /healthz and /readyz on this TCP port; off when unset. */
+    metricsPort: int(0, 65535).optional(),
+    metricsHost: z.string().min(1).default(DEFAULTS.metricsHost),
+    serverStatsIntervalMs: int(100, 24 * 3600 * 1000).default(DEFAULTS.serverStatsIntervalMs),
   })
   .strict()
   .superRefine((c, ctx) => {
