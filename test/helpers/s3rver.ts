@@ -72,6 +72,9 @@ export interface TestS3rver {
   halt(): Promise<void>;
   /** Starts it again (stopping it first if running) on the same port and data folder. */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the server keeps its sockets but stops answering (a hung S3). */
+  pause(): void;
+  resume(): void;
 }
 
 const PRELOAD = `
@@ -176,6 +179,7 @@ export async function startS3rver(): Promise<TestS3rver> {
     child = undefined;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill('SIGCONT'); // a paused server would not act on SIGTERM
     proc.kill('SIGTERM');
     const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await exited;
@@ -236,6 +240,8 @@ export async function startS3rver(): Promise<TestS3rver> {
       rmSync(top, { recursive: true, force: true });
     },
     halt: stopChild,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     restart: async () => {
       await stopChild();
       await launch();
