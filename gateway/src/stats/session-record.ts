@@ -8,6 +8,10 @@ import type { Outcome, SessionCounters } from '../session/types.js';
 
 export interface SessionRecord {
   id: string;
+  /** The gateway that served it (config gatewayId, default HOSTNAME-PID). */
+  gateway: string;
+  /** When the session ended, ISO 8601. */
+  endedAt: string;
   peer: Endpoint;
   local: Endpoint;
   file: string;
@@ -76,11 +80,14 @@ export function buildRecord(args: {
   errorCode?: number;
   errorMessage?: string;
   tags?: SessionTags;
+  gateway?: string;
 }): SessionRecord {
   const { request: r, counters: c } = args;
   const n = args.negotiated ?? NOT_NEGOTIATED;
   return {
     id: r.id,
+    gateway: args.gateway ?? '',
+    endedAt: new Date().toISOString(),
     peer: r.peer,
     local: r.local,
     file: r.path.raw,

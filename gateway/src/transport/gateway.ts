@@ -11,6 +11,7 @@
  * the request arrived on; a stranger's datagram there gets ERROR 5 and the transfer goes on.
  */
 import type dgram from 'node:dgram';
+import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { ErrorCode, TftpError, toWireError } from '../protocol/error-codes.js';
@@ -61,6 +62,8 @@ const pidTag = process.pid.toString(36);
 
 export class Gateway {
   readonly counters: ServerCounters = newServerCounters();
+  /** Names this gateway in session records, stats and metrics. */
+  readonly id: string;
   private readonly listeners: Listener[] = [];
   /** Sessions (and requests being admitted) by peer address|port. */
   private readonly sessions = new Map<string, ActiveSession>();
@@ -80,6 +83,7 @@ export class Gateway {
     private readonly log: Logger,
     private readonly hooks: GatewayHooks = {},
   ) {
+    this.id = config.gatewayId ?? `${hostname()}-${process.pid}`;
     this.filter = new ClientFilter(config.allow, config.deny);
     this.limits = { maxBlockSize: config.maxBlockSize, maxWindowSize: config.maxWindowSize, refuse: parseRefuseList(config.refuse) };
     this.timing = {
@@ -385,7 +389,7 @@ export class Gateway {
     const counters = { ...newCounters(), packetsSent: 1 };
     const durationMs = performance.now() - startedAt;
     this.emit(
-      buildRecord({ request, negotiated: undefined, counters, durationMs, outcome: refusalOutcome(wire.code, e), errorCode: wire.code, errorMessage: wire.message, tags }),
+      buildRecord({ gateway: this.id, request, negotiated: undefined, counters, durationMs, outcome: refusalOutcome(wire.code, e), errorCode: wire.code, errorMessage: wire.message, tags }),
       e instanceof TftpError ? e.cause : e,
     );
     this.release(entry);
@@ -398,7 +402,7 @@ export class Gateway {
     this.counters.retransmits += c.retransmits;
     const durationMs = performance.now() - startedAt;
     this.emit(
-      buildRecord({ request, negotiated, counters: c, durationMs, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, tags }),
+      buildRecord({ gateway: this.id, request, negotiated, counters: c, durationMs, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, tags }),
       end.cause,
     );
   }
