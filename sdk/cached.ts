@@ -90,16 +90,18 @@ const inFlight = new Map<string, Promise<unknown>>();
  */
 export async function cached<T extends Cacheable>(key: string, producer: () => T | Promise<T>, opts: { ttl: number }): Promise<T> {
   if (typeof key !== 'string' || key === '') throw new TypeError('cached(): key must be a non-empty string');
-  if (typeof opts?.ttl !== 'number' || !(opts.ttl > 0)) throw new TypeError('cached(): give { ttl } in seconds, greater than 0');
-  const store = backend();
-  const hit = await store.get(key);
-  if (hit && hit.byteLength > 0) {
-    const value = decode(hit);
-    if (value !== undefined) return value as T;
-  }
+  if (typeof opts?.ttl !== 'number' || !(opts.ttl > 0) || !Number.isFinite(opts.ttl)) throw new TypeError('cached(): give { ttl } in seconds, finite and greater than 0');
+  // Join a run already under way before asking the store, so a lookup racing a run's end
+  // cannot start a second producer run.
   const pending = inFlight.get(key);
   if (pending) return pending as Promise<T>;
+  const store = backend();
   const run = (async () => {
+    const hit = await store.get(key);
+    if (hit && hit.byteLength > 0) {
+      const cachedValue = decode(hit);
+      if (cachedValue !== undefined) return cachedValue as T;
+    }
     const value = await producer();
     if (value === undefined || value === null) throw new TypeError('cached(): the producer returned nothing to cache');
     await store.set(key, encode(value), Math.ceil(opts.ttl));

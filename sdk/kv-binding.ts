@@ -37,17 +37,23 @@ export function kvBinding(raw: RawKv): KvBinding {
       const v = await raw.get(checkKey(key));
       return v === undefined ? undefined : dec.decode(v);
     },
-    getBytes: (key) => raw.get(checkKey(key)),
+    // async, so a bad key rejects like every other method instead of throwing synchronously.
+    async getBytes(key) {
+      return raw.get(checkKey(key));
+    },
     async getJson<T>(key: string) {
       const v = await raw.get(checkKey(key));
       return v === undefined ? undefined : (JSON.parse(dec.decode(v)) as T);
     },
     async set(key, value, opts = {}) {
       const ttl = opts.ttl;
-      if (ttl !== undefined && !(typeof ttl === 'number' && ttl > 0)) throw new TypeError('env.kv.set: ttl is a number of seconds greater than 0');
+      // Finite: Redis refuses EX Infinity, and the write would be silently dropped.
+      if (ttl !== undefined && !(typeof ttl === 'number' && ttl > 0 && Number.isFinite(ttl))) throw new TypeError('env.kv.set: ttl is a finite number of seconds greater than 0');
       const bytes = typeof value === 'string' ? enc.encode(value) : value instanceof Uint8Array ? value : enc.encode(JSON.stringify(value));
       await raw.set(checkKey(key), bytes, ttl === undefined ? undefined : Math.ceil(ttl));
     },
-    delete: (key) => raw.del(checkKey(key)),
+    async delete(key) {
+      await raw.del(checkKey(key));
+    },
   };
 }

@@ -148,8 +148,8 @@ describe('kvBinding', () => {
     await kv.set('b', 'v', { ttl: 0.2 });
     await kv.set('c', 'v');
     expect([ttls.get('a'), ttls.get('b'), ttls.get('c')]).toEqual([60, 1, undefined]);
-    for (const ttl of [0, -1, Number.NaN, '60' as unknown as number]) {
-      await expect(kv.set('d', 'v', { ttl }), String(ttl)).rejects.toThrow('env.kv.set: ttl is a number of seconds greater than 0');
+    for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '60' as unknown as number]) {
+      await expect(kv.set('d', 'v', { ttl }), String(ttl)).rejects.toThrow('env.kv.set: ttl is a finite number of seconds greater than 0');
     }
     expect(map.has('d')).toBe(false);
   });
@@ -226,7 +226,7 @@ describe('cached', () => {
 
   test('cached: ttl is required and positive; the key is a non-empty string; nothing to cache is an error', async () => {
     const producer = () => 'v';
-    await expect(cached(freshKey('t'), producer, undefined as never)).rejects.toThrow('cached(): give { ttl } in seconds, greater than 0');
+    await expect(cached(freshKey('t'), producer, undefined as never)).rejects.toThrow('cached(): give { ttl } in seconds, finite and greater than 0');
     await expect(cached(freshKey('t'), producer, {} as never)).rejects.toThrow(TypeError);
     await expect(cached(freshKey('t'), producer, { ttl: 0 })).rejects.toThrow(TypeError);
     await expect(cached(freshKey('t'), producer, { ttl: -5 })).rejects.toThrow(TypeError);
