@@ -9,6 +9,19 @@ import { FILES, type Scenario, type Sizes } from './scenarios.js';
 import { startServer, type ServerSpec } from './servers.js';
 import type { ManagedProcess } from './child-process.js';
 
+/** Requests and body bytes the S3 server (s3rver, counted by a preload hook) served during one run. */
+export interface UpstreamCount {
+  gets: number;
+  heads: number;
+  /** Other methods and the non-2xx/304 replies among the above, for the record. */
+  other: number;
+  errors: number;
+  bodyBytes: number;
+  objectBytes: number;
+  /** CPU seconds of the S3 server during the run. */
+  s3CpuSeconds: number;
+}
+
 export interface Measurement {
   server: string;
   /** The harness invocation that measured this row (merge.ts); set by run.ts. */
@@ -28,6 +41,8 @@ export interface Measurement {
   peakRssMiB: number;
   /** Scenario (f) only. */
   memory?: { idleRssMiB: number; heldRssMiB: number; heldSessions: number };
+  /** Scenario (h), rows served from S3: what the S3 server counted, one entry per run. */
+  upstream?: UpstreamCount[];
   error?: string;
 }
 
@@ -36,6 +51,36 @@ export function median(values: number[]): number {
   if (v.length === 0) return NaN;
   const mid = v.length >> 1;
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/**
+ * One row from its load-client runs: the median of each figure, totals, and CPU and machine-busy
+ * seconds (summed over the runs) per run.
+ */
+export function summarize(server: string, runs: LoadResult[], cpuSeconds: number, busySeconds: number, peakRssMiB: number): Measurement {
+  const failuresByCode: Record<string, number> = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.failuresByCode)) failuresByCode[k] = (failuresByCode[k] ?? 0) + v;
+  return {
+    server,
+    runs,
+    median: {
+      throughputMiBps: median(runs.map((r) => r.throughputMiBps)),
+      requestsPerSec: median(runs.map((r) => r.requestsPerSec)),
+      p50Ms: median(runs.map((r) => r.latency.p50Ms)),
+      p90Ms: median(runs.map((r) => r.latency.p90Ms)),
+      p99Ms: median(runs.map((r) => r.latency.p99Ms)),
+      maxMs: median(runs.map((r) => r.latency.maxMs)),
+      elapsedMs: median(runs.map((r) => r.elapsedMs)),
+    },
+    requests: runs.reduce((n, r) => n + r.requests, 0),
+    failures: runs.reduce((n, r) => n + r.failures, 0),
+    failuresByCode,
+    negotiated: runs.find((r) => r.negotiated)?.negotiated,
+    cpuSecondsPerRun: cpuSeconds / Math.max(1, runs.length),
+    clientCpuSecondsPerRun: runs.reduce((n, r) => n + (r.clientCpuSeconds ?? NaN), 0) / Math.max(1, runs.length),
+    machineBusySecondsPerRun: busySeconds / Math.max(1, runs.length),
+    peakRssMiB,
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -110,30 +155,9 @@ class ServerUnderTest {
   result(): Measurement {
     this.cpu.stop();
     const peakRssMiB = this.sampler.stop();
-    const runs = this.runs;
     const load = this.scenario.load(this.port, this.sizes);
-    const failuresByCode: Record<string, number> = {};
-    for (const r of runs) for (const [k, v] of Object.entries(r.failuresByCode)) failuresByCode[k] = (failuresByCode[k] ?? 0) + v;
     return {
-      server: this.spec.name,
-      runs,
-      median: {
-        throughputMiBps: median(runs.map((r) => r.throughputMiBps)),
-        requestsPerSec: median(runs.map((r) => r.requestsPerSec)),
-        p50Ms: median(runs.map((r) => r.latency.p50Ms)),
-        p90Ms: median(runs.map((r) => r.latency.p90Ms)),
-        p99Ms: median(runs.map((r) => r.latency.p99Ms)),
-        maxMs: median(runs.map((r) => r.latency.maxMs)),
-        elapsedMs: median(runs.map((r) => r.elapsedMs)),
-      },
-      requests: runs.reduce((n, r) => n + r.requests, 0),
-      failures: runs.reduce((n, r) => n + r.failures, 0),
-      failuresByCode,
-      negotiated: runs.find((r) => r.negotiated)?.negotiated,
-      cpuSecondsPerRun: this.cpuSeconds / Math.max(1, runs.length),
-      clientCpuSecondsPerRun: runs.reduce((n, r) => n + (r.clientCpuSeconds ?? NaN), 0) / Math.max(1, runs.length),
-      machineBusySecondsPerRun: this.busySeconds / Math.max(1, runs.length),
-      peakRssMiB,
+      ...summarize(this.spec.name, this.runs, this.cpuSeconds, this.busySeconds, peakRssMiB),
       memory: load.holdMs ? { idleRssMiB: this.idleRssMiB, heldRssMiB: this.heldRssMiB, heldSessions: load.concurrency } : undefined,
     };
   }

@@ -80,6 +80,17 @@ function targets(r: BenchReport): Target[] {
   out.push({ scenario: 'g', text: '1 KiB × 20 from a worker function (poolSize 2): ≥ 70% of the folder path\'s req/s', met: judge(() => ratio! >= 0.7, [ratio]),
     detail: `${f(gFn?.median.requestsPerSec, 0)} vs ${f(gFolder?.median.requestsPerSec, 0)} req/s = ${f(ratio, 2)} (per round: ${gFn && gFolder ? pairedRatios(gFn, gFolder).map((x) => f(x, 2)).join(', ') : '—'})` }, gFn, gFolder);
   out.push({ scenario: 'g', text: '1 KiB × 20 from a worker function (poolSize 2): p99 < 15 ms', met: judge(() => gFn!.median.p99Ms < 15, [gFn]), detail: `${f(gFn?.median.p99Ms, 2)} ms` }, gFn);
+  // (h): the S3 rows against the folder and in.tftpd, and what the bucket sent.
+  const hCold = t('h', 'tftpfn-s3-cold'), hFolder = t('h'), hTftpd = t('h', 'in.tftpd');
+  out.push({ scenario: 'h', text: 'boot storm from S3, cold cache: every transfer succeeds', met: judge(() => hCold!.failures === 0, [hCold]),
+    detail: hCold ? `${hCold.requests} ok, ${hCold.failures} failed` : '—' }, hCold);
+  out.push({ scenario: 'h', text: 'boot storm from S3, cold cache: aggregate ≥ 0.9× the same storm from the folder', met: judge(() => hCold!.median.throughputMiBps >= 0.9 * hFolder!.median.throughputMiBps, [hCold, hFolder]),
+    detail: `${f(hCold?.median.throughputMiBps)} vs 0.9 × ${f(hFolder?.median.throughputMiBps)} MiB/s (${f(hCold && hFolder ? hCold.median.throughputMiBps / hFolder.median.throughputMiBps : undefined, 2)}×)` }, hCold, hFolder);
+  out.push({ scenario: 'h', text: 'boot storm from S3, cold cache: aggregate ≥ 1× in.tftpd from disk', met: judge(() => hCold!.median.throughputMiBps >= hTftpd!.median.throughputMiBps, [hCold, hTftpd]),
+    detail: `${f(hCold?.median.throughputMiBps)} vs ${f(hTftpd?.median.throughputMiBps)} MiB/s (${f(hCold && hTftpd ? hCold.median.throughputMiBps / hTftpd.median.throughputMiBps : undefined, 2)}×)` }, hCold, hTftpd);
+  const worst = hCold?.upstream?.length ? Math.max(...hCold.upstream.map((u) => u.bodyBytes / u.objectBytes)) : undefined;
+  out.push({ scenario: 'h', text: 'boot storm from S3, cold cache: body bytes the bucket sent ≤ 2× the object, every run', met: judge(() => worst! <= 2, [worst]),
+    detail: hCold?.upstream?.length ? `${hCold.upstream.map((u) => `${u.gets} GET + ${u.heads} HEAD, ${f(u.bodyBytes / u.objectBytes, 3)}×`).join('; ')}` : '—' }, hCold);
   return all.map((t, i) => ({ ...t, runs: [...new Set(sources[i].filter((x) => x !== undefined))].sort().join(', ') || '—' }));
 }
 
@@ -130,6 +141,7 @@ function scenarioTable(r: BenchReport, sc: { id: ScenarioId }): string[] {
       lines.push(`| ${label(m.server)} | ${neg} | ${f(m.median.throughputMiBps)} | ${f(m.median.p50Ms, 0)} | ${f(m.median.p99Ms, 0)} | ${f(m.median.maxMs, 0)} | ${m.requests} | ${m.failures} | ${rtx} | ${f(m.cpuSecondsPerRun, 2)} | ${f(m.clientCpuSecondsPerRun, 2)} | ${f(m.machineBusySecondsPerRun, 2)} | ${f(m.peakRssMiB)} |`);
     }
   }
+  if (sc.id === 'h') lines.push('', ...upstreamTable(rows));
   const notes: string[] = [];
   for (const m of rows) {
     if (!m.error && sc.id === 'b' && m.negotiated && m.negotiated.windowSize === 1) notes.push(`${m.server} does not implement RFC 7440 windowsize: it left the option out of its OACK, so the transfer ran lock-step.`);
@@ -140,7 +152,7 @@ function scenarioTable(r: BenchReport, sc: { id: ScenarioId }): string[] {
 }
 
 function sizesText(s: Sizes, quick: boolean): string {
-  return `large file ${mib(s.bigBytes)}; boot storm ${s.stormClients} × ${mib(s.bootBytes)}; small file 1 KiB for ${s.smallDurationS} s; ${s.memorySessions} held sessions; ${s.runs} run(s) per scenario (fbtftp: 1 in the boot storm)${quick ? '; **quick run: indicative only**' : ''}`;
+  return `large file ${mib(s.bigBytes)}; boot storm ${s.stormClients} × ${mib(s.bootBytes)}${s.s3ObjectBytes ? ` (S3 storm: ${s.stormClients} × ${mib(s.s3ObjectBytes)})` : ''}; small file 1 KiB for ${s.smallDurationS} s; ${s.memorySessions} held sessions; ${s.runs} run(s) per scenario (fbtftp: 1 in the boot storm)${quick ? '; **quick run: indicative only**' : ''}`;
 }
 
 const runRef = (run: BenchRun | undefined) => (run ? `run ${run.id} (${run.date}, \`${run.harness}\`)` : 'an unrecorded run');
@@ -187,6 +199,34 @@ export function renderMarkdown(r: BenchReport): string {
   }
   if (r.skipped.length) out.push('## Skipped (latest run)', '', ...r.skipped.map((x) => `- ${x}`), '');
   return out.join('\n');
+}
+
+/** (h): what the S3 server counted per run, and the S3 rows' throughput against the others. */
+function upstreamTable(rows: Measurement[]): string[] {
+  const out = ['What the S3 server (s3rver, counted by its request hook) served during each storm, per run:', '', '| row | run | GET | HEAD | other | non-2xx/304 | body bytes | ÷ object | s3rver CPU s |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const m of rows) {
+    for (const [i, u] of (m.upstream ?? []).entries()) {
+      out.push(`| ${label(m.server)} | ${i + 1} | ${u.gets} | ${u.heads} | ${u.other} | ${u.errors} | ${u.bodyBytes} | ${f(u.bodyBytes / u.objectBytes, 3)} | ${f(u.s3CpuSeconds, 2)} |`);
+    }
+  }
+  const folder = rows.find((m) => m.server === 'tftpfn' && !m.error), tftpd = rows.find((m) => m.server === 'in.tftpd' && !m.error);
+  out.push('', '| row | ÷ folder MiB/s (median) | ÷ folder, per round | ÷ in.tftpd MiB/s (median) | ÷ in.tftpd, per round |', '|---|---:|---|---:|---|');
+  const per = (m: Measurement, o: Measurement | undefined) => (o ? m.runs.map((r, i) => f(o.runs[i] ? r.throughputMiBps / o.runs[i].throughputMiBps : NaN, 2)).join(', ') : '—');
+  for (const m of rows) {
+    if (m.error || m.server === 'tftpfn' || m.server === 'in.tftpd') continue;
+    out.push(`| ${label(m.server)} | ${f(folder ? m.median.throughputMiBps / folder.median.throughputMiBps : undefined, 2)} | ${per(m, folder)} | ${f(tftpd ? m.median.throughputMiBps / tftpd.median.throughputMiBps : undefined, 2)} | ${per(m, tftpd)} |`);
+  }
+  out.push(
+    '',
+    'Each round runs the rows in table order: Redis flushed and a fresh gateway for the cold storm, a second storm on that gateway (warm), then a fresh gateway on the same Redis (fleet), then the folder and in.tftpd, each on a freshly started process. The S3 gateway is `tftpfn serve -c CONF/s3-gateway.json` with the same flags as the folder row; its config (ports filled in by the harness):',
+    '',
+    '```json',
+    '{"objectStore":"s3","s3Endpoint":"http://127.0.0.1:S3PORT","s3ForcePathStyle":true,"s3Region":"us-east-1","s3AccessKeyId":"S3RVER","s3SecretAccessKey":"S3RVER","redisUrl":"redis://127.0.0.1:REDISPORT","maxSessionsPerClient":10000,"routes":[{"match":"boot/**","bucket":"boot","stripPrefix":true}],"defaultRoute":{"folder":"ROOT"}}',
+    '```',
+    '',
+    'Cache settings are the defaults (1 MiB chunks, objects over 8 MiB cached in chunks, 256 MiB in-process table). The S3 rows ask for `boot/vmlinuz-20m.bin` (the object `vmlinuz-20m.bin` in bucket `boot`), the folder and in.tftpd rows for `vmlinuz-20m.bin`: the same bytes. Why upstream bytes stay near one copy and where the time goes: [PERFORMANCE.md](PERFORMANCE.md#boot-storm-from-s3-h).',
+  );
+  return out;
 }
 
 /** What (g)'s function servers run, so the table can be reproduced without reading the harness. */

@@ -7,6 +7,7 @@
  *   npm run bench -- --quick            small files, one run each (about a minute)
  *   npm run bench -- --runs 5 --only a,b,e --servers tftpfn,in.tftpd
  *   npm run bench -- --only e,g         the function runtime against the folder
+ *   npm run bench -- --only h           the boot storm from S3 (s3rver + redis-server) vs folder and in.tftpd
  *
  * Every server and load client is a child process in its own process group and is killed at the
  * end, on error and on Ctrl-C; the temporary folder is removed.
@@ -25,6 +26,7 @@ import { measure, measureInterleaved, type Measurement } from './measure.js';
 import { oneKib } from './functions/one-kib.js';
 import { mergeReports, nextRunId, normalizeStored, type StoredReport } from './merge.js';
 import { renderMarkdown } from './report.js';
+import { runS3Storm } from './s3-storm.js';
 import { FILES, HELD_BYTES, SMALL_BYTES, scenarios, sizesFor, type ScenarioId } from './scenarios.js';
 import { describeLoad } from './load-client.js';
 import { describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, type ServerName } from './servers.js';
@@ -47,7 +49,7 @@ function parseCli() {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,b,c,d,e,f,g] [--servers tftpfn,tftpfn-p2,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,in.tftpd,fbtftp]
+    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,b,c,d,e,f,g,h] [--servers tftpfn,tftpfn-p2,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,in.tftpd,fbtftp]
                      [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh]
 
 Scenarios and servers not selected keep their stored figures from --json (each says which run
@@ -120,6 +122,7 @@ async function main(): Promise<void> {
     writeRandomFile(join(root, FILES.boot), sizes.bootBytes);
     writeRandomFile(join(root, FILES.small), SMALL_BYTES);
     writeRandomFile(join(root, FILES.held), HELD_BYTES);
+    if (sizes.s3ObjectBytes) writeRandomFile(join(root, FILES.s3Boot), sizes.s3ObjectBytes);
     writeFileSync(join(root, FILES.generated), oneKib());
     writeFunctionConfigs(confDir);
     const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -128,6 +131,7 @@ async function main(): Promise<void> {
     const ports: Record<ServerName, number> = {
       tftpfn: cli.portBase, 'tftpfn-p2': cli.portBase + 1, 'in.tftpd': cli.portBase + 2, fbtftp: cli.portBase + 3,
       'tftpfn-fn1': cli.portBase + 4, 'tftpfn-fn2': cli.portBase + 5, 'tftpfn-fn4': cli.portBase + 6,
+      'tftpfn-s3-cold': cli.portBase + 7, 'tftpfn-s3-warm': cli.portBase + 7, 'tftpfn-s3-fleet': cli.portBase + 7,
     };
     const skipped: string[] = [];
     for (const s of specs) if (s.unavailable) skipped.push(`${s.name}: ${s.unavailable}`);
@@ -151,10 +155,23 @@ async function main(): Promise<void> {
     const all = scenarios().filter((s) => !cli.only || cli.only.has(s.id));
     const results: Partial<Record<ScenarioId, Measurement[]>> = {};
     const loads: Partial<Record<ScenarioId, string>> = {};
+    const extraCommands: Record<string, string> = {};
     for (const sc of all) {
       log(`(${sc.id}) ${sc.title}`);
       loads[sc.id] = describeLoad(sc.load(0, sizes)).replace('127.0.0.1:0', '127.0.0.1:PORT');
       const rows: Measurement[] = [];
+      if (sc.custom) {
+        const spec = (name: ServerName) => specs.find((s) => s.name === name)!;
+        const out = await runS3Storm({
+          scenario: sc, sizes, root, confDir, log,
+          gatewayPort: ports['tftpfn-s3-cold'], folderSpec: spec('tftpfn'), folderPort: ports.tftpfn, tftpdSpec: spec('in.tftpd'), tftpdPort: ports['in.tftpd'],
+          selected: (name) => !cli.servers || cli.servers.has(name),
+        });
+        results[sc.id] = out.rows.map((m) => ({ ...m, run: runId }));
+        skipped.push(...out.skipped);
+        Object.assign(extraCommands, out.commands);
+        continue;
+      }
       const chosen = sc.servers.map((name) => specs.find((s) => s.name === name)!).filter((spec) => !spec.unavailable && (!cli.servers || cli.servers.has(spec.name)));
       if (sc.interleave) {
         rows.push(...(await measureInterleaved(sc, chosen.map((spec) => ({ spec, port: ports[spec.name] })), root, sizes, log)).map((m) => ({ ...m, run: runId })));
@@ -179,7 +196,7 @@ async function main(): Promise<void> {
       machine: machineInfo(),
       versions,
       commands: {
-        servers: Object.fromEntries(specs.filter((s) => !s.unavailable).map((s) => [s.name, describeCommand(s, 'PORT', 'ROOT', confDir)])),
+        servers: { ...Object.fromEntries(specs.filter((s) => !s.unavailable).map((s) => [s.name, describeCommand(s, 'PORT', 'ROOT', confDir)])), ...extraCommands },
         loads,
         iperf: iperf.map((i) => i.command),
       },

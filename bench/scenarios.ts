@@ -1,12 +1,12 @@
 /**
- * The benchmark scenarios (a)-(g): what load each puts on which server, sized for a full or a
+ * The benchmark scenarios (a)-(h): what load each puts on which server, sized for a full or a
  * --quick run.
  */
 import type { LoadSpec } from './load-client.js';
 import type { ServerName } from './servers.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
-export const SCENARIO_IDS: readonly ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h';
+export const SCENARIO_IDS: readonly ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 
 export interface Sizes {
   bigBytes: number;
@@ -15,16 +15,22 @@ export interface Sizes {
   smallDurationS: number;
   memorySessions: number;
   runs: number;
+  /** (h): the one object of the S3 boot storm (absent in runs stored before (h) existed). */
+  s3ObjectBytes?: number;
 }
 
 export function sizesFor(quick: boolean, runs?: number): Sizes {
   return quick
-    ? { bigBytes: 8 << 20, bootBytes: 1 << 20, stormClients: 100, smallDurationS: 3, memorySessions: 200, runs: runs ?? 1 }
-    : { bigBytes: 64 << 20, bootBytes: 4 << 20, stormClients: 500, smallDurationS: 10, memorySessions: 1000, runs: runs ?? 3 };
+    ? { bigBytes: 8 << 20, bootBytes: 1 << 20, stormClients: 100, smallDurationS: 3, memorySessions: 200, runs: runs ?? 1, s3ObjectBytes: 4 << 20 }
+    : { bigBytes: 64 << 20, bootBytes: 4 << 20, stormClients: 500, smallDurationS: 10, memorySessions: 1000, runs: runs ?? 3, s3ObjectBytes: 20 << 20 };
 }
 
 /** `generated`: the bytes bench/functions/one-kib.ts answers with, for the folder side of (g). */
-export const FILES = { big: 'big.bin', boot: 'boot.bin', small: 'small.bin', held: 'held.bin', generated: 'one-kib.bin' } as const;
+export const FILES = { big: 'big.bin', boot: 'boot.bin', small: 'small.bin', held: 'held.bin', generated: 'one-kib.bin', s3Boot: 'vmlinuz-20m.bin' } as const;
+/** (h): the object is `S3_KEY` in bucket `S3_BUCKET`; the gateway's route maps `boot/KEY` to it. */
+export const S3_BUCKET = 'boot';
+export const S3_KEY = FILES.s3Boot;
+export const S3_PATH = `boot/${S3_KEY}`;
 export const SMALL_BYTES = 1024;
 /** Several blocks, so a session held after block 1 is mid-transfer, yet quick to finish after. */
 export const HELD_BYTES = 64 << 10;
@@ -48,6 +54,8 @@ export interface Scenario {
    * measureInterleaved): for a scenario whose target is a ratio between two rows.
    */
   interleave?: boolean;
+  /** Measured by its own runner (s3-storm.ts), not one server after another. */
+  custom?: boolean;
 }
 
 const ALL: ServerName[] = ['tftpfn', 'in.tftpd', 'fbtftp'];
@@ -121,6 +129,17 @@ export function scenarios(): Scenario[] {
       warmup: (port, s) => ({ port, path: FILES.generated, concurrency: 20, durationS: Math.min(2, s.smallDurationS) }),
       runs: (_, s) => s.runs,
       timeoutMs: (s) => s.smallDurationS * 1000 + 60_000,
+    },
+    {
+      id: 'h',
+      title: 'boot storm from S3: every client at once on one object, from s3rver through the shared cache, against the folder and in.tftpd',
+      // The rows and their order are s3-storm.ts's; `servers` lists what --servers can select.
+      // The load is (d)'s, on the larger object; the S3 rows ask for S3_PATH instead.
+      servers: ['tftpfn-s3-cold', 'tftpfn-s3-warm', 'tftpfn-s3-fleet', 'tftpfn', 'in.tftpd'],
+      custom: true,
+      load: (port, s) => ({ port, path: FILES.s3Boot, concurrency: s.stormClients, count: s.stormClients, blksize: 1468, timeoutMs: 2000 }),
+      runs: (_, s) => s.runs,
+      timeoutMs: () => 900_000,
     },
   ];
 }

@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { get } from '../gateway/src/client/index.js';
 import { ManagedProcess } from './child-process.js';
 
-export type ServerName = 'tftpfn' | 'tftpfn-p2' | 'tftpfn-fn1' | 'tftpfn-fn2' | 'tftpfn-fn4' | 'in.tftpd' | 'fbtftp';
+export type ServerName =
+  | 'tftpfn' | 'tftpfn-p2' | 'tftpfn-fn1' | 'tftpfn-fn2' | 'tftpfn-fn4' | 'in.tftpd' | 'fbtftp'
+  // (h), bench/s3-storm.ts: one gateway config (S3 + Redis), three cache states.
+  | 'tftpfn-s3-cold' | 'tftpfn-s3-warm' | 'tftpfn-s3-fleet';
 
 /** What the report calls each server; the function servers differ only in poolSize. */
 export const SERVER_LABELS: Record<ServerName, string> = {
@@ -20,6 +23,9 @@ export const SERVER_LABELS: Record<ServerName, string> = {
   'tftpfn-fn4': 'tftpfn (worker function, poolSize 4)',
   'in.tftpd': 'in.tftpd',
   fbtftp: 'fbtftp',
+  'tftpfn-s3-cold': 'tftpfn from S3, cold (fresh gateway, Redis flushed)',
+  'tftpfn-s3-warm': 'tftpfn from S3, warm (second storm, same gateway and Redis)',
+  'tftpfn-s3-fleet': 'tftpfn from S3, another gateway (fresh process, warm Redis)',
 };
 
 /** Pool sizes tried in (g); 2 is the default (config/defaults.ts), so that row is the one judged. */
@@ -59,7 +65,7 @@ const fbtftpScript = fileURLToPath(new URL('../../bench/fbtftp_static_server.py'
 export const IN_TFTPD = '/usr/sbin/in.tftpd';
 const PYTHON = '/usr/bin/python3';
 
-function tftpfn(name: ServerName, processes: number, config?: string): ServerSpec {
+export function tftpfn(name: ServerName, processes: number, config?: string): ServerSpec {
   return {
     name,
     windowed: true,
