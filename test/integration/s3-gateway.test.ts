@@ -169,6 +169,7 @@ beforeAll(async () => {
     ['small/cfg.txt', 3000],
     ['kernels/outage.img', 4 * MiB],
     ['kernels/during-outage.img', 200 * KiB],
+    ['kernels/hung.img', 4 * MiB],
   ];
   for (const [i, [key, size]] of fixtures.entries()) await s3.putObject(BUCKET, key, object(key, size, i));
   main = await gateway();
@@ -333,6 +334,51 @@ describe('the S3 server stopped mid-transfer', () => {
     for (const [p, key] of [[path, 'kernels/outage.img'], ['fn/kernels/during-outage.img', 'kernels/during-outage.img']]) {
       const r = await get({ host: '127.0.0.1', port: t.port, path: p, blksize: blockSize, windowsize: 16 });
       expect(r.data!.equals(objects.get(key)!), p).toBe(true);
+    }
+  });
+});
+
+describe('the S3 server hung mid-transfer', () => {
+  test('the client gets ERROR 0 within two timeouts when s3rver stops answering (SIGSTOP)', async () => {
+    const timeoutMs = 1000;
+    // As the halt test, but the server keeps its sockets open and says nothing: only a
+    // deadline can end the wait. s3RequestTimeoutMs is left at its default.
+    const t = await gateway({ timeoutMs, cacheChunkBytes: 64 * KiB, cacheWholeMaxBytes: 0, upstreamAttempts: 2, ...(process.env.HUNG_S3_TIMEOUT ? { s3RequestTimeoutMs: Number(process.env.HUNG_S3_TIMEOUT) } : {}) });
+    const path = 'boot/kernels/hung.img';
+    const peer = await RawPeer.open();
+    let paused = false;
+    try {
+      peer.rrq(t.port, path, { blksize: '1468' });
+      const oack = await peer.expect(Opcode.Oack, 5000);
+      const tid = oack.from.port;
+      peer.ack(tid, 0);
+      let received = 0;
+      let pausedAt = 0;
+      let error: { code: number; message: string } | undefined;
+      let lastAckAt = 0;
+      for (let i = 0; i < 10_000 && !error; i++) {
+        // A client re-ACKs on its own timeout; this one waits up to 20 s to see what comes.
+        const r = await peer.next(20_000);
+        if (r.packet.op === Opcode.Error) error = { code: r.packet.code, message: r.packet.message };
+        else if (r.packet.op === Opcode.Data) {
+          if (r.packet.block === ((received + 1) & 0xffff)) received++;
+          if (received === 100 && !paused) {
+            s3.pause();
+            paused = true;
+            pausedAt = performance.now();
+          }
+          peer.ack(tid, received & 0xffff);
+          lastAckAt = performance.now();
+        }
+      }
+      const afterPauseMs = performance.now() - pausedAt;
+      const afterLastAckMs = performance.now() - lastAckAt;
+      console.log(`S3 paused after 100 blocks; ${received} blocks in all; ERROR ${error?.code} "${error?.message}" ${Math.round(afterPauseMs)} ms after the pause, ${Math.round(afterLastAckMs)} ms after the last ACK`);
+      expect(error).toEqual({ code: 0, message: 'upstream unavailable' });
+      expect(afterLastAckMs).toBeLessThan(2 * timeoutMs);
+    } finally {
+      peer.close();
+      if (paused) s3.resume();
     }
   });
 });

@@ -52,6 +52,8 @@ export function createObjectSetup(config: GatewayConfig, log: Logger): ObjectSet
           freshnessMs: config.cacheFreshnessMs,
           upstreamAttempts: config.upstreamAttempts,
           readAheadBytes: config.readAheadBytes,
+          // Within two of the client's retransmit timeouts, a stalled bucket ends the transfer.
+          midTransferWaitMs: Math.max(250, Math.round(config.timeoutMs * 1.5)),
         },
         log,
       )

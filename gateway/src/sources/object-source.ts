@@ -40,6 +40,12 @@ export interface ObjectSourceOptions {
   readonly freshnessMs: number;
   /** Attempts for an 'unavailable' upstream before the first block (backoff 100 ms × 4^n). */
   readonly upstreamAttempts: number;
+  /**
+   * Once a transfer has begun, how long a session waits for its next chunk before failing
+   * with ERROR 0: a hung bucket must end the transfer within about two of the client's
+   * timeouts, whatever the store's own request deadline.
+   */
+  readonly midTransferWaitMs: number;
   readonly readAheadBytes: number;
 }
 
@@ -69,6 +75,12 @@ interface ChunkEntry {
   size: number;
   /** Where the bytes came from: 'cache' (shared cache) or 'bucket'. */
   from: 'cache' | 'bucket' | undefined;
+  /**
+   * Readers holding it (reading it, or prefetched it). An entry in use is never evicted:
+   * evicting it would not free its bytes (the readers keep them) but would make the next
+   * session start its own fetch, and upstream traffic would grow with the number of clients.
+   */
+  users: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -125,7 +137,7 @@ export class ObjectSource {
    */
   async openRead(ref: ObjectRef): Promise<{ reader: ByteReader; source: string; cacheHit: boolean }> {
     const info = await this.withRetries(() => this.info(ref));
-    const reader = new ObjectReader(this, ref, info, this.chunkSizeFor(info), this.opts.readAheadBytes);
+    const reader = new ObjectReader(this, ref, info, this.chunkSizeFor(info), this.opts.readAheadBytes, this.opts.midTransferWaitMs);
     const from = await reader.prime();
     return { reader, source: from === 'bucket' ? this.store.kind : 'cache', cacheHit: from !== 'bucket' };
   }
@@ -179,12 +191,16 @@ export class ObjectSource {
     }
   }
 
-  /** One chunk of an object at one ETag; concurrent callers share one fetch. */
-  chunk(ref: ObjectRef, info: ObjectInfo, chunkSize: number, index: number): ChunkEntry {
+  /**
+   * One chunk of an object at one ETag, held for the caller until it calls release();
+   * concurrent callers share one fetch.
+   */
+  acquire(ref: ObjectRef, info: ObjectInfo, chunkSize: number, index: number): ChunkEntry {
     const key = `obj:${refKey(ref)}@${info.etag}:${chunkSize}:${index}`;
     const hit = this.chunks.get(key);
     if (hit) {
       this.stats.coalesced++;
+      hit.users++;
       // Recency: move to the end.
       this.chunks.delete(key);
       this.chunks.set(key, hit);
@@ -192,7 +208,7 @@ export class ObjectSource {
     }
     const start = index * chunkSize;
     const end = Math.min(info.size, start + chunkSize);
-    const entry = { key, size: end - start, from: undefined } as { -readonly [K in keyof ChunkEntry]: ChunkEntry[K] };
+    const entry = { key, size: end - start, from: undefined, users: 1 } as { -readonly [K in keyof ChunkEntry]: ChunkEntry[K] };
     entry.bytes = this.load(entry, ref, info.etag, start, end);
     entry.bytes.catch(() => {
       // A failed fetch must not be served to the next reader: drop it so they try afresh.
@@ -234,9 +250,17 @@ export class ObjectSource {
     return bytes;
   }
 
+  /** The caller is done with a chunk it acquired. */
+  release(entry: ChunkEntry): void {
+    entry.users = Math.max(0, entry.users - 1);
+    if (entry.users === 0 && this.chunkBytesHeld > this.opts.memoryBytes) this.evict();
+  }
+
+  /** Drops idle chunks, least recently used first, until the table fits its budget. */
   private evict(): void {
     for (const [key, entry] of this.chunks) {
       if (this.chunkBytesHeld <= this.opts.memoryBytes) return;
+      if (entry.users > 0) continue;
       this.chunks.delete(key);
       this.chunkBytesHeld -= entry.size;
     }
@@ -265,7 +289,7 @@ export class ObjectSource {
 class ObjectReader implements ByteReader {
   readonly size: number;
   private pos = 0;
-  private current: { index: number; bytes: Uint8Array } | undefined;
+  private current: { index: number; entry: ChunkEntry; bytes: Uint8Array } | undefined;
   private ahead: { index: number; entry: ChunkEntry } | undefined;
   private closed = false;
 
@@ -275,6 +299,7 @@ class ObjectReader implements ByteReader {
     private readonly info: ObjectInfo,
     private readonly chunkSize: number,
     private readonly readAheadBytes: number,
+    private readonly midTransferWaitMs: number,
   ) {
     this.size = info.size;
   }
@@ -283,28 +308,41 @@ class ObjectReader implements ByteReader {
   async prime(): Promise<'cache' | 'bucket' | undefined> {
     if (this.size === 0) return 'cache';
     let from: ChunkEntry['from'];
-    const bytes = await this.source.withRetries(async () => {
+    const got = await this.source.withRetries(async () => {
       const before = this.source.stats.coalesced;
-      const entry = this.source.chunk(this.ref, this.info, this.chunkSize, 0);
+      const entry = this.source.acquire(this.ref, this.info, this.chunkSize, 0);
       // Joining a fetch another session started (or reusing its bytes) costs the bucket
       // nothing: for this session that is a cache hit.
       const joined = this.source.stats.coalesced !== before;
-      const b = await entry.bytes;
-      from = joined ? 'cache' : entry.from;
-      return b;
+      try {
+        const bytes = await entry.bytes;
+        from = joined ? 'cache' : entry.from;
+        return { entry, bytes };
+      } catch (e) {
+        this.source.release(entry);
+        throw e;
+      }
     });
-    this.current = { index: 0, bytes };
+    this.current = { index: 0, ...got };
     return from;
   }
 
   async read(hintBytes: number): Promise<Uint8Array | null> {
     if (this.closed || this.pos >= this.size) return null;
     const index = Math.floor(this.pos / this.chunkSize);
-    if (!this.current || this.current.index !== index) this.current = { index, bytes: await this.fetch(index) };
+    if (!this.current || this.current.index !== index) {
+      const got = await this.fetch(index);
+      if (this.closed) {
+        this.source.release(got.entry);
+        return null;
+      }
+      if (this.current) this.source.release(this.current.entry);
+      this.current = { index, ...got };
+    }
     // Start on the next chunk while this one is being sent.
     const nextIndex = index + 1;
-    if (nextIndex * this.chunkSize < this.size && this.ahead?.index !== nextIndex) {
-      const entry = this.source.chunk(this.ref, this.info, this.chunkSize, nextIndex);
+    if (nextIndex * this.chunkSize < this.size && !this.ahead) {
+      const entry = this.source.acquire(this.ref, this.info, this.chunkSize, nextIndex);
       entry.bytes.catch(() => {}); // awaited (and its error handled) when its turn comes
       this.ahead = { index: nextIndex, entry };
     }
@@ -315,21 +353,56 @@ class ObjectReader implements ByteReader {
     return out;
   }
 
-  /** A chunk mid-transfer: one quick retry, then the session fails with ERROR 0. */
-  private async fetch(index: number): Promise<Uint8Array> {
-    const pre = this.ahead?.index === index ? this.ahead.entry : undefined;
-    if (pre) {
-      try {
-        return await pre.bytes;
-      } catch {
-        /* fall through to a fresh attempt */
+  /**
+   * A chunk mid-transfer: the prefetched one, else one more attempt, all within
+   * midTransferWaitMs; then the session fails with ERROR 0 (the fetch itself carries on for
+   * whoever else needs the chunk).
+   */
+  private async fetch(index: number): Promise<{ entry: ChunkEntry; bytes: Uint8Array }> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(wireErrorFor(new ObjectStoreError('unavailable', `chunk ${index} of ${this.ref.bucket}/${this.ref.key} not fetched within ${this.midTransferWaitMs} ms`))),
+        this.midTransferWaitMs,
+      );
+    });
+    const attempt = async (): Promise<{ entry: ChunkEntry; bytes: Uint8Array }> => {
+      const pre = this.ahead?.index === index ? this.ahead.entry : undefined;
+      this.ahead = undefined;
+      if (pre) {
+        try {
+          return { entry: pre, bytes: await pre.bytes };
+        } catch {
+          this.source.release(pre); // fall through to a fresh attempt
+        }
       }
+      return this.source.withRetries(async () => {
+        const entry = this.source.acquire(this.ref, this.info, this.chunkSize, index);
+        try {
+          return { entry, bytes: await entry.bytes };
+        } catch (e) {
+          this.source.release(entry);
+          throw e;
+        }
+      }, 2);
+    };
+    const work = attempt();
+    try {
+      return await Promise.race([work, deadline]);
+    } catch (e) {
+      // If the fetch completes after we gave up, let go of what it acquired.
+      void work.then((got) => this.source.release(got.entry), () => {});
+      throw e;
+    } finally {
+      clearTimeout(timer);
     }
-    return this.source.withRetries(() => this.source.chunk(this.ref, this.info, this.chunkSize, index).bytes, 2);
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    if (this.current) this.source.release(this.current.entry);
+    if (this.ahead) this.source.release(this.ahead.entry);
     this.current = undefined;
     this.ahead = undefined;
   }

@@ -95,6 +95,7 @@ const opts = (over: Partial<ObjectSourceOptions> = {}): ObjectSourceOptions => (
   freshnessMs: 30_000,
   upstreamAttempts: 3,
   readAheadBytes: 64 * 1024,
+  midTransferWaitMs: 2000,
   ...over,
 });
 const log = pino({ level: 'silent' });
@@ -276,6 +277,33 @@ describe('failures', () => {
     bucket.put('big', seededBytes(3 * MiB, 6), 'new');
     const e = await failure(drain(reader, 65536));
     expect(e.tftpCode).toBe(0);
+  });
+
+  test('a bucket that hangs mid-transfer fails the session within midTransferWaitMs', async () => {
+    const bucket = new FakeBucket();
+    bucket.put('big', seededBytes(3 * MiB, 5), 'b1');
+    const src = new ObjectSource(bucket, new MapKv(), opts({ wholeObjectMaxBytes: 0, midTransferWaitMs: 300 }), log);
+    const { reader } = await src.openRead(ref('big'));
+    // From now on every GET takes far longer than the wait allows.
+    bucket.getDelayMs = 5000;
+    await reader.read(65536); // chunk 0 is already here
+    const started = Date.now();
+    const e = await failure(drain(reader, 65536));
+    expect([e.tftpCode, e.message]).toEqual([0, 'upstream unavailable']);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  test('with no memory budget, sessions reading at the same time still share each chunk', async () => {
+    const bucket = new FakeBucket();
+    const body = seededBytes(2 * MiB, 9);
+    bucket.put('k', body, 'k1');
+    bucket.getDelayMs = 20;
+    const src = new ObjectSource(bucket, new MapKv(), opts({ wholeObjectMaxBytes: 0, chunkBytes: 256 * 1024, memoryBytes: 0 }), log);
+    const results = await Promise.all(Array.from({ length: 50 }, async () => drainMatches((await src.openRead(ref('k'))).reader, body, 65536, 4, 1)));
+    expect(results.every(Boolean)).toBe(true);
+    expect(bucket.bytesSent).toBeLessThanOrEqual(2 * 2 * MiB);
+    // Idle chunks do not stay: the budget is respected once nobody reads.
+    expect(src.memoryHeld).toBe(0);
   });
 
   test('the in-process chunk table stays within its budget', async () => {
