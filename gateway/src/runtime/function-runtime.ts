@@ -22,7 +22,7 @@ import { BUNDLE_FILE, bundleFunction, MAP_FILE } from './bundle.js';
 import { DeployStore } from './deploy-store.js';
 import { functionHandler, type PinnedVersion } from './function-handler.js';
 import { InProcessInvoker } from './in-process.js';
-import { WorkerPool, type FunctionKv, type Invoker } from './worker-pool.js';
+import { WorkerPool, type FunctionKv, type InvocationObserver, type Invoker } from './worker-pool.js';
 import type { KvStore } from '../cache/kv.js';
 import type { ObjectSource } from '../sources/object-source.js';
 
@@ -243,6 +243,8 @@ export interface RuntimeOptions {
   readonly kv?: KvStore;
   /** Behind s3Object() responses. */
   readonly objects?: ObjectSource;
+  /** Invocation latency and outcome, for metrics. */
+  readonly onInvocation?: InvocationObserver;
 }
 
 /**
@@ -342,6 +344,7 @@ export class FunctionRuntime {
             secrets: settings.secrets,
             streamHighWaterBytes: Math.max(4 * c.readAheadBytes, 256 * 1024),
             kv: this.opts.kv && functionKv(this.opts.kv, name),
+            onInvocation: this.opts.onInvocation,
           },
           this.opts.log,
         );

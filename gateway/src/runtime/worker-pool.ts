@@ -14,6 +14,7 @@
  * stall a transfer served by another worker, another function or the folder source.
  */
 import { Worker } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { FunctionRequest } from '../../../sdk/contract.js';
@@ -41,7 +42,11 @@ export interface PoolSpec {
   readonly loadTimeoutMs?: number;
   /** Serves env.kv and cached() calls; absent: reads miss and writes are dropped. */
   readonly kv?: FunctionKv;
+  /** Told how long each invocation took to answer, and how it ended ('ok' or a failure kind). */
+  readonly onInvocation?: InvocationObserver;
 }
+
+export type InvocationObserver = (fn: string, seconds: number, outcome: string) => void;
 
 /** The gateway-side store behind a function's env.kv and cached(); never rejects. */
 export type FunctionKv = (op: KvOp, key: string, value: Uint8Array | undefined, ttl: number | undefined) => Promise<Uint8Array | undefined>;
@@ -71,6 +76,7 @@ export class FunctionLoadError extends Error {
 
 interface Call {
   readonly id: number;
+  readonly startedAt: number;
   readonly request: FunctionRequest;
   readonly resolve: (r: FunctionResult) => void;
   readonly reject: (e: unknown) => void;
@@ -143,7 +149,7 @@ export class WorkerPool implements Invoker {
     if (this.closing) return Promise.reject(functionFailed('unavailable', `${this.spec.name}@${this.spec.version} is shut down`));
     this.stats.invocations++;
     return new Promise((resolve, reject) => {
-      const call: Call = { id: this.nextId++, request, resolve, reject, timer: undefined, worker: undefined, headed: false, retried: false, settled: false, stream: undefined };
+      const call: Call = { id: this.nextId++, startedAt: performance.now(), request, resolve, reject, timer: undefined, worker: undefined, headed: false, retried: false, settled: false, stream: undefined };
       // One limit covers waiting for a worker and running the handler up to its answer.
       call.timer = setTimeout(() => this.onTimeout(call), this.spec.timeoutMs);
       if (!this.tryDispatch(call)) {
@@ -488,6 +494,10 @@ export class WorkerPool implements Invoker {
     call.settled = true;
     if (call.timer) clearTimeout(call.timer);
     call.timer = undefined;
+    if (this.spec.onInvocation) {
+      const kind = result ? 'ok' : (((error as { cause?: { kind?: string } } | undefined)?.cause?.kind) ?? 'error');
+      this.spec.onInvocation(this.spec.name, (performance.now() - call.startedAt) / 1000, kind);
+    }
     if (result) call.resolve(result);
     else call.reject(error ?? new TftpError(ErrorCode.NotDefined, 'internal error'));
   }
