@@ -1,0 +1,318 @@
+/**
+ * Prometheus metrics for one gateway, on a registry of its own.
+ *
+ * Two styles of update, chosen by where the truth lives:
+ * - push: a finished session (SessionRecord), a reload (ReloadEvent) and a function
+ *   invocation are events, so their counters and histograms move when they happen;
+ * - pull: everything the gateway already counts (ServerStats) is read once per scrape, in
+ *   the metrics' `collect()` callbacks, so the gateway keeps one set of counters and the
+ *   data path never touches prom-client.
+ *
+ * Pulled totals (malformed packets, cache hits, upstream requests...) are monotonic, so they
+ * are exported as Counters, not Gauges: `rate()` and counter-reset detection depend on the
+ * TYPE. prom-client has no `Counter.set`, so collect() resets the counter and increments it
+ * by the absolute value read from the snapshot; the exposed value is exactly the gateway's.
+ *
+ * The registry is never prom-client's global one: two gateways in one process (tests,
+ * embedding) would otherwise fight over metric names. Every series carries a constant
+ * `gateway` label (the gateway id), as the session records do.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ServerStats } from '../index.js';
+import type { ReloadEvent } from '../runtime/function-runtime.js';
+import type { SessionRecord } from './session-record.js';
+
+export const METRIC_PREFIX = 'tftpfn_';
+
+/**
+ * TFTP sessions run from a refused request (sub-millisecond) to a large image over lossy
+ * lock-step 512-byte blocks (minutes); the gateway gives up on a session well before 5 min.
+ */
+export const SESSION_DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/** A handler call: from a cached in-process answer (~0.1 ms) to the per-function time limit. */
+export const INVOCATION_BUCKETS_SECONDS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface GatewayMetricsOptions {
+  /** The gateway id (config gatewayId): the constant `gateway` label on every series. */
+  gateway: string;
+  /** The gateway's counters right now; read once per scrape. Without it, pulled metrics stay 0. */
+  stats?: () => ServerStats;
+  /** prom-client's process and Node.js metrics (CPU, memory, handles, GC, event-loop lag). Default true. */
+  defaultMetrics?: boolean;
+}
+
+export type InvocationOutcome = 'ok' | 'error' | 'timeout' | 'crash' | (string & {});
+
+/** Empty label values are how Prometheus spells "absent" (a folder has no function). */
+const label = (v: string | undefined): string => v ?? '';
+
+export class GatewayMetrics {
+  readonly registry: Registry;
+  readonly gateway: string;
+  private readonly statsFn: (() => ServerStats) | undefined;
+  /** One snapshot per scrape, so every pulled metric of a scrape agrees with the others. */
+  private snapshot: ServerStats | undefined;
+  private readonly eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+  private readonly sessions: Counter<'outcome' | 'kind' | 'function' | 'source'>;
+  private readonly bytesSent: Counter;
+  private readonly bytesReceived: Counter;
+  private readonly retransmits: Counter;
+  private readonly sessionDuration: Histogram<'outcome'>;
+  private readonly functionSessions: Counter<'function' | 'version' | 'outcome'>;
+  private readonly reloads: Counter<'function' | 'result'>;
+  private readonly invocations: Histogram<'function' | 'outcome'>;
+
+  constructor(opts: GatewayMetricsOptions) {
+    this.gateway = opts.gateway;
+    this.statsFn = opts.stats;
+    this.registry = new Registry();
+    this.registry.setDefaultLabels({ gateway: opts.gateway });
+    const registers = [this.registry];
+    const name = (n: string) => METRIC_PREFIX + n;
+
+    // --- push: sessions, reloads, invocations ---
+    this.sessions = new Counter({
+      name: name('sessions_total'),
+      help: 'Finished TFTP sessions (including requests refused before a session started), by outcome, kind (read/write), function and source.',
+      labelNames: ['outcome', 'kind', 'function', 'source'],
+      registers,
+    });
+    this.bytesSent = new Counter({ name: name('bytes_sent_total'), help: 'Payload bytes sent in DATA packets by finished read sessions (retransmits excluded).', registers });
+    this.bytesReceived = new Counter({ name: name('bytes_received_total'), help: 'Payload bytes received in DATA packets by finished write sessions (duplicates excluded).', registers });
+    this.retransmits = new Counter({ name: name('retransmits_total'), help: 'Packets sent again after a timeout, by finished sessions.', registers });
+    this.sessionDuration = new Histogram({
+      name: name('session_duration_seconds'),
+      help: 'Duration of finished sessions, from the request to the last packet, by outcome.',
+      labelNames: ['outcome'],
+      buckets: SESSION_DURATION_BUCKETS_SECONDS,
+      registers,
+    });
+    this.functionSessions = new Counter({
+      name: name('function_sessions_total'),
+      help: 'Finished sessions served by a function, by function, the version it started on, and outcome.',
+      labelNames: ['function', 'version', 'outcome'],
+      registers,
+    });
+    this.reloads = new Counter({
+      name: name('function_reloads_total'),
+      help: 'Function versions loaded (result="ok") or rejected (result="error").',
+      labelNames: ['function', 'result'],
+      registers,
+    });
+    this.invocations = new Histogram({
+      name: name('function_invocation_seconds'),
+      help: 'Time of one function handler call, by function and outcome.',
+      labelNames: ['function', 'outcome'],
+      buckets: INVOCATION_BUCKETS_SECONDS,
+      registers,
+    });
+
+    // --- pull: read from the ServerStats snapshot at scrape time ---
+    const stats = () => this.current();
+    const counterFrom = (metric: string, help: string, read: (s: ServerStats) => number | undefined) =>
+      new Counter({
+        name: name(metric),
+        help,
+        registers,
+        collect() {
+          const s = stats();
+          if (!s) return;
+          this.reset();
+          this.inc(read(s) ?? 0);
+        },
+      });
+    new Gauge({
+      name: name('sessions_active'),
+      help: 'Sessions transferring now (accepted by their handler, not yet closed).',
+      registers,
+      collect() {
+        const s = stats();
+        if (s) this.set(s.counters.sessionsActive);
+      },
+    });
+    counterFrom('sessions_started_total', 'Sessions started: the handler accepted the request and options were negotiated (refusals such as not-found are not counted here).', (s) => s.counters.sessionsStarted);
+    counterFrom('malformed_packets_total', 'Datagrams that did not decode (dropped or answered with ERROR 4).', (s) => s.counters.malformedPackets);
+    counterFrom('duplicate_requests_total', 'Requests repeated by a client while its session was already starting or running.', (s) => s.counters.duplicateRequests);
+    counterFrom('stranger_packets_total', "Datagrams from a stranger to a session's port, answered with ERROR 5.", (s) => s.counters.strangerPackets);
+    counterFrom('denied_clients_total', 'Requests dropped silently by the allow/deny lists.', (s) => s.counters.deniedClients);
+    counterFrom('refused_busy_total', 'Requests refused because maxSessions or maxSessionsPerClient was reached.', (s) => s.counters.refusedBusy);
+
+    const perFunction = (metric: string, help: string, read: (f: ServerStats['functions'][number]) => number) =>
+      new Gauge({
+        name: name(metric),
+        help,
+        labelNames: ['function'],
+        registers,
+        collect() {
+          const s = stats();
+          if (!s) return;
+          // Reset first: a function removed from the config must not linger with its last value.
+          this.reset();
+          for (const f of s.functions) this.set({ function: f.name }, read(f));
+        },
+      });
+    perFunction('function_workers', 'Worker threads of the current version of a function (0 for in-process functions).', (f) => f.workers);
+    perFunction('function_inflight', 'Sessions in flight on a function, all versions.', (f) => f.inflight);
+    perFunction('function_versions_draining', 'Older versions of a function still finishing transfers after a reload.', (f) => f.draining);
+    new Gauge({
+      name: name('function_info'),
+      help: 'Always 1: the version each function serves new sessions from, and where it came from (entry, deploy, in-process).',
+      labelNames: ['function', 'version', 'source'],
+      registers,
+      collect() {
+        const s = stats();
+        if (!s) return;
+        this.reset();
+        for (const f of s.functions) this.set({ function: f.name, version: label(f.version), source: f.source }, 1);
+      },
+    });
+
+    counterFrom('object_cache_hits_total', 'Object chunks served from the shared cache.', (s) => s.objects?.cacheHits);
+    counterFrom('object_cache_misses_total', 'Object chunks missed in the shared cache.', (s) => s.objects?.cacheMisses);
+    counterFrom('object_coalesced_total', 'Object chunk reads answered by a fetch another session had already started.', (s) => s.objects?.coalesced);
+    new Counter({
+      name: name('object_bytes_total'),
+      help: 'Object bytes read, from the shared cache (from="cache") or the bucket (from="bucket").',
+      labelNames: ['from'],
+      registers,
+      collect() {
+        const o = stats()?.objects;
+        if (!o) return;
+        this.reset();
+        this.inc({ from: 'cache' }, o.bytesFromCache);
+        this.inc({ from: 'bucket' }, o.bytesFromBucket);
+      },
+    });
+    new Counter({
+      name: name('upstream_requests_total'),
+      help: 'Requests to the object store (S3 or folder): HEAD and GET.',
+      labelNames: ['op'],
+      registers,
+      collect() {
+        const o = stats()?.objects;
+        if (!o) return;
+        this.reset();
+        this.inc({ op: 'head' }, o.upstreamHeads);
+        this.inc({ op: 'get' }, o.upstreamGets);
+      },
+    });
+    counterFrom('upstream_errors_total', 'Failed requests to the object store (after retries).', (s) => s.objects?.upstreamErrors);
+    counterFrom('upstream_not_modified_total', 'Revalidations the object store answered with "not modified".', (s) => s.objects?.notModified);
+    new Gauge({
+      name: name('object_memory_held_bytes'),
+      help: 'Object bytes held in gateway memory (the in-memory cache and chunks in flight).',
+      registers,
+      collect() {
+        const o = stats()?.objects;
+        if (o) this.set(o.memoryHeldBytes);
+      },
+    });
+
+    new Gauge({
+      name: name('kv_available'),
+      help: '1 while the shared key-value store (Redis or memory) is reachable, else 0.',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const kv = stats()?.kv;
+        if (!kv) return;
+        this.reset();
+        this.set({ kind: kv.kind }, kv.available ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: name('kv_calls_total'),
+      help: 'Key-value store calls, by result: hit, miss, bypassed (store down), error.',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const kv = stats()?.kv;
+        if (!kv) return;
+        this.reset();
+        this.inc({ result: 'hit' }, kv.hits);
+        this.inc({ result: 'miss' }, kv.misses);
+        this.inc({ result: 'bypassed' }, kv.bypassed);
+        this.inc({ result: 'error' }, kv.errors);
+      },
+    });
+
+    // prom-client 15 names its lag gauge `nodejs_eventloop_lag_seconds` (with the prefix:
+    // tftpfn_nodejs_eventloop_lag_seconds), a one-shot setImmediate probe. This one is the
+    // p99 of the delay histogram since start: what the UDP path actually suffered, not one
+    // sample at scrape time.
+    this.eventLoopDelay.enable();
+    const delay = this.eventLoopDelay;
+    new Gauge({
+      name: name('event_loop_lag_seconds'),
+      help: 'Event-loop delay, 99th percentile since the gateway started (perf_hooks.monitorEventLoopDelay).',
+      registers,
+      collect() {
+        // The histogram is in nanoseconds; it is empty (NaN) until the first sample.
+        const p99 = delay.percentile(99);
+        this.set(Number.isFinite(p99) ? p99 / 1e9 : 0);
+      },
+    });
+
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+  }
+
+  /** Counts one finished session (give it to the gateway's onSession). */
+  observeSession(r: SessionRecord): void {
+    this.sessions.inc({ outcome: r.outcome, kind: r.kind, function: label(r.function), source: label(r.source) });
+    if (r.kind === 'read') this.bytesSent.inc(r.bytes);
+    else this.bytesReceived.inc(r.bytes);
+    if (r.retransmits > 0) this.retransmits.inc(r.retransmits);
+    this.sessionDuration.observe({ outcome: r.outcome }, r.durationMs / 1000);
+    if (r.function !== undefined) this.functionSessions.inc({ function: r.function, version: label(r.version), outcome: r.outcome });
+  }
+
+  /** Counts one function version loaded or rejected (give it to the gateway's onReload). */
+  observeReload(e: ReloadEvent): void {
+    this.reloads.inc({ function: e.function, result: e.ok ? 'ok' : 'error' });
+  }
+
+  /** Times one handler call (the worker pool calls it when an invocation settles). */
+  observeInvocation(fn: string, seconds: number, outcome: InvocationOutcome): void {
+    if (!Number.isFinite(seconds) || seconds < 0) return;
+    this.invocations.observe({ function: fn, outcome }, seconds);
+  }
+
+  /** The text exposition (format 0.0.4) of every metric of this gateway. */
+  async metrics(): Promise<string> {
+    this.snapshot = this.readStats();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.snapshot = undefined;
+    }
+  }
+
+  /** The Content-Type to serve metrics() with. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Stops the event-loop delay monitor and drops every series. */
+  close(): void {
+    this.eventLoopDelay.disable();
+    this.registry.clear();
+  }
+
+  /** The snapshot of this scrape, or a fresh one when the registry is read directly. */
+  private current(): ServerStats | undefined {
+    return this.snapshot ?? this.readStats();
+  }
+
+  private readStats(): ServerStats | undefined {
+    if (!this.statsFn) return undefined;
+    try {
+      return this.statsFn();
+    } catch {
+      // A failing snapshot must not fail the scrape: pulled metrics keep their last values.
+      return undefined;
+    }
+  }
+}
