@@ -1,0 +1,342 @@
+/**
+ * Ships session records to Redis: one stream entry per record, plus per-minute counters.
+ *
+ * Theory of operation. A transfer must never wait on, slow down or fail because of Redis, so
+ * `push()` only appends to an in-memory queue (O(1), never throws) and a flush loop ships it:
+ *   - every `flushMs`, and at once when a full batch (BATCH_SIZE) is waiting, one batch is sent
+ *     as ONE pipeline (no MULTI: a batch is a single round trip, atomicity buys nothing here);
+ *   - per record: `XADD streamKey MAXLEN ~ maxLen * gateway G outcome O function F file P r JSON`;
+ *     per batch, counters summed in memory first so a batch of 500 records on one minute costs a
+ *     handful of HINCRBYs, not 3 000;
+ *   - the queue is bounded by `bufferMax`: beyond it the OLDEST records are dropped and counted
+ *     (`stats.dropped`), so memory stays bounded through any outage;
+ *   - a batch that fails on the connection goes back to the FRONT of the queue (order kept,
+ *     same bound). Delivery is at least once: a batch in flight when the socket dies may have
+ *     been applied and is sent again (ids in the JSON let a reader de-duplicate);
+ *   - while the connection is not ready nothing is sent: ioredis reconnects with a capped
+ *     backoff, and the 'ready' event starts a flush. A batch that times out on an open socket
+ *     (a hung Redis) holds flushing for RETRY_AFTER_FAILURE_MS, so a hung server is not
+ *     hammered either.
+ *
+ * Invariant, at every moment: pushed === flushed + dropped + buffered (buffered counts the queue
+ * and the batch in flight). Logs: one warn line when an outage starts, one info line when it
+ * ends (how long, how many records were buffered and dropped meanwhile).
+ *
+ * The connection is the sink's own: stats writes must never queue behind (or ahead of) cache
+ * reads on the cache's connection.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from '../logging.js';
+import { reconnectDelayMs, redactRedisUrl } from '../cache/redis-kv.js';
+import type { SessionRecord } from './session-record.js';
+
+export interface RedisStatsSinkOptions {
+  url: string;
+  gatewayId: string;
+  streamKey: string;
+  /** Approximate stream length cap (XADD MAXLEN ~). */
+  maxLen: number;
+  /** TTL set on every counter key a batch touches. */
+  counterTtlSeconds: number;
+  /** Records held in memory while Redis is unreachable; the oldest are dropped beyond. */
+  bufferMax: number;
+  flushMs: number;
+  logger: Logger;
+  /** Prepended to counter keys (not to streamKey, which is configured whole). Default 'tftpfn:'. */
+  keyPrefix?: string;
+  /** Records per pipeline. Default 500. */
+  batchSize?: number;
+  /** How long close() keeps flushing before it gives up on what is left. Default 2000. */
+  closeTimeoutMs?: number;
+}
+
+export interface RedisStatsSinkStats {
+  /** Records handed to push(). */
+  pushed: number;
+  /** Records Redis acknowledged. */
+  flushed: number;
+  /** Records dropped (oldest first) because the buffer was full. */
+  dropped: number;
+  /** Records in memory now: queued plus in flight. */
+  buffered: number;
+  /** Pipelines Redis acknowledged. */
+  batches: number;
+  /** Pipelines that failed (and were queued again, or dropped on a Redis reply error). */
+  flushErrors: number;
+}
+
+export const DEFAULT_STATS_BATCH_SIZE = 500;
+const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
+/** A pipeline on an open but silent connection fails after this long. */
+const COMMAND_TIMEOUT_MS = 2000;
+/** After a failed batch on a connection that still looks ready, wait this long before the next. */
+const RETRY_AFTER_FAILURE_MS = 1000;
+
+/** Outcomes that are not failures: a served file, and UEFI's tsize probe (README: not a failure). */
+const NOT_ERRORS = new Set(['ok', 'option-probe']);
+
+/** Start of the record's minute in Unix seconds: the counter keys' time suffix. */
+export function minuteEpoch(ms: number): number {
+  return Math.floor(ms / 60_000) * 60;
+}
+
+/** The member a record counts under in the top-files set: the path as routed, else as sent. */
+export function recordFile(r: SessionRecord): string {
+  return r.fileNormalized ?? r.file;
+}
+
+/** Keys the sink writes, for readers (the CLI) and tests. */
+export function statsKeys(prefix: string) {
+  return {
+    gateways: `${prefix}gateways`,
+    gateway: (id: string, minute: number) => `${prefix}stats:gw:${id}:${minute}`,
+    fn: (name: string, minute: number) => `${prefix}stats:fn:${name}:${minute}`,
+    topFile: (minute: number) => `${prefix}stats:top:file:${minute}`,
+    topPeer: (minute: number) => `${prefix}stats:top:peer:${minute}`,
+  };
+}
+
+export class RedisStatsSink {
+  readonly stats: RedisStatsSinkStats = { pushed: 0, flushed: 0, dropped: 0, buffered: 0, batches: 0, flushErrors: 0 };
+  readonly client: Redis;
+  private readonly opts: Required<Omit<RedisStatsSinkOptions, 'logger'>>;
+  private readonly keys: ReturnType<typeof statsKeys>;
+  private readonly logger: Logger;
+  /** The queue: live items are queue[head..]; the head index makes dropping the oldest O(1). */
+  private queue: SessionRecord[] = [];
+  private head = 0;
+  private inFlight = 0;
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private holdUntilMs = 0;
+  private closing = false;
+  private down = false;
+  private downSinceMs = 0;
+  private pushedAtDown = 0;
+  private droppedAtDown = 0;
+  private lastError: Error | undefined;
+
+  constructor(opts: RedisStatsSinkOptions) {
+    this.opts = {
+      keyPrefix: 'tftpfn:',
+      batchSize: DEFAULT_STATS_BATCH_SIZE,
+      closeTimeoutMs: DEFAULT_CLOSE_TIMEOUT_MS,
+      ...opts,
+    };
+    delete (this.opts as { logger?: Logger }).logger;
+    this.keys = statsKeys(this.opts.keyPrefix);
+    this.logger = opts.logger.child({ component: 'redis-stats', redis: redactRedisUrl(opts.url) });
+    this.client = new Redis(opts.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      retryStrategy: reconnectDelayMs,
+      connectTimeout: 2000,
+      protocol: 2,
+    });
+    this.client.on('error', (err: Error) => {
+      this.lastError = err;
+      if (this.client.status !== 'ready') this.outageStarts(err);
+    });
+    this.client.on('close', () => this.outageStarts(this.lastError ?? new Error('connection closed')));
+    this.client.on('ready', () => {
+      this.lastError = undefined;
+      this.holdUntilMs = 0;
+      this.outageEnds();
+      this.kick();
+    });
+    this.timer = setInterval(() => this.kick(), this.opts.flushMs);
+    this.timer.unref();
+  }
+
+  /** Queues one record. Synchronous, never throws, never touches the network. */
+  push(record: SessionRecord): void {
+    try {
+      if (this.closing) {
+        // Counted as dropped so the arithmetic still holds for late records.
+        this.stats.pushed++;
+        this.stats.dropped++;
+        return;
+      }
+      this.stats.pushed++;
+      this.queue.push(record);
+      this.trim();
+      this.stats.buffered = this.queued() + this.inFlight;
+      if (this.queued() >= this.opts.batchSize) this.kick();
+    } catch {
+      // A stats failure must never reach the transfer that produced the record.
+    }
+  }
+
+  /** Flushes what it can within closeTimeoutMs, then disconnects. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const deadline = performance.now() + this.opts.closeTimeoutMs;
+    while (performance.now() < deadline && (this.queued() > 0 || this.flushing)) {
+      if (this.client.status !== 'ready' && !this.flushing) {
+        await sleep(Math.min(50, deadline - performance.now()));
+        continue;
+      }
+      this.holdUntilMs = 0;
+      this.kick();
+      const left = deadline - performance.now();
+      if (this.flushing && left > 0) await Promise.race([this.flushing, sleep(left)]);
+    }
+    this.closing = true;
+    if (this.client.status === 'ready') {
+      await Promise.race([this.client.quit().catch(() => undefined), sleep(500)]);
+    }
+    this.client.disconnect();
+  }
+
+  private queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Drops the oldest records beyond bufferMax (the batch in flight counts against it too). */
+  private trim(): void {
+    const excess = this.queued() + this.inFlight - this.opts.bufferMax;
+    if (excess > 0) {
+      const n = Math.min(excess, this.queued());
+      this.head += n;
+      this.stats.dropped += n;
+    }
+    // Compact now and then so the array does not grow without bound behind the head.
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Starts the flush loop unless it is running, Redis is not ready, or a failure holds it. */
+  private kick(): void {
+    if (this.flushing || this.closing || this.queued() === 0) return;
+    if (this.client.status !== 'ready' || performance.now() < this.holdUntilMs) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.queued() > 0 && this.client.status === 'ready' && performance.now() >= this.holdUntilMs) {
+      const n = Math.min(this.opts.batchSize, this.queued());
+      const batch = this.queue.slice(this.head, this.head + n);
+      this.head += n;
+      this.inFlight = n;
+      const ok = await this.send(batch);
+      this.inFlight = 0;
+      if (ok) {
+        this.stats.flushed += n;
+        this.stats.batches++;
+        // A hung Redis (timeouts on an open socket) never emits 'ready': a batch getting
+        // through is what ends that kind of outage.
+        this.outageEnds();
+      } else {
+        this.stats.flushErrors++;
+        // Back to the front, oldest first, under the same bound.
+        this.queue = batch.concat(this.queue.slice(this.head));
+        this.head = 0;
+        this.trim();
+      }
+      this.stats.buffered = this.queued();
+      if (!ok) return;
+    }
+  }
+
+  /** Sends one batch as one pipeline; false when it must be retried. */
+  private async send(batch: SessionRecord[]): Promise<boolean> {
+    const pipe = this.client.pipeline();
+    const { streamKey, maxLen, counterTtlSeconds: ttl, gatewayId } = this.opts;
+    const hashes = new Map<string, Map<string, number>>();
+    const zsets = new Map<string, Map<string, number>>();
+    const add = (m: Map<string, Map<string, number>>, key: string, field: string, by: number) => {
+      let h = m.get(key);
+      if (!h) m.set(key, (h = new Map()));
+      h.set(field, (h.get(field) ?? 0) + by);
+    };
+    let lastSeenMs = 0;
+    for (const r of batch) {
+      const fn = r.function ?? '-';
+      const file = recordFile(r);
+      pipe.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'gateway', r.gateway || gatewayId, 'outcome', r.outcome, 'function', fn, 'file', file, 'r', JSON.stringify(r));
+      const endedMs = Date.parse(r.endedAt);
+      const minute = minuteEpoch(Number.isFinite(endedMs) ? endedMs : Date.now());
+      lastSeenMs = Math.max(lastSeenMs, Number.isFinite(endedMs) ? endedMs : Date.now());
+      // Counters are per gateway of THIS sink: records carry it too, but the key must match the
+      // gateways hash the live view reads.
+      for (const key of [this.keys.gateway(gatewayId, minute), this.keys.fn(fn, minute)]) {
+        add(hashes, key, 'sessions', 1);
+        add(hashes, key, 'bytes', r.bytes);
+        add(hashes, key, 'blocks', r.blocks);
+        add(hashes, key, 'retransmits', r.retransmits);
+        add(hashes, key, 'errors', NOT_ERRORS.has(r.outcome) ? 0 : 1);
+        add(hashes, key, `outcome:${r.outcome}`, 1);
+      }
+      // Top sets count sessions, not bytes: "what is asked for most" (one big image would
+      // otherwise hide every small config file that a fleet fetches at boot).
+      add(zsets, this.keys.topFile(minute), file, 1);
+      add(zsets, this.keys.topPeer(minute), r.peer.address, 1);
+    }
+    for (const [key, fields] of hashes) {
+      for (const [field, by] of fields) if (by !== 0) pipe.hincrby(key, field, by);
+      pipe.expire(key, ttl);
+    }
+    for (const [key, members] of zsets) {
+      for (const [member, by] of members) pipe.zincrby(key, by, member);
+      pipe.expire(key, ttl);
+    }
+    pipe.hset(this.keys.gateways, gatewayId, String(lastSeenMs));
+    pipe.expire(this.keys.gateways, ttl);
+    try {
+      const results = await pipe.exec();
+      if (!results) throw new Error('pipeline discarded');
+      const failed = results.find(([err]) => err);
+      if (failed) {
+        const err = failed[0] as Error;
+        // A ReplyError (WRONGTYPE on a key someone else owns) would fail again forever: count
+        // the batch as flushed-with-errors rather than retry it; the connection is fine.
+        if (err.name === 'ReplyError') {
+          this.logger.error({ event: 'statsReplyError', err }, 'redis refused part of a stats batch');
+          return true;
+        }
+        throw err;
+      }
+      return true;
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.holdUntilMs = performance.now() + RETRY_AFTER_FAILURE_MS;
+      this.outageStarts(error);
+      return false;
+    }
+  }
+
+  private outageStarts(err: Error): void {
+    if (this.closing || this.down) return;
+    this.down = true;
+    this.downSinceMs = performance.now();
+    this.pushedAtDown = this.stats.pushed;
+    this.droppedAtDown = this.stats.dropped;
+    this.logger.warn({ event: 'statsRedisUnavailable', err, buffered: this.stats.buffered }, 'redis unavailable: session records buffered in memory');
+  }
+
+  private outageEnds(): void {
+    if (!this.down || this.closing) return;
+    this.down = false;
+    this.logger.info(
+      {
+        event: 'statsRedisReconnected',
+        downMs: Math.round(performance.now() - this.downSinceMs),
+        pushedWhileDown: this.stats.pushed - this.pushedAtDown,
+        droppedWhileDown: this.stats.dropped - this.droppedAtDown,
+        buffered: this.stats.buffered,
+      },
+      'redis reconnected: flushing buffered session records',
+    );
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+}
