@@ -20,6 +20,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServerStats } from '../index.js';
+import type { FailureKind } from '../runtime/function-failure.js';
 import type { ReloadEvent } from '../runtime/function-runtime.js';
 import type { SessionRecord } from './session-record.js';
 
@@ -43,7 +44,8 @@ export interface GatewayMetricsOptions {
   defaultMetrics?: boolean;
 }
 
-export type InvocationOutcome = 'ok' | 'error' | 'timeout' | 'crash' | (string & {});
+/** 'ok', or how the call failed: the worker pool passes a FailureKind ('threw', 'timeout', 'worker-crashed'...). */
+export type InvocationOutcome = 'ok' | FailureKind | 'error' | (string & {});
 
 /** Empty label values are how Prometheus spells "absent" (a folder has no function). */
 const label = (v: string | undefined): string => v ?? '';
