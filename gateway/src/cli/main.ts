@@ -10,6 +10,8 @@ import { deployCommand } from './deploy.js';
 import { invokeCommand } from './invoke.js';
 import { devCommand } from './dev.js';
 import { kvCommand } from './kv.js';
+import { statsCommand } from './stats.js';
+import { tailCommand } from './tail.js';
 
 const program = new Command('tftpfn')
   .description('tftpfn: a dynamic TFTP platform')
@@ -22,6 +24,8 @@ const program = new Command('tftpfn')
   .addCommand(buildCommand())
   .addCommand(invokeCommand())
   .addCommand(deployCommand())
-  .addCommand(kvCommand());
+  .addCommand(kvCommand())
+  .addCommand(statsCommand())
+  .addCommand(tailCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,168 @@
+/**
+ * `tftpfn tail`: follows the session stream RedisStatsSink writes, one line per record.
+ *
+ * Reads with XREAD BLOCK from the id after the last entry seen. "From now" is resolved once to
+ * the newest id in the stream (not '$' on every call), so records added between two reads are
+ * never skipped. Filters apply to the JSON record, so they see every field, not only the few
+ * the stream entry carries at top level.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import type { Redis } from 'ioredis';
+import { compileGlob, type Glob } from '../routing/glob.js';
+import type { SessionRecord } from '../stats/session-record.js';
+import { cidrContains, parseCidr, type Cidr } from '../transport/cidr.js';
+import { integer } from './arg-parsers.js';
+import { connectCliRedis, redisUrlOption } from './stats.js';
+
+const BLOCK_MS = 1000;
+const READ_COUNT = 500;
+
+interface TailFlags {
+  redisUrl?: string;
+  streamKey: string;
+  peer?: Cidr;
+  file?: Glob;
+  outcome?: string[];
+  function?: string;
+  version?: string;
+  gateway?: string;
+  json?: boolean;
+  fromStart?: boolean;
+  since?: number;
+  count?: number;
+}
+
+export interface TailFilter {
+  peer?: Cidr;
+  file?: Glob;
+  outcome?: string[];
+  function?: string;
+  version?: string;
+  gateway?: string;
+}
+
+export function tailCommand(): Command {
+  return new Command('tail')
+    .description('follow finished sessions live from the Redis stream, with filters')
+    .addOption(redisUrlOption())
+    .option('--stream-key <key>', 'the stream the gateways write ("statsStreamKey")', 'tftpfn:sessions')
+    .option('--peer <ip|cidr>', 'only clients in this address or network', parseArg(parseCidr))
+    .option('--file <glob>', 'only files matching this glob (as routes match: no leading "/")', parseArg(compileGlob))
+    .option('--outcome <list>', 'only these outcomes, comma separated (ok, not-found, timeout, ...)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--function <name>', 'only sessions served by this function ("-" for folders)')
+    .option('--version <v>', 'only sessions that started on this function version')
+    .option('--gateway <id>', 'only sessions served by this gateway')
+    .option('--json', 'print each record as one JSON line')
+    .option('--from-start', 'start at the oldest record the stream holds')
+    .option('--since <ms>', 'start with the records of the last MS milliseconds', integer(0, Number.MAX_SAFE_INTEGER))
+    .option('--count <n>', 'exit after N matching records', integer(1, Number.MAX_SAFE_INTEGER))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  tftpfn tail --redis-url redis://127.0.0.1:6379',
+        '  tftpfn tail --outcome not-found,timeout --peer 10.0.0.0/8',
+        "  tftpfn tail --file 'grub/**' --function grub --json | jq .durationMs",
+        '  tftpfn tail --since 60000 --count 10',
+      ].join('\n'),
+    )
+    .action(async (flags: TailFlags) => {
+      process.exitCode = await runTail(flags);
+    });
+}
+
+/** Turns a parser's Error into commander's usage error (the message names the fix). */
+function parseArg<T>(parse: (raw: string) => T) {
+  return (raw: string): T => {
+    try {
+      return parse(raw);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+}
+
+export function matches(r: SessionRecord, f: TailFilter): boolean {
+  if (f.peer && !cidrContains(f.peer, r.peer.address)) return false;
+  if (f.file && !f.file.matches((r.fileNormalized ?? r.file).replace(/^\/+/, ''))) return false;
+  if (f.outcome && !f.outcome.includes(r.outcome)) return false;
+  if (f.function !== undefined && (r.function ?? '-') !== f.function) return false;
+  if (f.version !== undefined && r.version !== f.version) return false;
+  if (f.gateway !== undefined && r.gateway !== f.gateway) return false;
+  return true;
+}
+
+/** One line: time, gateway, peer, file, outcome, bytes, duration, function@version. */
+export function formatRecord(r: SessionRecord): string {
+  const peer = r.peer.family === 'IPv6' ? `[${r.peer.address}]:${r.peer.port}` : `${r.peer.address}:${r.peer.port}`;
+  const fn = r.function ? `${r.function}@${r.version ?? '?'}` : '-';
+  return [r.endedAt, r.gateway, peer, JSON.stringify(r.file), r.outcome, `${r.bytes} B`, `${r.durationMs.toFixed(1)} ms`, fn].join('  ');
+}
+
+async function startId(client: Redis, key: string, flags: TailFlags): Promise<string> {
+  if (flags.fromStart) return '0-0';
+  // XREAD returns ids strictly after the one given: "ms-0" minus one sequence is "(ms-1)-max".
+  if (flags.since !== undefined) return `${Math.max(0, Date.now() - flags.since - 1)}-18446744073709551615`;
+  const last = (await client.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
+  return last.length > 0 ? last[0][0] : '0-0';
+}
+
+async function runTail(flags: TailFlags): Promise<number> {
+  let client: Redis;
+  try {
+    client = await connectCliRedis('tail', flags.redisUrl, true);
+  } catch (e) {
+    console.error((e as Error).message);
+    return 2;
+  }
+  let stop = false;
+  const onSigint = () => {
+    stop = true;
+  };
+  process.once('SIGINT', onSigint);
+  let shown = 0;
+  let warned = false;
+  try {
+    let id = await startId(client, flags.streamKey, flags);
+    while (!stop) {
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = (await client.call('XREAD', 'COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', flags.streamKey, id)) as typeof reply;
+        warned = false;
+      } catch (e) {
+        // Keep following through a Redis restart; say so once per outage.
+        if (!warned) console.error(`tftpfn tail: Redis unreachable (${(e as Error).message}); waiting for it to come back`);
+        warned = true;
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      for (const [, entries] of reply ?? []) {
+        for (const [entryId, fields] of entries) {
+          id = entryId;
+          const json = fieldOf(fields, 'r');
+          if (json === undefined) continue;
+          let record: SessionRecord;
+          try {
+            record = JSON.parse(json) as SessionRecord;
+          } catch {
+            continue; // not ours: a stream shared with something else
+          }
+          if (!matches(record, flags)) continue;
+          process.stdout.write((flags.json ? JSON.stringify(record) : formatRecord(record)) + '\n');
+          if (flags.count !== undefined && ++shown >= flags.count) return 0;
+        }
+      }
+    }
+    return 0;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    client.disconnect();
+  }
+}
+
+/** A field of a stream entry ([name, value, name, value, ...]); a value is never taken for a name. */
+function fieldOf(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
