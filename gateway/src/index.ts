@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Handler } from '../../sdk/contract.js';
-import { parseConfig } from './config/load.js';
+import { ConfigError, parseConfig } from './config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
 import { createLogger } from './logging.js';
 import type { Endpoint, RequestHandler } from './request/request.js';
@@ -20,6 +20,9 @@ import type { KvStats } from './cache/kv.js';
 import type { ServerCounters } from './stats/counters.js';
 import type { SessionRecord } from './stats/session-record.js';
 import { Gateway } from './transport/gateway.js';
+import { GatewayMetrics } from './stats/metrics.js';
+import { startMetricsServer, type MetricsServer, type Readiness } from './stats/http-server.js';
+import { RedisStatsSink } from './stats/redis-sink.js';
 
 /** What the periodic server-stats callback gets: the counters and each function's state. */
 export interface ServerStats {
@@ -63,6 +66,11 @@ export interface RunningGateway {
   readonly port: number;
   /** The server stats right now (what onServerStats is given). */
   stats(): ServerStats;
+  /** Prometheus metrics, when metricsPort is set; and the port /metrics is served on. */
+  readonly metrics: GatewayMetrics | undefined;
+  readonly metricsPort: number | undefined;
+  /** What /readyz answers: listeners bound, every function loaded, not shutting down. */
+  ready(): Readiness;
   /** Graceful stop: sessions in flight get up to graceMs to finish. */
   close(graceMs?: number): Promise<void>;
 }
@@ -82,11 +90,24 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
   const rootHandler = () => folderHandler({ root: config.root, writeRoot: config.writeRoot, allowOverwrite: config.allowOverwrite, ...folderOptions });
 
   const setup: ObjectSetup | undefined = opts.handler ? undefined : createObjectSetup(config, logger);
+  // Bound once the gateway exists; hooks registered before that read it late.
+  let metrics: GatewayMetrics | undefined;
   let runtime: FunctionRuntime | undefined;
   const wantsFunctions = inProcess.length > 0 || Object.keys(config.functions).length > 0 || config.deployDir !== undefined;
   if (!opts.handler && wantsFunctions) {
     try {
-      runtime = await FunctionRuntime.start({ config, log: logger, inProcess: opts.functions, onReload: opts.onReload, kv: setup?.kv, objects: setup?.objects });
+      runtime = await FunctionRuntime.start({
+        config,
+        log: logger,
+        inProcess: opts.functions,
+        onReload: (e) => {
+          metrics?.observeReload(e);
+          opts.onReload?.(e);
+        },
+        onInvocation: (fn, seconds, outcome) => metrics?.observeInvocation(fn, seconds, outcome),
+        kv: setup?.kv,
+        objects: setup?.objects,
+      });
     } catch (e) {
       await setup?.close();
       throw e;
@@ -112,15 +133,37 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
   // No routing configured: one function given in process serves everything; else the root folder.
   handler ??= inProcess.length === 1 && runtime ? runtime.handler(inProcess[0])! : rootHandler();
 
-  const gateway = new Gateway(config, handler, logger, { onSession: opts.onSession });
+  let sink: RedisStatsSink | undefined;
+  const gateway = new Gateway(config, handler, logger, {
+    // Metrics and the Redis sink first: a user hook that throws must not cost them the record.
+    onSession: (record) => {
+      metrics?.observeSession(record);
+      sink?.push(record);
+      opts.onSession?.(record);
+    },
+  });
+  if (config.redisUrl && config.statsToRedis) {
+    sink = new RedisStatsSink({
+      url: config.redisUrl,
+      gatewayId: gateway.id,
+      streamKey: config.statsStreamKey,
+      maxLen: config.statsStreamMaxLen,
+      counterTtlSeconds: config.statsCounterTtlSeconds,
+      bufferMax: config.statsBufferMax,
+      flushMs: config.statsFlushMs,
+      logger,
+    });
+  }
   let addresses: Endpoint[];
   try {
     addresses = await gateway.start();
   } catch (e) {
+    await sink?.close();
     await runtime?.close();
     await setup?.close();
     throw e;
   }
+  let closing = false;
   const stats = (): ServerStats => {
     const objects = setup?.objects;
     const kv = setup?.kv;
@@ -132,6 +175,25 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
       kv: kv && { ...kv.stats, kind: kv.kind, available: kv.available },
     };
   };
+  const ready = (): Readiness => {
+    const reasons: string[] = [];
+    if (closing) reasons.push('shutting down');
+    for (const f of runtime?.status() ?? []) if (f.version === undefined) reasons.push(`function ${f.name} has no version loaded`);
+    return { ready: reasons.length === 0, reasons };
+  };
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    metrics = new GatewayMetrics({ gateway: gateway.id, stats });
+    try {
+      metricsServer = await startMetricsServer({ host: config.metricsHost, port: config.metricsPort, metrics, ready, logger });
+    } catch (e) {
+      await gateway.stop(0);
+      await sink?.close();
+      await runtime?.close();
+      await setup?.close();
+      throw new ConfigError(`field "metricsPort": cannot listen on ${config.metricsHost}:${config.metricsPort}: ${(e as Error).message}`);
+    }
+  }
   let statsTimer: NodeJS.Timeout | undefined;
   if (opts.onServerStats) {
     const hook = opts.onServerStats;
@@ -141,7 +203,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
       } catch (e) {
         logger.error({ event: 'hookError', err: e }, 'server stats hook threw');
       }
-    }, opts.serverStatsIntervalMs ?? 60_000);
+    }, opts.serverStatsIntervalMs ?? config.serverStatsIntervalMs);
     statsTimer.unref();
   }
   return {
@@ -152,11 +214,19 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
     addresses,
     port: addresses[0].port,
     stats,
+    metrics,
+    metricsPort: metricsServer?.port,
+    ready,
     close: async (graceMs = config.shutdownGraceMs) => {
+      closing = true;
       if (statsTimer) clearInterval(statsTimer);
       await gateway.stop(graceMs);
       await runtime?.close(graceMs);
+      // After the gateway: the last sessions' records are pushed before the sink flushes.
+      await sink?.close();
       await setup?.close();
+      await metricsServer?.close();
+      metrics?.close();
     },
   };
 }

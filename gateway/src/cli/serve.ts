@@ -30,6 +30,8 @@ export function serveCommand(): Command {
     .option('--max-sessions-per-client <n>', 'concurrent sessions per client IP (default 64)')
     .option('--allow <cidr>', 'only these client networks, repeatable', collect)
     .option('--deny <cidr>', 'never these client networks, repeatable', collect)
+    .option('--metrics-port <n>', 'serve Prometheus /metrics, /healthz and /readyz on this TCP port (metricsHost, default 127.0.0.1)')
+    .option('--redis-url <url>', 'Redis for the shared cache, env.kv and session stats (redis://host:port)')
     .option('--deploy-dir <dir>', 'deploy folder of function versions (tftpfn deploy), watched and hot-reloaded')
     .option('--write-root <dir>', 'accept uploads (WRQ) into this folder; off by default')
     .option('--allow-overwrite', 'let uploads replace existing files')
@@ -92,6 +94,10 @@ async function runGateway(config: GatewayConfig): Promise<void> {
       retries: config.retries,
       writes: config.writeRoot ? 'enabled' : 'disabled',
       functions: running.functions?.status().map((f) => `${f.name}@${f.version ?? 'unavailable'}`),
+      gatewayId: running.gateway.id,
+      metrics: running.metricsPort === undefined ? undefined : `${config.metricsHost}:${running.metricsPort}`,
+      redis: config.redisUrl ? 'configured' : undefined,
+      objectStore: config.objectStore,
       deployDir: config.deployDir,
       routes: config.routes.length,
     },
