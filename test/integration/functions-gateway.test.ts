@@ -146,6 +146,10 @@ describe('a worker function behind the gateway', () => {
     expect(rec.retransmits).toBeGreaterThanOrEqual(1);
     const pool = gw.functions!.status().find((s) => s.name === 'main')!;
     expect(pool.inflight).toBe(0);
+    // Pool totals add up across the failures this file caused (throw, bad, exit, spin).
+    expect(pool.totals.crashes).toBeGreaterThanOrEqual(2);
+    expect(pool.totals.failures).toBeGreaterThanOrEqual(2);
+    expect(pool.totals.timeouts).toBeGreaterThanOrEqual(1);
   });
 });
 
@@ -188,7 +192,9 @@ describe('createGateway with an in-process handle', () => {
       const last = stats[stats.length - 1];
       expect(last.counters.sessionsStarted).toBe(2);
       expect(last.counters.sessionsByOutcome.ok).toBe(2);
-      expect(last.functions).toEqual([{ name: 'main', source: 'in-process', version: 'in-process', workers: 0, inflight: 0, draining: 0 }]);
+      expect(last.functions).toEqual([
+        { name: 'main', source: 'in-process', version: 'in-process', workers: 0, inflight: 0, draining: 0, totals: { invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0 } },
+      ]);
     } finally {
       await inproc.close(0);
     }

@@ -55,6 +55,27 @@ export interface FunctionStatus {
   readonly inflight: number;
   /** Older versions still finishing transfers. */
   readonly draining: number;
+  /** Totals over every version this gateway ran (worker pools only; zeros in process). */
+  readonly totals: PoolTotals;
+}
+
+export interface PoolTotals {
+  invocations: number;
+  /** User code threw, rejected or returned something that is not a Response. */
+  failures: number;
+  timeouts: number;
+  /** Workers that died: heap limit, process.exit, uncaught exception, terminated as stuck. */
+  crashes: number;
+  /** Invocations run again after their worker died under them. */
+  retries: number;
+  restarts: number;
+}
+
+const zeroTotals = (): PoolTotals => ({ invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0 });
+
+function addTotals(into: PoolTotals, invoker: Invoker | undefined): PoolTotals {
+  if (invoker instanceof WorkerPool) for (const k of Object.keys(into) as (keyof PoolTotals)[]) into[k] += invoker.stats[k];
+  return into;
 }
 
 class Generation {
@@ -113,6 +134,8 @@ class FunctionSlot {
   private failedVersion: string | undefined;
   /** Why the last reload attempt failed, if it did. */
   lastError: string | undefined;
+  /** Pool counters of versions already shut down. */
+  readonly retiredTotals: PoolTotals = zeroTotals();
   readonly handler: RequestHandler;
 
   constructor(
@@ -184,6 +207,7 @@ class FunctionSlot {
       this.draining.add(old);
       void old.retire().then(() => {
         this.draining.delete(old);
+        addTotals(this.retiredTotals, old.invoker);
         this.log.info({ event: 'functionRetired', function: this.name, version: old.version }, `${this.name}@${old.version} retired`);
       });
     }
@@ -424,6 +448,7 @@ export class FunctionRuntime {
         workers: inv instanceof WorkerPool ? inv.size : 0,
         inflight: inv?.inflight ?? 0,
         draining: slot.draining.size,
+        totals: [...slot.draining].reduce((t, g) => addTotals(t, g.invoker), addTotals({ ...slot.retiredTotals }, inv)),
       };
     });
   }

@@ -159,6 +159,27 @@ export class GatewayMetrics {
     perFunction('function_workers', 'Worker threads of the current version of a function (0 for in-process functions).', (f) => f.workers);
     perFunction('function_inflight', 'Sessions in flight on a function, all versions.', (f) => f.inflight);
     perFunction('function_versions_draining', 'Older versions of a function still finishing transfers after a reload.', (f) => f.draining);
+    new Counter({
+      name: name('function_pool_events_total'),
+      help: 'Worker pool events per function, over every version: invocation, failure (user code threw or returned nonsense), timeout, crash (a worker died), retry (an invocation re-run after its worker died), restart (a replacement worker).',
+      labelNames: ['function', 'event'],
+      registers,
+      collect() {
+        const s = stats();
+        if (!s) return;
+        this.reset();
+        for (const f of s.functions) {
+          const t = f.totals;
+          if (!t) continue;
+          this.inc({ function: f.name, event: 'invocation' }, t.invocations);
+          this.inc({ function: f.name, event: 'failure' }, t.failures);
+          this.inc({ function: f.name, event: 'timeout' }, t.timeouts);
+          this.inc({ function: f.name, event: 'crash' }, t.crashes);
+          this.inc({ function: f.name, event: 'retry' }, t.retries);
+          this.inc({ function: f.name, event: 'restart' }, t.restarts);
+        }
+      },
+    });
     new Gauge({
       name: name('function_info'),
       help: 'Always 1: the version each function serves new sessions from, and where it came from (entry, deploy, in-process).',

@@ -74,7 +74,7 @@ describe('hot reload from the deploy folder', () => {
     const rt = await FunctionRuntime.start({ config, log: log.logger, onReload: (e) => events.push(e) });
     runtimes.push(rt);
     const v1 = (await store.current('versioned'))!.version;
-    expect(rt.status()).toEqual([{ name: 'versioned', source: 'deploy', version: v1, workers: 1, inflight: 0, draining: 0 }]);
+    expect(rt.status()).toEqual([{ name: 'versioned', source: 'deploy', version: v1, workers: 1, inflight: 0, draining: 0, totals: { invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0 } }]);
     const first = await serve(() => rt.handler('versioned'), 'x');
     expect(first.body).toBe('one\n');
     expect(first.tags).toMatchObject({ function: 'versioned', version: v1 });
@@ -101,6 +101,8 @@ describe('hot reload from the deploy folder', () => {
     await store.activate('versioned', v1);
     expect(await eventually(() => rt.status()[0].version === v1)).toBe(true);
     expect((await serve(() => rt.handler('versioned'), 'x')).body).toBe('one\n');
+    // Counters carry over reloads: four invocations over three pools (v1, v2, v1 again).
+    expect(await eventually(() => rt.status()[0].totals.invocations === 4)).toBe(true);
   });
 
   test('a stream started on the old version finishes on it; the old pool retires after it', async () => {

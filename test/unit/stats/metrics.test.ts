@@ -102,8 +102,8 @@ describe('GatewayMetrics', () => {
     let s = stats({
       counters: { ...newServerCounters(), sessionsActive: 3, sessionsStarted: 10, malformedPackets: 4, strangerPackets: 1, deniedClients: 2, refusedBusy: 5, duplicateRequests: 6 },
       functions: [
-        { name: 'grub', source: 'deploy', version: 'v7', workers: 2, inflight: 3, draining: 1 },
-        { name: 'hello', source: 'in-process', version: 'in-process', workers: 0, inflight: 0, draining: 0 },
+        { name: 'grub', source: 'deploy', version: 'v7', workers: 2, inflight: 3, draining: 1, totals: { invocations: 40, failures: 3, timeouts: 2, crashes: 1, retries: 1, restarts: 1 } },
+        { name: 'hello', source: 'in-process', version: 'in-process', workers: 0, inflight: 0, draining: 0, totals: { invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0 } },
       ],
       objects: {
         cacheHits: 8, cacheMisses: 2, coalesced: 1, bytesFromCache: 800, bytesFromBucket: 200,
@@ -119,6 +119,9 @@ describe('GatewayMetrics', () => {
       return got[0].value;
     };
     expect(one('tftpfn_sessions_active')).toBe(3);
+    expect(one('tftpfn_function_pool_events_total', { function: 'grub', event: 'crash' })).toBe(1);
+    expect(one('tftpfn_function_pool_events_total', { function: 'grub', event: 'invocation' })).toBe(40);
+    expect(p.get('tftpfn_function_pool_events_total')?.type).toBe('counter');
     expect(p.get('tftpfn_sessions_active')?.type).toBe('gauge');
     expect(one('tftpfn_sessions_started_total')).toBe(10);
     expect(p.get('tftpfn_malformed_packets_total')?.type).toBe('counter');
