@@ -3,11 +3,11 @@
  *
  * Theory of operation. A transfer must never wait on, slow down or fail because of Redis, so
  * `push()` only appends to an in-memory queue (O(1), never throws) and a flush loop ships it:
- *   - every `flushMs`, and at once when a full batch (BATCH_SIZE) is waiting, one batch is sent
+ *   - every `flushMs`, and as soon as a full batch (DEFAULT_STATS_BATCH_SIZE) is waiting, one batch is sent
  *     as ONE pipeline (no MULTI: a batch is a single round trip, atomicity buys nothing here);
  *   - per record: `XADD streamKey MAXLEN ~ maxLen * gateway G outcome O function F file P r JSON`;
- *     per batch, counters summed in memory first so a batch of 500 records on one minute costs a
- *     handful of HINCRBYs, not 3 000;
+ *     per batch, counters summed in memory first so a batch of 200 records on one minute costs a
+ *     handful of HINCRBYs, not 1 200;
  *   - the queue is bounded by `bufferMax`: beyond it the OLDEST records are dropped and counted
  *     (`stats.dropped`), so memory stays bounded through any outage;
  *   - a batch that fails on the connection goes back to the FRONT of the queue (order kept,
@@ -44,7 +44,7 @@ export interface RedisStatsSinkOptions {
   logger: Logger;
   /** Prepended to counter keys (not to streamKey, which is configured whole). Default 'tftpfn:'. */
   keyPrefix?: string;
-  /** Records per pipeline. Default 500. */
+  /** Records per pipeline. Default DEFAULT_STATS_BATCH_SIZE (200). */
   batchSize?: number;
   /** How long close() keeps flushing before it gives up on what is left. Default 2000. */
   closeTimeoutMs?: number;
@@ -65,7 +65,12 @@ export interface RedisStatsSinkStats {
   flushErrors: number;
 }
 
-export const DEFAULT_STATS_BATCH_SIZE = 500;
+/**
+ * Records per pipeline. Building a batch runs on the gateway's event loop: measured on loopback,
+ * 500 records cost ~7 ms (p95 ~18 ms) of synchronous work, 200 cost ~1.4 ms (p95 ~6 ms), which
+ * is short enough not to delay other sessions' packets, and still ships >10 000 records/s.
+ */
+export const DEFAULT_STATS_BATCH_SIZE = 200;
 const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
 /** A pipeline on an open but silent connection fails after this long. */
 const COMMAND_TIMEOUT_MS = 2000;
@@ -109,6 +114,7 @@ export class RedisStatsSink {
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private holdUntilMs = 0;
+  private kickScheduled = false;
   private closing = false;
   private down = false;
   private downSinceMs = 0;
@@ -162,7 +168,14 @@ export class RedisStatsSink {
       this.queue.push(record);
       this.trim();
       this.stats.buffered = this.queued() + this.inFlight;
-      if (this.queued() >= this.opts.batchSize) this.kick();
+      // Deferred: building a pipeline of a whole batch must not run inside the caller's push().
+      if (this.queued() >= this.opts.batchSize && !this.kickScheduled) {
+        this.kickScheduled = true;
+        setImmediate(() => {
+          this.kickScheduled = false;
+          this.kick();
+        });
+      }
     } catch {
       // A stats failure must never reach the transfer that produced the record.
     }
