@@ -22,7 +22,7 @@ import type { SessionRecord } from './stats/session-record.js';
 import { Gateway } from './transport/gateway.js';
 import { GatewayMetrics } from './stats/metrics.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from './stats/http-server.js';
-import { RedisStatsSink } from './stats/redis-sink.js';
+import { RedisStatsSink, type RedisStatsSinkStats } from './stats/redis-sink.js';
 
 /** What the periodic server-stats callback gets: the counters and each function's state. */
 export interface ServerStats {
@@ -33,6 +33,8 @@ export interface ServerStats {
   readonly objects: (ObjectSourceStats & { store: string; memoryHeldBytes: number }) | undefined;
   /** The shared key-value store (Redis or memory): availability and call outcomes. */
   readonly kv: (KvStats & { kind: string; available: boolean }) | undefined;
+  /** Session records shipped to Redis: pushed, flushed, dropped, buffered (with redisUrl). */
+  readonly statsSink: RedisStatsSinkStats | undefined;
 }
 
 export interface StartOptions {
@@ -173,6 +175,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
       functions: runtime?.status() ?? [],
       objects: objects && { ...objects.stats, store: objects.store.kind, memoryHeldBytes: objects.memoryHeld },
       kv: kv && { ...kv.stats, kind: kv.kind, available: kv.available },
+      statsSink: sink && { ...sink.stats },
     };
   };
   const ready = (): Readiness => {

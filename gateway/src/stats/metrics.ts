@@ -180,6 +180,28 @@ export class GatewayMetrics {
         }
       },
     });
+    new Counter({
+      name: name('stats_records_total'),
+      help: 'Session records handed to the Redis stats sink, by what became of them: flushed (acknowledged by Redis) or dropped (the outage buffer was full).',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const k = stats()?.statsSink;
+        if (!k) return;
+        this.reset();
+        this.inc({ result: 'flushed' }, k.flushed);
+        this.inc({ result: 'dropped' }, k.dropped);
+      },
+    });
+    new Gauge({
+      name: name('stats_records_buffered'),
+      help: 'Session records waiting in memory for Redis (grows during an outage, up to statsBufferMax).',
+      registers,
+      collect() {
+        const k = stats()?.statsSink;
+        if (k) this.set(k.buffered);
+      },
+    });
     new Gauge({
       name: name('function_info'),
       help: 'Always 1: the version each function serves new sessions from, and where it came from (entry, deploy, in-process).',

@@ -41,7 +41,7 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
 }
 
 function stats(over: Partial<ServerStats> = {}): ServerStats {
-  return { at: new Date(0).toISOString(), counters: newServerCounters(), functions: [], objects: undefined, kv: undefined, ...over };
+  return { at: new Date(0).toISOString(), counters: newServerCounters(), functions: [], objects: undefined, kv: undefined, statsSink: undefined, ...over };
 }
 
 const made: GatewayMetrics[] = [];
@@ -110,6 +110,7 @@ describe('GatewayMetrics', () => {
         upstreamHeads: 3, upstreamGets: 2, upstreamErrors: 1, notModified: 0, store: 's3', memoryHeldBytes: 4096,
       },
       kv: { hits: 5, misses: 4, bypassed: 3, errors: 2, kind: 'redis', available: false },
+      statsSink: { pushed: 12, flushed: 9, dropped: 1, buffered: 2, batches: 3, flushErrors: 1 },
     });
     const m = metrics({ gateway: 'gw-a', stats: () => s });
     let p = parsePromText(await m.metrics());
@@ -122,6 +123,9 @@ describe('GatewayMetrics', () => {
     expect(one('tftpfn_function_pool_events_total', { function: 'grub', event: 'crash' })).toBe(1);
     expect(one('tftpfn_function_pool_events_total', { function: 'grub', event: 'invocation' })).toBe(40);
     expect(p.get('tftpfn_function_pool_events_total')?.type).toBe('counter');
+    expect(one('tftpfn_stats_records_total', { result: 'flushed' })).toBe(9);
+    expect(one('tftpfn_stats_records_total', { result: 'dropped' })).toBe(1);
+    expect(one('tftpfn_stats_records_buffered')).toBe(2);
     expect(p.get('tftpfn_sessions_active')?.type).toBe('gauge');
     expect(one('tftpfn_sessions_started_total')).toBe(10);
     expect(p.get('tftpfn_malformed_packets_total')?.type).toBe('counter');
