@@ -123,13 +123,19 @@ export class RedisStatsSink {
   private lastError: Error | undefined;
 
   constructor(opts: RedisStatsSinkOptions) {
+    // Field by field: an optional passed as `undefined` (an unset config field) takes the default.
     this.opts = {
-      keyPrefix: 'tftpfn:',
-      batchSize: DEFAULT_STATS_BATCH_SIZE,
-      closeTimeoutMs: DEFAULT_CLOSE_TIMEOUT_MS,
-      ...opts,
+      url: opts.url,
+      gatewayId: opts.gatewayId,
+      streamKey: opts.streamKey,
+      maxLen: opts.maxLen,
+      counterTtlSeconds: opts.counterTtlSeconds,
+      bufferMax: opts.bufferMax,
+      flushMs: opts.flushMs,
+      keyPrefix: opts.keyPrefix ?? 'tftpfn:',
+      batchSize: opts.batchSize ?? DEFAULT_STATS_BATCH_SIZE,
+      closeTimeoutMs: opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
     };
-    delete (this.opts as { logger?: Logger }).logger;
     this.keys = statsKeys(this.opts.keyPrefix);
     this.logger = opts.logger.child({ component: 'redis-stats', redis: redactRedisUrl(opts.url) });
     this.client = new Redis(opts.url, {
