@@ -65,7 +65,7 @@ function keyValue(what: string) {
 
 export function invokeCommand(): Command {
   return new Command('invoke')
-    .description('run a function once, in-process, and show what a TFTP client would get')
+    .description('run a function once (bundled, in a worker thread) and show what a TFTP client would get')
     .argument('<file>', "the function's source file, or a folder with an index.ts")
     .requiredOption('-p, --path <path>', 'the filename the client asks for')
     .option('--peer <ip>', 'client address (default 192.0.2.10)')
