@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { bindSessionSocket, expandHosts } from '../../../gateway/src/transport/bind.js';
@@ -44,9 +45,36 @@ describe('expandHosts', () => {
 });
 
 describe('bindSessionSocket', () => {
+  /**
+   * Three consecutive free UDP ports below the ephemeral range (32768+ on Linux), so neither a
+   * fixed choice nor another test's ephemeral socket can collide with the range under test.
+   */
+  async function freeRange(): Promise<number> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const base = 20_000 + Math.floor(Math.random() * 12_000);
+      const held: dgram.Socket[] = [];
+      try {
+        for (let p = base; p < base + 3; p++) {
+          const s = dgram.createSocket('udp4');
+          held.push(s);
+          await new Promise<void>((resolve, reject) => {
+            s.once('error', reject);
+            s.bind(p, '127.0.0.1', () => resolve());
+          });
+        }
+        return base;
+      } catch {
+        /* taken: try another base */
+      } finally {
+        await Promise.all(held.map((s) => new Promise<void>((r) => { try { s.close(() => r()); } catch { r(); } })));
+      }
+    }
+    throw new Error('no three consecutive free UDP ports found');
+  }
+
   it('bind: a session socket with a port range binds inside the range and moves on when a port is taken', async () => {
-    const low = 47_330;
-    const high = 47_332;
+    const low = await freeRange();
+    const high = low + 2;
     const sockets = [];
     try {
       for (let i = 0; i < 3; i++) sockets.push(await bindSessionSocket('127.0.0.1', 'IPv4', { low, high }, 0));
