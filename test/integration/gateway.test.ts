@@ -595,8 +595,9 @@ describe('gateway: request handlers', () => {
 
 describe('gateway: sockets, timeouts and shutdown', () => {
   it('gateway: with portRange set every session socket port lies in the range', async () => {
-    const low = 47_310;
-    const high = 47_319;
+    // Below the ephemeral range (32768+), where no other socket of the test run can land.
+    const low = 21_310;
+    const high = 21_319;
     const gw = await gateway({ files: { 'p.bin': 'ports' }, config: { portRange: `${low}-${high}` } });
     for (let i = 0; i < 3; i++) {
       const p = await peer();
