@@ -210,13 +210,15 @@ function upstreamTable(rows: Measurement[]): string[] {
     }
   }
   const folder = rows.find((m) => m.server === 'tftpfn' && !m.error), tftpd = rows.find((m) => m.server === 'in.tftpd' && !m.error);
-  out.push('', '| row | ÷ folder MiB/s (median) | ÷ folder, per round | ÷ in.tftpd MiB/s (median) | ÷ in.tftpd, per round |', '|---|---:|---|---:|---|');
+  out.push('', '| row | ÷ folder MiB/s (median) | ÷ folder, per round | ÷ in.tftpd MiB/s (median) | ÷ in.tftpd, per round | server CPU s/run ÷ folder\'s | other work on the machine, s/run |', '|---|---:|---|---:|---|---:|---:|');
   const per = (m: Measurement, o: Measurement | undefined) => (o ? m.runs.map((r, i) => f(o.runs[i] ? r.throughputMiBps / o.runs[i].throughputMiBps : NaN, 2)).join(', ') : '—');
   for (const m of rows) {
     if (m.error || m.server === 'tftpfn' || m.server === 'in.tftpd') continue;
-    out.push(`| ${label(m.server)} | ${f(folder ? m.median.throughputMiBps / folder.median.throughputMiBps : undefined, 2)} | ${per(m, folder)} | ${f(tftpd ? m.median.throughputMiBps / tftpd.median.throughputMiBps : undefined, 2)} | ${per(m, tftpd)} |`);
+    out.push(`| ${label(m.server)} | ${f(folder ? m.median.throughputMiBps / folder.median.throughputMiBps : undefined, 2)} | ${per(m, folder)} | ${f(tftpd ? m.median.throughputMiBps / tftpd.median.throughputMiBps : undefined, 2)} | ${per(m, tftpd)} | ${f(folder ? m.cpuSecondsPerRun / folder.cpuSecondsPerRun : undefined, 2)} | ${f(m.machineBusySecondsPerRun - m.cpuSecondsPerRun - m.clientCpuSecondsPerRun, 0)} |`);
   }
   out.push(
+    '',
+    '*Other work on the machine* is machine busy − server CPU − client CPU (s3rver, redis-server, the kernel outside both processes, and whatever else ran): when it is large, the row\'s wall-clock figures were taken with less of the two cores than the others had; compare server CPU per storm then.',
     '',
     'Each round runs the rows in table order: Redis flushed and a fresh gateway for the cold storm, a second storm on that gateway (warm), then a fresh gateway on the same Redis (fleet), then the folder and in.tftpd, each on a freshly started process. The S3 gateway is `tftpfn serve -c CONF/s3-gateway.json` with the same flags as the folder row; its config (ports filled in by the harness):',
     '',
