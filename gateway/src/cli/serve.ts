@@ -55,7 +55,22 @@ export function serveCommand(): Command {
     });
 }
 
-async function runGateway(config: GatewayConfig): Promise<void> {
+/**
+ * With --processes N, process k (0-based) serves metrics on metricsPort + k and names itself
+ * GATEWAYID-k: N processes cannot share one HTTP port, and each has its own counters.
+ */
+function perProcess(config: GatewayConfig): GatewayConfig {
+  const slot = Number(process.env.TFTPFN_PROCESS_SLOT);
+  if (!cluster.isWorker || !Number.isInteger(slot)) return config;
+  return {
+    ...config,
+    metricsPort: config.metricsPort === undefined || config.metricsPort === 0 ? config.metricsPort : config.metricsPort + slot,
+    gatewayId: config.gatewayId === undefined ? undefined : `${config.gatewayId}-${slot}`,
+  };
+}
+
+async function runGateway(base: GatewayConfig): Promise<void> {
+  const config = perProcess(base);
   const log = createLogger(config.logLevel, cluster.isWorker ? { worker: cluster.worker?.id } : {});
   let running;
   try {
@@ -108,14 +123,19 @@ async function runGateway(config: GatewayConfig): Promise<void> {
 function runPrimary(config: GatewayConfig): void {
   const log = createLogger(config.logLevel, { role: 'primary' });
   let stopping = false;
-  for (let i = 0; i < config.processes; i++) cluster.fork();
+  // Each process keeps a slot number across restarts: it picks its metrics port and gateway id.
+  const slots = new Map<number, number>();
+  const fork = (slot: number) => slots.set(cluster.fork({ TFTPFN_PROCESS_SLOT: String(slot) }).id, slot);
+  for (let i = 0; i < config.processes; i++) fork(i);
   cluster.on('exit', (worker, code, signal) => {
+    const slot = slots.get(worker.id) ?? 0;
+    slots.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
     }
-    log.error({ event: 'workerExit', worker: worker.id, code, signal }, 'gateway process exited; starting another');
-    cluster.fork();
+    log.error({ event: 'workerExit', worker: worker.id, slot, code, signal }, 'gateway process exited; starting another');
+    fork(slot);
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
