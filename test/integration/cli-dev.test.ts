@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
+import { createServer } from 'node:net';
 import { describeRun, runClient } from '../interop/run-client.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -86,5 +87,34 @@ describe('tftpfn dev', () => {
     expect(await curl(port, 'x')).toBe('second\n');
     const { rmSync } = await import('node:fs');
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+/** Two consecutive free TCP ports on loopback. */
+async function freePortPair(): Promise<number> {
+  const tryListen = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  for (let i = 0; i < 50; i++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    if ((await tryListen(base)) && (await tryListen(base + 1))) return base;
+  }
+  throw new Error('no two consecutive free TCP ports');
+}
+
+describe('serve --processes 2 with metrics', () => {
+  test('each process serves /metrics and /readyz on its own port: metricsPort + its slot', async () => {
+    const base = await freePortPair();
+    const args = ['serve', '--processes', '2', '--metrics-port', String(base), '--host', '127.0.0.1', '--port', '0', '--root', 'examples/tftproot'];
+    const { output } = await start(args, /"port":\d+,"msg":"metrics endpoint listening"[\s\S]*"port":\d+,"msg":"metrics endpoint listening"/);
+    const ports = [...output().matchAll(/"port":(\d+),"msg":"metrics endpoint listening"/g)].map((m) => Number(m[1])).sort();
+    expect(ports).toEqual([base, base + 1]);
+    for (const port of ports) {
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('tftpfn_sessions_active');
+    }
   });
 });
