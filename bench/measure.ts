@@ -22,6 +22,25 @@ export interface UpstreamCount {
   s3CpuSeconds: number;
 }
 
+/**
+ * Scenario (i): the stream entries a stats-on server added during its measured runs (XLEN after
+ * the last round, once the sink had flushed, minus XLEN after the warm-ups), against the sessions
+ * the load client counted (ok + failed), and the sink's own counters when /metrics was there.
+ */
+export interface StatsCheck {
+  streamKey: string;
+  xlenBefore: number;
+  xlenAfter: number;
+  /** xlenAfter - xlenBefore. */
+  added: number;
+  /** Sessions of the measured runs as the load client counted them: requests + failures. */
+  sessions: number;
+  /** tftpfn_stats_records_total{result=...} and tftpfn_stats_records_buffered, when scraped. */
+  sink?: { flushed: number; dropped: number; buffered: number };
+  /** redis-server CPU seconds over all rounds (shared by both stats-on servers). */
+  redisCpuSeconds?: number;
+}
+
 export interface Measurement {
   server: string;
   /** The harness invocation that measured this row (merge.ts); set by run.ts. */
@@ -43,6 +62,8 @@ export interface Measurement {
   memory?: { idleRssMiB: number; heldRssMiB: number; heldSessions: number };
   /** Scenario (h), rows served from S3: what the S3 server counted, one entry per run. */
   upstream?: UpstreamCount[];
+  /** Scenario (i), rows with stats to Redis: whether the stream got a record per session. */
+  statsCheck?: StatsCheck;
   error?: string;
 }
 
@@ -189,7 +210,14 @@ export async function measure(scenario: Scenario, spec: ServerSpec, port: number
  * steadier than with one server after another. A server that fails to start or dies gets an
  * error row; the others carry on.
  */
-export async function measureInterleaved(scenario: Scenario, servers: { spec: ServerSpec; port: number }[], root: string, sizes: Sizes, log: (s: string) => void): Promise<Measurement[]> {
+export interface InterleaveHooks {
+  /** After every server's warm-up, before round 1. */
+  beforeRounds?(): Promise<void>;
+  /** After the last round, while the servers still run. */
+  afterRounds?(): Promise<void>;
+}
+
+export async function measureInterleaved(scenario: Scenario, servers: { spec: ServerSpec; port: number }[], root: string, sizes: Sizes, log: (s: string) => void, hooks: InterleaveHooks = {}): Promise<Measurement[]> {
   const suts = servers.map(({ spec, port }) => ({ name: spec.name, sut: new ServerUnderTest(scenario, spec, port, sizes, log), error: undefined as string | undefined }));
   const fail = (x: (typeof suts)[number], e: unknown) => {
     x.error = (e as Error).message;
@@ -199,12 +227,14 @@ export async function measureInterleaved(scenario: Scenario, servers: { spec: Se
     for (const x of suts) await x.sut.start(root).catch((e) => fail(x, e));
     for (const x of suts) if (!x.error) await x.sut.warmUp().catch((e) => fail(x, e));
     const rounds = Math.max(0, ...suts.map((x) => x.sut.count));
+    await hooks.beforeRounds?.();
     for (let i = 0; i < rounds; i++) {
       for (let k = 0; k < suts.length; k++) {
         const x = suts[(i + k) % suts.length];
         if (!x.error && i < x.sut.count) await x.sut.runOnce().catch((e) => fail(x, e));
       }
     }
+    await hooks.afterRounds?.();
     return suts.map((x) => (x.error ? ({ server: x.name, error: x.error } as Measurement) : x.sut.result()));
   } finally {
     for (const x of suts) await x.sut.stop();

@@ -91,6 +91,18 @@ function targets(r: BenchReport): Target[] {
   const worst = hCold?.upstream?.length ? Math.max(...hCold.upstream.map((u) => u.bodyBytes / u.objectBytes)) : undefined;
   out.push({ scenario: 'h', text: 'boot storm from S3, cold cache: body bytes the bucket sent ≤ 2× the object, every run', met: judge(() => worst! <= 2, [worst]),
     detail: hCold?.upstream?.length ? `${hCold.upstream.map((u) => `${u.gets} GET + ${u.heads} HEAD, ${f(u.bodyBytes / u.objectBytes, 3)}×`).join('; ')}` : '—' }, hCold);
+  // (i): stats to Redis cost under 5% of the small-file req/s, and every record reached the stream.
+  const iOff = t('i');
+  for (const name of ['tftpfn-stats', 'tftpfn-stats-metrics']) {
+    const iOn = t('i', name);
+    const q = iOn && iOff ? iOn.median.requestsPerSec / iOff.median.requestsPerSec : undefined;
+    const what = name === 'tftpfn-stats' ? 'stats to Redis' : 'stats to Redis + Prometheus metrics';
+    out.push({ scenario: 'i', text: `1 KiB × 20 with ${what}: ≥ 0.95× the req/s with stats off (cost < 5%)`, met: judge(() => q! >= 0.95, [q]),
+      detail: `${f(iOn?.median.requestsPerSec, 0)} vs ${f(iOff?.median.requestsPerSec, 0)} req/s = ${f(q, 3)} (per round: ${iOn && iOff ? pairedRatios(iOn, iOff).map((x) => f(x, 3)).join(', ') : '—'}); server CPU ${f(iOn ? cpuPerRequest(iOn) : undefined, 0)} vs ${f(iOff ? cpuPerRequest(iOff) : undefined, 0)} µs/request` }, iOn, iOff);
+    const c = iOn?.statsCheck;
+    out.push({ scenario: 'i', text: `${what}: the stream holds one record per session of the measured runs (XLEN)`, met: judge(() => c!.added === c!.sessions, [c]),
+      detail: c ? `+${c.added} entries for ${c.sessions} sessions${c.added === c.sessions ? '' : ` (gap ${c.sessions - c.added})`}${c.sink ? `; sink: ${c.sink.flushed} flushed, ${c.sink.dropped} dropped, ${c.sink.buffered} buffered` : ''}` : '—' }, iOn);
+  }
   return all.map((t, i) => ({ ...t, runs: [...new Set(sources[i].filter((x) => x !== undefined))].sort().join(', ') || '—' }));
 }
 
@@ -102,20 +114,28 @@ function pairedRatios(m: Measurement, folder: Measurement): number[] {
   return m.runs.map((r, i) => (folder.runs[i] ? r.requestsPerSec / folder.runs[i].requestsPerSec : NaN));
 }
 
+/** Server CPU per request served, in µs: steadier than req/s when other work competes. */
+function cpuPerRequest(m: Measurement): number {
+  return (m.cpuSecondsPerRun * m.runs.length * 1e6) / Math.max(1, m.requests);
+}
+
 const label = (server: string) => SERVER_LABELS[server as ServerName] ?? server;
 
 function scenarioTable(r: BenchReport, sc: { id: ScenarioId }): string[] {
   const rows = r.results[sc.id];
   if (!rows) return [`_Not run._`];
   const lines: string[] = [];
-  if (sc.id === 'e' || sc.id === 'g') {
-    // (g) adds each row's req/s as a share of the folder row's, the figure its target is about.
-    const folder = sc.id === 'g' ? find(r, 'g', 'tftpfn') : undefined;
+  if (sc.id === 'e' || sc.id === 'g' || sc.id === 'i') {
+    // (g) adds each row's req/s as a share of the folder row's, the figure its target is about;
+    // (i) the same against the stats-off row.
+    const paired = sc.id === 'g' || sc.id === 'i';
+    const base = paired ? find(r, sc.id, 'tftpfn') : undefined;
+    const baseName = sc.id === 'i' ? 'stats off' : 'folder';
     const share = (m: Measurement) =>
-      folder && m.server !== 'tftpfn' ? ` | ${f(m.median.requestsPerSec / folder.median.requestsPerSec, 2)} | ${pairedRatios(m, folder).map((x) => f(x, 2)).join(', ')}` : sc.id === 'g' ? ' | — | —' : '';
+      base && m.server !== 'tftpfn' ? ` | ${f(m.median.requestsPerSec / base.median.requestsPerSec, 3)} | ${pairedRatios(m, base).map((x) => f(x, 3)).join(', ')}` : paired ? ' | — | —' : '';
     lines.push(
-      `| server | req/s${sc.id === 'g' ? ' | ÷ folder req/s | ÷ folder, per round' : ''} | p50 ms | p90 ms | p99 ms | max ms | requests | failures | server CPU s/run | server CPU µs/request | client CPU s/run | machine busy s/run | peak RSS MiB |`,
-      `|---|---:|${sc.id === 'g' ? '---:|---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+      `| server | req/s${paired ? ` | ÷ ${baseName} req/s | ÷ ${baseName}, per round` : ''} | p50 ms | p90 ms | p99 ms | max ms | requests | failures | server CPU s/run | server CPU µs/request | client CPU s/run | machine busy s/run | peak RSS MiB |`,
+      `|---|---:|${paired ? '---:|---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
     );
     for (const m of rows) {
       if (m.error) { lines.push(`| ${label(m.server)} | error: ${m.error.replace(/\|/g, '/').slice(0, 200)} |||||||||`); continue; }
@@ -142,6 +162,7 @@ function scenarioTable(r: BenchReport, sc: { id: ScenarioId }): string[] {
     }
   }
   if (sc.id === 'h') lines.push('', ...upstreamTable(rows));
+  if (sc.id === 'i') lines.push('', ...statsTable(rows));
   const notes: string[] = [];
   for (const m of rows) {
     if (!m.error && sc.id === 'b' && m.negotiated && m.negotiated.windowSize === 1) notes.push(`${m.server} does not implement RFC 7440 windowsize: it left the option out of its OACK, so the transfer ran lock-step.`);
@@ -170,7 +191,7 @@ export function renderMarkdown(r: BenchReport): string {
   out.push('# tftpfn benchmarks', '');
   out.push(`Written by \`npm run bench\` (bench/run.ts); last updated ${r.date}. A run re-measures only the scenarios and servers it selects (\`--only\`, \`--servers\`) and merges them into the stored results (bench/results/latest.json), so figures can come from different runs: *Runs* lists each, and every scenario and target says which run measured it.`, '');
   out.push('All traffic is on loopback (127.0.0.1). Each server is started fresh for each scenario; the load comes from `tftpfn bench --json` in a separate process, so client and server never share an event loop — but they do share the machine\'s two cores, and anything else running on the machine (the load average at start and end of each run is recorded below) shows up as noise.', '');
-  out.push('Scenarios (a), (b), (c), (e) and (g) start with one unmeasured warm-up run against every server (a long-running server is JIT-compiled and has the file in the page cache). Analysis of these figures and what bounds each target: [PERFORMANCE.md](PERFORMANCE.md).', '');
+  out.push('Scenarios (a), (b), (c), (e), (g) and (i) start with one unmeasured warm-up run against every server (a long-running server is JIT-compiled and has the file in the page cache). Analysis of these figures and what bounds each target: [PERFORMANCE.md](PERFORMANCE.md).', '');
   out.push('Figures are medians over runs. *server CPU* is utime+stime over the server\'s process tree, sampled every 100 ms per pid (in.tftpd and fbtftp fork per transfer and in.tftpd ignores SIGCHLD, so short-lived children are partly missed: for them it is a lower bound; tftpfn\'s worker threads are threads of its process, so they are included). *client CPU* is the load generator\'s own. *machine busy* is all non-idle CPU time from /proc/stat (server + client + kernel + anything else); when client CPU is close to one core-second per wall-second the run measured the client as much as the server. *peak RSS* is VmRSS summed over the tree, sampled every 200 ms (for forking servers this counts shared pages once per process).', '');
   const busy = r.runs.filter((run) => Number(run.loadAverage.split(' ')[0]) > 1);
   for (const run of busy) {
@@ -227,6 +248,38 @@ function upstreamTable(rows: Measurement[]): string[] {
     '```',
     '',
     'Cache settings are the defaults (1 MiB chunks, objects over 8 MiB cached in chunks, 256 MiB in-process table). The S3 rows ask for `boot/vmlinuz-20m.bin` (the object `vmlinuz-20m.bin` in bucket `boot`), the folder and in.tftpd rows for `vmlinuz-20m.bin`: the same bytes. Why upstream bytes stay near one copy and where the time goes: [PERFORMANCE.md](PERFORMANCE.md#boot-storm-from-s3-h).',
+  );
+  return out;
+}
+
+/** (i): the stream check, the CPU the stats cost, and the configs. */
+function statsTable(rows: Measurement[]): string[] {
+  const off = rows.find((m) => m.server === 'tftpfn' && !m.error);
+  const out = [
+    'The stream check: entries the stats-on server added to its own stream (XLEN after the last round, 1.5 s after it so the last batch is flushed, minus XLEN after the warm-ups) against the sessions of its measured runs as the load client counted them (ok + failed); the sink\'s counters (`tftpfn_stats_records_total`, `tftpfn_stats_records_buffered`, whole process life: probe and warm-up included) where /metrics is on.',
+    '',
+    '| row | stream | XLEN before → after | entries added | sessions measured | gap | sink flushed / dropped / buffered | server CPU µs/request − stats off\'s | redis-server CPU µs per record |',
+    '|---|---|---:|---:|---:|---:|---|---:|---:|',
+  ];
+  const recordsAll = rows.reduce((n, m) => n + (m.statsCheck?.added ?? 0), 0);
+  for (const m of rows) {
+    const c = m.statsCheck;
+    if (m.error || !c) continue;
+    const dCpu = off ? cpuPerRequest(m) - cpuPerRequest(off) : undefined;
+    // redis-server's CPU covers both stats-on rows' records: charged per record.
+    const redisUs = c.redisCpuSeconds !== undefined && recordsAll > 0 ? (c.redisCpuSeconds * 1e6) / recordsAll : undefined;
+    out.push(`| ${label(m.server)} | \`${c.streamKey}\` | ${c.xlenBefore} → ${c.xlenAfter} | ${c.added} | ${c.sessions} | ${c.sessions - c.added} | ${c.sink ? `${c.sink.flushed} / ${c.sink.dropped} / ${c.sink.buffered}` : 'no /metrics'} | ${f(dCpu, 1)} | ${f(redisUs, 1)} |`);
+  }
+  out.push(
+    '',
+    'The three servers are started fresh and warmed up, then measured in rounds (each once per round, the first rotating), as in (g). The stats-on servers run `tftpfn serve -c CONF/tftpfn-stats.json` (and `tftpfn-stats-metrics.json`) with the same flags as the stats-off row; redis-server (`--save \'\' --appendonly no`, a free port) is started by the harness for this scenario only. The configs (ports filled in by the harness):',
+    '',
+    '```json',
+    '{"redisUrl":"redis://127.0.0.1:REDISPORT","statsToRedis":true,"statsStreamKey":"tftpfn:bench:sessions:stats","statsStreamMaxLen":100000000}',
+    '{"redisUrl":"redis://127.0.0.1:REDISPORT","statsToRedis":true,"statsStreamKey":"tftpfn:bench:sessions:stats-metrics","statsStreamMaxLen":100000000,"metricsPort":METRICSPORT,"metricsHost":"127.0.0.1"}',
+    '```',
+    '',
+    'Each server has its own stream, and MAXLEN is far above what the runs add, so no entry is trimmed and XLEN counts every record. What the stats cost per session and why: [PERFORMANCE.md](PERFORMANCE.md#session-stats-to-redis-i).',
   );
   return out;
 }

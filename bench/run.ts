@@ -8,6 +8,7 @@
  *   npm run bench -- --runs 5 --only a,b,e --servers tftpfn,in.tftpd
  *   npm run bench -- --only e,g         the function runtime against the folder
  *   npm run bench -- --only h           the boot storm from S3 (s3rver + redis-server) vs folder and in.tftpd
+ *   npm run bench -- --only i           session stats to Redis (redis-server) on vs off
  *
  * Every server and load client is a child process in its own process group and is killed at the
  * end, on error and on Ctrl-C; the temporary folder is removed.
@@ -27,6 +28,7 @@ import { oneKib } from './functions/one-kib.js';
 import { mergeReports, nextRunId, normalizeStored, type StoredReport } from './merge.js';
 import { renderMarkdown } from './report.js';
 import { runS3Storm } from './s3-storm.js';
+import { runStatsCost } from './stats-cost.js';
 import { FILES, HELD_BYTES, SMALL_BYTES, scenarios, sizesFor, type ScenarioId } from './scenarios.js';
 import { describeLoad } from './load-client.js';
 import { describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, type ServerName } from './servers.js';
@@ -49,7 +51,7 @@ function parseCli() {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,b,c,d,e,f,g,h] [--servers tftpfn,tftpfn-p2,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,in.tftpd,fbtftp]
+    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,in.tftpd,fbtftp]
                      [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh]
 
 Scenarios and servers not selected keep their stored figures from --json (each says which run
@@ -132,6 +134,8 @@ async function main(): Promise<void> {
       tftpfn: cli.portBase, 'tftpfn-p2': cli.portBase + 1, 'in.tftpd': cli.portBase + 2, fbtftp: cli.portBase + 3,
       'tftpfn-fn1': cli.portBase + 4, 'tftpfn-fn2': cli.portBase + 5, 'tftpfn-fn4': cli.portBase + 6,
       'tftpfn-s3-cold': cli.portBase + 7, 'tftpfn-s3-warm': cli.portBase + 7, 'tftpfn-s3-fleet': cli.portBase + 7,
+      // +8 is free, +9 is iperf3's.
+      'tftpfn-stats': cli.portBase + 10, 'tftpfn-stats-metrics': cli.portBase + 11,
     };
     const skipped: string[] = [];
     for (const s of specs) if (s.unavailable) skipped.push(`${s.name}: ${s.unavailable}`);
@@ -160,6 +164,18 @@ async function main(): Promise<void> {
       log(`(${sc.id}) ${sc.title}`);
       loads[sc.id] = describeLoad(sc.load(0, sizes)).replace('127.0.0.1:0', '127.0.0.1:PORT');
       const rows: Measurement[] = [];
+      if (sc.redis) {
+        const out = await runStatsCost({
+          scenario: sc, sizes, root, confDir, log,
+          folderSpec: specs.find((s) => s.name === 'tftpfn')!,
+          ports: { tftpfn: ports.tftpfn, 'tftpfn-stats': ports['tftpfn-stats'], 'tftpfn-stats-metrics': ports['tftpfn-stats-metrics'] },
+          selected: (name) => !cli.servers || cli.servers.has(name),
+        });
+        results[sc.id] = out.rows.map((m) => ({ ...m, run: runId }));
+        skipped.push(...out.skipped);
+        Object.assign(extraCommands, out.commands);
+        continue;
+      }
       if (sc.custom) {
         const spec = (name: ServerName) => specs.find((s) => s.name === name)!;
         const out = await runS3Storm({

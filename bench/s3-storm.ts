@@ -65,7 +65,7 @@ http.Server.prototype.emit = function (event, req, res) {
 };
 `;
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -78,7 +78,7 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, proc: ManagedProcess, ready: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(what: string, proc: ManagedProcess, ready: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!proc.running) throw new Error(`${what} exited: ${proc.stderr.trim().slice(-500)}`);
@@ -110,7 +110,7 @@ function readCounts(port: number): Promise<S3Counts | undefined> {
 }
 
 /** One RESP command over a fresh connection; resolves with the first reply line. */
-function redisCommand(port: number, ...args: string[]): Promise<string> {
+export function redisCommand(port: number, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = createConnection({ host: '127.0.0.1', port });
     let reply = '';

@@ -1,12 +1,12 @@
 /**
- * The benchmark scenarios (a)-(h): what load each puts on which server, sized for a full or a
+ * The benchmark scenarios (a)-(i): what load each puts on which server, sized for a full or a
  * --quick run.
  */
 import type { LoadSpec } from './load-client.js';
 import type { ServerName } from './servers.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h';
-export const SCENARIO_IDS: readonly ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'i';
+export const SCENARIO_IDS: readonly ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
 
 export interface Sizes {
   bigBytes: number;
@@ -56,6 +56,8 @@ export interface Scenario {
   interleave?: boolean;
   /** Measured by its own runner (s3-storm.ts), not one server after another. */
   custom?: boolean;
+  /** Needs a redis-server of its own (stats-cost.ts starts it and writes the servers' configs). */
+  redis?: boolean;
 }
 
 const ALL: ServerName[] = ['tftpfn', 'in.tftpd', 'fbtftp'];
@@ -140,6 +142,20 @@ export function scenarios(): Scenario[] {
       load: (port, s) => ({ port, path: FILES.s3Boot, concurrency: s.stormClients, count: s.stormClients, blksize: 1468, timeoutMs: 2000 }),
       runs: (_, s) => s.runs,
       timeoutMs: () => 900_000,
+    },
+      {
+      id: 'i',
+      title: 'session stats to Redis on vs off: 1 KiB file, 20 concurrent requesters',
+      // The load of (e) against three fresh servers taking turns as in (g): stats off (no Redis),
+      // every session record XADDed to a real redis-server (statsToRedis), and that plus
+      // Prometheus metrics (metricsPort). stats-cost.ts checks the stream afterwards.
+      servers: ['tftpfn', 'tftpfn-stats', 'tftpfn-stats-metrics'],
+      interleave: true,
+      redis: true,
+      load: (port, s) => ({ port, path: FILES.small, concurrency: 20, durationS: s.smallDurationS }),
+      warmup: (port, s) => ({ port, path: FILES.small, concurrency: 20, durationS: Math.min(2, s.smallDurationS) }),
+      runs: (_, s) => s.runs,
+      timeoutMs: (s) => s.smallDurationS * 1000 + 60_000,
     },
   ];
 }

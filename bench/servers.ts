@@ -12,7 +12,9 @@ import { ManagedProcess } from './child-process.js';
 export type ServerName =
   | 'tftpfn' | 'tftpfn-p2' | 'tftpfn-fn1' | 'tftpfn-fn2' | 'tftpfn-fn4' | 'in.tftpd' | 'fbtftp'
   // (h), bench/s3-storm.ts: one gateway config (S3 + Redis), three cache states.
-  | 'tftpfn-s3-cold' | 'tftpfn-s3-warm' | 'tftpfn-s3-fleet';
+  | 'tftpfn-s3-cold' | 'tftpfn-s3-warm' | 'tftpfn-s3-fleet'
+  // (i), bench/stats-cost.ts: session stats to Redis, and that plus Prometheus metrics.
+  | 'tftpfn-stats' | 'tftpfn-stats-metrics';
 
 /** What the report calls each server; the function servers differ only in poolSize. */
 export const SERVER_LABELS: Record<ServerName, string> = {
@@ -26,6 +28,8 @@ export const SERVER_LABELS: Record<ServerName, string> = {
   'tftpfn-s3-cold': 'tftpfn from S3, cold (fresh gateway, Redis flushed)',
   'tftpfn-s3-warm': 'tftpfn from S3, warm (second storm, same gateway and Redis)',
   'tftpfn-s3-fleet': 'tftpfn from S3, another gateway (fresh process, warm Redis)',
+  'tftpfn-stats': 'tftpfn, stats to Redis (statsToRedis)',
+  'tftpfn-stats-metrics': 'tftpfn, stats to Redis + Prometheus metrics (metricsPort)',
 };
 
 /** Pool sizes tried in (g); 2 is the default (config/defaults.ts), so that row is the one judged. */
