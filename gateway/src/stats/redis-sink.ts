@@ -5,7 +5,8 @@
  * `push()` only appends to an in-memory queue (O(1), never throws) and a flush loop ships it:
  *   - every `flushMs`, and as soon as a full batch (DEFAULT_STATS_BATCH_SIZE) is waiting, one batch is sent
  *     as ONE pipeline (no MULTI: a batch is a single round trip, atomicity buys nothing here);
- *   - per record: `XADD streamKey MAXLEN ~ maxLen * gateway G outcome O function F file P r JSON`;
+ *   - per record: `XADD streamKey MAXLEN ~ maxLen * gateway G outcome O function F file P r JSON`,
+ *     all of a batch's records in one script call (XADD_BATCH_LUA);
  *     per batch, counters summed in memory first so a batch of 200 records on one minute costs a
  *     handful of HINCRBYs, not 1 200;
  *   - the queue is bounded by `bufferMax`: beyond it the OLDEST records are dropped and counted
