@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { LocalBucketStore } from '../../../gateway/src/sources/local-bucket.js';
 import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo } from '../../../gateway/src/sources/object-store.js';
 
@@ -132,10 +134,29 @@ describe('LocalBucketStore', () => {
     expect((await info(store, 'alias')).size).toBe(6);
   });
 
-  it.skipIf(process.getuid?.() === 0)('denied: an unreadable file is denied, not missing', async () => {
+  it('denied: an unreadable file is denied, not missing', async () => {
     const { root, store } = storeWith({ 'locked': 'x' });
     chmodSync(join(root, 'boot', 'locked'), 0o000);
-    expect(await kindOf(store.head({ bucket: 'boot', key: 'locked' }))).toBe('denied');
+    if (process.getuid?.() !== 0) {
+      expect(await kindOf(store.head({ bucket: 'boot', key: 'locked' }))).toBe('denied');
+      return;
+    }
+    // Root reads any file whatever its mode: ask as an unprivileged user (nobody), from the build.
+    chmodSync(root, 0o755);
+    chmodSync(join(root, 'boot'), 0o755);
+    // The two built modules it needs, copied where nobody can read them whatever the checkout's
+    // permissions (a CI checkout under /root would not be).
+    const code = mkdtempSync(join(tmpdir(), 'tftpfn-probe-'));
+    chmodSync(code, 0o755);
+    for (const f of ['local-bucket.js', 'object-store.js']) copyFileSync(join(import.meta.dirname, '../../../dist/gateway/src/sources', f), join(code, f));
+    dirs.push(code);
+    const built = pathToFileURL(join(code, 'local-bucket.js')).href;
+    const probe = `const { LocalBucketStore } = await import(${JSON.stringify(built)});
+      const store = new LocalBucketStore(${JSON.stringify(root)});
+      try { await store.head({ bucket: 'boot', key: 'locked' }); console.log('readable'); } catch (e) { console.log(e.kind); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 20_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('denied');
   });
 
   it('signal: an aborted signal fails with unavailable', async () => {
