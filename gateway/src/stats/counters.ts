@@ -1,4 +1,4 @@
-/** Server-wide counters, exported to stats callbacks (and metrics with the stats issue). */
+/** Server-wide counters, exported to stats callbacks and to the Prometheus metrics. */
 export interface ServerCounters {
   sessionsStarted: number;
   sessionsActive: number;

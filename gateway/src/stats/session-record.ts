@@ -1,6 +1,6 @@
 /**
  * The record every finished session emits: logged as one line, handed to stats callbacks,
- * and (with the stats issue) shipped to Redis. Field names are stable.
+ * shipped to Redis (stats/redis-sink.ts) and counted in the metrics. Field names are stable.
  */
 import type { OptionMap } from '../protocol/packet.js';
 import type { Endpoint, SessionTags, TftpRequest } from '../request/request.js';
