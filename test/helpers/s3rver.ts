@@ -56,6 +56,8 @@ export interface TestS3rver {
   dir: string;
   /** What S3ObjectStore needs to reach it. */
   clientOptions: S3StoreOptions & Required<Pick<S3StoreOptions, 'endpoint' | 'region' | 'credentials' | 'forcePathStyle'>>;
+  /** The gateway config fields that point a gateway at it. */
+  gatewayConfig: { objectStore: 's3'; s3Endpoint: string; s3ForcePathStyle: true; s3AccessKeyId: string; s3SecretAccessKey: string; s3Region: string };
   createBucket(name: string): Promise<void>;
   putObject(bucket: string, key: string, bytes: Uint8Array | string): Promise<void>;
   /**
@@ -219,6 +221,7 @@ export async function startS3rver(): Promise<TestS3rver> {
     port,
     dir,
     clientOptions,
+    gatewayConfig: { objectStore: 's3', s3Endpoint: endpoint, s3ForcePathStyle: true, s3AccessKeyId: 'S3RVER', s3SecretAccessKey: 'S3RVER', s3Region: 'us-east-1' },
     async createBucket(name) {
       await admin.send(new CreateBucketCommand({ Bucket: name }));
     },

@@ -3,15 +3,15 @@
  * processes on function files written to a temp folder, asserting on their output, files and
  * exit codes. Needs the build (`npm run build`); the suite builds once when dist/ is missing.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(repo, 'bin/tftpfn.js');
 let work: string;
 
 beforeAll(() => {
@@ -51,24 +51,7 @@ function write(rel: string, text: string): void {
 }
 
 /** Runs the CLI in the temp folder; resolves with its exit code and output. */
-function tftpfn(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const bound = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tftpfn ${args.join(' ')} still running after 60 s; stderr: ${stderr}`));
-    }, 60_000);
-    child.on('exit', (code) => {
-      clearTimeout(bound);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const tftpfn = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: work, env, timeoutMs: 60_000 });
 
 describe('tftpfn build', () => {
   it('build: writes function.mjs and its map to dist-functions/<name>/ and prints the size', async () => {

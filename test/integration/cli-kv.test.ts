@@ -3,7 +3,7 @@
  * read and change keys, and see the grub example (a FunctionRuntime entry on RedisKvStore, as
  * a gateway runs it) answer from the store. Needs the build (`npm run build`).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,9 +15,9 @@ import { normalizePath } from '../../gateway/src/request/path.js';
 import { FunctionRuntime } from '../../gateway/src/runtime/function-runtime.js';
 import { captureLog, eventually } from '../helpers/functions.js';
 import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { runCli } from '../helpers/cli.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(repo, 'bin/tftpfn.js');
 const inventoryFile = join(repo, 'functions/grub/inventory.json');
 const inventory = JSON.parse(readFileSync(inventoryFile, 'utf8')) as { default: object; machines: Record<string, object> };
 
@@ -38,25 +38,7 @@ afterAll(async () => {
 });
 
 /** Runs the CLI with TFTPFN_REDIS_URL pointing at the test Redis unless `env` says otherwise. */
-function tftpfn(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const childEnv: Record<string, string | undefined> = { ...process.env, TFTPFN_REDIS_URL: redis.url, ...env };
-    for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
-    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const bound = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tftpfn ${args.join(' ')} still running after 30 s; stderr: ${stderr}`));
-    }, 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(bound);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const tftpfn = (args: string[], env: Record<string, string | undefined> = {}) => runCli(args, { cwd: work, env: { TFTPFN_REDIS_URL: redis.url, ...env } });
 
 const redisGet = async (key: string) => {
   const v = await redis.cli('GET', key);

@@ -2,7 +2,7 @@
  * `tftpfn stats` and `tftpfn tail` as a user runs them (the built CLI, `npm run build`),
  * against a real redis-server filled by a real gateway through RedisStatsSink.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +15,9 @@ import type { StatsView } from '../../gateway/src/cli/stats.js';
 import { makeRoot } from '../helpers/gateway.js';
 import { eventually } from '../helpers/functions.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { spawnCli } from '../helpers/cli.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(repo, 'bin/tftpfn.js');
 const GATEWAY_ID = 'gw-cli';
 const fast = { timeoutMs: 300, retries: 5 };
 
@@ -63,26 +63,7 @@ afterAll(async () => {
   await redis?.cleanup();
 });
 
-function tftpfn(args: string[], env: Record<string, string | undefined> = {}): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const childEnv: Record<string, string | undefined> = { ...process.env, TFTPFN_REDIS_URL: redis.url, ...env };
-  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
-  const child = spawn(process.execPath, [bin, ...args], { cwd: repo, env: childEnv });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const bound = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tftpfn ${args.join(' ')} still running after 20 s; stdout: ${stdout} stderr: ${stderr}`));
-    }, 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(bound);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, done };
-}
+const tftpfn = (args: string[], env: Record<string, string | undefined> = {}) => spawnCli(args, { env: { TFTPFN_REDIS_URL: redis.url, ...env }, timeoutMs: 20_000 });
 
 const run = (args: string[], env?: Record<string, string | undefined>) => tftpfn(args, env).done;
 

@@ -58,12 +58,7 @@ async function gateway(config: GatewayConfigInput = {}): Promise<TestGw> {
     config: {
       hosts: ['127.0.0.1'],
       port: 0,
-      objectStore: 's3',
-      s3Endpoint: s3.endpoint,
-      s3ForcePathStyle: true,
-      s3AccessKeyId: 'S3RVER',
-      s3SecretAccessKey: 'S3RVER',
-      s3Region: 'us-east-1',
+      ...s3.gatewayConfig,
       redisUrl: redis.url,
       cacheWholeMaxBytes: MiB,
       routes: [

@@ -49,12 +49,7 @@ function storm(CLIENTS: number, OBJECT_BYTES: number, extra: Record<string, unkn
       config: {
         hosts: ['127.0.0.1'],
         port: 0,
-        objectStore: 's3',
-        s3Endpoint: s3.endpoint,
-        s3ForcePathStyle: true,
-        s3AccessKeyId: 'S3RVER',
-        s3SecretAccessKey: 'S3RVER',
-        s3Region: 'us-east-1',
+        ...s3.gatewayConfig,
         redisUrl: redis.url,
         cacheChunkBytes: CHUNK_BYTES,
         cacheWholeMaxBytes: 0,
