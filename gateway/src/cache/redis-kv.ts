@@ -19,6 +19,7 @@
  * connection, for stream writes (stats) that want to share it.
  */
 import { Redis } from 'ioredis';
+import { connectRedis } from './redis-connection.js';
 import type { Logger } from '../logging.js';
 import type { KvStats, KvStore } from './kv.js';
 
@@ -35,13 +36,6 @@ export interface RedisKvOptions {
 export const DEFAULT_REDIS_KEY_PREFIX = 'tftpfn:';
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 500;
 /** Reconnect delay cap: an outage is noticed over within ~2 s of Redis coming back. */
-const MAX_RECONNECT_DELAY_MS = 2000;
-
-/** Reconnect delay for the nth attempt in a row: grows by 100 ms, capped, never gives up. */
-export function reconnectDelayMs(attempt: number): number {
-  return Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
-}
-
 /** The URL with any password masked, fit for logs. */
 export function redactRedisUrl(url: string): string {
   try {
@@ -67,36 +61,23 @@ export class RedisKvStore implements KvStore {
   /** Set after a command timeout while the socket is still up: calls bypass until a PING answers. */
   private hung = false;
   private probeTimer: NodeJS.Timeout | undefined;
-  private lastError: Error | undefined;
   private closing = false;
 
   constructor(opts: RedisKvOptions) {
     this.keyPrefix = opts.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX;
     this.commandTimeoutMs = opts.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
     this.logger = opts.logger.child({ component: 'redis-kv', redis: redactRedisUrl(opts.url) });
-    this.client = new Redis(opts.url, {
-      enableOfflineQueue: false,
-      commandTimeout: this.commandTimeoutMs,
-      maxRetriesPerRequest: 0,
-      retryStrategy: reconnectDelayMs,
-      // A Redis that accepts TCP but never answers the handshake must not hold a connect forever.
-      connectTimeout: Math.max(1000, this.commandTimeoutMs * 4),
-      // RESP2: plain replies, and the handshake does not depend on HELLO support.
-      protocol: 2,
-    });
-    // Without an 'error' listener ioredis prints every failed reconnect to the console. A socket
-    // error on a ready connection (ECONNRESET) comes just before its 'close': keep it, so the
-    // outage line names the cause rather than "connection closed".
-    this.client.on('error', (err: Error) => {
-      this.lastError = err;
-      if (this.client.status !== 'ready') this.outageStarts(err);
-    });
-    this.client.on('close', () => this.outageStarts(this.lastError ?? new Error('connection closed')));
-    this.client.on('ready', () => {
-      this.hung = false;
-      this.lastError = undefined;
-      this.outageEnds();
-    });
+    this.client = connectRedis(
+      opts.url,
+      { commandTimeoutMs: this.commandTimeoutMs, connectTimeoutMs: Math.max(1000, this.commandTimeoutMs * 4) },
+      {
+        down: (err) => this.outageStarts(err),
+        up: () => {
+          this.hung = false;
+          this.outageEnds();
+        },
+      },
+    );
   }
 
   get available(): boolean {

@@ -26,9 +26,10 @@
  * The connection is the sink's own: stats writes must never queue behind (or ahead of) cache
  * reads on the cache's connection.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../logging.js';
-import { reconnectDelayMs, redactRedisUrl } from '../cache/redis-kv.js';
+import { redactRedisUrl } from '../cache/redis-kv.js';
+import { connectRedis } from '../cache/redis-connection.js';
 import type { SessionRecord } from './session-record.js';
 
 export interface RedisStatsSinkOptions {
@@ -135,7 +136,6 @@ export class RedisStatsSink {
   private downSinceMs = 0;
   private pushedAtDown = 0;
   private droppedAtDown = 0;
-  private lastError: Error | undefined;
 
   constructor(opts: RedisStatsSinkOptions) {
     // Field by field: an optional passed as `undefined` (an unset config field) takes the default.
@@ -153,27 +153,20 @@ export class RedisStatsSink {
     };
     this.keys = statsKeys(this.opts.keyPrefix);
     this.logger = opts.logger.child({ component: 'redis-stats', redis: redactRedisUrl(opts.url) });
-    this.client = new Redis(opts.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      retryStrategy: reconnectDelayMs,
-      connectTimeout: 2000,
-      protocol: 2,
-    });
+    this.client = connectRedis(
+      opts.url,
+      { commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: 2000 },
+      {
+        down: (err) => this.outageStarts(err),
+        up: () => {
+          this.holdUntilMs = 0;
+          this.outageEnds();
+          this.kick();
+        },
+      },
+    );
     // EVALSHA with a fallback to EVAL when Redis does not have the script yet (ioredis does both).
     this.client.defineCommand('tftpfnXaddBatch', { numberOfKeys: 1, lua: XADD_BATCH_LUA });
-    this.client.on('error', (err: Error) => {
-      this.lastError = err;
-      if (this.client.status !== 'ready') this.outageStarts(err);
-    });
-    this.client.on('close', () => this.outageStarts(this.lastError ?? new Error('connection closed')));
-    this.client.on('ready', () => {
-      this.lastError = undefined;
-      this.holdUntilMs = 0;
-      this.outageEnds();
-      this.kick();
-    });
     this.timer = setInterval(() => this.kick(), this.opts.flushMs);
     this.timer.unref();
   }
