@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { BUNDLE_FILE, bundleFunction, MAP_FILE } from '../../gateway/src/runtime/bundle.js';
 import type { FunctionRequest } from '../../sdk/contract.js';
+import { normalizePath } from '../../gateway/src/request/path.js';
+import type { TftpRequest } from '../../gateway/src/request/request.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'functions');
 
@@ -65,4 +67,18 @@ export async function eventually(check: () => boolean, ms = 5000, stepMs = 20): 
     await new Promise((r) => setTimeout(r, stepMs));
   }
   return check();
+}
+
+let requestSeq = 0;
+/** A gateway-side read request for `path`, as a handler receives it. */
+export function tftpRequest(path: string): TftpRequest {
+  return {
+    id: `r${++requestSeq}`,
+    kind: 'read',
+    path: normalizePath(path),
+    mode: 'octet',
+    options: {},
+    peer: { address: '127.0.0.1', port: 5000, family: 'IPv4' },
+    local: { address: '127.0.0.1', port: 69, family: 'IPv4' },
+  };
 }

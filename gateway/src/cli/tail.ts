@@ -17,21 +17,6 @@ import { connectCliRedis, redisUrlOption } from './stats.js';
 const BLOCK_MS = 1000;
 const READ_COUNT = 500;
 
-interface TailFlags {
-  redisUrl?: string;
-  streamKey: string;
-  peer?: Cidr;
-  file?: Glob;
-  outcome?: string[];
-  function?: string;
-  version?: string;
-  gateway?: string;
-  json?: boolean;
-  fromStart?: boolean;
-  since?: number;
-  count?: number;
-}
-
 export interface TailFilter {
   peer?: Cidr;
   file?: Glob;
@@ -39,6 +24,15 @@ export interface TailFilter {
   function?: string;
   version?: string;
   gateway?: string;
+}
+
+interface TailFlags extends TailFilter {
+  redisUrl?: string;
+  streamKey: string;
+  json?: boolean;
+  fromStart?: boolean;
+  since?: number;
+  count?: number;
 }
 
 export function tailCommand(): Command {

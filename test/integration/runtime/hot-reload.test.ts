@@ -7,31 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../../gateway/src/config/load.js';
-import { normalizePath } from '../../../gateway/src/request/path.js';
-import type { SessionTags, TftpRequest } from '../../../gateway/src/request/request.js';
+import type { SessionTags } from '../../../gateway/src/request/request.js';
 import { bundleFunction } from '../../../gateway/src/runtime/bundle.js';
 import { DeployStore } from '../../../gateway/src/runtime/deploy-store.js';
 import { FunctionRuntime, type ReloadEvent } from '../../../gateway/src/runtime/function-runtime.js';
 import type { ByteReader } from '../../../gateway/src/sources/types.js';
-import { captureLog, eventually, FIXTURES } from '../../helpers/functions.js';
+import { captureLog, eventually, FIXTURES, tftpRequest } from '../../helpers/functions.js';
 
 const runtimes: FunctionRuntime[] = [];
 afterEach(async () => {
   await Promise.all(runtimes.splice(0).map((r) => r.close(1000)));
 });
 
-let seq = 0;
-function request(path: string): TftpRequest {
-  return {
-    id: `r${++seq}`,
-    kind: 'read',
-    path: normalizePath(path),
-    mode: 'octet',
-    options: {},
-    peer: { address: '127.0.0.1', port: 5000, family: 'IPv4' },
-    local: { address: '127.0.0.1', port: 69, family: 'IPv4' },
-  };
-}
+const request = tftpRequest;
 
 async function versionedBundle(version: string) {
   const src = join(FIXTURES, `.versioned-${version}-${process.pid}.ts`);

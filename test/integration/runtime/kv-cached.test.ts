@@ -10,11 +10,9 @@ import type { KvStats, KvStore } from '../../../gateway/src/cache/kv.js';
 import { MemoryKvStore } from '../../../gateway/src/cache/memory-kv.js';
 import { RedisKvStore } from '../../../gateway/src/cache/redis-kv.js';
 import { parseConfig } from '../../../gateway/src/config/load.js';
-import { normalizePath } from '../../../gateway/src/request/path.js';
-import type { TftpRequest } from '../../../gateway/src/request/request.js';
 import { FunctionRuntime, functionKv } from '../../../gateway/src/runtime/function-runtime.js';
 import { WorkerPool, type FunctionResult, type PoolSpec } from '../../../gateway/src/runtime/worker-pool.js';
-import { buildFixture, captureLog, eventually, FIXTURES, fnRequest } from '../../helpers/functions.js';
+import { buildFixture, captureLog, eventually, FIXTURES, fnRequest, tftpRequest } from '../../helpers/functions.js';
 import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
 
 interface Answer {
@@ -170,18 +168,7 @@ describe('env.kv and cached() through a WorkerPool', () => {
   });
 });
 
-let seq = 0;
-function request(path: string): TftpRequest {
-  return {
-    id: `kv${++seq}`,
-    kind: 'read',
-    path: normalizePath(path),
-    mode: 'octet',
-    options: {},
-    peer: { address: '127.0.0.1', port: 5000, family: 'IPv4' },
-    local: { address: '127.0.0.1', port: 69, family: 'IPv4' },
-  };
-}
+const request = tftpRequest;
 
 async function serve(rt: FunctionRuntime, name: string, path: string): Promise<Answer> {
   const opened = await rt.handler(name)!.openRead(request(path), {});
