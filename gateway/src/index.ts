@@ -92,6 +92,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
   const rootHandler = () => folderHandler({ root: config.root, writeRoot: config.writeRoot, allowOverwrite: config.allowOverwrite, ...folderOptions });
 
   const setup: ObjectSetup | undefined = opts.handler ? undefined : createObjectSetup(config, logger);
+  await setup?.connected;
   // Bound once the gateway exists; hooks registered before that read it late.
   let metrics: GatewayMetrics | undefined;
   let runtime: FunctionRuntime | undefined;

@@ -80,6 +80,25 @@ export class RedisKvStore implements KvStore {
     );
   }
 
+  /**
+   * Resolves once the first connection is ready, or after `timeoutMs` (never rejects): a gateway
+   * waits this long at start so its first requests use the shared cache rather than bypass it.
+   */
+  whenConnected(timeoutMs: number): Promise<boolean> {
+    if (this.client.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      timer.unref?.();
+      this.client.once('ready', onReady);
+    });
+  }
+
   get available(): boolean {
     return this.client.status === 'ready' && !this.hung && !this.closing;
   }

@@ -16,6 +16,8 @@ import { S3ObjectStore } from './s3-store.js';
 
 export interface ObjectSetup {
   readonly kv: KvStore;
+  /** Resolves when Redis (if configured) first connects, or after a short bound. */
+  readonly connected: Promise<void>;
   /** Undefined when no store is configured and the default buckets folder does not exist. */
   readonly objects: ObjectSource | undefined;
   close(): Promise<void>;
@@ -60,6 +62,9 @@ export function createObjectSetup(config: GatewayConfig, log: Logger): ObjectSet
     : undefined;
   return {
     kv,
+    // A gateway that answered before its Redis connection was up would fetch from the bucket
+    // what the fleet already cached; a down Redis costs start-up at most this second.
+    connected: kv instanceof RedisKvStore ? kv.whenConnected(1000).then(() => undefined) : Promise.resolve(),
     objects,
     async close() {
       await store?.close();
