@@ -37,15 +37,25 @@ export interface Negotiated {
   readonly oack: OptionMap | null;
 }
 
-const DIGITS = /^[0-9]{1,10}$/;
+const DIGITS = /^[0-9]+$/;
 
+/**
+ * Parses an option value: a decimal digit string of any length. Leading zeros are allowed and
+ * a number too large to hold exactly saturates to Infinity, so a huge request is simply "above
+ * every maximum" (RFC 2348: a blksize above what we allow is answered with a smaller value,
+ * not refused). Anything that is not digits (empty, signs, hex, exponents) is not a number at
+ * all: ERROR 8.
+ */
 function parseNumber(name: string, raw: string): number {
   // Leading/trailing blanks are common enough in firmware to forgive; anything else is refused.
   const s = raw.trim();
   if (!DIGITS.test(s)) {
     throw new TftpError(ErrorCode.OptionRefused, `invalid value for option ${name}`);
   }
-  return Number(s);
+  const digits = s.replace(/^0+(?=.)/, '');
+  // 2^53 has 16 digits: longer strings are past every limit here, so call them Infinity
+  // (Number() alone would round them, and reach Infinity only past 309 digits).
+  return digits.length > 16 ? Number.POSITIVE_INFINITY : Number(digits);
 }
 
 /**
@@ -53,7 +63,8 @@ function parseNumber(name: string, raw: string): number {
  *
  * @param kind    read (RRQ) or write (WRQ)
  * @param sizeBytes the exact size of what will be sent, when known (RRQ octet only)
- * @throws TftpError(8) for a known option with a non-numeric value
+ * @throws TftpError(8) for a known option whose value is not a decimal digit string
+ * @throws TftpError(3) for a WRQ announcing a tsize past 2^53 bytes
  */
 export function negotiate(
   kind: 'read' | 'write',
@@ -86,6 +97,7 @@ export function negotiate(
   const win = raw('windowsize');
   if (win !== undefined) {
     const v = parseNumber('windowsize', win);
+    // RFC 7440: 1..65535 blocks; outside that range the option is not acknowledged.
     if (v >= 1 && v <= PROTOCOL_MAX_WINDOW_SIZE) {
       windowSize = Math.max(1, Math.min(v, limits.maxWindowSize));
       oack.windowsize = String(windowSize);
@@ -96,7 +108,8 @@ export function negotiate(
   const tmo = raw('timeout');
   if (tmo !== undefined) {
     const v = parseNumber('timeout', tmo);
-    // RFC 2349: 1..255 seconds, acknowledged with the same value.
+    // RFC 2349: 1..255 seconds, acknowledged with the same value; outside that range (huge
+    // digit strings included) the option is not acknowledged and our own timer applies.
     if (v >= 1 && v <= 255) {
       timeoutMs = v * 1000;
       oack.timeout = String(v);
@@ -108,13 +121,16 @@ export function negotiate(
   if (ts !== undefined) {
     const v = parseNumber('tsize', ts);
     if (kind === 'write') {
-      // RFC 2349: on WRQ the client tells the size; we echo it.
+      // RFC 2349: on WRQ the client tells the size; we echo it. A size past 2^53 bytes (8 PiB)
+      // cannot be stored anywhere, and cannot be echoed exactly: refuse it as too large.
+      if (!Number.isSafeInteger(v)) throw new TftpError(ErrorCode.DiskFull, 'file too large');
       tsize = v;
       oack.tsize = String(v);
       accepted++;
     } else if (sizeBytes !== undefined) {
       // RFC 2349: on RRQ the client sends 0 and we answer the exact size. When the size is not
-      // known (generated content, netascii) the option is left out rather than guessed.
+      // known (generated content, netascii) the option is left out rather than guessed. The
+      // client's own value is not used, so any digit string will do.
       tsize = sizeBytes;
       oack.tsize = String(sizeBytes);
       accepted++;

@@ -186,7 +186,10 @@ describe('options: general rules (RFC 2347)', () => {
     ['blksize', ''],
     ['windowsize', '0x10'],
     ['timeout', '1.5'],
-    ['tsize', '12345678901'],
+    ['timeout', ''],
+    ['windowsize', ''],
+    ['tsize', ''],
+    ['tsize', '+0'],
   ] as const) {
     it(`options: ${name}=${JSON.stringify(value)} is refused with TftpError 8`, () => {
       let thrown: unknown;
@@ -230,6 +233,81 @@ describe('options: general rules (RFC 2347)', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('options: huge values, leading zeros and empty values (issue 9)', () => {
+  it('options: blksize=99999999999999999999 is a valid request above the maximum and is lowered, not refused (RFC 2348)', () => {
+    const n = read({ blksize: '99999999999999999999' });
+    expect(n.blockSize).toBe(PROTOCOL_MAX_BLOCK_SIZE);
+    expect(n.oack).toEqual({ blksize: String(PROTOCOL_MAX_BLOCK_SIZE) });
+  });
+
+  it('options: a huge blksize is lowered to the server maximum', () => {
+    expect(read({ blksize: '9'.repeat(400) }, limits({ maxBlockSize: 1468 }))).toMatchObject({ blockSize: 1468, oack: { blksize: '1468' } });
+  });
+
+  it('options: leading zeros are decimal, not octal, at any length', () => {
+    expect(read({ blksize: '0001024' }).oack).toEqual({ blksize: '1024' });
+    expect(read({ blksize: `${'0'.repeat(30)}1468` }).blockSize).toBe(1468);
+    expect(read({ windowsize: '0008' }).oack).toEqual({ windowsize: '8' });
+    expect(read({ timeout: '000000000000000000005' }).oack).toEqual({ timeout: '5' });
+  });
+
+  it('options: blksize 0000007 is still below 8 and ignored', () => {
+    expect(read({ blksize: '0000007' }).oack).toBeNull();
+  });
+
+  it('options: a huge timeout is outside 1..255 and is ignored, not refused (RFC 2349)', () => {
+    const n = read({ timeout: '99999999999999999999', blksize: '1024' });
+    expect(n.timeoutMs).toBeUndefined();
+    expect(n.oack).toEqual({ blksize: '1024' });
+  });
+
+  it('options: a huge windowsize is outside 1..65535 and is ignored, not refused (RFC 7440)', () => {
+    const n = read({ windowsize: '99999999999999999999', blksize: '1024' });
+    expect(n.windowSize).toBe(1);
+    expect(n.oack).toEqual({ blksize: '1024' });
+  });
+
+  it("options: on an RRQ the client's tsize value is not used, so a huge one still gets the exact size", () => {
+    expect(read({ tsize: '99999999999999999999' }, LIMITS, 4096)).toMatchObject({ tsize: 4096, oack: { tsize: '4096' } });
+    expect(read({ tsize: '12345678901' }, LIMITS, 7)).toMatchObject({ tsize: 7, oack: { tsize: '7' } });
+  });
+
+  it('options: a WRQ tsize with leading zeros is echoed without them', () => {
+    expect(negotiate('write', { tsize: '000512' }, LIMITS, undefined)).toMatchObject({ tsize: 512, oack: { tsize: '512' } });
+  });
+
+  it('options: a WRQ tsize of 2^53 bytes and more is refused as too large (ERROR 3), never echoed inexactly', () => {
+    for (const tsize of ['9007199254740992', '99999999999999999999']) {
+      let thrown: unknown;
+      try {
+        negotiate('write', { tsize }, LIMITS, undefined);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(TftpError);
+      expect(thrown).toMatchObject({ tftpCode: 3 });
+    }
+    expect(negotiate('write', { tsize: '9007199254740991' }, LIMITS, undefined).oack).toEqual({ tsize: '9007199254740991' });
+  });
+
+  it('options: any digit string never throws on an RRQ and the OACK states the values used', () => {
+    const digits = fc.stringMatching(/^[0-9]{1,40}$/);
+    fc.assert(
+      fc.property(digits, digits, digits, digits, (blksize, windowsize, timeout, tsize) => {
+        const n = read({ blksize, windowsize, timeout, tsize }, LIMITS, 10);
+        expect(n.blockSize).toBeGreaterThanOrEqual(8);
+        expect(n.blockSize).toBeLessThanOrEqual(PROTOCOL_MAX_BLOCK_SIZE);
+        expect(Number.isInteger(n.blockSize)).toBe(true);
+        expect(n.windowSize).toBeLessThanOrEqual(64);
+        if (n.oack?.blksize !== undefined) expect(n.oack.blksize).toBe(String(n.blockSize));
+        if (n.oack?.timeout !== undefined) expect(Number(n.oack.timeout)).toBeLessThanOrEqual(255);
+        expect(n.oack?.tsize).toBe('10');
+      }),
+      { numRuns: 500, seed: 9 },
     );
   });
 });
