@@ -2,8 +2,9 @@
  * Builds the configuration from defaults < config file (JSON) < environment < flags.
  * The only module that reads process.env. Errors name the field, where it came from, and the fix.
  */
-import { readFileSync } from 'node:fs';
-import { configSchema, type GatewayConfig } from './schema.js';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { z } from 'zod';
+import { configSchema, describeValue, functionConfigSchema, type GatewayConfig } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -23,6 +24,8 @@ export interface LoadInput {
   /** Values from command-line flags, keyed by field name; undefined entries are ignored. */
   flags?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
+  /** Told about settings that work but are probably mistakes (a misspelt TFTPFN_* variable). */
+  onWarning?: (message: string) => void;
 }
 
 export function loadConfig(input: LoadInput = {}): GatewayConfig {
@@ -45,7 +48,11 @@ export function loadConfig(input: LoadInput = {}): GatewayConfig {
       merged[k] = v;
       origin[k] = `config file ${file}`;
     }
+    // Quoted numbers are text for the environment and flags only: in JSON a number is a number.
+    const quoted = quotedScalars(parsed as Record<string, unknown>, file);
+    if (quoted.length > 0) throw new ConfigError(`invalid configuration:\n  - ${quoted.join('\n  - ')}`);
   }
+  for (const w of envWarnings(env)) input.onWarning?.(w);
   for (const field of FIELDS) {
     const v = env[envName(field)];
     if (v !== undefined && v !== '') {
@@ -58,7 +65,10 @@ export function loadConfig(input: LoadInput = {}): GatewayConfig {
     merged[k] = v;
     origin[k] = `flag ${flagName(k)}`;
   }
-  return parseConfig(merged, origin);
+  const config = parseConfig(merged, origin);
+  checkRoot(config.root, origin.root);
+  for (const w of configWarnings(config)) input.onWarning?.(w);
+  return config;
 }
 
 /** Validates a config object (already merged); used by createGateway too. */
@@ -79,6 +89,96 @@ export function parseConfig(raw: Record<string, unknown>, origin: Record<string,
     throw new ConfigError(`invalid configuration:\n  - ${lines.join('\n  - ')}`);
   }
   return Object.freeze(result.data);
+}
+
+/** What a field's schema wants underneath defaults, optionals and text parsing. */
+function baseType(schema: z.ZodType | undefined): 'number' | 'boolean' | undefined {
+  let t: unknown = schema;
+  for (let i = 0; i < 10; i++) {
+    if (t instanceof z.ZodDefault || t instanceof z.ZodOptional) t = t.unwrap();
+    else if (t instanceof z.ZodPipe) t = t.out;
+    else break;
+  }
+  return t instanceof z.ZodNumber ? 'number' : t instanceof z.ZodBoolean ? 'boolean' : undefined;
+}
+
+/** JSON strings where a number or boolean belongs, top level and in functions.*; one line each. */
+function quotedScalars(parsed: Record<string, unknown>, file: string): string[] {
+  const problems: string[] = [];
+  const check = (path: string, schema: z.ZodType | undefined, v: unknown) => {
+    const want = baseType(schema);
+    if (want === undefined || typeof v !== 'string') return;
+    const fix = want === 'number' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? `write ${v.trim()} without quotes` : `give a JSON ${want}`;
+    problems.push(`field "${path}" (from config file ${file}): expected a ${want}, got ${describeValue(v)}: ${fix}`);
+  };
+  const shape = configSchema.shape as Record<string, z.ZodType>;
+  for (const [k, v] of Object.entries(parsed)) check(k, shape[k], v);
+  const fns = parsed.functions;
+  if (typeof fns === 'object' && fns !== null && !Array.isArray(fns)) {
+    const fnShape = functionConfigSchema.shape as Record<string, z.ZodType>;
+    for (const [name, fn] of Object.entries(fns)) {
+      if (typeof fn !== 'object' || fn === null) continue;
+      for (const [k, v] of Object.entries(fn)) check(`functions.${name}.${k}`, fnShape[k], v);
+    }
+  }
+  return problems;
+}
+
+/** Variables read besides the fields' own; TFTPFN_TEST_* belong to the test suite. */
+const OTHER_ENV = ['TFTPFN_CONFIG', 'TFTPFN_PROCESS_SLOT'];
+const knownEnv = () => [...FIELDS.map(envName), ...OTHER_ENV];
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** A TFTPFN_* variable no field reads is a typo until shown otherwise: name it and the nearest. */
+export function envWarnings(env: NodeJS.ProcessEnv): string[] {
+  const known = knownEnv();
+  const out: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('TFTPFN_') || name.startsWith('TFTPFN_TEST_') || known.includes(name)) continue;
+    let best = known[0];
+    for (const k of known) if (editDistance(name, k) < editDistance(name, best)) best = k;
+    out.push(`unknown environment variable ${name} is ignored: did you mean ${best}?`);
+  }
+  return out;
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '::0', '0:0:0:0:0:0:0:0']);
+
+/** Settings that work but expose more than an operator may think. */
+export function configWarnings(config: GatewayConfig): string[] {
+  const out: string[] = [];
+  if (config.metricsPort !== undefined && WILDCARD_HOSTS.has(config.metricsHost)) {
+    out.push(
+      `metricsHost ${config.metricsHost} serves /metrics, /healthz and /readyz on every interface, without authentication: ` +
+        'use 127.0.0.1 (the default) or one internal address unless a firewall guards the port',
+    );
+  }
+  return out;
+}
+
+/** The served folder must exist and be readable, or every request would fail after "listening". */
+export function checkRoot(root: string, from: string | undefined): void {
+  const where = from ? ` (from ${from})` : '';
+  let problem: string | undefined;
+  try {
+    if (!statSync(root).isDirectory()) problem = 'is not a directory';
+    else accessSync(root, constants.R_OK | constants.X_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read by this user' : `cannot be opened (${code ?? 'error'})`;
+  }
+  if (problem) {
+    throw new ConfigError(`invalid configuration:\n  - field "root"${where}: ${root} ${problem}: give a readable folder, e.g. --root /srv/tftp`);
+  }
 }
 
 export { envName, flagName };

@@ -8,11 +8,32 @@ import { OPTION_NAMES } from '../protocol/options.js';
 import { parseCidr } from '../transport/cidr.js';
 import { parseRouteTable, RouteConfigError } from '../routing/routes.js';
 
+/** How a wrong value reads in an error: `null`, `an empty string`, `the string "x"`, `true`. */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === '') return 'an empty string';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'an object' : String(v);
+}
+// Text (environment, flags) holding a number is parsed; anything else (null, "", true) is left
+// for the type check, which names it: z.coerce turned null and "" into 0 and true into 1.
+// load.ts refuses quoted numbers in the JSON file, where a number must be a JSON number.
+const numberFromText = (v: unknown) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
+const typeError = (expected: string, fix: string) => (iss: { code?: string; input?: unknown }) =>
+  iss.code === 'invalid_type' ? `expected ${expected}, got ${describeValue(iss.input)}: ${fix}` : fix;
 const int = (min: number, max: number) => {
   const fix = `use a whole number from ${min} to ${max}`;
-  return z.coerce.number({ error: fix }).int(fix).min(min, fix).max(max, fix);
+  return z.preprocess(numberFromText, z.number({ error: typeError('a number', fix) }).int(fix).min(min, fix).max(max, fix));
 };
-const bool = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+const num = (min: number, max: number) => {
+  const fix = `use a number from ${min} to ${max}`;
+  return z.preprocess(numberFromText, z.number({ error: typeError('a number', fix) }).min(min, fix).max(max, fix));
+};
+const bool = z.preprocess(
+  (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v),
+  z.boolean({ error: typeError('true or false', 'use true or false') }),
+);
 const list = z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()));
 const cidrList = list.superRefine((items, ctx) => {
   for (const item of items) {
@@ -74,7 +95,7 @@ export const configSchema = z
     timeoutMs: int(10, 255_000).default(DEFAULTS.timeoutMs),
     retries: int(0, 100).default(DEFAULTS.retries),
     firstPacketRetries: int(0, 10).default(DEFAULTS.firstPacketRetries),
-    backoffFactor: z.coerce.number().min(1).max(10).default(DEFAULTS.backoffFactor),
+    backoffFactor: num(1, 10).default(DEFAULTS.backoffFactor),
     maxTimeoutMs: int(10, 600_000).default(DEFAULTS.maxTimeoutMs),
     maxSessions: int(1, 1_000_000).default(DEFAULTS.maxSessions),
     maxSessionsPerClient: int(1, 1_000_000).default(DEFAULTS.maxSessionsPerClient),
@@ -121,6 +142,12 @@ export const configSchema = z
     cacheMemoryBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.cacheMemoryBytes),
     cacheTtlSeconds: int(1, 30 * 24 * 3600).default(DEFAULTS.cacheTtlSeconds),
     cacheFreshnessMs: int(0, 24 * 3600 * 1000).default(DEFAULTS.cacheFreshnessMs),
+    /**
+     * The fleet's secret for the integrity tags on cached bytes in Redis (HMAC-SHA256), the same
+     * on every gateway and never stored in Redis. Without it a gateway with redisUrl uses a
+     * random key of its own: safe, but its Redis cache entries are not shared with the fleet.
+     */
+    cacheHmacKey: z.string().min(32, 'use at least 32 characters of random text, e.g. the output of `openssl rand -hex 32`, the same on every gateway').optional(),
     memoryKvMaxBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.memoryKvMaxBytes),
     upstreamAttempts: int(1, 10).default(DEFAULTS.upstreamAttempts),
     /** Names this gateway in stats and metrics; default HOSTNAME-PID. */

@@ -216,3 +216,106 @@ describe('loadConfig: errors name the field and where it came from', () => {
     expect(() => parseConfig({ maxWindowSize: 0 })).toThrow(/field "maxWindowSize": /);
   });
 });
+
+describe('loadConfig: wrong JSON types are refused, not coerced (issue 9)', () => {
+  for (const [field, value, got] of [
+    ['port', null, 'got null'],
+    ['port', '', 'got an empty string'],
+    ['port', true, 'got true'],
+    ['retries', false, 'got false'],
+    ['maxUploadBytes', '', 'got an empty string'],
+    ['backoffFactor', true, 'got true'],
+    ['singlePort', 1, 'got 1'],
+    ['metricsPort', [], 'got a list'],
+  ] as const) {
+    it(`config: ${JSON.stringify({ [field]: value })} in the config file is refused naming the field and what it got`, () => {
+      const file = configFile({ [field]: value });
+      const msg = configErrorOf({ configFile: file, env: {} });
+      expect(msg).toContain(`field "${field}" (from config file ${file}): expected`);
+      expect(msg).toContain(got);
+    });
+  }
+
+  it('config: a quoted number in the config file is refused with the fix (write it without quotes)', () => {
+    const file = configFile({ port: '6969' });
+    expect(configErrorOf({ configFile: file, env: {} })).toContain(`field "port" (from config file ${file}): expected a number, got the string "6969": write 6969 without quotes`);
+  });
+
+  it('config: a quoted boolean in the config file is refused', () => {
+    const file = configFile({ singlePort: 'true' });
+    expect(configErrorOf({ configFile: file, env: {} })).toContain('field "singlePort"');
+  });
+
+  it("config: a function's limits must be JSON numbers too", () => {
+    const file = configFile({ functions: { grub: { poolSize: '2', heapMb: null } } });
+    const msg = configErrorOf({ configFile: file, env: {} });
+    expect(msg).toContain('field "functions.grub.poolSize"');
+  });
+
+  it('config: parseConfig (createGateway) refuses null, "" and booleans for numbers, naming the field', () => {
+    expect(() => parseConfig({ port: null })).toThrow(/field "port": expected a number, got null/);
+    expect(() => parseConfig({ port: '' })).toThrow(/field "port": expected a number, got an empty string/);
+    expect(() => parseConfig({ port: true })).toThrow(/field "port": expected a number, got true/);
+    expect(() => parseConfig({ retries: false })).toThrow(/field "retries": expected a number, got false/);
+    expect(() => parseConfig({ maxUploadBytes: '' })).toThrow(/field "maxUploadBytes"/);
+  });
+
+  it('config: numbers as text still work from the environment and flags', () => {
+    const c = loadConfig({ env: { TFTPFN_PORT: '2069', TFTPFN_RETRIES: '0' }, flags: { maxWindowSize: ' 16 ' } });
+    expect(c.port).toBe(2069);
+    expect(c.retries).toBe(0);
+    expect(c.maxWindowSize).toBe(16);
+  });
+
+  it('config: an empty flag value is an error, not 0', () => {
+    expect(configErrorOf({ env: {}, flags: { port: '' } })).toContain('field "port" (from flag --port): expected a number, got an empty string');
+  });
+
+  it('config: JSON numbers and booleans are accepted as they are', () => {
+    const file = configFile({ port: 0, retries: 0, maxUploadBytes: 0, singlePort: true, backoffFactor: 2 });
+    expect(loadConfig({ configFile: file, env: {} })).toMatchObject({ port: 0, retries: 0, maxUploadBytes: 0, singlePort: true, backoffFactor: 2 });
+  });
+});
+
+describe('loadConfig: warnings and start-up checks (issue 9)', () => {
+  it('config: a misspelt TFTPFN_ variable is reported with the nearest real one', () => {
+    const warnings: string[] = [];
+    loadConfig({ env: { TFTPFN_PROT: '6969', TFTPFN_TIMEOUTMS: '100', TFTPFN_TEST_SEED: '1', TFTPFN_PORT: '6969', OTHER: 'x' }, onWarning: (w) => warnings.push(w) });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain('TFTPFN_PROT');
+    expect(warnings[0]).toContain('did you mean TFTPFN_PORT?');
+    expect(warnings[1]).toContain('did you mean TFTPFN_TIMEOUT_MS?');
+  });
+
+  it('config: known variables raise no warning', () => {
+    const warnings: string[] = [];
+    loadConfig({ env: { TFTPFN_PORT: '6969', TFTPFN_MAX_SESSIONS_PER_CLIENT: '3', TFTPFN_CONFIG: '' }, onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([]);
+  });
+
+  it('config: metricsHost 0.0.0.0 warns that metrics and /readyz are on every interface', () => {
+    for (const metricsHost of ['0.0.0.0', '::']) {
+      const warnings: string[] = [];
+      loadConfig({ env: {}, configFile: configFile({ metricsPort: 9100, metricsHost }), onWarning: (w) => warnings.push(w) });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/every interface/);
+      expect(warnings[0]).toContain('/readyz');
+    }
+  });
+
+  it('config: the default metricsHost raises no warning', () => {
+    const warnings: string[] = [];
+    loadConfig({ env: {}, flags: { metricsPort: '9100' }, onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([]);
+  });
+
+  it('config: a root that does not exist is refused at start naming the field and where it came from', () => {
+    const missing = join(dir, 'no-such-root');
+    expect(configErrorOf({ env: {}, flags: { root: missing } })).toContain(`field "root" (from flag --root): ${missing} does not exist`);
+  });
+
+  it('config: a root that is a file is refused', () => {
+    const file = configFile({});
+    expect(configErrorOf({ env: { TFTPFN_ROOT: file } })).toContain(`field "root" (from environment TFTPFN_ROOT): ${file} is not a directory`);
+  });
+});
