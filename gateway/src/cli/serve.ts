@@ -41,14 +41,23 @@ export function serveCommand(): Command {
     .action(async (opts: Record<string, unknown>) => {
       const { config: configFile, host, ...rest } = opts;
       let config: GatewayConfig;
+      const warnings: string[] = [];
       try {
-        config = loadConfig({ configFile: configFile as string | undefined, flags: { ...rest, hosts: host } });
+        config = loadConfig({ configFile: configFile as string | undefined, flags: { ...rest, hosts: host }, onWarning: (w) => warnings.push(w) });
       } catch (e) {
         if (e instanceof ConfigError) {
           console.error(`tftpfn serve: ${e.message}`);
           process.exit(2);
         }
         throw e;
+      }
+      // Warnings once, from the primary (or the only process), on stderr and in the log.
+      if (cluster.isPrimary) {
+        const log = createLogger(config.logLevel, config.processes > 1 ? { role: 'primary' } : {});
+        for (const w of warnings) {
+          console.error(`tftpfn serve: warning: ${w}`);
+          log.warn({ event: 'configWarning' }, w);
+        }
       }
       if (config.processes > 1 && cluster.isPrimary) return runPrimary(config);
       await runGateway(config);

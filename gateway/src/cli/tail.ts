@@ -87,11 +87,28 @@ export function matches(r: SessionRecord, f: TailFilter): boolean {
   return true;
 }
 
+// C0 controls, DEL, C1 controls (0x9b is a one-byte CSI), line/paragraph separators and bidi
+// overrides: anything that can move the cursor, recolour or reorder a terminal line.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A record's text made safe for a terminal: every field of a record can come from the network
+ * (file names) or from whoever can write to Redis, and `tail` must not let them drive the
+ * terminal. Control characters become \xHH or \uHHHH escapes; --json output is left exact.
+ */
+export function printable(value: unknown): string {
+  return String(value).replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** One line: time, gateway, peer, file, outcome, bytes, duration, function@version. */
 export function formatRecord(r: SessionRecord): string {
   const peer = r.peer.family === 'IPv6' ? `[${r.peer.address}]:${r.peer.port}` : `${r.peer.address}:${r.peer.port}`;
   const fn = r.function ? `${r.function}@${r.version ?? '?'}` : '-';
-  return [r.endedAt, r.gateway, peer, JSON.stringify(r.file), r.outcome, `${r.bytes} B`, `${r.durationMs.toFixed(1)} ms`, fn].join('  ');
+  const duration = typeof r.durationMs === 'number' ? `${r.durationMs.toFixed(1)} ms` : `${r.durationMs} ms`;
+  return [r.endedAt, r.gateway, peer, JSON.stringify(r.file), r.outcome, `${r.bytes} B`, duration, fn].map(printable).join('  ');
 }
 
 async function startId(client: Redis, key: string, flags: TailFlags): Promise<string> {
