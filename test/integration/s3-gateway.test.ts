@@ -29,6 +29,7 @@ const BUCKET = 'boot';
 const SEED = testSeed(0x53_33);
 // Larger than cacheWholeMaxBytes (1 MiB), not a multiple of the chunk size: the last chunk is short.
 const BIG = 5 * MiB + 123;
+const FLEET_KEY = 's3-gateway-test-fleet-key-0123456789abcdef';
 
 const objects = new Map<string, Buffer>();
 function object(key: string, size: number, seed: number): Buffer {
@@ -60,6 +61,9 @@ async function gateway(config: GatewayConfigInput = {}): Promise<TestGw> {
       port: 0,
       ...s3.gatewayConfig,
       redisUrl: redis.url,
+      // One fleet key: without it each gateway tags Redis entries with its own random key and
+      // the fleet test below would find nothing shared (cache/tagged-kv.ts).
+      cacheHmacKey: FLEET_KEY,
       cacheWholeMaxBytes: MiB,
       routes: [
         { match: 'boot/**', bucket: BUCKET, prefix: '', stripPrefix: true },

@@ -12,6 +12,11 @@ export interface KvStats {
   /** Calls answered as a miss or dropped because the store was unavailable. */
   bypassed: number;
   errors: number;
+  /**
+   * Reads refused because the value's integrity tag did not verify (cache/tagged-kv.ts): each
+   * is also a miss. Absent on a store with no tagging in front of it.
+   */
+  integrityFailures?: number;
 }
 
 export interface KvStore {

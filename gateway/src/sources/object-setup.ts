@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { KvStore } from '../cache/kv.js';
 import { MemoryKvStore } from '../cache/memory-kv.js';
 import { RedisKvStore } from '../cache/redis-kv.js';
+import { randomCacheKey, TaggedKvStore } from '../cache/tagged-kv.js';
 import { LocalBucketStore } from './local-bucket.js';
 import { ObjectSource } from './object-source.js';
 import type { ObjectStore } from './object-store.js';
@@ -24,9 +25,8 @@ export interface ObjectSetup {
 }
 
 export function createObjectSetup(config: GatewayConfig, log: Logger): ObjectSetup {
-  const kv: KvStore = config.redisUrl
-    ? new RedisKvStore({ url: config.redisUrl, logger: log })
-    : new MemoryKvStore({ maxBytes: config.memoryKvMaxBytes });
+  const redis = config.redisUrl ? new RedisKvStore({ url: config.redisUrl, logger: log }) : undefined;
+  const kv: KvStore = redis ? tagged(redis, config, log) : new MemoryKvStore({ maxBytes: config.memoryKvMaxBytes });
   let store: ObjectStore | undefined;
   if (config.objectStore === 's3') {
     store = new S3ObjectStore({
@@ -64,11 +64,31 @@ export function createObjectSetup(config: GatewayConfig, log: Logger): ObjectSet
     kv,
     // A gateway that answered before its Redis connection was up would fetch from the bucket
     // what the fleet already cached; a down Redis costs start-up at most this second.
-    connected: kv instanceof RedisKvStore ? kv.whenConnected(1000).then(() => undefined) : Promise.resolve(),
+    connected: redis ? redis.whenConnected(1000).then(() => undefined) : Promise.resolve(),
     objects,
     async close() {
       await store?.close();
       await kv.close();
     },
   };
+}
+
+/**
+ * Redis is reachable by more than the gateways, so what they cache there carries an HMAC tag
+ * (cache/tagged-kv.ts). The in-memory store needs none: only this process can write it.
+ * Without a configured fleet key the tag key is random, per process: nothing another Redis
+ * client writes is ever served, at the price of not sharing entries with other gateways
+ * (each one's entries are misses for the others). Deriving a key from anything else the
+ * gateways share (S3 credentials, the config file) would tie the cache's safety to secrets
+ * that may not exist (instance roles) or that functions were once able to read.
+ */
+function tagged(redis: RedisKvStore, config: GatewayConfig, log: Logger): KvStore {
+  if (!config.cacheHmacKey) {
+    log.warn(
+      { event: 'cacheHmacKeyMissing' },
+      'redisUrl is set but cacheHmacKey is not: this gateway tags its Redis cache entries with a random key of its own, so no other gateway shares them; set cacheHmacKey (or TFTPFN_CACHE_HMAC_KEY) to the same secret on every gateway, e.g. the output of `openssl rand -hex 32`',
+    );
+  }
+  const key = config.cacheHmacKey ? Buffer.from(config.cacheHmacKey, 'utf8') : randomCacheKey();
+  return new TaggedKvStore(redis, { key, log: log.child({ component: 'cache-integrity' }) });
 }
