@@ -182,7 +182,9 @@ describe('gateway: admission', () => {
     p.rrq(gw.port, 'f.bin');
     await waitUntil(() => gw.gateway.counters.deniedClients === 1, 3000, 'deniedClients to count the request');
     await p.silentFor(300);
-    expect(gw.records).toHaveLength(0);
+    // Issue 9 §2: a refusal leaves a (sampled) record with outcome client-denied, and nothing on the wire.
+    expect(gw.records).toHaveLength(1);
+    expect(gw.records[0]).toMatchObject({ outcome: 'client-denied', file: 'f.bin', packetsSent: 0, errorCode: undefined });
     expect(gw.gateway.counters.sessionsStarted).toBe(0);
   });
 

@@ -99,6 +99,24 @@ export const configSchema = z
     maxTimeoutMs: int(10, 600_000).default(DEFAULTS.maxTimeoutMs),
     maxSessions: int(1, 1_000_000).default(DEFAULTS.maxSessions),
     maxSessionsPerClient: int(1, 1_000_000).default(DEFAULTS.maxSessionsPerClient),
+    /** Concurrent sessions per client network (prefixLengthV4 / prefixLengthV6 bits). */
+    maxSessionsPerPrefix: int(1, 1_000_000).default(DEFAULTS.maxSessionsPerPrefix),
+    prefixLengthV4: int(1, 32).default(DEFAULTS.prefixLengthV4),
+    prefixLengthV6: int(1, 128).default(DEFAULTS.prefixLengthV6),
+    /** Bytes all sessions' windows and read-ahead may hold; a request beyond it is refused busy. */
+    maxBufferBytes: int(1024 * 1024, 1024 * 1024 * 1024 * 1024).default(DEFAULTS.maxBufferBytes),
+    /** New requests per second (token buckets; 0 = no limit) and the burst allowed at once. */
+    rateLimitPerClient: int(0, 1_000_000).default(DEFAULTS.rateLimitPerClient),
+    rateLimitPerClientBurst: int(1, 1_000_000).default(DEFAULTS.rateLimitPerClientBurst),
+    rateLimitPerPrefix: int(0, 1_000_000).default(DEFAULTS.rateLimitPerPrefix),
+    rateLimitPerPrefixBurst: int(1, 1_000_000).default(DEFAULTS.rateLimitPerPrefixBurst),
+    rateLimitGlobal: int(0, 10_000_000).default(DEFAULTS.rateLimitGlobal),
+    rateLimitGlobalBurst: int(1, 10_000_000).default(DEFAULTS.rateLimitGlobalBurst),
+    /** Clients the rate limits skip (loopback by default: only local processes send from there). */
+    rateLimitExempt: cidrList.default([...DEFAULTS.rateLimitExempt]),
+    /** Refusal log lines and records: the first N per reason per interval, then one summary. */
+    refusalLogSamples: int(0, 100_000).default(DEFAULTS.refusalLogSamples),
+    refusalLogIntervalMs: int(100, 3_600_000).default(DEFAULTS.refusalLogIntervalMs),
     allow: cidrList.default([]),
     deny: cidrList.default([]),
     writeRoot: z.string().min(1).optional(),

@@ -13,7 +13,17 @@ export interface ServerCounters {
   /** Datagrams from a stranger to a session's port, answered with ERROR 5. */
   strangerPackets: number;
   deniedClients: number;
+  /** Requests refused for want of room (sessions, per-client, per-prefix, buffer budget): ERROR 0. */
   refusedBusy: number;
+  /** Requests dropped silently by a rate limit (per client, per prefix, global). */
+  refusedRateLimited: number;
+  /** Every admission refusal by the rule that made it (admission.ts RefusalLimit). */
+  refusalsByLimit: Record<string, number>;
+  /** Refusals counted but not logged or recorded (sampling), by reason. */
+  refusalLogsSuppressed: Record<string, number>;
+  /** Bytes of window and read-ahead buffers reserved by sessions now, and the most ever. */
+  bufferBytesReserved: number;
+  bufferBytesReservedPeak: number;
 }
 
 export function newServerCounters(): ServerCounters {
@@ -29,5 +39,10 @@ export function newServerCounters(): ServerCounters {
     strangerPackets: 0,
     deniedClients: 0,
     refusedBusy: 0,
+    refusedRateLimited: 0,
+    refusalsByLimit: {},
+    refusalLogsSuppressed: {},
+    bufferBytesReserved: 0,
+    bufferBytesReservedPeak: 0,
   };
 }

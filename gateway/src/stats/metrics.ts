@@ -23,6 +23,7 @@ import type { ServerStats } from '../index.js';
 import type { FailureKind } from '../runtime/function-failure.js';
 import type { ReloadEvent } from '../runtime/function-runtime.js';
 import type { SessionRecord } from './session-record.js';
+import { REASON_OF_LIMIT, type RefusalLimit } from '../admission/admission.js';
 
 export const METRIC_PREFIX = 'tftpfn_';
 
@@ -140,7 +141,52 @@ export class GatewayMetrics {
     counterFrom('duplicate_requests_total', 'Requests repeated by a client while its session was already starting or running.', (s) => s.counters.duplicateRequests);
     counterFrom('stranger_packets_total', "Datagrams from a stranger to a session's port, answered with ERROR 5.", (s) => s.counters.strangerPackets);
     counterFrom('denied_clients_total', 'Requests dropped silently by the allow/deny lists.', (s) => s.counters.deniedClients);
-    counterFrom('refused_busy_total', 'Requests refused because maxSessions or maxSessionsPerClient was reached.', (s) => s.counters.refusedBusy);
+    counterFrom('refused_busy_total', 'Requests refused busy (ERROR 0): maxSessions, maxSessionsPerClient, maxSessionsPerPrefix or the buffer budget (maxBufferBytes).', (s) => s.counters.refusedBusy);
+    counterFrom('refused_rate_limited_total', 'Requests dropped silently by a rate limit (per client, per prefix or global).', (s) => s.counters.refusedRateLimited);
+    new Counter({
+      name: name('admission_refusals_total'),
+      help: 'Requests refused at admission, by reason (busy, rate-limited, client-denied) and the rule that refused them (sessions, client, prefix, buffers, client-rate, prefix-rate, global-rate, deny-list). Exact, unlike the sampled refusal records.',
+      labelNames: ['reason', 'limit'],
+      registers,
+      collect() {
+        const s = stats();
+        if (!s) return;
+        this.reset();
+        for (const [limit, n] of Object.entries(s.counters.refusalsByLimit ?? {})) {
+          this.inc({ reason: REASON_OF_LIMIT[limit as RefusalLimit] ?? '', limit }, n);
+        }
+      },
+    });
+    new Counter({
+      name: name('refusal_logs_suppressed_total'),
+      help: 'Admission refusals counted but not logged or recorded (past refusalLogSamples per refusalLogIntervalMs), by reason.',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const s = stats();
+        if (!s) return;
+        this.reset();
+        for (const [reason, n] of Object.entries(s.counters.refusalLogsSuppressed ?? {})) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: name('buffer_bytes_reserved'),
+      help: 'Bytes of window and read-ahead buffers reserved by sessions now (bounded by maxBufferBytes).',
+      registers,
+      collect() {
+        const s = stats();
+        if (s) this.set(s.counters.bufferBytesReserved ?? 0);
+      },
+    });
+    new Gauge({
+      name: name('buffer_bytes_reserved_peak'),
+      help: 'The most bytes of session buffers ever reserved at once since the gateway started.',
+      registers,
+      collect() {
+        const s = stats();
+        if (s) this.set(s.counters.bufferBytesReservedPeak ?? 0);
+      },
+    });
 
     const perFunction = (metric: string, help: string, read: (f: ServerStats['functions'][number]) => number) =>
       new Gauge({

@@ -30,6 +30,9 @@ import { bindSessionSocket, bindUdp, expandHosts, type ListenAddress } from './b
 import { SocketPool } from './socket-pool.js';
 import { ClientFilter } from './cidr.js';
 import { SessionDriver, type SessionEnd } from './session-driver.js';
+import { Admission, REASON_OF_LIMIT, type AdmissionTicket, type RefusalLimit, type RefusalReason } from '../admission/admission.js';
+import { sessionBufferBytes } from '../admission/buffer-budget.js';
+import { RefusalSampler, type SuppressedSummary } from '../admission/refusal-sampler.js';
 
 interface Listener {
   socket: dgram.Socket;
@@ -45,7 +48,20 @@ interface ActiveSession {
   /** A different request from the same peer address and port replaced this one. */
   superseded: boolean;
   released: boolean;
+  /** Its slots at admission (sessions, per client, per prefix) and its buffer reservation. */
+  readonly ticket: AdmissionTicket;
 }
+
+/**
+ * What a 'busy' refusal says on the wire (ERROR 0). Rate-limited and denied requests get no
+ * answer: those are the floods, and an answer to a spoofed source address is reflection.
+ */
+const BUSY_MESSAGES: Partial<Record<RefusalLimit, string>> = {
+  sessions: 'server busy, try again later',
+  buffers: 'server busy, try again later',
+  client: 'too many sessions from this client',
+  prefix: 'too many sessions from this network',
+};
 
 export interface GatewayHooks {
   /** Called with every finished session's record (fbtftp's session-stats callback). */
@@ -53,6 +69,15 @@ export interface GatewayHooks {
 }
 
 const peerKey = (address: string, port: number) => `${address}|${port}`;
+
+/** The request's path for a refusal record: normalised when it can be, raw otherwise. */
+function safePath(filename: string): RequestPath {
+  try {
+    return normalizePath(filename);
+  } catch (e) {
+    return { raw: filename, normalized: '', invalid: e };
+  }
+}
 
 /** Linux's usual net.core.wmem_default / rmem_default. */
 const DEFAULT_SOCKET_BUFFER_BYTES = 212_992;
@@ -67,7 +92,11 @@ export class Gateway {
   private readonly listeners: Listener[] = [];
   /** Sessions (and requests being admitted) by peer address|port. */
   private readonly sessions = new Map<string, ActiveSession>();
-  private readonly perClient = new Map<string, number>();
+  /** Rate limits, concurrent-session limits and the buffer budget (gateway/src/admission). */
+  private readonly admission: Admission;
+  /** Refusal log lines and records: the first few per reason per interval, then a summary. */
+  private readonly refusalSampler: RefusalSampler<RefusalReason>;
+  private refusalSummaryTimer: NodeJS.Timeout | undefined;
   /** Finished sessions' sockets, reused by the next sessions on the same local address. */
   private readonly pool = new SocketPool(256);
   private readonly filter: ClientFilter;
@@ -85,6 +114,8 @@ export class Gateway {
   ) {
     this.id = config.gatewayId ?? `${hostname()}-${process.pid}`;
     this.filter = new ClientFilter(config.allow, config.deny);
+    this.admission = new Admission(config, performance.now());
+    this.refusalSampler = new RefusalSampler({ samplesPerInterval: config.refusalLogSamples, intervalMs: config.refusalLogIntervalMs });
     this.limits = { maxBlockSize: config.maxBlockSize, maxWindowSize: config.maxWindowSize, refuse: parseRefuseList(config.refuse) };
     this.timing = {
       timeoutMs: config.timeoutMs,
@@ -222,22 +253,18 @@ export class Gateway {
       this.supersede(existing);
     }
     if (rinfo.port === 0) return;
+    const kind = packet.op === Opcode.Rrq ? 'read' : 'write';
+    const peer: Endpoint = { address: rinfo.address, port: rinfo.port, family: rinfo.family as 'IPv4' | 'IPv6' };
+    // Built only for a refusal that is sampled: a flood costs no request objects.
+    const refusedRequest = () => this.makeRequest(kind, safePath(packet.filename), packet, peer, listener.local);
     if (!this.filter.permits(rinfo.address)) {
       // Dropped without a word: an answer would only help scanners and reflectors.
-      this.counters.deniedClients++;
-      this.log.debug({ event: 'clientDenied', peer: rinfo.address }, 'client not allowed');
+      this.refuseAtAdmission(listener, 'deny-list', this.admission.prefixOf(rinfo.address), rinfo, refusedRequest);
       return;
     }
-    const kind = packet.op === Opcode.Rrq ? 'read' : 'write';
-    if (this.sessions.size >= this.config.maxSessions) {
-      this.counters.refusedBusy++;
-      this.reply(listener.socket, rinfo, ErrorCode.NotDefined, 'server busy, try again later');
-      return;
-    }
-    const perClient = this.perClient.get(rinfo.address) ?? 0;
-    if (perClient >= this.config.maxSessionsPerClient) {
-      this.counters.refusedBusy++;
-      this.reply(listener.socket, rinfo, ErrorCode.NotDefined, 'too many sessions from this client');
+    const verdict = this.admission.admit(rinfo.address, performance.now());
+    if (!verdict.admitted) {
+      this.refuseAtAdmission(listener, verdict.limit, verdict.prefix, rinfo, refusedRequest);
       return;
     }
     const entry: ActiveSession = {
@@ -247,11 +274,10 @@ export class Gateway {
       driver: undefined,
       superseded: false,
       released: false,
+      ticket: verdict.ticket,
     };
     this.sessions.set(key, entry);
-    this.perClient.set(rinfo.address, perClient + 1);
 
-    const peer: Endpoint = { address: rinfo.address, port: rinfo.port, family: rinfo.family as 'IPv4' | 'IPv6' };
     let path: RequestPath;
     try {
       path = normalizePath(packet.filename);
@@ -297,6 +323,12 @@ export class Gateway {
       await reader?.close();
       await writer?.abort();
       this.refuse(listener, entry, request, e, startedAt, tags);
+      return;
+    }
+    // Admission (issue 9 §2): the window and read-ahead buffers come from a global budget.
+    if (!this.reserveBuffers(listener, entry, request, negotiated, reader?.size, startedAt)) {
+      await reader?.close();
+      await writer?.abort();
       return;
     }
     let socket = listener.socket;
@@ -418,6 +450,90 @@ export class Gateway {
     }
   }
 
+  /**
+   * Reserves a session's window and read-ahead buffers from the global budget, once its
+   * options are negotiated (issue 9 §2). False when they do not fit: the caller closes what it
+   * opened and the request has been refused 'busy' (sampled log line and record).
+   */
+  private reserveBuffers(listener: Listener, entry: ActiveSession, request: TftpRequest, negotiated: NegotiatedSummary, sourceBytes: number | undefined, startedAt: number): boolean {
+    // netascii may double the bytes (every LF becomes CR LF), so the source size only bounds octet.
+    const bytes = sessionBufferBytes({ blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, sourceBytes: request.mode === 'octet' ? sourceBytes : undefined });
+    if (this.admission.reserveBuffers(entry.ticket, bytes)) {
+      this.counters.bufferBytesReserved = this.admission.budget.reservedBytes;
+      this.counters.bufferBytesReservedPeak = this.admission.budget.peakBytes;
+      return true;
+    }
+    this.release(entry);
+    if (!entry.superseded) {
+      this.refuseAtAdmission(listener, 'buffers', entry.ticket.prefix, request.peer, () => request, performance.now() - startedAt);
+    }
+    return false;
+  }
+
+  /**
+   * A request refused by admission. Counted exactly, by rule; answered only when it is 'busy'
+   * (rate-limited and denied requests are the floods, and an answer to a forged source address
+   * is reflection); logged and recorded only when sampled, so a flood of refusals makes a
+   * bounded number of lines and records plus one "suppressed K similar" summary per interval.
+   */
+  private refuseAtAdmission(listener: Listener, limit: RefusalLimit, prefix: string, to: { address: string; port: number }, request: () => TftpRequest, durationMs = 0): void {
+    const reason = REASON_OF_LIMIT[limit];
+    const c = this.counters;
+    c.refusalsByLimit[limit] = (c.refusalsByLimit[limit] ?? 0) + 1;
+    c.sessionsByOutcome[reason] = (c.sessionsByOutcome[reason] ?? 0) + 1;
+    if (reason === 'busy') c.refusedBusy++;
+    else if (reason === 'rate-limited') c.refusedRateLimited++;
+    else c.deniedClients++;
+    const message = BUSY_MESSAGES[limit];
+    if (message) this.reply(listener.socket, to, ErrorCode.NotDefined, message);
+    const { sample, summaries } = this.refusalSampler.offer(reason, performance.now());
+    this.logSuppressed(summaries);
+    if (!sample) {
+      c.refusalLogsSuppressed[reason] = (c.refusalLogsSuppressed[reason] ?? 0) + 1;
+      this.scheduleRefusalSummary();
+      return;
+    }
+    const counters = { ...newCounters(), packetsSent: message ? 1 : 0 };
+    const record = buildRecord({
+      gateway: this.id,
+      request: request(),
+      negotiated: undefined,
+      counters,
+      durationMs,
+      outcome: reason,
+      errorCode: message ? ErrorCode.NotDefined : undefined,
+      errorMessage: message,
+    });
+    this.log[reason === 'client-denied' ? 'info' : 'warn']({ event: 'session', ...record, limit, prefix, sampled: true }, 'request refused');
+    try {
+      this.hooks.onSession?.(record);
+    } catch (e) {
+      this.log.error({ event: 'hookError', err: e }, 'session hook threw');
+    }
+  }
+
+  private logSuppressed(summaries: SuppressedSummary<RefusalReason>[]): void {
+    for (const s of summaries) {
+      this.log.warn(
+        { event: 'refusalsSuppressed', reason: s.kind, suppressed: s.suppressed, sampled: s.sampled, intervalMs: Math.round(s.endMs - s.startMs) },
+        `suppressed ${s.suppressed} similar`,
+      );
+    }
+  }
+
+  /** A summary is due when an interval with suppressed refusals ends, even if the flood stopped. */
+  private scheduleRefusalSummary(): void {
+    if (this.refusalSummaryTimer) return;
+    const at = this.refusalSampler.nextSummaryAtMs();
+    if (at === undefined) return;
+    this.refusalSummaryTimer = setTimeout(() => {
+      this.refusalSummaryTimer = undefined;
+      this.logSuppressed(this.refusalSampler.flush(performance.now()));
+      this.scheduleRefusalSummary();
+    }, Math.max(0, at - performance.now()) + 1);
+    this.refusalSummaryTimer.unref();
+  }
+
   /** Ends a session replaced by a new request from its peer: nothing is sent to the peer. */
   private supersede(entry: ActiveSession): void {
     entry.superseded = true;
@@ -430,9 +546,8 @@ export class Gateway {
     if (entry.released) return;
     entry.released = true;
     if (this.sessions.get(entry.key) === entry) this.sessions.delete(entry.key);
-    const n = (this.perClient.get(entry.peerAddress) ?? 1) - 1;
-    if (n <= 0) this.perClient.delete(entry.peerAddress);
-    else this.perClient.set(entry.peerAddress, n);
+    this.admission.release(entry.ticket);
+    this.counters.bufferBytesReserved = this.admission.budget.reservedBytes;
     if (this.sessions.size === 0 && this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
