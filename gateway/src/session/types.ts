@@ -33,7 +33,13 @@ export type Outcome =
   | 'refused'
   | 'shutdown'
   /** The peer sent a new, different request from the same address and port. */
-  | 'superseded';
+  | 'superseded'
+  /** Refused at admission: no room (sessions, per-client or per-prefix limits, buffer budget). */
+  | 'busy'
+  /** Refused at admission: the client or its prefix sent requests faster than its rate. */
+  | 'rate-limited'
+  /** Dropped at admission: the client's address is not allowed (allow/deny lists). */
+  | 'client-denied';
 
 export interface SessionCounters {
   /** Payload bytes (DATA contents) sent or received, excluding retransmits. */
