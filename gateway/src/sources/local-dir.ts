@@ -2,36 +2,38 @@
  * The folder source: the embedded default in place of a bucket. Reads files under a root and,
  * when a writable folder is configured, stores uploads there.
  *
- * Escapes are refused with ERROR 2 after resolving symlinks (realpath), so a link inside the
- * root that points outside it cannot be followed; missing files are ERROR 1. Error texts are
- * fixed strings: no server path ever reaches the wire.
+ * Escapes are refused with ERROR 2: a file is opened first and then the descriptor's real
+ * path is checked against the root (sources/beneath.ts), so neither a link inside the root
+ * that points outside it nor a symlink or directory swapped in while a request is served can
+ * lead outside; missing files are ERROR 1. Error texts are fixed strings: no server path ever
+ * reaches the wire.
  */
-import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { link, lstat, open, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { realpathSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import type { RequestPath } from '../request/path.js';
 import { readSize, type ByteReader, type ByteWriter } from './types.js';
 import { HotFileCache } from './hot-file-cache.js';
 import { memoryReader } from './memory.js';
+import { descriptorPath, FD_PATHS, inside, openBeneath, OutsideRootError, unlinkByDescriptor } from './beneath.js';
 
 const notFound = (cause?: unknown) => new TftpError(ErrorCode.FileNotFound, 'file not found', { cause });
 const denied = (cause?: unknown) => new TftpError(ErrorCode.AccessViolation, 'access violation', { cause });
+const exists = (cause?: unknown) => new TftpError(ErrorCode.FileExists, 'file already exists', { cause });
 
 function mapFsError(e: unknown): TftpError {
+  if (e instanceof TftpError) return e;
+  if (e instanceof OutsideRootError) return denied(e);
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return notFound(e);
   if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP') return denied(e);
   if (code === 'ENOSPC' || code === 'EDQUOT') return new TftpError(ErrorCode.DiskFull, 'disk full', { cause: e });
-  if (code === 'EEXIST') return new TftpError(ErrorCode.FileExists, 'file already exists', { cause: e });
+  if (code === 'EEXIST') return exists(e);
   return new TftpError(ErrorCode.NotDefined, 'read error', { cause: e, code: 'TFTP_UPSTREAM_FAILED' });
-}
-
-function inside(root: string, p: string): boolean {
-  return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
 export interface LocalDirOptions {
@@ -61,10 +63,11 @@ export class LocalDirSource {
       const hit = this.cache.fresh(path.normalized, performance.now());
       if (hit) return memoryReader(hit.bytes, this.readAheadBytes);
     }
-    const real = await this.resolve(path);
     let fh: FileHandle;
     try {
-      fh = await open(real, 'r');
+      // Open, then check where the descriptor points: resolving first and opening second
+      // races a symlink swap (issue 9 §4). Only bytes from a checked descriptor are cached.
+      ({ fh } = await openBeneath(this.root, join(this.root, path.normalized), constants.O_RDONLY));
     } catch (e) {
       throw mapFsError(e);
     }
@@ -79,20 +82,8 @@ export class LocalDirSource {
       return new FileReader(fh, st.size, this.readAheadBytes);
     } catch (e) {
       await fh.close().catch(() => {});
-      throw e instanceof TftpError ? e : mapFsError(e);
-    }
-  }
-
-  /** Resolves symlinks and refuses anything that lands outside the root. */
-  private async resolve(path: RequestPath): Promise<string> {
-    let real: string;
-    try {
-      real = await realpath(join(this.root, path.normalized));
-    } catch (e) {
       throw mapFsError(e);
     }
-    if (!inside(this.root, real)) throw denied(new Error('resolved outside the root'));
-    return real;
   }
 
   /** The file's bytes, from the cache when its stamp still matches, else read once and kept. */
@@ -154,8 +145,19 @@ class FileReader implements ByteReader {
 }
 
 /**
- * Uploads into a writable folder: bytes go to a hidden temp file beside the target, renamed
- * into place on the last block, so an aborted upload leaves nothing behind.
+ * Uploads into a writable folder: bytes go to a hidden temp file beside the target, put in
+ * place on the last block, so an aborted upload leaves nothing behind.
+ *
+ * Someone who can write inside the folder may swap a directory for a symlink while an upload
+ * runs (issue 9 §4: 33 of a run's uploads landed outside writeRoot, 42 temp files were
+ * stranded). So the temp file is created exclusively (O_EXCL never follows a final link) and
+ * its descriptor's real path is checked against the root (sources/beneath.ts); the final name
+ * is made next to where the temp file really is, and checked again afterwards. Every failure
+ * removes the temp file by where its descriptor says it is, not by the name we asked for.
+ *
+ * Without allowOverwrite the final step is link(temp, final), which fails with EEXIST when the
+ * name exists: of two concurrent uploads of one new name, exactly one wins and the other gets
+ * ERROR 6, where rename() would have let the second replace the first.
  */
 export class LocalDirSink {
   private readonly root: string;
@@ -165,51 +167,109 @@ export class LocalDirSink {
   }
 
   async openWrite(path: RequestPath): Promise<ByteWriter> {
-    const target = join(this.root, path.normalized);
-    let parent: string;
-    try {
-      parent = await realpath(dirname(target));
-    } catch (e) {
-      throw mapFsError(e);
-    }
-    if (!inside(this.root, parent)) throw denied(new Error('parent resolves outside the root'));
-    const final = join(parent, target.slice(dirname(target).length + 1));
-    const existing = await stat(final).catch(() => undefined);
+    const name = basename(path.normalized);
+    const requested = join(this.root, path.normalized);
+    // An early answer for the common cases; the link in commit() is what makes it exclusive.
+    const existing = await lstat(requested).catch(() => undefined);
     if (existing && !existing.isFile()) throw denied(new Error('target is not a regular file'));
-    if (existing && !this.allowOverwrite) throw new TftpError(ErrorCode.FileExists, 'file already exists');
-    const temp = join(parent, `.tftpfn-upload-${randomBytes(6).toString('hex')}.part`);
-    let fh: FileHandle;
-    try {
-      fh = await open(temp, 'wx', 0o644);
-    } catch (e) {
-      throw mapFsError(e);
-    }
+    if (existing && !this.allowOverwrite) throw exists();
+    const tempName = `.tftpfn-upload-${randomBytes(6).toString('hex')}.part`;
+    const temp = await this.createTemp(join(dirname(requested), tempName));
+    const root = this.root;
+    const allowOverwrite = this.allowOverwrite;
     let done = false;
+
+    /** Removes the temp file wherever it really is now, then closes it. */
+    const discard = async () => {
+      const gone = await unlinkByDescriptor(temp.fh).catch(() => false);
+      if (!gone && temp.realPath && !FD_PATHS) await unlink(temp.realPath).catch(() => {});
+      await temp.fh.close().catch(() => {});
+    };
+
     return {
       async write(chunk) {
         try {
-          await fh.write(chunk);
+          await temp.fh.write(chunk);
         } catch (e) {
+          // The session may or may not call abort() after a failed write: leave nothing behind.
+          if (!done) {
+            done = true;
+            await discard();
+          }
           throw mapFsError(e);
         }
       },
       async commit() {
+        if (done) throw new TftpError(ErrorCode.NotDefined, 'upload already ended', { code: 'TFTP_UPSTREAM_FAILED' });
         done = true;
         try {
-          await fh.sync();
-          await fh.close();
-          await rename(temp, final);
+          await temp.fh.sync();
+          // Where the temp file is now (a directory on its path may have been swapped since).
+          const tempNow = (await descriptorPath(temp.fh)) ?? temp.realPath;
+          if (!tempNow || !inside(root, tempNow)) throw new OutsideRootError(tempNow);
+          const final = join(dirname(tempNow), name);
+          if (allowOverwrite) await rename(tempNow, final);
+          else await link(tempNow, final);
+          // A directory moved out of the root between the check and the link or rename: the
+          // final name went with it. Take it back out and refuse.
+          const after = await descriptorPath(temp.fh);
+          if (after !== undefined) {
+            const afterPath = after.replace(/ \(deleted\)$/, '');
+            const landed = allowOverwrite ? afterPath : join(dirname(afterPath), name);
+            if (!inside(root, afterPath)) {
+              await unlink(landed).catch(() => {});
+              throw new OutsideRootError(afterPath);
+            }
+          }
+          // The temp name goes by the descriptor too: its folder may have moved since.
+          if (!allowOverwrite) {
+            if (FD_PATHS) await unlinkByDescriptor(temp.fh).catch(() => false);
+            else await unlink(tempNow).catch(() => {});
+          }
+          await temp.fh.close();
         } catch (e) {
-          await rm(temp, { force: true }).catch(() => {});
+          await discard();
           throw mapFsError(e);
         }
       },
       async abort() {
         if (done) return;
         done = true;
-        await fh.close().catch(() => {});
-        await rm(temp, { force: true }).catch(() => {});
+        await discard();
       },
     };
+  }
+
+  /** The temp file, created exclusively and proven to be inside the root. */
+  private async createTemp(tempPath: string): Promise<{ fh: FileHandle; realPath: string | undefined }> {
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+    if (FD_PATHS) {
+      let fh: FileHandle;
+      try {
+        fh = await open(tempPath, flags | constants.O_NOCTTY, 0o644);
+      } catch (e) {
+        throw mapFsError(e);
+      }
+      const realPath = await descriptorPath(fh).catch(() => undefined);
+      if (realPath && inside(this.root, realPath)) return { fh, realPath };
+      // Created outside the root (a folder on the way was swapped for a link): remove it there.
+      await unlinkByDescriptor(fh).catch(() => false);
+      await fh.close().catch(() => {});
+      throw denied(new OutsideRootError(realPath));
+    }
+    // No /proc: resolve the folder first and create in the resolved folder (see beneath.ts).
+    let parent: string;
+    try {
+      parent = await realpath(dirname(tempPath));
+    } catch (e) {
+      throw mapFsError(e);
+    }
+    if (!inside(this.root, parent)) throw denied(new Error('parent resolves outside the root'));
+    const realPath = join(parent, basename(tempPath));
+    try {
+      return { fh: await open(realPath, flags | constants.O_NOFOLLOW, 0o644), realPath };
+    } catch (e) {
+      throw mapFsError(e);
+    }
   }
 }
