@@ -55,6 +55,7 @@ export const DEFAULTS = {
   cacheWholeMaxBytes: 8 * 1024 * 1024,
   cacheMemoryBytes: 256 * 1024 * 1024,
   cacheTtlSeconds: 3600,
+  s3FirstByteTimeoutMs: 2000,
   cacheFreshnessMs: 30_000,
   memoryKvMaxBytes: 64 * 1024 * 1024,
   upstreamAttempts: 4,

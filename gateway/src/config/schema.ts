@@ -171,6 +171,8 @@ export const configSchema = z
     /** Names this gateway in stats and metrics; default HOSTNAME-PID. */
     gatewayId: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : - (at most 100)').optional(),
     /** Push session records and per-minute counters to Redis (when redisUrl is set). */
+    /** No response headers within this and an S3 call fails, so a hung S3 costs a client seconds, not 22 s. */
+    s3FirstByteTimeoutMs: int(50, 600_000).default(DEFAULTS.s3FirstByteTimeoutMs),
     statsToRedis: bool.default(DEFAULTS.statsToRedis),
     statsStreamKey: z.string().min(1).default(DEFAULTS.statsStreamKey),
     /** The stream is trimmed to about this many records (XADD MAXLEN ~). */

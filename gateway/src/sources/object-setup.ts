@@ -35,6 +35,7 @@ export function createObjectSetup(config: GatewayConfig, log: Logger): ObjectSet
       forcePathStyle: config.s3ForcePathStyle,
       credentials: config.s3AccessKeyId && config.s3SecretAccessKey ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } : undefined,
       requestTimeoutMs: config.s3RequestTimeoutMs,
+      firstByteTimeoutMs: config.s3FirstByteTimeoutMs,
     });
   } else if (existsSync(config.bucketsDir)) {
     store = new LocalBucketStore(config.bucketsDir);

@@ -7,6 +7,15 @@
  * gets one deadline (`requestTimeoutMs`) that covers the response headers AND the body, since
  * the SDK's own request timeout stops at the headers.
  *
+ * Time to first byte is bounded apart (`firstByteTimeoutMs`): a hung S3 that accepts and never
+ * answers would otherwise cost a new request upstreamAttempts × requestTimeoutMs of silence
+ * (22 s by default) before its ERROR 0, and TFTP clients give up long before. After one call
+ * sees no response within that bound the store counts as stalled for `stallHoldMs` (longer than
+ * the gateway's whole retry schedule, 2.1 s of backoff): calls made then wait only
+ * STALLED_FIRST_BYTE_MS for headers, so retries add little to the wait while a live S3 still
+ * answers within it and clears the stall. With the defaults a new request on a hung S3 gets its
+ * ERROR 0 after about 2 + 3 × 0.25 + 2.1 ≈ 4.9 s.
+ *
  * Errors become ObjectStoreError kinds (classifyS3Error). Their messages name the operation,
  * bucket, key and the S3 error code, never credentials: the SDK error is not kept as `cause`
  * because S3 error bodies can echo the access key id and the string that was signed.
@@ -30,11 +39,18 @@ export interface S3StoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Whole-call deadline: connect, headers and body. Default 5000. */
   requestTimeoutMs?: number;
+  /** Response headers must arrive within this, or the call fails as unavailable. Default 2000. */
+  firstByteTimeoutMs?: number;
+  /** How long one full-length first-byte timeout keeps the short bound in force. Default 5000. */
+  stallHoldMs?: number;
   /** TCP connect deadline. Default 2000. */
   connectTimeoutMs?: number;
   /** Keep-alive sockets per host. Default 256. */
   maxSockets?: number;
 }
+
+/** Header wait while stalled: a live S3 answers a HEAD or a ranged GET's headers well within it. */
+export const STALLED_FIRST_BYTE_MS = 250;
 
 /** S3 error names (the SDK's `name`, from the body's <Code> or, for bodiless HEAD replies, the status). */
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchVersion']);
@@ -87,12 +103,18 @@ function quoted(etag: string): string {
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3';
   /** Upstream calls made, body bytes received, calls failed; read by the gateway's stats. */
-  readonly requests = { head: 0, get: 0, bytes: 0, errors: 0 };
+  readonly requests = { head: 0, get: 0, bytes: 0, errors: 0, firstByteTimeouts: 0 };
   private readonly client: S3Client;
   private readonly requestTimeoutMs: number;
+  private readonly firstByteTimeoutMs: number;
+  /** performance.now() until which the upstream counts as stalled (see the file comment). */
+  private stalledUntilMs = 0;
+  private readonly stallHoldMs: number;
 
   constructor(opts: S3StoreOptions = {}) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
+    this.firstByteTimeoutMs = Math.min(opts.firstByteTimeoutMs ?? 2000, this.requestTimeoutMs);
+    this.stallHoldMs = opts.stallHoldMs ?? 5000;
     const agent = { keepAlive: true, maxSockets: opts.maxSockets ?? 256 };
     const config: S3ClientConfig = {
       endpoint: opts.endpoint,
@@ -121,14 +143,16 @@ export class S3ObjectStore implements ObjectStore {
     this.requests.head++;
     const deadline = this.deadline(opts.signal);
     try {
-      const r = await this.client.send(
-        new HeadObjectCommand({
-          Bucket: ref.bucket,
-          Key: ref.key,
-          VersionId: ref.versionId,
-          IfNoneMatch: opts.ifNoneMatch === undefined ? undefined : quoted(opts.ifNoneMatch),
-        }),
-        { abortSignal: deadline },
+      const r = await this.firstByte(what, deadline, (abortSignal) =>
+        this.client.send(
+          new HeadObjectCommand({
+            Bucket: ref.bucket,
+            Key: ref.key,
+            VersionId: ref.versionId,
+            IfNoneMatch: opts.ifNoneMatch === undefined ? undefined : quoted(opts.ifNoneMatch),
+          }),
+          { abortSignal },
+        ),
       );
       if (r.ContentLength === undefined || !r.ETag) {
         throw new ObjectStoreError('unavailable', `${what}: reply without Content-Length or ETag`);
@@ -149,15 +173,17 @@ export class S3ObjectStore implements ObjectStore {
     this.requests.get++;
     const deadline = this.deadline(opts.signal);
     try {
-      const r = await this.client.send(
-        new GetObjectCommand({
-          Bucket: ref.bucket,
-          Key: ref.key,
-          VersionId: ref.versionId,
-          Range: `bytes=${start}-${end - 1}`,
-          IfMatch: quoted(etag),
-        }),
-        { abortSignal: deadline },
+      const r = await this.firstByte(what, deadline, (abortSignal) =>
+        this.client.send(
+          new GetObjectCommand({
+            Bucket: ref.bucket,
+            Key: ref.key,
+            VersionId: ref.versionId,
+            Range: `bytes=${start}-${end - 1}`,
+            IfMatch: quoted(etag),
+          }),
+          { abortSignal },
+        ),
       );
       if (!r.Body) throw new ObjectStoreError('unavailable', `${what}: reply without a body`);
       // The deadline signal still covers this read: aborting destroys the socket mid-body.
@@ -175,6 +201,35 @@ export class S3ObjectStore implements ObjectStore {
 
   async close(): Promise<void> {
     this.client.destroy();
+  }
+
+  /**
+   * Runs one SDK call with a bound on its response headers (the SDK resolves send() when they
+   * arrive; the body, if any, stays under the whole-call deadline). Any HTTP answer, errors
+   * included, proves the upstream alive and ends a stall.
+   */
+  private async firstByte<T>(what: string, deadline: AbortSignal, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const stalled = performance.now() < this.stalledUntilMs;
+    const boundMs = stalled ? Math.min(STALLED_FIRST_BYTE_MS, this.firstByteTimeoutMs) : this.firstByteTimeoutMs;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), boundMs);
+    try {
+      const r = await call(AbortSignal.any([deadline, controller.signal]));
+      this.stalledUntilMs = 0;
+      return r;
+    } catch (e) {
+      if (controller.signal.aborted && !deadline.aborted) {
+        this.requests.firstByteTimeouts++;
+        // Only a full-length wait marks (or extends) a stall: short probes that fail must not
+        // keep a slow-but-alive upstream on the short bound forever.
+        if (!stalled) this.stalledUntilMs = performance.now() + this.stallHoldMs;
+        throw new ObjectStoreError('unavailable', `${what}: no response within ${boundMs} ms${stalled ? ' (upstream stalled)' : ''}`);
+      }
+      if ((e as SdkErrorShape)?.$metadata?.httpStatusCode !== undefined) this.stalledUntilMs = 0;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** One deadline for the whole call, joined with the caller's signal. */
