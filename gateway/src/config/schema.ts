@@ -64,6 +64,19 @@ export const functionConfigSchema = z
     vars: stringMap.default({}),
     /** Handed to the function apart from vars and never logged. */
     secrets: stringMap.default({}),
+    /** 'process': a sandboxed child process per worker (default); 'thread': a worker thread in the gateway, trusted code only. */
+    isolation: z
+      .enum(['process', 'thread'], { error: 'use "process" (sandboxed child processes, the default) or "thread" (worker threads inside the gateway: trusted code only)' })
+      .default(DEFAULTS.functionIsolation),
+    /** Data size limit of each sandboxed process (heap, ArrayBuffers, Node itself), MiB; default heapMb + 384. */
+    memoryMb: int(128, 1_048_576).optional(),
+    /** The user and group sandboxed processes run as; default nobody when the gateway runs as root. */
+    uid: int(0, 4_294_967_294).optional(),
+    gid: int(0, 4_294_967_294).optional(),
+    /** Log bounds: lines and bytes per invocation, and lines per second for the whole function. */
+    logLinesPerInvocation: int(0, 1_000_000).default(DEFAULTS.functionLogLinesPerInvocation),
+    logBytesPerInvocation: int(0, 1024 * 1024 * 1024).default(DEFAULTS.functionLogBytesPerInvocation),
+    logLinesPerSecond: int(1, 1_000_000).default(DEFAULTS.functionLogLinesPerSecond),
   })
   .strict();
 export type FunctionConfig = z.infer<typeof functionConfigSchema>;

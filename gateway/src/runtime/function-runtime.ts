@@ -9,8 +9,7 @@
  * version never stops serving. Reloads of one function are serialised, and a burst of
  * deploys while one is loading collapses into one more load of the newest.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -25,6 +24,7 @@ import { InProcessInvoker } from './in-process.js';
 import { WorkerPool, type FunctionKv, type InvocationObserver, type Invoker } from './worker-pool.js';
 import type { KvStore } from '../cache/kv.js';
 import type { ObjectSource } from '../sources/object-source.js';
+import { makeTempDir, removeTempDir, sweepStaleTempDirs } from './temp-dirs.js';
 
 /** A loadable version: its id and the bundle on disk. */
 export interface VersionSpec {
@@ -311,7 +311,10 @@ export class FunctionRuntime {
   private constructor(private readonly opts: RuntimeOptions) {
     const c = opts.config;
     this.store = c.deployDir ? new DeployStore(c.deployDir) : undefined;
-    this.buildDir = mkdtempSync(join(tmpdir(), 'tftpfn-functions-'));
+    // Folders of gateways that died without cleaning up (SIGKILL, a crash) go first.
+    const swept = sweepStaleTempDirs();
+    if (swept.length > 0) opts.log.info({ event: 'tempSwept', folders: swept.length }, `removed ${swept.length} temp folders left by dead gateways`);
+    this.buildDir = makeTempDir();
     this.sink = c.writeRoot ? new LocalDirSink(c.writeRoot, c.allowOverwrite) : undefined;
   }
 
@@ -369,6 +372,11 @@ export class FunctionRuntime {
             streamHighWaterBytes: Math.max(4 * c.readAheadBytes, 256 * 1024),
             kv: this.opts.kv && functionKv(this.opts.kv, name),
             onInvocation: this.opts.onInvocation,
+            isolation: settings.isolation,
+            memoryMb: settings.memoryMb,
+            uid: settings.uid,
+            gid: settings.gid,
+            log: { linesPerInvocation: settings.logLinesPerInvocation, bytesPerInvocation: settings.logBytesPerInvocation, linesPerSecond: settings.logLinesPerSecond },
           },
           this.opts.log,
         );
@@ -459,6 +467,6 @@ export class FunctionRuntime {
     if (this.pollTimer) clearInterval(this.pollTimer);
     await this.polling;
     await Promise.all([...this.slots.values()].map((s) => s.close(graceMs)));
-    rmSync(this.buildDir, { recursive: true, force: true });
+    removeTempDir(this.buildDir);
   }
 }

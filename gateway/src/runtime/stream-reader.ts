@@ -39,6 +39,11 @@ export class WorkerStreamReader implements ByteReader {
     this.topUp();
   }
 
+  /** True when a chunk now would exceed the credit granted: an honest worker never sends one. */
+  get unpaid(): boolean {
+    return !this.finished && this.outstanding <= 0;
+  }
+
   onChunk(data: Uint8Array): void {
     if (this.finished) return;
     this.received += data.byteLength;

@@ -1,30 +1,41 @@
 /**
- * A pool of worker threads running one version of one function.
+ * A pool of workers running one version of one function: sandboxed child processes (isolation
+ * 'process', the default; sandbox-spawn.ts) or worker threads in the gateway's process
+ * (isolation 'thread', for trusted code only).
+ *
+ * Every message from a worker is checked (message-check.ts) before the pool acts on it, and
+ * answers are accepted only for calls the pool issued to that worker; a malformed message kills
+ * the worker. What a function logs is bounded per invocation and per second (log-limiter.ts).
  *
  * Isolation rules, in the order things go wrong:
  *  - user code throws, rejects or returns nonsense: the worker reports `fail`; only that
  *    invocation fails.
  *  - an invocation passes its wall-clock limit: it fails at once; the worker is pinged and,
  *    if it does not answer (a synchronous loop), terminated and replaced.
- *  - a worker dies (heap limit, process.exit, uncaught exception, terminated as stuck):
+ *  - a worker dies (heap or memory limit, process.exit, process.kill, uncaught exception,
+ *    terminated as stuck, including a process stopped with SIGSTOP, which cannot answer a ping):
  *    invocations it held that had not answered yet are retried once on another worker (a
  *    read is safe to repeat); streams it was producing fail; a replacement is started, with
  *    backoff when replacements keep dying.
  * The gateway thread never waits on a worker for anything but messages, so none of this can
  * stall a transfer served by another worker, another function or the folder source.
  */
-import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import type { ByteReader } from '../sources/types.js';
 import { functionFailed, type FailureKind } from './function-failure.js';
-import { builtModule } from './package-root.js';
 import { WorkerStreamReader } from './stream-reader.js';
 import type { ObjectRef } from '../sources/object-store.js';
 import type { FromWorker, KvOp, ToWorker, WorkerBoot } from './worker-protocol.js';
+import { checkFromWorker } from './message-check.js';
+import { LogLimiter, type LogLimits } from './log-limiter.js';
+import { startThreadWorker, type WorkerExit, type WorkerHandle } from './worker-handle.js';
+import { startProcessWorker } from './sandbox-process.js';
+import { prepareSandboxDir, probeNetwork, sandboxCommand, sandboxUser, type NetworkIsolation, type SandboxUser } from './sandbox-spawn.js';
+import { removeTempDir } from './temp-dirs.js';
 
 export interface PoolSpec {
   readonly name: string;
@@ -44,7 +55,21 @@ export interface PoolSpec {
   readonly kv?: FunctionKv;
   /** Told how long each invocation took to answer, and how it ended ('ok' or a failure kind). */
   readonly onInvocation?: InvocationObserver;
+  /** 'process' (default): sandboxed child processes; 'thread': worker threads in this process (trusted code only). */
+  readonly isolation?: 'process' | 'thread';
+  /** Data size limit of a sandboxed process (RLIMIT_DATA), MiB; default heapMb + 384. */
+  readonly memoryMb?: number;
+  /** The user a sandboxed process runs as; default `nobody` when the gateway is root, else the gateway's user. */
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Bounds on what the function may log; defaults in DEFAULT_LOG_LIMITS. */
+  readonly log?: LogLimits;
 }
+
+export const DEFAULT_LOG_LIMITS: LogLimits = { linesPerInvocation: 1000, bytesPerInvocation: 1024 * 1024, linesPerSecond: 2000 };
+
+/** Node's own share of a sandboxed process's data segment, on top of the V8 heap. */
+export const SANDBOX_OVERHEAD_MB = 384;
 
 export type InvocationObserver = (fn: string, seconds: number, outcome: string) => void;
 
@@ -90,18 +115,19 @@ interface Call {
 }
 
 interface PooledWorker {
-  readonly worker: Worker;
+  readonly worker: WorkerHandle;
   readonly calls: Map<number, Call>;
   ready: boolean;
   /** Missed a deadline: no new work until it answers a ping. */
   suspect: boolean;
   /** Why we terminated it, when we did. */
   killReason: string | undefined;
-  exitError: Error | undefined;
   /** Told whether the worker answered the ping in flight (true) or was terminated (false). */
   probeWaiters: ((alive: boolean) => void)[];
   /** Retried calls it holds: at most one, so a culprit cannot take a second innocent down. */
   retriedCalls: number;
+  /** Called once it has exited (close() waits for it). */
+  onGone: (() => void) | undefined;
 }
 
 const MAX_RESTART_DELAY_MS = 2000;
@@ -117,6 +143,9 @@ export class WorkerPool implements Invoker {
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private readonly redact: (s: string) => string;
+  private readonly logLimiter: LogLimiter;
+  private sandbox: { dir: string; bundlePath: string; user: SandboxUser | undefined; network: NetworkIsolation; unsharePath?: string } | undefined;
+  private strayReport: NodeJS.Timeout | undefined;
   /** Counters for metrics and tests. */
   readonly stats = { invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0 };
 
@@ -124,6 +153,15 @@ export class WorkerPool implements Invoker {
     this.log = log.child({ function: spec.name, version: spec.version });
     const secrets = Object.values(spec.secrets).filter((v) => v.length >= 4);
     this.redact = secrets.length === 0 ? (s) => s : (s) => secrets.reduce((acc, v) => acc.split(v).join('[redacted]'), s);
+    this.logLimiter = new LogLimiter(spec.log ?? DEFAULT_LOG_LIMITS);
+  }
+
+  get isolation(): 'process' | 'thread' {
+    return this.spec.isolation ?? 'process';
+  }
+
+  get memoryMb(): number {
+    return this.spec.memoryMb ?? this.spec.heapMb + SANDBOX_OVERHEAD_MB;
   }
 
   get inflight(): number {
@@ -136,6 +174,16 @@ export class WorkerPool implements Invoker {
 
   /** Starts every worker; rejects (and stops them) if the bundle fails to load in any. */
   async start(): Promise<void> {
+    if (this.isolation === 'process') {
+      const user = sandboxUser({ uid: this.spec.uid, gid: this.spec.gid });
+      const { dir, bundlePath } = await prepareSandboxDir(this.spec.bundlePath, user);
+      const net = probeNetwork();
+      this.sandbox = { dir, bundlePath, user, ...net };
+      this.log.debug(
+        { event: 'sandbox', uid: user?.uid ?? process.getuid?.(), network: net.network, memoryMb: this.memoryMb, heapMb: this.spec.heapMb },
+        net.network === 'lockdown-only' ? 'function sandbox without a network namespace (unshare unavailable): network disarmed in JavaScript only' : 'function sandbox',
+      );
+    }
     const starting = Array.from({ length: this.spec.size }, () => this.spawn());
     const results = await Promise.allSettled(starting);
     const failed = results.find((r) => r.status === 'rejected');
@@ -166,29 +214,52 @@ export class WorkerPool implements Invoker {
     this.closing = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     for (const call of this.queue.splice(0)) this.settle(call, undefined, functionFailed('unavailable', 'function version retired'));
+    if (this.strayReport) clearTimeout(this.strayReport);
     await Promise.all(
-      [...this.workers].map((w) => {
-        w.killReason ??= 'pool closed';
-        return w.worker.terminate().catch(() => {});
-      }),
+      [...this.workers].map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.onGone = resolve;
+            w.killReason ??= 'pool closed';
+            w.worker.terminate();
+          }),
+      ),
     );
+    if (this.sandbox) removeTempDir(this.sandbox.dir);
   }
 
   // --- workers ---------------------------------------------------------------------------
 
   private spawn(): Promise<void> {
-    const boot: WorkerBoot = { name: this.spec.name, version: this.spec.version, bundlePath: this.spec.bundlePath, vars: this.spec.vars, secrets: this.spec.secrets };
-    const worker = new Worker(builtModule('gateway/src/runtime/worker-main'), {
-      workerData: boot,
-      resourceLimits: { maxOldGenerationSizeMb: this.spec.heapMb },
-      // The gateway's environment (cloud credentials, tokens) is not the function's business:
-      // it gets vars and secrets, and a process.env with only locale and time zone.
-      env: pickEnv(['TZ', 'LANG', 'LC_ALL', 'NODE_ENV']),
-      stdout: true,
-      stderr: true,
-      name: `tftpfn:${this.spec.name}@${this.spec.version}`,
-    });
-    const w: PooledWorker = { worker, calls: new Map(), ready: false, suspect: false, killReason: undefined, exitError: undefined, probeWaiters: [], retriedCalls: 0 };
+    const limits = this.spec.log ?? DEFAULT_LOG_LIMITS;
+    const boot: WorkerBoot = {
+      name: this.spec.name,
+      version: this.spec.version,
+      bundlePath: this.sandbox?.bundlePath ?? this.spec.bundlePath,
+      vars: this.spec.vars,
+      secrets: this.spec.secrets,
+      log: { linesPerInvocation: limits.linesPerInvocation, bytesPerInvocation: limits.bytesPerInvocation },
+    };
+    // The gateway's environment (cloud credentials, tokens) is not the function's business:
+    // it gets vars and secrets, and a process.env with only locale and time zone.
+    const env = pickEnv(['TZ', 'LANG', 'LC_ALL', 'NODE_ENV']);
+    let w!: PooledWorker;
+    let onMessage: (raw: unknown) => void = () => {};
+    let onExit: (exit: WorkerExit) => void = () => {};
+    const events = { message: (raw: unknown) => onMessage(raw), exit: (exit: WorkerExit) => onExit(exit) };
+    const sandbox = this.sandbox;
+    const worker = sandbox
+      ? startProcessWorker(
+          {
+            command: sandboxCommand({ sandboxDir: sandbox.dir, heapMb: this.spec.heapMb, memoryMb: this.memoryMb, user: sandbox.user, network: sandbox.network, unsharePath: sandbox.unsharePath }),
+            boot,
+            env,
+            cwd: sandbox.dir,
+          },
+          events,
+        )
+      : startThreadWorker({ boot, heapMb: this.spec.heapMb, env, name: `tftpfn:${this.spec.name}@${this.spec.version}` }, events);
+    w = { worker, calls: new Map(), ready: false, suspect: false, killReason: undefined, probeWaiters: [], retriedCalls: 0, onGone: undefined };
     this.workers.add(w);
     this.pipeOutput(worker.stdout, 'stdout');
     this.pipeOutput(worker.stderr, 'stderr');
@@ -198,11 +269,15 @@ export class WorkerPool implements Invoker {
       const loadTimer = setTimeout(() => {
         if (loaded) return;
         w.killReason = 'load timeout';
-        void worker.terminate();
+        worker.terminate();
         reject(new FunctionLoadError(`${this.spec.name}@${this.spec.version}: the bundle did not finish loading within ${this.loadTimeoutMs} ms`));
       }, this.loadTimeoutMs);
-      worker.on('message', (msg: FromWorker) => {
+      onMessage = (raw) => {
+        if (w.killReason) return;
+        const msg = checkFromWorker(raw);
+        if (typeof msg === 'string') return this.violation(w, msg);
         if (msg.t === 'ready') {
+          if (loaded) return this.violation(w, 'a second "ready" message');
           loaded = true;
           clearTimeout(loadTimer);
           w.ready = true;
@@ -211,44 +286,94 @@ export class WorkerPool implements Invoker {
           return;
         }
         if (msg.t === 'loadError') {
+          if (loaded) return this.violation(w, 'a "loadError" message after loading');
           loaded = true;
           clearTimeout(loadTimer);
           w.killReason = 'load failed';
-          void worker.terminate();
+          worker.terminate();
           reject(new FunctionLoadError(this.redact(msg.message)));
           return;
         }
         this.onMessage(w, msg);
-      });
-      worker.on('error', (err) => {
-        w.exitError = err;
-      });
-      worker.on('exit', (code) => {
+      };
+      onExit = (exit) => {
         clearTimeout(loadTimer);
         this.workers.delete(w);
         if (!loaded) {
           loaded = true;
-          const why = w.exitError ? w.exitError.message : `exited with code ${code}`;
-          reject(new FunctionLoadError(`${this.spec.name}@${this.spec.version}: the worker died while loading the bundle: ${this.redact(why)}`));
+          reject(new FunctionLoadError(`${this.spec.name}@${this.spec.version}: the worker died while loading the bundle: ${this.redact(this.exitReason(w, exit))}`));
         }
-        this.onExit(w, code);
-      });
+        this.onExit(w, exit);
+        w.onGone?.();
+      };
     });
+  }
+
+  /** A message no honest worker sends: the worker is killed, its calls fail or are retried. */
+  private violation(w: PooledWorker, what: string): void {
+    if (w.killReason) return;
+    this.log.error({ event: 'workerProtocolViolation', reason: what }, `function worker sent ${what}; killing it`);
+    w.killReason = `was killed for sending ${what}`;
+    w.worker.terminate();
+  }
+
+  private exitReason(w: PooledWorker, exit: WorkerExit): string {
+    if (w.killReason) return w.killReason;
+    if (exit.heapExhausted) return `exceeded its heap limit of ${this.spec.heapMb} MiB`;
+    if (exit.memoryExhausted) return `exceeded its memory limit of ${this.memoryMb} MiB`;
+    if (exit.error) return `threw ${exit.error.message}`;
+    if (exit.signal) return `was killed by ${exit.signal}`;
+    return `exited with code ${exit.code}`;
   }
 
   private get loadTimeoutMs(): number {
     return this.spec.loadTimeoutMs ?? Math.max(10_000, this.spec.timeoutMs);
   }
 
-  private pipeOutput(stream: NodeJS.ReadableStream, which: 'stdout' | 'stderr'): void {
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    lines.on('line', (line) => {
-      const text = line.length > 4096 ? `${line.slice(0, 4096)}…` : line;
-      this.log.info({ event: 'functionOutput', stream: which }, this.redact(text));
+  /**
+   * console output of the worker, line by line into the log, through the same per-function
+   * bucket as env.log: a flood is dropped (and counted) instead of logged, and reading pauses
+   * while everything is being dropped, so the flood costs the worker, not the gateway.
+   */
+  private pipeOutput(stream: Readable, which: 'stdout' | 'stderr'): void {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      if (partial.length > 4096) {
+        lines.push(partial);
+        partial = '';
+      }
+      let logged = 0;
+      const now = performance.now();
+      for (const raw of lines) {
+        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+        const text = line.length > 4096 ? `${line.slice(0, 4096)}…` : line;
+        if (!this.logLimiter.admit(undefined, text.length, now)) continue;
+        logged++;
+        this.log.info({ event: 'functionOutput', stream: which }, this.redact(text));
+      }
+      this.scheduleStrayReport();
+      if (logged === 0 && lines.length > 0) {
+        stream.pause();
+        setTimeout(() => stream.resume(), 100).unref?.();
+      }
     });
   }
 
-  private onExit(w: PooledWorker, code: number): void {
+  /** Reports lines dropped outside invocations (console output), at most once a second. */
+  private scheduleStrayReport(): void {
+    if (this.strayReport) return;
+    this.strayReport = setTimeout(() => {
+      this.strayReport = undefined;
+      const dropped = this.logLimiter.takeStrayDropped();
+      if (dropped > 0) this.log.warn({ event: 'functionLogDropped', dropped }, `log lines dropped: ${dropped}`);
+    }, 1000);
+    this.strayReport.unref?.();
+  }
+
+  private onExit(w: PooledWorker, exit: WorkerExit): void {
     for (const waiter of w.probeWaiters.splice(0)) waiter(false);
     if (!w.ready) {
       // Never got going: nothing was dispatched to it.
@@ -259,10 +384,9 @@ export class WorkerPool implements Invoker {
       for (const call of w.calls.values()) this.failCall(call, 'unavailable', 'function version retired');
       return;
     }
-    const oom = (w.exitError as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
-    const why = w.killReason ?? (oom ? `exceeded its heap limit of ${this.spec.heapMb} MiB` : w.exitError ? `threw ${w.exitError.message}` : `exited with code ${code}`);
+    const why = this.exitReason(w, exit);
     this.stats.crashes++;
-    this.log.error({ event: 'workerExit', reason: this.redact(why), inflight: w.calls.size, ...(w.exitError && !oom ? { err: w.exitError } : {}) }, `function worker ${why}; replacing it`);
+    this.log.error({ event: 'workerExit', reason: this.redact(why), inflight: w.calls.size, ...(exit.error && !w.killReason ? { err: exit.error } : {}) }, `function worker ${this.redact(why)}; replacing it`);
     for (const call of [...w.calls.values()]) {
       if (!call.headed && !call.retried && !call.settled) {
         // It may only have shared the thread with the culprit: run it once more elsewhere.
@@ -348,11 +472,7 @@ export class WorkerPool implements Invoker {
   }
 
   private send(w: PooledWorker, msg: ToWorker): void {
-    try {
-      w.worker.postMessage(msg);
-    } catch {
-      /* the worker is exiting; its exit handler deals with the calls */
-    }
+    w.worker.send(msg);
   }
 
   private onMessage(w: PooledWorker, msg: FromWorker): void {
@@ -367,6 +487,9 @@ export class WorkerPool implements Invoker {
     if (msg.t === 'ready' || msg.t === 'loadError') return;
     const call = w.calls.get(msg.id);
     if (!call) return; // timed out or cancelled: late answers are dropped
+    const isHead = msg.t === 'bytes' || msg.t === 'error' || msg.t === 'file' || msg.t === 'object' || msg.t === 'stream';
+    if (isHead && call.headed) return this.violation(w, `a second answer to one call`);
+    if ((msg.t === 'chunk' || msg.t === 'end') && !call.stream) return this.violation(w, `a "${msg.t}" for a call that is not a stream`);
     switch (msg.t) {
       case 'bytes':
         return this.head(call, { kind: 'bytes', body: msg.body });
@@ -398,6 +521,7 @@ export class WorkerPool implements Invoker {
         return;
       }
       case 'chunk':
+        if (call.stream?.unpaid) return this.violation(w, 'a stream chunk it had no credit for');
         return call.stream?.onChunk(msg.data);
       case 'end':
         return call.stream?.onEnd();
@@ -428,8 +552,27 @@ export class WorkerPool implements Invoker {
   }
 
   private onLog(w: PooledWorker, msg: Extract<FromWorker, { t: 'log' }>): void {
+    // Only ids this pool gave this worker count as invocations; anything else is stray.
     const call = msg.id === undefined ? undefined : w.calls.get(msg.id);
-    const obj = msg.obj && typeof msg.obj === 'object' ? (JSON.parse(this.redact(JSON.stringify(msg.obj))) as object) : {};
+    const id = call ? call.id : undefined;
+    if (msg.dropped !== undefined) {
+      this.logLimiter.droppedByWorker(id, msg.dropped);
+      if (!call) this.scheduleStrayReport();
+      return;
+    }
+    let json = '';
+    if (msg.obj && typeof msg.obj === 'object') {
+      try {
+        json = JSON.stringify(msg.obj) ?? '';
+      } catch {
+        json = '{"unserializable":true}';
+      }
+    }
+    if (!this.logLimiter.admit(id, json.length + (msg.msg?.length ?? 0), performance.now())) {
+      if (!call) this.scheduleStrayReport();
+      return;
+    }
+    const obj = json && json.startsWith('{') ? (JSON.parse(this.redact(json)) as object) : {};
     const fields = { ...obj, event: 'functionLog', ...(call ? { id: call.request.id } : {}) };
     this.log[msg.level](fields, msg.msg === undefined ? undefined : this.redact(msg.msg));
   }
@@ -476,7 +619,7 @@ export class WorkerPool implements Invoker {
     setTimeout(() => {
       if (!w.suspect || w.killReason || !this.workers.has(w)) return;
       w.killReason = `was stuck (no answer ${grace} ms after a ${this.spec.timeoutMs} ms limit passed)`;
-      void w.worker.terminate();
+      w.worker.terminate();
     }, grace).unref?.();
   }
 
@@ -506,6 +649,8 @@ export class WorkerPool implements Invoker {
   private release(call: Call): void {
     const w = call.worker;
     if (!w || !w.calls.delete(call.id)) return;
+    const dropped = this.logLimiter.finish(call.id);
+    if (dropped > 0) this.log.warn({ event: 'functionLogDropped', id: call.request.id, dropped }, `log lines dropped: ${dropped}`);
     if (call.retried) w.retriedCalls--;
     this.active--;
     this.pumpQueue();

@@ -9,13 +9,24 @@
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import type { TftpErrorCode } from '../../../sdk/response.js';
 
-/** What a worker is started with (workerData). Secrets travel here and nowhere else. */
+/**
+ * What a worker is started with: workerData for a thread, the first message on the pipe for a
+ * sandboxed process. Secrets travel here and nowhere else (never in argv or the environment).
+ */
 export interface WorkerBoot {
   readonly name: string;
   readonly version: string;
   readonly bundlePath: string;
   readonly vars: Readonly<Record<string, string>>;
   readonly secrets: Readonly<Record<string, string>>;
+  /** Mirrors the gateway's per-invocation log limits, so dropped lines are not even sent. */
+  readonly log: { readonly linesPerInvocation: number; readonly bytesPerInvocation: number };
+}
+
+/** The first message to a sandboxed process (sandbox-main.ts). */
+export interface SandboxBoot {
+  readonly t: 'boot';
+  readonly boot: WorkerBoot;
 }
 
 export type ToWorker =
@@ -43,5 +54,13 @@ export type FromWorker =
   | { readonly t: 'chunk'; readonly id: number; readonly data: Uint8Array }
   | { readonly t: 'end'; readonly id: number }
   | { readonly t: 'fail'; readonly id: number; readonly reason: FailReason; readonly message: string; readonly stack?: string }
-  | { readonly t: 'log'; readonly id: number | undefined; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly obj: unknown; readonly msg: string | undefined }
+  | {
+      readonly t: 'log';
+      readonly id: number | undefined;
+      readonly level: 'debug' | 'info' | 'warn' | 'error';
+      readonly obj: unknown;
+      readonly msg: string | undefined;
+      /** Set on a drop report: this many lines of the invocation were not sent. */
+      readonly dropped?: number;
+    }
   | { readonly t: 'pong'; readonly seq: number };

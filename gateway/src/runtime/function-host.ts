@@ -1,0 +1,264 @@
+/**
+ * The inside of a function's worker, whatever hosts it (a worker thread in the gateway process,
+ * or a sandboxed child process): loads one bundle, then serves invocations over a channel.
+ *
+ * Everything user code can get wrong is caught here and reported as a `fail` for that one
+ * invocation: a throw, a rejection, a return value that is not a Response, a bad stream
+ * chunk. What cannot be caught here (an infinite loop, heap exhaustion, process.exit, an
+ * uncaught exception from a timer) ends the worker, and the pool on the gateway side fails
+ * or retries the invocations it held and starts a replacement.
+ *
+ * This side also trims what it sends to the limits the gateway enforces (log lines per
+ * invocation, message sizes): not as a defence (user code shares this side, and the gateway
+ * checks everything again) but so that a chatty function does not pay for lines that would
+ * be dropped anyway.
+ */
+import { pathToFileURL } from 'node:url';
+import type { FunctionEnv, FunctionLogger, FunctionRequest, Handler } from '../../../sdk/contract.js';
+import { responseProblem, type Response } from '../../../sdk/response.js';
+import { streamChunks } from '../../../sdk/stream-chunks.js';
+import { setCacheBackend } from '../../../sdk/cached.js';
+import { kvBinding } from '../../../sdk/kv-binding.js';
+import { MESSAGE_LIMITS } from './message-check.js';
+import type { FailReason, FromWorker, KvOp, ToWorker, WorkerBoot } from './worker-protocol.js';
+
+/** How the host talks to the gateway. */
+export interface HostChannel {
+  post(msg: FromWorker, transfer?: ArrayBuffer[]): void;
+  onMessage(handler: (msg: ToWorker) => void): void;
+}
+
+/** A view that owns its whole ArrayBuffer can be transferred; anything else is copied first. */
+function transferable(bytes: Uint8Array): Uint8Array {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  return whole ? bytes : new Uint8Array(bytes);
+}
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+function cloneable(obj: unknown): unknown {
+  if (obj === undefined || obj === null || typeof obj !== 'object') return obj;
+  let json: string;
+  try {
+    structuredClone(obj);
+    json = JSON.stringify(obj) ?? '';
+    if (json.length <= MESSAGE_LIMITS.textChars) return obj;
+  } catch {
+    // Functions, class instances with methods, sockets...: keep what JSON can say about it.
+    try {
+      json = JSON.stringify(obj) ?? '';
+      if (json.length <= MESSAGE_LIMITS.textChars) return JSON.parse(json) as unknown;
+    } catch {
+      return { unserializable: clip(String(obj), 256) };
+    }
+  }
+  return { truncated: `${json.length} characters of JSON, more than ${MESSAGE_LIMITS.textChars}` };
+}
+
+export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): Promise<void> {
+  const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => channel.post(msg, transfer);
+
+  // Lines per invocation, mirrored from the gateway's limits (see log-limiter.ts).
+  const logBudgets = new Map<number, { lines: number; bytes: number; dropped: number }>();
+  function logLine(id: number | undefined, level: 'debug' | 'info' | 'warn' | 'error', obj: unknown, msg: string | undefined): void {
+    if (id !== undefined) {
+      const b = logBudgets.get(id);
+      if (b) {
+        const bytes = msg?.length ?? 0;
+        if (b.lines >= boot.log.linesPerInvocation || b.bytes + bytes > boot.log.bytesPerInvocation) {
+          b.dropped++;
+          return;
+        }
+        b.lines++;
+        b.bytes += bytes;
+      }
+    }
+    post({ t: 'log', id, level, obj: cloneable(obj), msg: msg === undefined ? undefined : clip(msg, MESSAGE_LIMITS.textChars) });
+  }
+  /** Reports the lines this side dropped, just before the invocation's answer. */
+  function endLog(id: number): void {
+    const b = logBudgets.get(id);
+    logBudgets.delete(id);
+    if (b && b.dropped > 0) post({ t: 'log', id, level: 'warn', obj: undefined, msg: undefined, dropped: b.dropped });
+  }
+
+  function logger(id: number | undefined): FunctionLogger {
+    const at = (level: 'debug' | 'info' | 'warn' | 'error') =>
+      ((objOrMsg: object | string, msg?: string) => {
+        if (typeof objOrMsg === 'string') logLine(id, level, undefined, objOrMsg);
+        else logLine(id, level, objOrMsg, typeof msg === 'string' ? msg : undefined);
+      }) as FunctionLogger['info'];
+    return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  }
+
+  // env.kv and cached() ask the gateway, which owns the store (and its credentials).
+  let nextRpc = 1;
+  const rpcs = new Map<number, (value: Uint8Array | undefined) => void>();
+  function kvCall(op: KvOp, key: string, value?: Uint8Array, ttl?: number): Promise<Uint8Array | undefined> {
+    if (key.length > MESSAGE_LIMITS.keyChars) return Promise.reject(new TypeError(`a key is at most ${MESSAGE_LIMITS.keyChars} characters`));
+    if (value && value.byteLength > MESSAGE_LIMITS.valueBytes) return Promise.reject(new TypeError(`a value is at most ${MESSAGE_LIMITS.valueBytes} bytes`));
+    return new Promise((resolve) => {
+      const rpc = nextRpc++;
+      rpcs.set(rpc, resolve);
+      post({ t: 'kv', rpc, op, key, value, ttl });
+    });
+  }
+  const kv = kvBinding({
+    get: (key) => kvCall('get', key),
+    set: async (key, value, ttl) => void (await kvCall('set', key, value, ttl)),
+    del: async (key) => void (await kvCall('del', key)),
+  });
+  setCacheBackend({
+    get: (key) => kvCall('cacheGet', key),
+    set: async (key, value, ttl) => void (await kvCall('cacheSet', key, value, ttl)),
+  });
+
+  function fail(id: number, reason: FailReason, e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    endLog(id);
+    post({ t: 'fail', id, reason, message: clip(String(err.message), MESSAGE_LIMITS.textChars), stack: err.stack === undefined ? undefined : clip(String(err.stack), MESSAGE_LIMITS.stackChars) });
+  }
+
+  interface OpenStream {
+    readonly iterator: AsyncIterator<Uint8Array>;
+    credit: number;
+    pumping: boolean;
+    cancelled: boolean;
+  }
+  const streams = new Map<number, OpenStream>();
+
+  /** Sends chunks while the gateway has granted credit for them. */
+  async function pump(id: number, s: OpenStream): Promise<void> {
+    if (s.pumping) return;
+    s.pumping = true;
+    try {
+      while (s.credit > 0 && !s.cancelled) {
+        let next;
+        try {
+          next = await s.iterator.next();
+        } catch (e) {
+          streams.delete(id);
+          fail(id, 'stream-threw', e);
+          return;
+        }
+        if (s.cancelled) return;
+        if (next.done) {
+          streams.delete(id);
+          endLog(id);
+          post({ t: 'end', id });
+          return;
+        }
+        if (next.value.byteLength > MESSAGE_LIMITS.bodyBytes) {
+          streams.delete(id);
+          fail(id, 'stream-threw', new RangeError(`a stream chunk is at most ${MESSAGE_LIMITS.bodyBytes} bytes, got ${next.value.byteLength}`));
+          return;
+        }
+        const data = transferable(next.value);
+        s.credit -= data.byteLength;
+        post({ t: 'chunk', id, data }, [data.buffer as ArrayBuffer]);
+      }
+    } finally {
+      s.pumping = false;
+    }
+  }
+
+  async function run(handle: Handler, id: number, request: FunctionRequest): Promise<void> {
+    logBudgets.set(id, { lines: 0, bytes: 0, dropped: 0 });
+    const env: FunctionEnv = { vars: boot.vars, secrets: boot.secrets, log: logger(id), kv };
+    let response: unknown;
+    try {
+      response = await handle(request, env);
+    } catch (e) {
+      return fail(id, 'threw', e);
+    }
+    const problem = responseProblem(response);
+    if (problem) return fail(id, 'bad-response', new TypeError(problem));
+    const r = response as Response;
+    if (r.kind === 'bytes' && r.body.byteLength > MESSAGE_LIMITS.bodyBytes) {
+      return fail(id, 'bad-response', new RangeError(`a bytes() body is at most ${MESSAGE_LIMITS.bodyBytes} bytes (got ${r.body.byteLength}); return stream() for larger content`));
+    }
+    if (r.kind !== 'stream') endLog(id);
+    switch (r.kind) {
+      case 'bytes': {
+        const body = transferable(r.body);
+        return post({ t: 'bytes', id, body }, [body.buffer as ArrayBuffer]);
+      }
+      case 'error':
+        return post({ t: 'error', id, code: r.code, message: clip(r.message, MESSAGE_LIMITS.textChars) });
+      case 'file':
+        return post({ t: 'file', id, path: r.path });
+      case 'object':
+        return post({ t: 'object', id, bucket: r.bucket, key: r.key, versionId: r.versionId });
+      case 'stream': {
+        const s: OpenStream = { iterator: streamChunks(r.body)[Symbol.asyncIterator](), credit: 0, pumping: false, cancelled: false };
+        streams.set(id, s);
+        return post({ t: 'stream', id, size: r.size });
+      }
+    }
+  }
+
+  function cancel(id: number): void {
+    logBudgets.delete(id);
+    const s = streams.get(id);
+    if (!s) return;
+    streams.delete(id);
+    s.cancelled = true;
+    // Lets the author's generator run its finally blocks (close files, sockets).
+    void Promise.resolve()
+      .then(() => s.iterator.return?.())
+      .catch(() => {});
+  }
+
+  function exportedHandle(mod: Record<string, unknown>): Handler | undefined {
+    if (typeof mod.handle === 'function') return mod.handle as Handler;
+    const d = mod.default as Record<string, unknown> | ((...a: unknown[]) => unknown) | undefined;
+    if (typeof d === 'function') return d as Handler;
+    if (d && typeof d.handle === 'function') return d.handle as Handler;
+    return undefined;
+  }
+
+  // A promise user code forgot about must not take every invocation on this worker with it.
+  process.on('unhandledRejection', (e) => {
+    const err = e instanceof Error ? e : new Error(String(e));
+    logLine(undefined, 'error', { err: { message: clip(String(err.message), 4096), stack: err.stack && clip(String(err.stack), 4096) } }, 'unhandled rejection in function code');
+  });
+
+  let handle: Handler | undefined;
+  try {
+    const mod = (await import(pathToFileURL(boot.bundlePath).href)) as Record<string, unknown>;
+    handle = exportedHandle(mod);
+    if (!handle) post({ t: 'loadError', message: `${boot.name}@${boot.version}: the module exports no handle function (export const handle = ...)` });
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    post({ t: 'loadError', message: clip(`${boot.name}@${boot.version}: loading the bundle threw: ${err.stack ?? err.message}`, MESSAGE_LIMITS.textChars) });
+  }
+  if (!handle) return;
+
+  const h = handle;
+  channel.onMessage((msg: ToWorker) => {
+    switch (msg.t) {
+      case 'invoke':
+        void run(h, msg.id, msg.request);
+        return;
+      case 'credit': {
+        const s = streams.get(msg.id);
+        if (!s) return;
+        s.credit += msg.bytes;
+        void pump(msg.id, s);
+        return;
+      }
+      case 'cancel':
+        return cancel(msg.id);
+      case 'ping':
+        return post({ t: 'pong', seq: msg.seq });
+      case 'kvResult': {
+        const resolve = rpcs.get(msg.rpc);
+        rpcs.delete(msg.rpc);
+        return resolve?.(msg.value);
+      }
+    }
+  });
+  post({ t: 'ready' });
+}
