@@ -6,22 +6,62 @@
  *   sending  DATA in flight; `window` holds every sent-but-unacknowledged block, encoded.
  *   done / failed
  *
- * Inputs: packets from the peer, timeouts, bytes from the source (`data`, `end`, `sourceError`).
- * Outputs: datagrams (pollTransmit), one deadline (pollTimeout), events (pollEvent).
+ * Inputs: packets from the peer, timeouts, bytes from the source (`data`, `end`, `sourceError`),
+ * and `repeatRequest` (the peer sent its request again). Outputs: datagrams (pollTransmit), one
+ * deadline (pollTimeout), events (pollEvent).
  *
  * Invariants:
  *  - Block numbers are absolute internally and wrap 65535 -> 0 on the wire (rollover).
- *  - window[i] is block `base + i`; at most `windowSize` blocks are in flight (RFC 7440).
- *  - Only a timeout or an ACK that moves `base` forward causes a send: an ACK for `base - 1`
- *    (a duplicate) is counted and ignored, so the Sorcerer's Apprentice bug cannot happen.
- *  - An ACK for a block inside the window acknowledges up to it and starts the next window
- *    right after it, resending what the client missed (RFC 7440 section 4).
+ *  - window[i] is block `base + i`; at most `sendWindow` blocks are in flight, and never more
+ *    than `maxWindowBytes` of payload (RFC 7440 windows, bounded per session).
  *  - The last block is shorter than blockSize, possibly empty.
- *  - Bytes are asked for ahead (`needData`) so the source is read while the client ACKs, but
- *    no more than about one window plus a read-ahead is ever held: memory stays bounded.
+ *
+ * Sending and resending. TFTP is a UDP reflection vector: whatever a peer's datagram makes us
+ * send, a spoofer can make us send to a victim. So every send is accounted for:
+ *  - An ACK that moves `base` forward sends only blocks never sent before (the room it freed
+ *    in the window). It never resends per ACK: a client ACKing every block gets each block once.
+ *  - Already-sent blocks go again on a timeout (paced by our clock, bounded by the retry count:
+ *    the whole window to a proven peer, the first unacknowledged block to an unproven one), or
+ *    once per window position (`base`) on an ACK that signals loss: RFC 7440 receivers ACK
+ *    early only on a gap, and the next window then starts right after the ACKed block.
+ *  - Those loss-signal resends are triggered by the peer's own packets, so they come out of a
+ *    retransmit budget of one window, filled when the peer is proven and then earned back at
+ *    1/16 of each newly acknowledged byte, never above one window. A peer that ACKs every block
+ *    (each ACK is "inside the window") makes us send at most about 1 + 1/16 of the file plus
+ *    one window. An RFC 7440 client on a lossy link whose budget has run out recovers on our
+ *    timeout instead (one timeout per loss).
+ *  - A duplicate ACK from a proven peer never causes a send (Sorcerer's Apprentice, RFC 1123
+ *    4.2.3.1). From an unproven peer it gets the first unacknowledged block once more, since
+ *    our timer resends little to such a peer: one datagram per datagram it sent.
+ *
+ * Proven peers. A peer is proven when we have evidence that it receives what we send, as
+ * opposed to a spoofer who sends ACKs from a victim's address without seeing our packets.
+ *  - Per-session port (`ackIsEvidence`): the session's port is chosen at random by the kernel,
+ *    so an ACK that reaches it came from someone who read our first packet (a blind spoofer
+ *    would have to guess among ~28,000 ephemeral ports). The first ACK (ACK 0 of the OACK, or
+ *    ACK 1) opens the full window; the first acknowledged DATA block proves the peer.
+ *  - Single-port mode: the port is the listening port and block numbers are predictable, so
+ *    nothing in TFTP is secret and any ACK can be forged blind. The window opens as TCP's slow
+ *    start does: `slowStartBlocks` at first, one more block per block acknowledged (doubling per
+ *    round trip), up to the full window; the peer counts as proven once it has acknowledged a
+ *    full window. A blind spoofer who follows that schedule still gets at most one window per
+ *    forged ACK, which is why single-port mode caps window bytes lower (see docs/RELIABILITY.md).
+ *    RFC 7440 clients ACK only at the end of their window, so with windowsize > slowStartBlocks
+ *    each slow-start round waits for the client's own timeout: the price of single-port mode.
+ *  - Before the first ACK our timer resends the first packet (OACK or DATA 1) at most
+ *    `firstPacketRetries` times, and a repeated request (`repeatRequest`) gets it once more.
+ *    After an ACK but before proof, each timeout resends the first unacknowledged block only,
+ *    at most `unprovenRetries` times in a row: one forged ACK 0 cannot buy a window of
+ *    retransmits, and a client that lost its final ACK still gets the last block again.
+ *  - Read-ahead follows the send window: before the peer acknowledged anything we ask the
+ *    source for `slowStartBlocks` blocks only, never a full window (memory for unproven peers).
+ *
+ * Progress: a ProgressGuard ends a session that moves too few bytes per interval, or lasts too
+ * long, with ERROR 0 and outcome `too-slow` (time spent waiting on our own source excepted).
  */
-import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
-import { encodeDataHeader, encodeError, encodePacket, Opcode, type OptionMap } from '../protocol/packet.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { encodeDataHeader, encodeError, encodePacket, Opcode, type OptionMap, type Packet } from '../protocol/packet.js';
+import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
 import { RetransmitTimer } from './timers.js';
 import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
 
@@ -30,13 +70,29 @@ export interface ReadSessionConfig extends SessionTimingConfig {
   readonly windowSize: number;
   /** Options to acknowledge, or null to start sending DATA 1 at once. */
   readonly oack: OptionMap | null;
+  /** Most payload bytes in flight: the window is min(windowSize, maxWindowBytes / blockSize), at least 1 block. Absent: no cap. */
+  readonly maxWindowBytes?: number;
+  /** Send window (blocks) before the peer is proven; absent: the full window at once. */
+  readonly slowStartBlocks?: number;
+  /** An ACK could only come from a peer that reads our packets (a random per-session port). Default true. */
+  readonly ackIsEvidence?: boolean;
 }
 
 type State = 'oack' | 'sending' | 'done' | 'failed';
 
+interface Sent {
+  datagram: Datagram;
+  /** Payload bytes, what a resend costs the retransmit budget. */
+  bytes: number;
+}
+
+/** Newly acknowledged bytes earn 1/16 of themselves in retransmit budget. */
+const BUDGET_EARN_DIVISOR = 16;
+
 export class ReadSession implements Session {
   private state: State;
   private readonly timer: RetransmitTimer;
+  private readonly guard: ProgressGuard;
   private readonly out: Datagram[] = [];
   private readonly events: SessionEvent[] = [];
   readonly counters: SessionCounters = newCounters();
@@ -48,7 +104,7 @@ export class ReadSession implements Session {
   private awaitingData = false;
 
   // Send side.
-  private readonly window: Datagram[] = [];
+  private readonly window: Sent[] = [];
   /** Absolute number of the oldest unacknowledged block. */
   private base = 1;
   /** Absolute number of the next block not yet built. */
@@ -57,8 +113,29 @@ export class ReadSession implements Session {
   private finalBlock: number | undefined;
   private readonly oackPacket: Uint8Array | undefined;
 
+  // What the peer has shown (see "Proven peers" above).
+  /** The largest window this session ever uses, in blocks. */
+  private readonly fullWindow: number;
+  /** The window now, in blocks: grows from slowStartBlocks to fullWindow. */
+  private sendWindow: number;
+  private readonly ackIsEvidence: boolean;
+  /** Any valid ACK arrived (ACK 0 included). */
+  private acked = false;
+  private ackedBlocks = 0;
+  private ackedBytes = 0;
+  private proven = false;
+  /** Bytes we may still resend beyond the first block of a timeout. */
+  private budgetBytes = 0;
+  /** The window position (`base`) of the last fast resend: at most one per position. */
+  private fastResendBase = 0;
+
   constructor(private readonly cfg: ReadSessionConfig, now: number) {
     this.timer = new RetransmitTimer(cfg);
+    this.guard = new ProgressGuard(cfg, now);
+    const byBytes = cfg.maxWindowBytes === undefined ? cfg.windowSize : Math.floor(cfg.maxWindowBytes / cfg.blockSize);
+    this.fullWindow = Math.max(1, Math.min(cfg.windowSize, byBytes));
+    this.sendWindow = cfg.slowStartBlocks === undefined ? this.fullWindow : Math.max(1, Math.min(cfg.slowStartBlocks, this.fullWindow));
+    this.ackIsEvidence = cfg.ackIsEvidence ?? true;
     if (cfg.oack) {
       this.state = 'oack';
       this.oackPacket = encodePacket({ op: Opcode.Oack, options: cfg.oack });
@@ -67,8 +144,9 @@ export class ReadSession implements Session {
     } else {
       this.state = 'sending';
     }
-    // Ask for the first window now, so it is ready by the time ACK 0 arrives.
+    // Ask for the first (slow-start) window now, so it is ready by the time ACK 0 arrives.
     this.requestData();
+    this.guard.waiting(now, this.state === 'sending');
   }
 
   get finished(): boolean {
@@ -80,8 +158,24 @@ export class ReadSession implements Session {
     return this.base - 1;
   }
 
+  /** The send window now (blocks), for tests. */
+  get windowBlocks(): number {
+    return this.sendWindow;
+  }
+
+  /** The peer has shown that it receives our packets, for tests. */
+  get peerProven(): boolean {
+    return this.proven;
+  }
+
   handle(input: SessionInput, now: number): void {
     if (this.finished) return;
+    this.step(input, now);
+    // Time with nothing in flight, waiting for the source, is not the peer's slowness.
+    this.guard.waiting(now, this.state === 'sending' && this.window.length === 0 && this.awaitingData);
+  }
+
+  private step(input: SessionInput, now: number): void {
     switch (input.type) {
       case 'packet':
         return this.onPacket(input.packet, now);
@@ -99,7 +193,9 @@ export class ReadSession implements Session {
         this.sourceEnded = true;
         return this.pump(now);
       case 'sourceError':
-        return this.fail(now, input.error.code === 'TFTP_FUNCTION_FAILED' ? 'function-error' : 'upstream-error', input.error);
+        return this.fail(input.error.code === 'TFTP_FUNCTION_FAILED' ? 'function-error' : 'upstream-error', input.error.tftpCode, input.error.message);
+      case 'repeatRequest':
+        return this.onRepeatRequest();
       case 'committed':
         this.counters.ignored++;
         return;
@@ -111,14 +207,33 @@ export class ReadSession implements Session {
   }
 
   pollTimeout(): number | undefined {
-    return this.finished ? undefined : this.timer.deadline;
+    if (this.finished) return undefined;
+    const t = this.timer.deadline;
+    const g = this.guard.deadline;
+    if (t === undefined) return g;
+    return g === undefined ? t : Math.min(t, g);
   }
 
   pollEvent(): SessionEvent | undefined {
     return this.events.shift();
   }
 
-  private onPacket(p: import('../protocol/packet.js').Packet, now: number): void {
+  /**
+   * The peer sent its request again: our first packet was lost (or it is impatient). Before any
+   * ACK it gets the first packet once more, one reply per request; afterwards it is ignored.
+   */
+  private onRepeatRequest(): void {
+    if (this.acked) {
+      this.counters.duplicates++;
+      return;
+    }
+    const first = this.state === 'oack' ? this.oackPacket : this.window[0]?.datagram;
+    if (first === undefined) return; // DATA 1 goes out as soon as the source answers
+    this.send(first);
+    this.counters.retransmits++;
+  }
+
+  private onPacket(p: Packet, now: number): void {
     if (p.op === Opcode.Error) {
       // RFC 2347: a client that dislikes our OACK answers ERROR 8. UEFI firmware does this on
       // purpose (probing tsize) and then retries without options: not a failure.
@@ -136,6 +251,7 @@ export class ReadSession implements Session {
         return;
       }
       this.state = 'sending';
+      this.noteAck(0, 0);
       this.timer.progress();
       this.timer.disarm();
       this.pump(now);
@@ -149,36 +265,83 @@ export class ReadSession implements Session {
     // Distance from the last acknowledged block, modulo the 16-bit wire number (rollover).
     const advance = (wireBlock - (this.base - 1)) & 0xffff;
     if (advance === 0) {
-      // Duplicate ACK: never answered with data (Sorcerer's Apprentice, RFC 1123 4.2.3.1).
       this.counters.duplicates++;
+      // Sorcerer's Apprentice (RFC 1123 4.2.3.1): a proven peer's duplicate ACK sends nothing.
+      // An unproven peer gets few resends from our timer, so its repeated ACK is how it asks
+      // for the block it missed: one block per datagram it sent.
+      if (!this.proven && this.acked && this.window.length > 0) {
+        this.send(this.window[0].datagram);
+        this.counters.retransmits++;
+      }
       return;
     }
     if (advance > inFlight) {
       this.counters.ignored++;
       return;
     }
-    this.window.splice(0, advance);
+    let bytes = 0;
+    for (const s of this.window.splice(0, advance)) bytes += s.bytes;
     this.base += advance;
+    this.noteAck(advance, bytes);
     this.timer.progress();
     if (this.finalBlock !== undefined && this.base > this.finalBlock) {
       this.finish('done');
       return;
     }
-    if (this.window.length > 0) {
-      // RFC 7440: an ACK inside the window means the client missed the block after it; the
-      // next window starts there, so resend what is still in flight.
-      for (const pkt of this.window) {
-        this.send(pkt);
-        this.counters.retransmits++;
-      }
+    // RFC 7440: an ACK inside the window means the client missed the block after it and
+    // restarts its window there. Resend once per position, within the budget; new blocks follow.
+    if (this.window.length > 0 && this.proven && this.fastResendBase !== this.base) {
+      this.fastResendBase = this.base;
+      this.resendWindow(0);
     }
     this.timer.disarm();
     this.pump(now);
   }
 
+  /** Updates what the peer has shown after a valid ACK of `blocks` new blocks (0 for ACK 0). */
+  private noteAck(blocks: number, bytes: number): void {
+    this.acked = true;
+    this.ackedBlocks += blocks;
+    this.ackedBytes += bytes;
+    const cap = this.fullWindow * this.cfg.blockSize;
+    if (this.ackIsEvidence) this.sendWindow = this.fullWindow;
+    else this.sendWindow = Math.min(this.fullWindow, this.sendWindow + blocks);
+    if (this.proven) {
+      this.budgetBytes = Math.min(cap, this.budgetBytes + bytes / BUDGET_EARN_DIVISOR);
+    } else if (this.ackedBlocks >= (this.ackIsEvidence ? 1 : this.fullWindow)) {
+      this.proven = true;
+      this.budgetBytes = cap;
+    }
+  }
+
+  /** Resends the window from `base`: the first `free` blocks at no cost, the rest within the budget. */
+  private resendWindow(free: number): void {
+    for (let i = 0; i < this.window.length; i++) {
+      const s = this.window[i];
+      if (i >= free) {
+        if (this.budgetBytes < s.bytes) break;
+        this.budgetBytes -= s.bytes;
+      }
+      this.send(s.datagram);
+      this.counters.retransmits++;
+    }
+  }
+
   private onTimeout(now: number): void {
+    const g = this.guard.deadline;
+    if (g !== undefined && now >= g) {
+      const verdict = this.guard.check(now, this.ackedBytes);
+      if (verdict) {
+        this.fail('too-slow', ErrorCode.NotDefined, PROGRESS_ERROR_TEXT[verdict]);
+        return;
+      }
+    }
     if (this.timer.deadline === undefined || now < this.timer.deadline) return;
-    if (!this.timer.expire(now)) {
+    const { maxRetries } = this.cfg;
+    const limit = !this.acked ? Math.min(maxRetries, this.cfg.firstPacketRetries)
+      : !this.proven ? Math.min(maxRetries, this.cfg.unprovenRetries ?? maxRetries)
+      : maxRetries;
+    if (!this.timer.expire(now, limit)) {
       this.finish('failed', 'timeout');
       return;
     }
@@ -187,10 +350,17 @@ export class ReadSession implements Session {
       this.counters.retransmits++;
       return;
     }
-    for (const pkt of this.window) {
-      this.send(pkt);
-      this.counters.retransmits++;
+    if (this.window.length === 0) return;
+    // An unproven peer gets the first unacknowledged block only (a client that has the last
+    // block and lost its final ACK waits for exactly that); a proven one the window, budgeted.
+    if (this.proven) {
+      // RFC 7440: the receiver discards blocks after a gap, so the whole window goes again.
+      // Timeouts are paced by our clock and bounded by maxRetries, not by the peer's packets.
+      this.resendWindow(this.window.length);
+      return;
     }
+    this.send(this.window[0].datagram);
+    this.counters.retransmits++;
   }
 
   /** Builds and sends new blocks while the window has room and bytes are available. */
@@ -199,17 +369,17 @@ export class ReadSession implements Session {
       this.requestData();
       return;
     }
-    const { blockSize, windowSize } = this.cfg;
+    const { blockSize } = this.cfg;
     let sent = false;
-    while (this.window.length < windowSize && this.finalBlock === undefined) {
+    while (this.window.length < this.sendWindow && this.finalBlock === undefined) {
       if (this.pendingBytes < blockSize && !this.sourceEnded) break;
       const payload = this.take(Math.min(blockSize, this.pendingBytes));
       // Header and payload go out as one datagram in two parts: the payload is never copied.
-      const pkt: Datagram = [encodeDataHeader(this.nextBlock & 0xffff), payload];
+      const datagram: Datagram = [encodeDataHeader(this.nextBlock & 0xffff), payload];
       if (payload.length < blockSize) this.finalBlock = this.nextBlock;
       this.nextBlock++;
-      this.window.push(pkt);
-      this.send(pkt);
+      this.window.push({ datagram, bytes: payload.length });
+      this.send(datagram);
       this.counters.blocks++;
       this.counters.bytes += payload.length;
       sent = true;
@@ -219,13 +389,15 @@ export class ReadSession implements Session {
   }
 
   /**
-   * Asks the driver for more bytes when less than a window is buffered. The request goes out
-   * as soon as the buffer dips below one window, so the next window's bytes are read while the
-   * client is still acknowledging this one; at most about two windows are ever held.
+   * Asks the driver for more bytes when less than the send window is buffered. The request goes
+   * out as soon as the buffer dips below one window, so the next window's bytes are read while
+   * the client is still acknowledging this one; at most about two windows are ever held. The
+   * window is the slow-start one until the peer has acknowledged something: no read-ahead of a
+   * full window for a request that may be spoofed.
    */
   private requestData(): void {
     if (this.sourceEnded || this.awaitingData || this.finished) return;
-    const window = this.cfg.windowSize * this.cfg.blockSize;
+    const window = this.sendWindow * this.cfg.blockSize;
     if (this.pendingBytes >= window) return;
     this.awaitingData = true;
     this.events.push({ type: 'needData', minBytes: window });
@@ -253,10 +425,9 @@ export class ReadSession implements Session {
     return out;
   }
 
-  private fail(now: number, outcome: Outcome, error: TftpError): void {
-    void now;
-    this.send(encodeError(error.tftpCode, error.message));
-    this.finish('failed', outcome, error.tftpCode, error.message);
+  private fail(outcome: Outcome, code: number, message: string): void {
+    this.send(encodeError(code, message));
+    this.finish('failed', outcome, code, message);
   }
 
   private send(pkt: Datagram): void {

@@ -4,6 +4,7 @@
  */
 import type { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import type { Packet } from '../protocol/packet.js';
+import type { ProgressConfig } from './progress.js';
 
 export type SessionInput =
   | { type: 'packet'; packet: Packet }
@@ -15,7 +16,13 @@ export type SessionInput =
   /** The sink has durably stored the upload (write session). */
   | { type: 'committed' }
   /** The source or sink failed; the error's text goes on the wire. */
-  | { type: 'sourceError'; error: TftpError };
+  | { type: 'sourceError'; error: TftpError }
+  /**
+   * The peer repeated its request (same bytes, same address and port) before acknowledging
+   * anything: our first packet was lost, so it is sent again. One answer per request keeps an
+   * unproven peer's traffic at one reply per datagram it sent.
+   */
+  | { type: 'repeatRequest' };
 
 /** How a session ended, as recorded in logs and stats. */
 export type Outcome =
@@ -34,6 +41,8 @@ export type Outcome =
   | 'shutdown'
   /** The peer sent a new, different request from the same address and port. */
   | 'superseded'
+  /** The peer made too little progress, or the session passed its maximum duration. */
+  | 'too-slow'
   /** Refused at admission: no room (sessions, per-client or per-prefix limits, buffer budget). */
   | 'busy'
   /** Refused at admission: the client or its prefix sent requests faster than its rate. */
@@ -66,16 +75,22 @@ export type SessionEvent =
   | { type: 'done' }
   | { type: 'failed'; outcome: Outcome; errorCode?: ErrorCode; errorMessage?: string };
 
-export interface SessionTimingConfig {
+export interface SessionTimingConfig extends ProgressConfig {
   /** Retransmit timeout at start (the client's `timeout` option when it sent one). */
   readonly timeoutMs: number;
   /** Timeouts in a row before giving up, once the peer has acknowledged something. */
   readonly maxRetries: number;
   /**
-   * Retransmits of the first packet before any acknowledgement. Bounds what a spoofed request
-   * can make us send (TFTP is a UDP reflection vector).
+   * Retransmits of the first packet on our own timer before any acknowledgement. Bounds what a
+   * spoofed request can make us send (TFTP is a UDP reflection vector); a client that repeats
+   * its request (`repeatRequest`) gets the first packet again whatever this says.
    */
   readonly firstPacketRetries: number;
+  /**
+   * Timeouts in a row once the peer has acknowledged something but has not yet proven that it
+   * receives our packets (read session); each resends one block only. Absent: maxRetries.
+   */
+  readonly unprovenRetries?: number;
   /** Each timeout in a row multiplies the timeout by this (1 = fixed). */
   readonly backoffFactor: number;
   readonly maxTimeoutMs: number;

@@ -14,9 +14,15 @@
  * Invariants: block numbers are absolute internally and wrap on the wire; a duplicate DATA is
  * answered with the last ACK again (never with anything else); a block longer than blksize is
  * an illegal operation.
+ *
+ * Unproven peers: before the first DATA our timer resends the OACK / ACK 0 at most
+ * `firstPacketRetries` times, and a repeated WRQ (`repeatRequest`) gets it once more: one reply
+ * per request datagram. A ProgressGuard ends an upload that moves too few bytes per interval,
+ * or lasts too long, with ERROR 0 and outcome `too-slow`.
  */
 import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
 import { encodeAck, encodeError, encodePacket, Opcode, type OptionMap, type Packet } from '../protocol/packet.js';
+import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
 import { RetransmitTimer } from './timers.js';
 import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
 
@@ -33,6 +39,7 @@ type State = 'receiving' | 'committing' | 'dallying' | 'done' | 'failed';
 export class WriteSession implements Session {
   private state: State = 'receiving';
   private readonly timer: RetransmitTimer;
+  private readonly guard: ProgressGuard;
   private readonly out: Uint8Array[] = [];
   private readonly events: SessionEvent[] = [];
   readonly counters: SessionCounters = newCounters();
@@ -49,6 +56,7 @@ export class WriteSession implements Session {
 
   constructor(private readonly cfg: WriteSessionConfig, now: number) {
     this.timer = new RetransmitTimer(cfg);
+    this.guard = new ProgressGuard(cfg, now);
     this.oackPacket = cfg.oack ? encodePacket({ op: Opcode.Oack, options: cfg.oack }) : undefined;
     this.lastReply = this.oackPacket ?? encodeAck(0);
     this.send(this.lastReply);
@@ -76,6 +84,15 @@ export class WriteSession implements Session {
         return;
       case 'sourceError':
         return this.fail(input.error.tftpCode === ErrorCode.DiskFull ? 'disk-full' : 'upstream-error', input.error);
+      case 'repeatRequest':
+        // The WRQ again before any DATA: our OACK / ACK 0 was lost. One reply per request.
+        if (this.state === 'receiving' && this.expected === 1) {
+          this.send(this.lastReply);
+          this.counters.retransmits++;
+        } else {
+          this.counters.duplicates++;
+        }
+        return;
       default:
         this.counters.ignored++;
     }
@@ -86,7 +103,12 @@ export class WriteSession implements Session {
   }
 
   pollTimeout(): number | undefined {
-    return this.finished || this.state === 'committing' ? undefined : this.timer.deadline;
+    if (this.finished || this.state === 'committing') return undefined;
+    const t = this.timer.deadline;
+    // The progress rules apply while the peer owes us DATA, not while we dally after the end.
+    const g = this.state === 'receiving' ? this.guard.deadline : undefined;
+    if (t === undefined) return g;
+    return g === undefined ? t : Math.min(t, g);
   }
 
   pollEvent(): SessionEvent | undefined {
@@ -156,13 +178,21 @@ export class WriteSession implements Session {
   }
 
   private onTimeout(now: number): void {
+    const g = this.guard.deadline;
+    if (this.state === 'receiving' && g !== undefined && now >= g) {
+      const verdict = this.guard.check(now, this.counters.bytes);
+      if (verdict) {
+        return this.fail('too-slow', { tftpCode: ErrorCode.NotDefined, message: PROGRESS_ERROR_TEXT[verdict] });
+      }
+    }
     if (this.timer.deadline === undefined || now < this.timer.deadline) return;
     if (this.state === 'dallying') {
       this.state = 'done';
       this.timer.disarm();
       return;
     }
-    if (!this.timer.expire(now)) {
+    const limit = this.expected > 1 ? this.cfg.maxRetries : Math.min(this.cfg.maxRetries, this.cfg.firstPacketRetries);
+    if (!this.timer.expire(now, limit)) {
       this.state = 'failed';
       this.events.push({ type: 'failed', outcome: 'timeout' });
       return;

@@ -233,13 +233,27 @@ describe('read session: timeouts', () => {
     expect(pair.link.sent('toClient', 'DATA:2')).toHaveLength(1 + 6);
   });
 
-  it('read session: resends the window after a timeout', () => {
+  // Changed for issue 9: before any ACK only the first packet is resent (a request may be
+  // spoofed); once the peer is proven a timeout resends the window, within the budget.
+  it('read session: before any ACK a timeout resends only the first block', () => {
     const s = session({ windowSize: 4, blockSize: 8 });
     s.handle({ type: 'data', chunk: testFile(100) }, 0);
     expect(dataBlocks(drain(s).packets)).toEqual([1, 2, 3, 4]);
     expect(s.pollTimeout()).toBe(1000);
     s.handle({ type: 'timeout' }, 1000);
-    expect(dataBlocks(drain(s).packets)).toEqual([1, 2, 3, 4]);
+    expect(dataBlocks(drain(s).packets)).toEqual([1]);
+    expect(s.counters.retransmits).toBe(1);
+  });
+
+  it('read session: resends the window after a timeout once the peer is proven', () => {
+    const s = session({ windowSize: 4, blockSize: 8 });
+    s.handle({ type: 'data', chunk: testFile(100) }, 0);
+    drain(s);
+    s.handle(ack(4), 10);
+    expect(dataBlocks(drain(s).packets)).toEqual([5, 6, 7, 8]);
+    expect(s.pollTimeout()).toBe(1010);
+    s.handle({ type: 'timeout' }, 1010);
+    expect(dataBlocks(drain(s).packets)).toEqual([5, 6, 7, 8]);
     expect(s.counters.retransmits).toBe(4);
   });
 
