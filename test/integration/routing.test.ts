@@ -94,6 +94,12 @@ describe('routing: a real gateway with a router', () => {
     expect(denied.tftpCode).toBe(ErrorCode.AccessViolation);
     expect(denied.message).toBe('keys are not served');
     expect(await gw.waitForRecord((r) => r.file === 'host.key')).toMatchObject({ outcome: 'denied', route: 'remap' });
+    // Other spellings that normalise to host.key are refused by the same rule (issue 9 §4:
+    // these served the key before).
+    for (const variant of ['host.key/', 'host.key/.', '/tftpboot/host.key//', 'host.key\\']) {
+      const v = await tftpErrorOf(get({ ...at, path: variant }));
+      expect([v.tftpCode, v.message], variant).toEqual([ErrorCode.AccessViolation, 'keys are not served']);
+    }
 
     // Writes: the upload route's folder takes them, under a name with the client's address.
     await put({ ...at, path: 'uploads/log.txt', data: new TextEncoder().encode('uploaded') });

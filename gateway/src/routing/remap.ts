@@ -204,7 +204,18 @@ export function applyRemap(rules: readonly RemapRule[], input: RemapInput, opts:
   for (let idx = 0; idx < rules.length; idx++) {
     const rule = rules[idx];
     if ((rule.only && rule.only !== input.kind) || (rule.family && rule.family !== family)) continue;
-    const m = rule.regex.exec(current);
+    let m = rule.regex.exec(current);
+    if (rule.abort) {
+      // An 'a' rule refuses every spelling of a name it refuses: "x.key/", "x.key/." and
+      // "x.key\" are served as "x.key" once normalised, so `a \.key$` must catch them too.
+      const canon = canonicalSpelling(current);
+      if (canon !== current) {
+        const mc = rule.regex.exec(canon);
+        // Refuse rules: either spelling matching refuses. '~' rules (an allow-list): both must match.
+        if (!rule.invert && m === null) m = mc;
+        if (rule.invert && mc === null) m = null;
+      }
+    }
     if ((m !== null) === rule.invert) continue;
     if (rule.rewrite && m) {
       let match: RegExpExecArray | null = m;
@@ -232,6 +243,16 @@ export function applyRemap(rules: readonly RemapRule[], input: RemapInput, opts:
     }
   }
   return { path: current };
+}
+
+/**
+ * The spelling of `name` that path normalisation (request/path.ts) will serve: '\' read as a
+ * separator (the DOS rule in docs/ROUTING.md turns it into one), empty and '.' segments
+ * dropped, so no trailing '/'; a leading separator is kept as '/', since rules anchor on it.
+ */
+export function canonicalSpelling(name: string): string {
+  const lead = name.startsWith('/') || name.startsWith('\\') ? '/' : '';
+  return lead + name.split(/[\\/]/).filter((seg) => seg !== '' && seg !== '.').join('/');
 }
 
 /** Like tftp-hpa's REG_NOTBOL search from an offset: '^' never matches after the start. */

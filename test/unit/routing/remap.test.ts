@@ -212,3 +212,59 @@ rP      ^(.*)$     uploads/\\i/\\1
     expect(applyRemap(rules, write('/tftpboot/log.txt', '10.9.8.7'))).toEqual({ path: 'uploads/10.9.8.7/log.txt' });
   });
 });
+
+describe('remap: deny rules hold against other spellings of the name (issue 9 §4)', () => {
+  // The example file of docs/ROUTING.md, verbatim.
+  const DOCS_EXAMPLE = [
+    '# flags   regex                          replacement',
+    'a         \\.key$                                         # refuse key files (ERROR 2)',
+    'r         ^/tftpboot/                                    # strip the old root',
+    'rg        \\\\                             /               # DOS separators: boot\\pxelinux.0 -> boot/pxelinux.0',
+    'ri        ^(pxelinux\\.cfg/01-[0-9a-f-]+)$  \\L\\1          # MAC files are lower case on disk',
+    'rP        ^(.*)$                         uploads/\\i/\\1   # uploads per client',
+  ].join('\n');
+
+  it.each([
+    'x.key',
+    'x.key/',
+    'x.key/.',
+    'x.key\\',
+    'x.key//',
+    'x.key/./',
+    'x.key\\.',
+    '/tftpboot/x.key/',
+    '/tftpboot/boot\\x.key\\',
+    'boot\\x.key/.',
+  ])('the documented `a \\.key$` refuses %j, for reads and writes', (name) => {
+    expect(run(DOCS_EXAMPLE, read(name))).toMatchObject({ denied: true, reason: 'abort', line: 2 });
+    expect(run(DOCS_EXAMPLE, write(name))).toMatchObject({ denied: true, reason: 'abort', line: 2 });
+  });
+
+  it('the documented rewrites still work as the docs say', () => {
+    expect(run(DOCS_EXAMPLE, read('boot\\pxelinux.0'))).toEqual({ path: 'boot/pxelinux.0' });
+    expect(run(DOCS_EXAMPLE, read('/tftpboot/pxelinux.0'))).toEqual({ path: 'pxelinux.0' });
+    expect(run(DOCS_EXAMPLE, read('pxelinux.cfg/01-AA-BB-CC-DD-EE-FF'))).toEqual({ path: 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff' });
+    expect(run(DOCS_EXAMPLE, write('log.txt'))).toEqual({ path: 'uploads/192.168.0.10/log.txt' });
+    // A name that merely contains ".key" elsewhere is not refused.
+    expect(run(DOCS_EXAMPLE, read('x.key.txt/'))).toEqual({ path: 'x.key.txt/' });
+  });
+
+  it('an anchored deny rule holds against doubled separators and "." segments', () => {
+    const rules = 'a ^/tftpboot/private/\nr ^/tftpboot/';
+    for (const name of ['/tftpboot/private/k', '/tftpboot//private/k', '/tftpboot/./private/k', '\\tftpboot\\private\\k']) {
+      expect(run(rules, read(name)), name).toMatchObject({ denied: true, line: 1 });
+    }
+    expect(run(rules, read('/tftpboot/public/k'))).toEqual({ path: 'public/k' });
+  });
+
+  it('an allow-list ("a~") must match both spellings: a trailing "/" or "." cannot slip past it either way', () => {
+    const rules = 'a~ ^[a-z]+\\.cfg$';
+    expect(run(rules, read('grub.cfg'))).toEqual({ path: 'grub.cfg' });
+    expect(run(rules, read('grub.cfg/'))).toMatchObject({ denied: true });
+    expect(run(rules, read('grub.cfg/.'))).toMatchObject({ denied: true });
+  });
+
+  it("an 'a' rule's text can use groups of the spelling that matched", () => {
+    expect(run('a ^(.*)\\.key$ no\\ \\1', read('x.key/'))).toMatchObject({ denied: true, message: 'no x' });
+  });
+});
