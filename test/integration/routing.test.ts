@@ -15,6 +15,7 @@ import { parseRouteTable } from '../../gateway/src/routing/routes.js';
 import { folderHandler } from '../../gateway/src/sources/folder-handler.js';
 import { memoryReader } from '../../gateway/src/sources/memory.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startGateway } from '../../gateway/src/index.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -166,5 +167,22 @@ describe('routing: a real gateway with a router', () => {
     // A rule that would climb out of the root is refused, not followed.
     const esc = await tftpErrorOf(get({ ...at, path: 'up/etc/passwd' }));
     expect(esc.tftpCode).toBe(ErrorCode.AccessViolation);
+  });
+});
+
+describe('routing: bucket routes', () => {
+  it('routing: a bucket prefix is a folder: "tftp" is refused at start naming the field, "tftp/" never reaches the sibling key tftp-private/', async () => {
+    const buckets = tempDir({ 'boot/tftp/ok.txt': 'served', 'boot/tftp-private/keys.txt': 'private keys' });
+    const route = (prefix: string) => ({ routes: [{ match: 'img2/**', bucket: 'boot', prefix, stripPrefix: true }] });
+    expect(() => parseConfig({ bucketsDir: buckets, ...route('tftp') })).toThrow('field "routes.0.prefix": "tftp" does not end with "/", so the route would also reach sibling keys such as "tftp-private/...": write "tftp/"');
+    const gw = await startGateway({ config: { hosts: ['127.0.0.1'], port: 0, bucketsDir: buckets, ...route('tftp/') } });
+    try {
+      const at = { host: '127.0.0.1', port: gw.port, ...fast };
+      expect((await get({ ...at, path: 'img2/ok.txt' })).data!.toString()).toBe('served');
+      const sibling = await tftpErrorOf(get({ ...at, path: 'img2/-private/keys.txt' }));
+      expect(sibling.tftpCode).toBe(ErrorCode.FileNotFound);
+    } finally {
+      await gw.close(0);
+    }
   });
 });

@@ -92,7 +92,12 @@ function target(at: string, t: { function?: string; folder?: string; bucket?: st
   else if (t.bucket !== undefined) {
     const prefix = t.prefix ?? '';
     if (prefix.startsWith('/') || prefix.split('/').includes('..')) problems.push(`${at}.prefix: a key prefix has no leading "/" and no ".." segment, e.g. "tftp/"`);
-    else return { kind: 'bucket', bucket: t.bucket, prefix };
+    // A prefix is a folder of the bucket: "tftp" would let "-private/keys.txt" read the sibling
+    // key "tftp-private/keys.txt" (issue 9 §4). Refused rather than fixed up, so the operator
+    // sees which keys the route serves.
+    else if (prefix !== '' && !prefix.endsWith('/')) {
+      problems.push(`${at}.prefix: "${prefix}" does not end with "/", so the route would also reach sibling keys such as "${prefix}-private/...": write "${prefix}/"`);
+    } else return { kind: 'bucket', bucket: t.bucket, prefix };
   } else problems.push(`${at}: give "function" (a deployed function's name), "folder" (a directory to serve) or "bucket" (objects in a bucket)`);
   return undefined;
 }

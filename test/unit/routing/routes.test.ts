@@ -82,6 +82,18 @@ describe('parseRouteTable errors', () => {
     expect(problemsOf({ default: {} })[0]).toMatch(/^default: give "function"/);
   });
 
+  it('config: a bucket prefix without a trailing "/" is refused, naming the field and the fix (it would reach sibling keys)', () => {
+    expect(problemsOf({ routes: [{ match: 'img2/**', bucket: 'boot', prefix: 'tftp', stripPrefix: true }] })).toEqual([
+      'routes[0].prefix: "tftp" does not end with "/", so the route would also reach sibling keys such as "tftp-private/...": write "tftp/"',
+    ]);
+    expect(problemsOf({ default: { bucket: 'boot', prefix: 'a/b' } })[0]).toMatch(/^default\.prefix: "a\/b" does not end with "\/".*write "a\/b\/"$/);
+    // A folder prefix, or none, is fine; the key is prefix + the rest of the path.
+    const t = parseRouteTable({ routes: [{ match: 'img2/**', bucket: 'boot', prefix: 'tftp/', stripPrefix: true }, { match: 'all/**', bucket: 'boot', prefix: '', stripPrefix: true }] });
+    expect(t.routes[0].target).toEqual({ kind: 'bucket', bucket: 'boot', prefix: 'tftp/' });
+    expect(resolveRoute(t, 'img2/-private/keys.txt')?.rest).toBe('-private/keys.txt');
+    expect(t.routes[1].target).toEqual({ kind: 'bucket', bucket: 'boot', prefix: '' });
+  });
+
   it('config: a bad glob names the route and field', () => {
     expect(problemsOf({ routes: [{ match: '/boot/*', folder: 'x' }] })[0]).toMatch(/^routes\[0\]\.match: glob "\/boot\/\*": .*remove it/);
   });
