@@ -2,10 +2,13 @@
  * Keeps the contents of small, hot files in memory for a short time.
  *
  * A boot storm asks for the same few files (ipxe.efi, grub.cfg, a kernel) thousands of times a
- * minute; without this every request costs realpath, open, fstat, read and close on the libuv
- * thread pool. An entry is trusted for `ttlMs`; after that the next request re-checks the file
- * (realpath + stat) and keeps the bytes if inode, size and mtime are unchanged. Concurrent
- * loads of one file share a single read. Bounded by total bytes, least recently used first out.
+ * minute; without this every request costs open, a descriptor check, fstat, read and close on
+ * the libuv thread pool. An entry is trusted for `ttlMs`; after that the next request re-opens
+ * the file (and checks the descriptor is inside the root, sources/beneath.ts) and keeps the
+ * bytes if inode, size and mtime are unchanged. Only bytes read from a checked descriptor are
+ * ever put here: one won race must not be served to everyone for a TTL (issue 9 §4).
+ * Concurrent loads of one file share a single read. Bounded by total bytes, least recently
+ * used first out.
  */
 export interface CachedFile {
   readonly bytes: Buffer;
