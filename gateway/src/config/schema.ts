@@ -110,6 +110,22 @@ export const configSchema = z
     firstPacketRetries: int(0, 10).default(DEFAULTS.firstPacketRetries),
     backoffFactor: num(1, 10).default(DEFAULTS.backoffFactor),
     maxTimeoutMs: int(10, 600_000).default(DEFAULTS.maxTimeoutMs),
+    /** Timeouts in a row, one block resent each, after an ACK but before the peer has proven it receives our packets. */
+    unprovenRetries: int(0, 100).default(DEFAULTS.unprovenRetries),
+    /** Payload bytes in flight per session; windowsize is lowered in the OACK to fit (at least one block). */
+    maxWindowBytes: int(512, 1024 * 1024 * 1024).default(DEFAULTS.maxWindowBytes),
+    /** The same cap in single-port mode, where every ACK can be forged blind (docs/RELIABILITY.md). */
+    singlePortMaxWindowBytes: int(512, 1024 * 1024 * 1024).default(DEFAULTS.singlePortMaxWindowBytes),
+    /** Single-port mode: the window (blocks) a session opens with, growing as blocks are acknowledged. */
+    slowStartBlocks: int(1, 65535).default(DEFAULTS.slowStartBlocks),
+    /** Bytes a session must move per progressIntervalMs (0 = no rule), and its longest life (0 = no limit). */
+    minProgressBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.minProgressBytes),
+    progressIntervalMs: int(100, 3_600_000).default(DEFAULTS.progressIntervalMs),
+    maxSessionMs: int(0, 7 * 24 * 3_600_000).default(DEFAULTS.maxSessionMs),
+    /** Idle session sockets kept per local address for reuse (0 = a fresh random port per session). */
+    sessionSocketPool: int(0, 65535).default(DEFAULTS.sessionSocketPool),
+    /** ERROR 5 replies to strangers per second, all sockets together (token bucket; 0 = never reply). */
+    strangerRepliesPerSecond: int(0, 1_000_000).default(DEFAULTS.strangerRepliesPerSecond),
     maxSessions: int(1, 1_000_000).default(DEFAULTS.maxSessions),
     maxSessionsPerClient: int(1, 1_000_000).default(DEFAULTS.maxSessionsPerClient),
     /** Concurrent sessions per client network (prefixLengthV4 / prefixLengthV6 bits). */

@@ -12,6 +12,8 @@ export interface ServerCounters {
   duplicateRequests: number;
   /** Datagrams from a stranger to a session's port, answered with ERROR 5. */
   strangerPackets: number;
+  /** ERROR 5 replies to strangers not sent because the global reply rate was exceeded (reflection bound). */
+  strangerRepliesSuppressed: number;
   deniedClients: number;
   /** Requests refused for want of room (sessions, per-client, per-prefix, buffer budget): ERROR 0. */
   refusedBusy: number;
@@ -37,6 +39,7 @@ export function newServerCounters(): ServerCounters {
     malformedPackets: 0,
     duplicateRequests: 0,
     strangerPackets: 0,
+    strangerRepliesSuppressed: 0,
     deniedClients: 0,
     refusedBusy: 0,
     refusedRateLimited: 0,

@@ -28,6 +28,7 @@ import { buildRecord, refusalOutcome, type NegotiatedSummary, type SessionRecord
 import { newServerCounters, type ServerCounters } from '../stats/counters.js';
 import { bindSessionSocket, bindUdp, expandHosts, type ListenAddress } from './bind.js';
 import { SocketPool } from './socket-pool.js';
+import { TokenBucket } from '../admission/token-bucket.js';
 import { ClientFilter } from './cidr.js';
 import { SessionDriver, type SessionEnd } from './session-driver.js';
 import { Admission, REASON_OF_LIMIT, type AdmissionTicket, type RefusalLimit, type RefusalReason } from '../admission/admission.js';
@@ -82,6 +83,9 @@ function safePath(filename: string): RequestPath {
 /** Linux's usual net.core.wmem_default / rmem_default. */
 const DEFAULT_SOCKET_BUFFER_BYTES = 212_992;
 
+/** A portRange narrower than this is guessable: ACKs there prove nothing. */
+const MIN_SECRET_PORTS = 4096;
+
 let requestSeq = 0;
 const pidTag = process.pid.toString(36);
 
@@ -97,8 +101,14 @@ export class Gateway {
   /** Refusal log lines and records: the first few per reason per interval, then a summary. */
   private readonly refusalSampler: RefusalSampler<RefusalReason>;
   private refusalSummaryTimer: NodeJS.Timeout | undefined;
-  /** Finished sessions' sockets, reused by the next sessions on the same local address. */
-  private readonly pool = new SocketPool(256);
+  /** Finished sessions' sockets, reused (at random, from a large idle set) by later sessions. */
+  private readonly pool: SocketPool;
+  /** ERROR 5 replies to strangers, all sockets together: a spoofer cannot make them a flood. */
+  private readonly strangerReplies: TokenBucket;
+  /** Payload bytes in flight per session (single-port mode has its own, lower cap). */
+  private readonly windowBytesCap: number;
+  /** A valid ACK at a session's port is evidence that the peer reads our packets. */
+  private readonly ackIsEvidence: boolean;
   private readonly filter: ClientFilter;
   private readonly limits: NegotiationLimits;
   private readonly timing: SessionTimingConfig;
@@ -123,11 +133,24 @@ export class Gateway {
       firstPacketRetries: config.firstPacketRetries,
       backoffFactor: config.backoffFactor,
       maxTimeoutMs: config.maxTimeoutMs,
+      unprovenRetries: config.unprovenRetries,
+      minProgressBytes: config.minProgressBytes,
+      progressIntervalMs: config.progressIntervalMs,
+      maxSessionMs: config.maxSessionMs,
     };
+    // Reused at random, and only once a quarter of the pool is idle (see SocketPool).
+    this.pool = new SocketPool(config.sessionSocketPool, Math.max(1, Math.ceil(config.sessionSocketPool / 4)));
+    this.windowBytesCap = config.singlePort ? config.singlePortMaxWindowBytes : config.maxWindowBytes;
+    this.strangerReplies = new TokenBucket({ ratePerSecond: config.strangerRepliesPerSecond, burst: Math.max(1, config.strangerRepliesPerSecond) }, performance.now());
     if (config.portRange) {
       const [low, high] = config.portRange.split('-').map(Number);
       this.portRange = { low, high };
     }
+    // The port is only a secret a blind spoofer must guess when there are many to guess from:
+    // not in single-port mode, nor with a narrow portRange, nor when sockets are reused (a
+    // spoofer may have seen the idle ports in its own sessions). See ReadSession, "Proven peers".
+    this.ackIsEvidence =
+      !config.singlePort && config.sessionSocketPool === 0 && (this.portRange === undefined || this.portRange.high - this.portRange.low + 1 >= MIN_SECRET_PORTS);
   }
 
   get activeSessions(): number {
@@ -224,7 +247,7 @@ export class Gateway {
       case Opcode.Data:
       case Opcode.Ack:
         this.counters.strangerPackets++;
-        this.reply(listener.socket, rinfo, ErrorCode.UnknownTransferId, 'unknown transfer id');
+        this.replyToStranger(listener.socket, rinfo);
         return;
       default:
         // Never answer an ERROR (no error loops) or a stray OACK.
@@ -237,14 +260,29 @@ export class Gateway {
     socket.send(encodeError(code, message), to.port, to.address);
   }
 
+  /**
+   * RFC 1350: a stranger's DATA/ACK gets ERROR 5. Each reply is a datagram a spoofer can aim
+   * at a victim, so they share one global token bucket (strangerRepliesPerSecond); beyond it
+   * they are counted and dropped.
+   */
+  private replyToStranger(socket: dgram.Socket, to: { address: string; port: number }): void {
+    if (!this.strangerReplies.take(performance.now())) {
+      this.counters.strangerRepliesSuppressed++;
+      return;
+    }
+    this.reply(socket, to, ErrorCode.UnknownTransferId, 'unknown transfer id');
+  }
+
   private admit(listener: Listener, packet: RequestPacket, rinfo: dgram.RemoteInfo, msg: Buffer): void {
     if (!this.accepting) return;
     const key = peerKey(rinfo.address, rinfo.port);
     const existing = this.sessions.get(key);
     if (existing) {
       if (existing.requestBytes.equals(msg)) {
-        // The client repeated its request before our first reply reached it.
+        // The client repeated its request before our first reply reached it: the session sends
+        // its first packet again (once per request datagram, and only before any ACK).
         this.counters.duplicateRequests++;
+        existing.driver?.repeatRequest();
         return;
       }
       // A different request from the same address and port (firmware that reuses a fixed
@@ -319,6 +357,12 @@ export class Gateway {
       // tsize is only exact in octet mode: netascii changes the length.
       const size = request.mode === 'octet' ? reader?.size : undefined;
       negotiated = negotiate(request.kind, packet.options, this.limits, size);
+      // Bytes in flight per session are bounded (issue 9): the OACK states the lowered
+      // windowsize, since an RFC 7440 client ACKs once per window and would wait for the rest.
+      const fit = Math.max(1, Math.floor(this.windowBytesCap / negotiated.blockSize));
+      if (negotiated.windowSize > fit) {
+        negotiated = negotiate(request.kind, packet.options, { ...this.limits, maxWindowSize: Math.min(this.limits.maxWindowSize, fit) }, size);
+      }
     } catch (e) {
       await reader?.close();
       await writer?.abort();
@@ -368,7 +412,18 @@ export class Gateway {
       : this.timing;
     const session: Session =
       request.kind === 'read'
-        ? new ReadSession({ ...timing, blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, oack: negotiated.oack }, performance.now())
+        ? new ReadSession(
+            {
+              ...timing,
+              blockSize: negotiated.blockSize,
+              windowSize: negotiated.windowSize,
+              oack: negotiated.oack,
+              maxWindowBytes: this.windowBytesCap,
+              slowStartBlocks: this.config.slowStartBlocks,
+              ackIsEvidence: this.ackIsEvidence,
+            },
+            performance.now(),
+          )
         : new WriteSession(
             { ...timing, blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, oack: negotiated.oack, maxBytes: this.config.maxUploadBytes },
             performance.now(),
@@ -395,7 +450,7 @@ export class Gateway {
         if (rinfo.port !== peer.port || rinfo.address !== peer.address) {
           // RFC 1350: a packet from a stranger's TID gets ERROR 5; our transfer is unharmed.
           this.counters.strangerPackets++;
-          this.reply(socket, rinfo, ErrorCode.UnknownTransferId, 'unknown transfer id');
+          this.replyToStranger(socket, rinfo);
           return;
         }
         try {

@@ -74,6 +74,11 @@ export class SessionDriver {
     return true;
   }
 
+  /** The peer sent the same request again (same bytes, address and port): see 'repeatRequest'. */
+  repeatRequest(): void {
+    this.feed({ type: 'repeatRequest' });
+  }
+
   /** Ends the session from outside without a word to the peer (it has moved on). */
   cancel(outcome: Outcome): void {
     if (this.closed) return;

@@ -1,25 +1,40 @@
 /**
  * Idle session sockets kept for reuse. Binding and closing a UDP socket costs two system calls
  * and a libuv handle each; for a boot storm of small files (grub.cfg, iPXE scripts) that was a
- * fifth of the gateway's CPU. A finished session's socket goes back here instead, bound to the
- * same local address, and the next session takes it.
+ * share of the gateway's CPU. A finished session's socket can go back here instead, bound to
+ * the same local address, and a later session takes it.
+ *
+ * A session's port is also the only secret a blind spoofer lacks (RFC 1350 TIDs are meant to
+ * be random; see the read session's "Proven peers"). Handing sockets out last-in-first-out
+ * gave five sessions in a row the same port. So a socket is taken at random, and only while at
+ * least `minIdleToReuse` sockets are idle: a guess from a port seen earlier then succeeds at
+ * most once in `minIdleToReuse` tries. Below that a fresh socket is bound (port 0: Linux picks
+ * a random ephemeral port). `maxIdlePerAddress` 0 turns reuse off.
  *
  * A late datagram from the previous peer (a repeated final ACK) may reach the next session on
  * that port: it is a stranger there and gets ERROR 5, which is harmless to a finished peer.
  * Sockets are unref'd while idle so they never keep the process alive.
  */
+import { randomInt } from 'node:crypto';
 import type dgram from 'node:dgram';
 
 export class SocketPool {
   private readonly idle = new Map<string, dgram.Socket[]>();
   private closed = false;
 
-  constructor(private readonly maxIdlePerAddress: number) {}
+  constructor(
+    private readonly maxIdlePerAddress: number,
+    private readonly minIdleToReuse = 1,
+  ) {}
 
   take(localAddress: string): dgram.Socket | undefined {
     const list = this.idle.get(localAddress);
-    const socket = list?.pop();
-    socket?.ref();
+    if (!list || list.length === 0 || list.length < this.minIdleToReuse) return undefined;
+    const i = list.length === 1 ? 0 : randomInt(list.length);
+    const socket = list[i];
+    list[i] = list[list.length - 1];
+    list.pop();
+    socket.ref();
     return socket;
   }
 
