@@ -144,7 +144,8 @@ describe('admission: the buffer budget', () => {
       // Every other request was refused busy for the buffers, and counted.
       expect(c.refusalsByLimit.buffers ?? 0).toBe(refused);
       expect(c.refusedBusy).toBe(refused);
-      expect(refused).toBeGreaterThan(0);
+      // The flood outgrows the budget (unless a run overrides the budget to watch it without one).
+      if (process.env.ADMISSION_FLOOD_BUDGET_BYTES === undefined) expect(refused).toBeGreaterThan(0);
       // Every reservation came back when its session ended.
       expect(c.bufferBytesReserved).toBe(0);
       expect(growth).toBeLessThanOrEqual(BUDGET_BYTES + SLACK_BYTES);
