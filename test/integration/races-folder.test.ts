@@ -22,6 +22,8 @@ import { LocalDirSink, LocalDirSource } from '../../gateway/src/sources/local-di
 import { normalizePath } from '../../gateway/src/request/path.js';
 import { TftpError } from '../../gateway/src/protocol/error-codes.js';
 import type { ByteReader } from '../../gateway/src/sources/types.js';
+import { get } from '../../gateway/src/client/index.js';
+import { startTestGateway } from '../helpers/gateway.js';
 
 const REQUESTS = 3000;
 const INSIDE = Buffer.from('inside the root\n');
@@ -175,6 +177,43 @@ describe('symlink swap race on the folder source', () => {
     expect(t.other).toBe(0);
     expect(swaps).toBeGreaterThanOrEqual(200);
     expect(t.inside).toBeGreaterThan(0);
+  });
+});
+
+describe('symlink swap race through a real gateway (TFTP on loopback)', () => {
+  test.each([
+    ['cache off', 0],
+    ['hot-file cache on (default ttl)', 1000],
+  ] as const)('sw swapped for a link to /etc/passwd: 3,000 RRQs, none gets /etc/passwd (%s)', async (name, fileCacheTtlMs) => {
+    const { root } = readFixture();
+    const gw = await startTestGateway({ root, config: { fileCacheTtlMs, maxSessionsPerClient: 64 } });
+    try {
+      const r = await startRacer(root, 'sw');
+      const t: Tally = { inside: 0, secret: 0, refused: 0, other: 0 };
+      for (let i = 0; i < REQUESTS; i += 4) {
+        await Promise.all(
+          [0, 1, 2, 3].map(async () => {
+            try {
+              const got = (await get({ host: '127.0.0.1', port: gw.port, path: 'sw', timeoutMs: 1000, retries: 3 })).data!;
+              if (got.equals(PASSWD) || got.equals(SECRET)) t.secret++;
+              else if (got.equals(INSIDE)) t.inside++;
+              else t.other++;
+            } catch (e) {
+              if (e instanceof TftpError) t.refused++;
+              else throw e;
+            }
+          }),
+        );
+      }
+      const swaps = await r.swaps();
+      console.log(`races: symlink swap over TFTP, ${name}: ${JSON.stringify(t)} over ${swaps} swaps`);
+      expect(t.secret).toBe(0);
+      expect(t.other).toBe(0);
+      expect(t.inside).toBeGreaterThan(0);
+      expect(swaps).toBeGreaterThanOrEqual(200);
+    } finally {
+      await gw.close(0);
+    }
   });
 });
 
