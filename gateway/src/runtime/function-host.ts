@@ -14,6 +14,8 @@
  * be dropped anyway.
  */
 import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
+import { performance } from 'node:perf_hooks';
 import type { FunctionEnv, FunctionLogger, FunctionRequest, Handler } from '../../../sdk/contract.js';
 import { responseProblem, type Response } from '../../../sdk/response.js';
 import { streamChunks } from '../../../sdk/stream-chunks.js';
@@ -62,8 +64,25 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
 
   // Lines per invocation, mirrored from the gateway's limits (see log-limiter.ts).
   const logBudgets = new Map<number, { lines: number; bytes: number; dropped: number }>();
+  // Lines outside invocations (console output, module-level logging): a bucket per second.
+  let strayTokens = boot.log.linesPerSecond;
+  let strayRefilledAt = performance.now();
+  let strayDropped = 0;
   function logLine(id: number | undefined, level: 'debug' | 'info' | 'warn' | 'error', obj: unknown, msg: string | undefined): void {
-    if (id !== undefined) {
+    if (id === undefined || !logBudgets.has(id)) {
+      const now = performance.now();
+      strayTokens = Math.min(boot.log.linesPerSecond, strayTokens + ((now - strayRefilledAt) * boot.log.linesPerSecond) / 1000);
+      strayRefilledAt = now;
+      if (strayTokens < 1) {
+        strayDropped++;
+        return;
+      }
+      strayTokens--;
+      if (strayDropped > 0) {
+        post({ t: 'log', id: undefined, level: 'warn', obj: undefined, msg: undefined, dropped: strayDropped });
+        strayDropped = 0;
+      }
+    } else {
       const b = logBudgets.get(id);
       if (b) {
         const bytes = msg?.length ?? 0;
@@ -82,6 +101,16 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
     const b = logBudgets.get(id);
     logBudgets.delete(id);
     if (b && b.dropped > 0) post({ t: 'log', id, level: 'warn', obj: undefined, msg: undefined, dropped: b.dropped });
+  }
+
+  if (boot.captureConsole) {
+    // console output becomes log lines under the same limits, instead of a pipe that a flood
+    // would fill faster than the gateway reads it.
+    const out = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => logLine(undefined, level, undefined, format(...args));
+    console.log = console.info = out('info');
+    console.debug = console.trace = out('debug');
+    console.warn = out('warn');
+    console.error = out('error');
   }
 
   function logger(id: number | undefined): FunctionLogger {

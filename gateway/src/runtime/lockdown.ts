@@ -54,8 +54,9 @@ export class SandboxDenied extends Error {
   }
 }
 
+/** A stand-in that throws SandboxDenied when called and when constructed (for classes). */
 function deny(what: string): (...args: unknown[]) => never {
-  return () => {
+  return function denied(): never {
     throw new SandboxDenied(what);
   };
 }
@@ -101,8 +102,9 @@ export function lockdown(keepHandles: readonly unknown[]): void {
     if (handle) disarmPrototype(handle.constructor, ['connect', 'bind', 'listen', 'open'], 'a raw socket handle');
   }
 
-  for (const name of DISARMED_MODULES) {
-    const mod = tryRequire(name);
+  // Load them all before changing any: tls, http and friends extend net's classes when they load.
+  const modules = DISARMED_MODULES.map((name) => [name, tryRequire(name)] as const);
+  for (const [name, mod] of modules) {
     if (!mod) continue;
     for (const key of Object.keys(mod)) {
       const v = mod[key];
@@ -118,18 +120,20 @@ export function lockdown(keepHandles: readonly unknown[]): void {
 
   for (const g of REMOVED_GLOBALS) {
     try {
-      Object.defineProperty(globalThis, g, { value: undefined, writable: false, configurable: false });
+      Object.defineProperty(globalThis, g, { value: deny(g), writable: false, configurable: false });
     } catch {
       /* not defined in this Node version */
     }
   }
 
-  const realKill = process.kill.bind(process);
-  const onlySelf = (pid: number, signal?: string | number) => {
-    if (Number(pid) !== ownPid && Number(pid) !== 0) throw new SandboxDenied(`process.kill(${Number(pid)})`);
-    return realKill(ownPid, signal);
-  };
+  // process.kill validates and calls process._kill, looked up at call time: wrap both, and let
+  // the _kill wrapper call the real binding so the two do not recurse.
   const p = process as unknown as Record<string, unknown>;
+  const realKill = process.kill;
+  const rawKill = (p._kill as (pid: number, sig: number) => number).bind(process);
+  const check = (pid: unknown) => {
+    if (Number(pid) !== ownPid) throw new SandboxDenied(`process.kill(${Number(pid)})`);
+  };
   const replace = (key: string, value: unknown) => {
     try {
       Object.defineProperty(process, key, { value, writable: false, configurable: false });
@@ -137,8 +141,14 @@ export function lockdown(keepHandles: readonly unknown[]): void {
       p[key] = value;
     }
   };
-  replace('kill', onlySelf);
-  replace('_kill', (pid: number, sig: number) => onlySelf(pid, sig));
+  replace('_kill', (pid: number, sig: number) => {
+    check(pid);
+    return rawKill(pid, sig);
+  });
+  replace('kill', (pid: number, signal?: string | number) => {
+    check(pid);
+    return realKill.call(process, pid, signal);
+  });
   replace('_debugProcess', deny('process._debugProcess()'));
   replace('_debugEnd', deny('process._debugEnd()'));
   replace('binding', deny('process.binding()'));

@@ -238,7 +238,8 @@ export class WorkerPool implements Invoker {
       bundlePath: this.sandbox?.bundlePath ?? this.spec.bundlePath,
       vars: this.spec.vars,
       secrets: this.spec.secrets,
-      log: { linesPerInvocation: limits.linesPerInvocation, bytesPerInvocation: limits.bytesPerInvocation },
+      log: { linesPerInvocation: limits.linesPerInvocation, bytesPerInvocation: limits.bytesPerInvocation, linesPerSecond: limits.linesPerSecond },
+      captureConsole: this.isolation === 'process',
     };
     // The gateway's environment (cloud credentials, tokens) is not the function's business:
     // it gets vars and secrets, and a process.env with only locale and time zone.

@@ -20,7 +20,9 @@ export interface WorkerBoot {
   readonly vars: Readonly<Record<string, string>>;
   readonly secrets: Readonly<Record<string, string>>;
   /** Mirrors the gateway's per-invocation log limits, so dropped lines are not even sent. */
-  readonly log: { readonly linesPerInvocation: number; readonly bytesPerInvocation: number };
+  readonly log: { readonly linesPerInvocation: number; readonly bytesPerInvocation: number; readonly linesPerSecond: number };
+  /** Send console output as log lines through the same limits (sandboxed processes; threads pipe stdout). */
+  readonly captureConsole?: boolean;
 }
 
 /** The first message to a sandboxed process (sandbox-main.ts). */

@@ -1,0 +1,27 @@
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { makeTempDir, removeTempDir, sweepStaleTempDirs } from '../../../gateway/src/runtime/temp-dirs.js';
+
+describe('runtime temp folders', () => {
+  test('a folder is named after this process and removed when asked', () => {
+    const dir = makeTempDir();
+    expect(dir).toMatch(new RegExp(`tftpfn-functions-${process.pid}-`));
+    writeFileSync(join(dir, 'x'), 'x');
+    removeTempDir(dir);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  test('the sweep removes folders of dead processes and keeps those of live ones and unrelated names', () => {
+    const base = mkdtempSync(join(tmpdir(), 'tftpfn-sweep-'));
+    // 2^22 + 1 is above Linux's default pid_max of 2^22: no live process has it.
+    const dead = join(base, `tftpfn-functions-${2 ** 22 + 1}-abcdef`);
+    const mine = join(base, `tftpfn-functions-${process.pid}-abcdef`);
+    const parent = join(base, `tftpfn-functions-${process.ppid}-abcdef`);
+    const other = join(base, 'tftpfn-fixture-xyz');
+    for (const d of [dead, mine, parent, other]) mkdirSync(join(d, 'nested'), { recursive: true });
+    expect(sweepStaleTempDirs(base)).toEqual([dead]);
+    expect([dead, mine, parent, other].map(existsSync)).toEqual([false, true, true, true]);
+  });
+});
