@@ -24,6 +24,8 @@ import { TftpError } from '../../gateway/src/protocol/error-codes.js';
 import type { ByteReader } from '../../gateway/src/sources/types.js';
 import { get } from '../../gateway/src/client/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { LocalBucketStore } from '../../gateway/src/sources/local-bucket.js';
+import { ObjectStoreError } from '../../gateway/src/sources/object-store.js';
 
 const REQUESTS = 3000;
 const INSIDE = Buffer.from('inside the root\n');
@@ -214,6 +216,34 @@ describe('symlink swap race through a real gateway (TFTP on loopback)', () => {
     } finally {
       await gw.close(0);
     }
+  });
+});
+
+describe('symlink swap race on the local bucket store (bucketsDir)', () => {
+  test('an object swapped for a link to /etc/passwd: 3,000 HEAD + GET pairs, none reads /etc/passwd', async () => {
+    const { root } = readFixture();
+    const store = new LocalBucketStore(join(root, '..'));
+    const r = await startRacer(root, 'sw');
+    const t: Tally = { inside: 0, secret: 0, refused: 0, other: 0 };
+    const ref = { bucket: 'root', key: 'sw' };
+    for (let i = 0; i < REQUESTS; i++) {
+      try {
+        const info = await store.head(ref);
+        if (info === 'not-modified') throw new Error('unexpected 304');
+        const got = Buffer.from(await store.getRange(ref, 0, info.size, info.etag));
+        if (got.equals(PASSWD) || got.equals(SECRET)) t.secret++;
+        else if (got.equals(INSIDE)) t.inside++;
+        else t.other++;
+      } catch (e) {
+        if (e instanceof ObjectStoreError) t.refused++;
+        else throw e;
+      }
+    }
+    const swaps = await r.swaps();
+    console.log(`races: symlink swap, local bucket: ${JSON.stringify(t)} over ${swaps} swaps`);
+    expect(t.secret).toBe(0);
+    expect(t.other).toBe(0);
+    expect(t.inside).toBeGreaterThan(0);
   });
 });
 

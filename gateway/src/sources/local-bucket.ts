@@ -2,15 +2,16 @@
  * A local folder standing in for S3 in the embedded default: `<root>/<bucket>/<key>`.
  *
  * Same safety as the folder source (local-dir.ts): names are checked segment by segment, then
- * the path is resolved with realpath and refused ('denied') when a symlink leads outside the
- * root. The ETag is a hash of (inode, size, mtime), so a rewrite or an atomic rename-into-place
+ * the file is opened and the descriptor's real path checked (sources/beneath.ts), refused
+ * ('denied') when a symlink, or one swapped in while we work, leads outside the root. The ETag is a hash of (inode, size, mtime), so a rewrite or an atomic rename-into-place
  * changes it; a ranged read re-checks it on the open file handle and fails with 'changed'
  * rather than mixing two versions of a file into one transfer.
  */
 import { createHash } from 'node:crypto';
-import { realpathSync, type Stats } from 'node:fs';
-import { open, realpath, type FileHandle } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { constants, realpathSync, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openBeneath, OutsideRootError } from './beneath.js';
 import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
 
 function mapFsError(e: unknown, what: string): ObjectStoreError {
@@ -90,25 +91,18 @@ export class LocalBucketStore implements ObjectStore {
 
   async close(): Promise<void> {}
 
-  /** Validates the names, resolves symlinks, refuses escapes, opens read-only. */
+  /** Validates the names, opens read-only, refuses a descriptor outside the root. */
   private async open(ref: ObjectRef, what: string): Promise<FileHandle> {
     if (ref.bucket.includes('/') || !validName(ref.bucket) || !validName(ref.key)) {
       throw new ObjectStoreError('denied', `${what}: invalid bucket or key name`);
     }
     // A folder keeps one version per key; asking for another is like S3's NoSuchVersion.
     if (ref.versionId !== undefined) throw new ObjectStoreError('not-found', `${what}: no versions in a folder`);
-    let real: string;
     try {
-      real = await realpath(join(this.root, ref.bucket, ref.key));
+      // Open, then check where the descriptor points: resolve-then-open races a swap (issue 9 §4).
+      return (await openBeneath(this.root, join(this.root, ref.bucket, ref.key), constants.O_RDONLY)).fh;
     } catch (e) {
-      throw mapFsError(e, what);
-    }
-    if (!real.startsWith(this.root.endsWith(sep) ? this.root : this.root + sep)) {
-      throw new ObjectStoreError('denied', `${what}: resolves outside the root`);
-    }
-    try {
-      return await open(real, 'r');
-    } catch (e) {
+      if (e instanceof OutsideRootError) throw new ObjectStoreError('denied', `${what}: resolves outside the root`);
       throw mapFsError(e, what);
     }
   }
