@@ -108,11 +108,15 @@ export class Admission {
     return prefixOf(address, { v4: this.config.prefixLengthV4, v6: this.config.prefixLengthV6 }) ?? address;
   }
 
-  /** Decides on a new request from `address`; an admitted one holds a ticket until release(). */
-  admit(address: string, nowMs: number): Verdict {
+  /**
+   * Decides on a new request from `address`; an admitted one holds a ticket until release().
+   * `rateChecked`: the request already passed (and paid) the rate limits, and is looked at again
+   * for the session limits only.
+   */
+  admit(address: string, nowMs: number, opts: { rateChecked?: boolean } = {}): Verdict {
     const prefix = this.prefixOf(address);
     const refused = (limit: RefusalLimit): Verdict => ({ admitted: false, limit, reason: REASON_OF_LIMIT[limit], prefix });
-    if ((this.clientRate || this.prefixRate || this.globalRate) && !this.isExempt(address)) {
+    if (!opts.rateChecked && (this.clientRate || this.prefixRate || this.globalRate) && !this.isExempt(address)) {
       if (this.clientRate && !this.clientRate.take(address, nowMs)) return refused('client-rate');
       if (this.prefixRate && !this.prefixRate.take(prefix, nowMs)) return refused('prefix-rate');
       if (this.globalRate && !this.globalRate.take(nowMs)) return refused('global-rate');

@@ -71,6 +71,9 @@ export interface GatewayHooks {
 
 const peerKey = (address: string, port: number) => `${address}|${port}`;
 
+/** Busy requests looked at again after one turn of the event loop; past this, refused at once. */
+const MAX_DEFERRED = 1024;
+
 /** The request's path for a refusal record: normalised when it can be, raw otherwise. */
 function safePath(filename: string): RequestPath {
   try {
@@ -101,6 +104,8 @@ export class Gateway {
   /** Refusal log lines and records: the first few per reason per interval, then a summary. */
   private readonly refusalSampler: RefusalSampler<RefusalReason>;
   private refusalSummaryTimer: NodeJS.Timeout | undefined;
+  /** Requests refused busy once, waiting one turn of the event loop to be decided again. */
+  private readonly deferred = new Set<string>();
   /** Finished sessions' sockets, reused (at random, from a large idle set) by later sessions. */
   private readonly pool: SocketPool;
   /** ERROR 5 replies to strangers, all sockets together: a spoofer cannot make them a flood. */
@@ -276,6 +281,11 @@ export class Gateway {
   private admit(listener: Listener, packet: RequestPacket, rinfo: dgram.RemoteInfo, msg: Buffer): void {
     if (!this.accepting) return;
     const key = peerKey(rinfo.address, rinfo.port);
+    if (this.deferred.has(key)) {
+      // Its first copy is waiting one turn of the event loop for a slot (admitChecked).
+      this.counters.duplicateRequests++;
+      return;
+    }
     const existing = this.sessions.get(key);
     if (existing) {
       if (existing.requestBytes.equals(msg)) {
@@ -291,6 +301,11 @@ export class Gateway {
       this.supersede(existing);
     }
     if (rinfo.port === 0) return;
+    this.admitChecked(listener, packet, rinfo, msg, key, false);
+  }
+
+  /** Admission proper (allow/deny, rates, session limits), then the session starts. */
+  private admitChecked(listener: Listener, packet: RequestPacket, rinfo: dgram.RemoteInfo, msg: Buffer, key: string, retry: boolean): void {
     const kind = packet.op === Opcode.Rrq ? 'read' : 'write';
     const peer: Endpoint = { address: rinfo.address, port: rinfo.port, family: rinfo.family as 'IPv4' | 'IPv6' };
     // Built only for a refusal that is sampled: a flood costs no request objects.
@@ -300,8 +315,21 @@ export class Gateway {
       this.refuseAtAdmission(listener, 'deny-list', this.admission.prefixOf(rinfo.address), rinfo, refusedRequest);
       return;
     }
-    const verdict = this.admission.admit(rinfo.address, performance.now());
+    const verdict = this.admission.admit(rinfo.address, performance.now(), { rateChecked: retry });
     if (!verdict.admitted) {
+      if (verdict.reason === 'busy' && !retry && this.deferred.size < MAX_DEFERRED) {
+        // Issue 13: a client that has its last block sends the final ACK (to the session's port)
+        // and at once its next request (to ours), and the event loop may hand us the request
+        // first, while the finished session still holds its slot: a load below
+        // maxSessionsPerClient was refused busy. Decide again once the datagrams already
+        // received have been handled (setImmediate runs after the poll phase).
+        this.deferred.add(key);
+        setImmediate(() => {
+          this.deferred.delete(key);
+          if (this.accepting && !this.sessions.has(key)) this.admitChecked(listener, packet, rinfo, msg, key, true);
+        });
+        return;
+      }
       this.refuseAtAdmission(listener, verdict.limit, verdict.prefix, rinfo, refusedRequest);
       return;
     }

@@ -93,6 +93,15 @@ describe('admission', () => {
     expect(a.admit('10.0.0.1', 0)).toMatchObject({ admitted: false, limit: 'client-rate' });
   });
 
+  it('admission: a request looked at again (rateChecked) is not charged a second token', () => {
+    const a = new Admission({ ...base, maxSessionsPerClient: 1, rateLimitPerClient: 1, rateLimitPerClientBurst: 2 }, 0);
+    const t = admitted(a, '10.0.0.1');
+    expect(a.admit('10.0.0.1', 0)).toMatchObject({ admitted: false, limit: 'client' }); // second token spent
+    a.release(t);
+    // Decided again after its predecessor ended: the session limit only.
+    expect(a.admit('10.0.0.1', 0, { rateChecked: true }).admitted).toBe(true);
+  });
+
   it('admission: buffers are reserved per ticket and returned on release', () => {
     const a = new Admission({ ...base, maxBufferBytes: 10 << 20 }, 0);
     const t1 = admitted(a, '10.0.0.1');
