@@ -144,11 +144,11 @@ describe('LocalBucketStore', () => {
     // Root reads any file whatever its mode: ask as an unprivileged user (nobody), from the build.
     chmodSync(root, 0o755);
     chmodSync(join(root, 'boot'), 0o755);
-    // The two built modules it needs, copied where nobody can read them whatever the checkout's
+    // The built modules it needs, copied where nobody can read them whatever the checkout's
     // permissions (a CI checkout under /root would not be).
     const code = mkdtempSync(join(tmpdir(), 'tftpfn-probe-'));
     chmodSync(code, 0o755);
-    for (const f of ['local-bucket.js', 'object-store.js']) copyFileSync(join(import.meta.dirname, '../../../dist/gateway/src/sources', f), join(code, f));
+    for (const f of ['local-bucket.js', 'object-store.js', 'beneath.js']) copyFileSync(join(import.meta.dirname, '../../../dist/gateway/src/sources', f), join(code, f));
     dirs.push(code);
     const built = pathToFileURL(join(code, 'local-bucket.js')).href;
     const probe = `const { LocalBucketStore } = await import(${JSON.stringify(built)});
