@@ -87,6 +87,7 @@ describe('admission: sampled refusal logs', () => {
     await waitUntil(() => accounted() === refused, intervalMs * 3 + 2000, 'summaries for every suppressed refusal');
 
     const intervals = Math.ceil(floodMs / intervalMs) + 1;
+    console.log(`[admission figure] ${refused} rate-limited refusals in ${floodMs} ms: ${sampledLines().length} sampled lines and records, ${summaries().length} summary lines (suppressed ${refused - sampledLines().length})`);
     expect(sampledLines().length).toBeLessThanOrEqual(5 * intervals);
     expect(summaries().length).toBeLessThanOrEqual(intervals);
     expect(summaries()[0].msg).toMatch(/^suppressed \d+ similar$/);

@@ -30,6 +30,7 @@ describe('admission: rate limits', () => {
     await waitUntil(() => c.refusedRateLimited + c.sessionsStarted === 300, 5000, 'every request decided');
     const elapsedS = (performance.now() - started) / 1000;
     const admitted = c.sessionsStarted;
+    console.log(`[admission figure] 300 RRQs from one address in ${(elapsedS * 1000).toFixed(0)} ms, rateLimitPerClient 50/s burst 20: ${admitted} admitted, ${c.refusedRateLimited} dropped silently`);
     expect(admitted).toBeGreaterThanOrEqual(20);
     expect(admitted).toBeLessThanOrEqual(20 + Math.ceil(50 * elapsedS) + 1);
     expect(c.refusalsByLimit['client-rate']).toBe(300 - admitted);
