@@ -17,6 +17,7 @@ export const DEFAULTS = {
   unprovenRetries: 2,
   maxWindowBytes: 1024 * 1024,
   singlePortMaxWindowBytes: 16 * 1024,
+  singlePortMaxBlockSize: 1468,
   slowStartBlocks: 1,
   minProgressBytes: 4096,
   progressIntervalMs: 10_000,

@@ -116,6 +116,8 @@ export const configSchema = z
     maxWindowBytes: int(512, 1024 * 1024 * 1024).default(DEFAULTS.maxWindowBytes),
     /** The same cap in single-port mode, where every ACK can be forged blind (docs/RELIABILITY.md). */
     singlePortMaxWindowBytes: int(512, 1024 * 1024 * 1024).default(DEFAULTS.singlePortMaxWindowBytes),
+    /** Largest blksize granted in single-port mode, where each forged ACK can buy a block (512–65464). */
+    singlePortMaxBlockSize: int(512, 65464).default(DEFAULTS.singlePortMaxBlockSize),
     /** Single-port mode: the window (blocks) a session opens with, growing as blocks are acknowledged. */
     slowStartBlocks: int(1, 65535).default(DEFAULTS.slowStartBlocks),
     /** Bytes a session must move per progressIntervalMs (0 = no rule), and its longest life (0 = no limit). */

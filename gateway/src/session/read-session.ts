@@ -25,11 +25,11 @@
  *    once per window position (`base`) on an ACK that signals loss: RFC 7440 receivers ACK
  *    early only on a gap, and the next window then starts right after the ACKed block.
  *  - Those loss-signal resends are triggered by the peer's own packets, so they come out of a
- *    retransmit budget of one window, filled when the peer is proven and then earned back at
- *    1/16 of each newly acknowledged byte, never above one window. A peer that ACKs every block
- *    (each ACK is "inside the window") makes us send at most about 1 + 1/16 of the file plus
- *    one window. An RFC 7440 client on a lossy link whose budget has run out recovers on our
- *    timeout instead (one timeout per loss).
+ *    retransmit budget: min(one window, 64 KiB) when the peer is proven, then earned at 1/16 of
+ *    each newly acknowledged byte, never above one window. A peer that ACKs every block (each
+ *    ACK is "inside the window") makes us send at most about 1 + 1/16 of the file plus 64 KiB.
+ *    An RFC 7440 client on a lossy link whose budget has run out recovers on our timeout
+ *    instead (one timeout per loss).
  *  - A duplicate ACK from a proven peer never causes a send (Sorcerer's Apprentice, RFC 1123
  *    4.2.3.1). From an unproven peer it gets the first unacknowledged block once more, since
  *    our timer resends little to such a peer: one datagram per datagram it sent.
@@ -88,6 +88,11 @@ interface Sent {
 
 /** Newly acknowledged bytes earn 1/16 of themselves in retransmit budget. */
 const BUDGET_EARN_DIVISOR = 16;
+/**
+ * The budget a peer starts with once proven: enough to repair a loss in the first window of a
+ * typical PXE transfer (44 blocks of 1468), small beside a multi-megabyte file.
+ */
+const INITIAL_BUDGET_BYTES = 64 * 1024;
 
 export class ReadSession implements Session {
   private state: State;
@@ -310,7 +315,7 @@ export class ReadSession implements Session {
       this.budgetBytes = Math.min(cap, this.budgetBytes + bytes / BUDGET_EARN_DIVISOR);
     } else if (this.ackedBlocks >= (this.ackIsEvidence ? 1 : this.fullWindow)) {
       this.proven = true;
-      this.budgetBytes = cap;
+      this.budgetBytes = Math.min(cap, INITIAL_BUDGET_BYTES);
     }
   }
 

@@ -384,12 +384,15 @@ export class Gateway {
       }
       // tsize is only exact in octet mode: netascii changes the length.
       const size = request.mode === 'octet' ? reader?.size : undefined;
-      negotiated = negotiate(request.kind, packet.options, this.limits, size);
+      // Single-port mode: every ACK can be forged blind and each buys up to a block, so blocks
+      // are kept to an Ethernet frame by default (singlePortMaxBlockSize; docs/RELIABILITY.md).
+      const limits = this.config.singlePort ? { ...this.limits, maxBlockSize: Math.min(this.limits.maxBlockSize, this.config.singlePortMaxBlockSize) } : this.limits;
+      negotiated = negotiate(request.kind, packet.options, limits, size);
       // Bytes in flight per session are bounded (issue 9): the OACK states the lowered
       // windowsize, since an RFC 7440 client ACKs once per window and would wait for the rest.
       const fit = Math.max(1, Math.floor(this.windowBytesCap / negotiated.blockSize));
       if (negotiated.windowSize > fit) {
-        negotiated = negotiate(request.kind, packet.options, { ...this.limits, maxWindowSize: Math.min(this.limits.maxWindowSize, fit) }, size);
+        negotiated = negotiate(request.kind, packet.options, { ...limits, maxWindowSize: Math.min(limits.maxWindowSize, fit) }, size);
       }
     } catch (e) {
       await reader?.close();
