@@ -36,6 +36,9 @@ export interface SessionStats {
 
 class CaseFailure extends Error {}
 
+/** FUZZ_TRACE=1 prints every input and output of a case (use with --cases 1). */
+const trace = process.env.FUZZ_TRACE ? (...a: unknown[]) => console.log('  trace', ...a) : () => {};
+
 function timing(rand: Rand) {
   const timeoutMs = pick(rand, [10, 100, 1000, int(rand, 10, 5000)]);
   const progress = rand() < 0.3;
@@ -86,6 +89,7 @@ class Observer {
   input(i: SessionInput, label: string): void {
     this.steps++;
     this.stats.inputs++;
+    trace(`t=${this.now}`, label, i.type === 'packet' ? JSON.stringify(i.packet, (k, v) => (k === 'data' ? `${v.length} bytes [${Buffer.from(v).subarray(0, 4).toString('hex')}]` : v)) : i.type);
     try {
       this.s.handle(i, this.now);
     } catch (e) {
@@ -112,12 +116,14 @@ class Observer {
         this.dataPayload += p.data.length;
       }
       this.received.push(p);
+      trace('    sent', JSON.stringify(p, (k, v) => (k === 'data' ? `${v.length} bytes` : v)));
     }
     if (n > 2 * this.windowSize + 2) this.fail(`${label}: one input made ${n} datagrams (window ${this.windowSize})`);
     for (let e = this.s.pollEvent(); e !== undefined; e = this.s.pollEvent()) {
       if (e.type === 'needData') this.needData = e.minBytes;
       else if (e.type === 'writeData') {
         this.written.push(e.chunk);
+        trace('    writeData', e.chunk.length, Buffer.from(e.chunk).subarray(0, 4).toString('hex'));
         this.writtenBytes += e.chunk.length;
       } else if (e.type === 'writeEnd') this.writeEnd = true;
       else {
@@ -328,12 +334,22 @@ export function writeCase(rand: Rand, stats: SessionStats): void {
     else if (r < 0.25) {
       o.repeats++;
       o.input({ type: 'repeatRequest' }, 'repeatRequest');
-    } else if (r < 0.35) o.peer(hostileDatagram(rand), 'junk');
+    } else if (r < 0.35) {
+      // Junk that happens to be a well-formed DATA is real data to the session: leave it out,
+      // or the prefix check below would blame the session for the peer's own bytes.
+      const junk = hostileDatagram(rand);
+      if (!(junk.length >= 4 && junk[0] === 0 && junk[1] === Opcode.Data)) o.peer(junk, 'junk');
+    }
     else if (r < 0.4) {
       // A block larger than blksize, a block from far away, or an ERROR.
       const k = int(rand, 0, 2);
       if (k === 0) o.peer(encodeData(next & 0xffff, new Uint8Array(blockSize + int(rand, 1, 4))), 'oversize');
-      else if (k === 1) o.peer(encodeData(int(rand, 0, 65535), block(Math.min(next, blocks))), 'far');
+      else if (k === 1) {
+        // Any block number, with that block's true bytes (files here stay far below 65,536
+        // blocks, so a number past the last block is never expected and may carry anything).
+        const n = int(rand, 0, 65535);
+        o.peer(encodeData(n, n >= 1 && n <= blocks ? block(n) : new Uint8Array(int(rand, 0, blockSize)).fill(0xee)), 'far');
+      }
       else o.peer(encodeError(int(rand, 0, 8), 'peer error'), 'error');
     } else {
       // In-order DATA mostly; duplicates and a little reordering too. Same bytes per block.
