@@ -178,6 +178,24 @@ describe('reflection (c): blind spoofed RRQ + ACKs in single-port mode, default 
   // numbers are predictable, so a blind spoofer ACKing 1, 2, 3, ... at a safe pace gets one
   // block per ACK, the slow start and the 16 KiB window cap notwithstanding. Measured and
   // reported, not bounded to 10x: the floor is (blksize + 4) / 4 per ACK.
+  it('reflection: single-port, one forged RRQ + ACK 0 then silence: one block plus unprovenRetries copies of it', async () => {
+    const victim = await RawPeer.open();
+    try {
+      const sent = await blindAttack(victim, gw.port, rrq('big.bin', { blksize: 65464, windowsize: 64 }), [gw.port], 0, 5);
+      const record = await gw.waitForRecord((r) => r.peer.port === victim.port, 20_000);
+      await quiet(300);
+      const got = bytesOf(victim.received);
+      const data = victim.received.filter((r) => parse(r.msg).op === 3);
+      console.log(`[reflection] (c) single-port, RRQ + ACK 0 then silence: attacker sent ${sent} B, victim received ${got} B (${data.length} DATA) = ${round(got / sent)}x, outcome ${record.outcome}`);
+      expect(record.outcome).toBe('timeout');
+      // Slow start: one block; then the default unprovenRetries (2) resend that block.
+      expect(data.length).toBe(3);
+      expect(new Set(data.map((r) => parse(r.msg).block))).toEqual(new Set([1]));
+    } finally {
+      await victim.close();
+    }
+  });
+
   for (const blksize of [512, 1468, 65464]) {
     it(`reflection: single-port, blksize ${blksize} windowsize 64: one block per forged ACK at most (the floor), measured`, async () => {
       const victim = await RawPeer.open();
