@@ -22,13 +22,25 @@ import { TokenBucket, type TokenBucketConfig } from './token-bucket.js';
 export type RefusalReason = 'busy' | 'rate-limited' | 'client-denied';
 
 /** Which rule refused a request; each belongs to one reason. */
-export type RefusalLimit = 'sessions' | 'client' | 'prefix' | 'buffers' | 'client-rate' | 'prefix-rate' | 'global-rate' | 'deny-list';
+export type RefusalLimit =
+  | 'sessions'
+  | 'client'
+  | 'prefix'
+  /** The budget could not cover the session's first window. */
+  | 'buffers'
+  /** The session's window opened (its peer proved itself) beyond what the budget could cover. */
+  | 'window-buffers'
+  | 'client-rate'
+  | 'prefix-rate'
+  | 'global-rate'
+  | 'deny-list';
 
 export const REASON_OF_LIMIT: Readonly<Record<RefusalLimit, RefusalReason>> = {
   sessions: 'busy',
   client: 'busy',
   prefix: 'busy',
   buffers: 'busy',
+  'window-buffers': 'busy',
   'client-rate': 'rate-limited',
   'prefix-rate': 'rate-limited',
   'global-rate': 'rate-limited',

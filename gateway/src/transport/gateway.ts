@@ -33,6 +33,7 @@ import { ClientFilter } from './cidr.js';
 import { SessionDriver, type SessionEnd } from './session-driver.js';
 import { Admission, REASON_OF_LIMIT, type AdmissionTicket, type RefusalLimit, type RefusalReason } from '../admission/admission.js';
 import { sessionBufferBytes } from '../admission/buffer-budget.js';
+import { BudgetedSession } from '../admission/budgeted-session.js';
 import { RefusalSampler, type SuppressedSummary } from '../admission/refusal-sampler.js';
 
 interface Listener {
@@ -463,7 +464,7 @@ export class Gateway {
     this.counters.sessionsActive++;
     const peer = request.peer;
     const ownSocket = socket !== listener.socket;
-    const driver = new SessionDriver(session, {
+    const driver = new SessionDriver(this.followBudget(entry, session, negotiated.blockSize, request.mode === 'octet' ? reader?.size : undefined), {
       send: (d) => socket.send(d as Uint8Array | Uint8Array[], peer.port, peer.address),
       reader,
       writer,
@@ -542,8 +543,12 @@ export class Gateway {
    * opened and the request has been refused 'busy' (sampled log line and record).
    */
   private reserveBuffers(listener: Listener, entry: ActiveSession, request: TftpRequest, negotiated: NegotiatedSummary, sourceBytes: number | undefined, startedAt: number): boolean {
+    // A read session's window starts at slowStartBlocks where an ACK proves the peer (a random
+    // per-session port), and the reservation grows with it (followBudget); elsewhere the window
+    // grows an ACK at a time, so the whole of it is reserved now rather than failing mid-transfer.
+    const windowBlocks = request.kind === 'read' && this.ackIsEvidence ? Math.min(negotiated.windowSize, this.config.slowStartBlocks) : negotiated.windowSize;
     // netascii may double the bytes (every LF becomes CR LF), so the source size only bounds octet.
-    const bytes = sessionBufferBytes({ blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, sourceBytes: request.mode === 'octet' ? sourceBytes : undefined });
+    const bytes = sessionBufferBytes({ blockSize: negotiated.blockSize, windowSize: windowBlocks, sourceBytes: request.mode === 'octet' ? sourceBytes : undefined });
     if (this.admission.reserveBuffers(entry.ticket, bytes)) {
       this.counters.bufferBytesReserved = this.admission.budget.reservedBytes;
       this.counters.bufferBytesReservedPeak = this.admission.budget.peakBytes;
@@ -554,6 +559,30 @@ export class Gateway {
       this.refuseAtAdmission(listener, 'buffers', entry.ticket.prefix, request.peer, () => request, performance.now() - startedAt);
     }
     return false;
+  }
+
+  /**
+   * The session as the driver sees it: its buffer reservation grows with its window, and a
+   * window the budget cannot cover ends it busy (admission/budgeted-session.ts).
+   */
+  private followBudget(entry: ActiveSession, session: Session, blockSize: number, sourceBytes: number | undefined): Session {
+    return new BudgetedSession(session, {
+      blockSize,
+      sourceBytes,
+      reservedBytes: entry.ticket.bufferBytes,
+      reserve: (bytes) => {
+        if (this.admission.reserveBuffers(entry.ticket, bytes)) {
+          this.counters.bufferBytesReserved = this.admission.budget.reservedBytes;
+          this.counters.bufferBytesReservedPeak = this.admission.budget.peakBytes;
+          return true;
+        }
+        const c = this.counters;
+        const limit: RefusalLimit = 'window-buffers';
+        c.refusalsByLimit[limit] = (c.refusalsByLimit[limit] ?? 0) + 1;
+        c.refusedBusy++;
+        return false;
+      },
+    });
   }
 
   /**
