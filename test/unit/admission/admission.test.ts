@@ -102,6 +102,16 @@ describe('admission', () => {
     expect(a.admit('10.0.0.1', 0, { rateChecked: true }).admitted).toBe(true);
   });
 
+  it('admission: prefixes and exemptions stay right past the address cache (a flood of distinct addresses)', () => {
+    const a = new Admission({ ...base, rateLimitPerClient: 1, rateLimitPerClientBurst: 1, rateLimitExempt: ['10.9.0.0/16'] }, 0);
+    for (let i = 0; i < 20_000; i++) expect(a.prefixOf(`172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`)).toBe(`172.${16 + (i >> 16)}.${(i >> 8) & 255}.0/24`);
+    expect(a.prefixOf('2001:db8:7:8::1')).toBe('2001:db8:7:8::/64');
+    // Exempt: never rate-limited, however often; not exempt: the second request is.
+    for (let i = 0; i < 5; i++) a.release((a.admit('10.9.1.1', 0) as { ticket: AdmissionTicket }).ticket);
+    expect(a.admit('10.8.1.1', 0).admitted).toBe(true);
+    expect(a.admit('10.8.1.1', 0)).toMatchObject({ admitted: false, limit: 'client-rate' });
+  });
+
   it('admission: buffers are reserved per ticket and returned on release', () => {
     const a = new Admission({ ...base, maxBufferBytes: 10 << 20 }, 0);
     const t1 = admitted(a, '10.0.0.1');
