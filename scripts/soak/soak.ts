@@ -293,6 +293,15 @@ async function main(): Promise<number> {
       `open descriptors ${samples[0].fds} at start, ${warm.fds} at ${warm.atS} s, ${last?.fds ?? '?'} at the end, max ${maxFds}`,
   );
   console.log(`soak: samples (s: MiB/fds) ${samples.map((s) => `${s.atS}:${mib(s.rssBytes)}/${s.fds}`).join(' ')}`);
+  // Flat: the end within 30% of the warmed-up RSS (GC noise alone moves it ±20% here) and no
+  // more descriptors than at start plus a few (sessions still closing).
+  if (last) {
+    const rssFlat = last.rssBytes <= warm.rssBytes * 1.3;
+    const fdsFlat = last.fds <= samples[0].fds + 10;
+    console.log(`soak: RSS flat (end <= 1.3 x the ${warm.atS} s sample): ${rssFlat ? 'yes' : 'NO'}; descriptors flat (end <= start + 10): ${fdsFlat ? 'yes' : 'NO'}`);
+    if (!rssFlat) fail('memory', new Error(`RSS grew from ${mib(warm.rssBytes)} MiB at ${warm.atS} s to ${mib(last.rssBytes)} MiB`));
+    if (!fdsFlat) fail('descriptors', new Error(`open descriptors grew from ${samples[0].fds} to ${last.fds}`));
+  }
   if (stats) console.log(`soak: gateway counters ${JSON.stringify(stats.counters)}; upload gateway ${JSON.stringify(stats.uploadCounters)}; functions ${JSON.stringify(stats.functions)}`);
   const warnLines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
   console.log(`soak: ${warnLines.length} warn/error log lines from the gateway (${logFile}); first: ${warnLines[0]?.slice(0, 300) ?? 'none'}`);
