@@ -168,20 +168,29 @@ describe('fuzz: 100,000 hostile datagrams', () => {
       const strangerB = await counter();
       sockets.push(strangerB);
       const strangerBefore = gw.gateway.counters.strangerPackets;
+      const suppressedBefore = gw.gateway.counters.strangerRepliesSuppressed;
+      const blastStarted = performance.now();
       // If the reader fails before block 1, fail here rather than wait forever for its TID.
       const tidPort = await Promise.race([tid, keeperRun.then(() => Promise.reject(new Error('reader ended before block 1')))]);
       await blast(rand, strangerB.socket, tidPort, 25_000);
       sent += 25_000;
+      const blastSeconds = (performance.now() - blastStarted) / 1000;
       slow = false;
       const kept = await keeperRun;
       expect(kept.content.equals(big), `${info()}: the blasted session's content differs`).toBe(true);
       const keeperRecord = await gw.waitForRecord((r) => r.peer.port === keeper.port);
       expect(keeperRecord.outcome).toBe('ok');
       expect(keeperRecord.bytes).toBe(big.length);
-      // Every stranger datagram that reached the session port is counted and answered; allow for
-      // kernel drops under the burst.
-      expect(gw.gateway.counters.strangerPackets - strangerBefore).toBeGreaterThan(25_000 / 2);
-      expect(strangerB.received()).toBeGreaterThan(25_000 / 2);
+      // Every stranger datagram that reached the session port is counted, and answered with
+      // ERROR 5 or (beyond strangerRepliesPerSecond, 100 by default: a stranger's address may be
+      // a spoofed victim's) counted as suppressed; allow for kernel drops under the burst. This
+      // test asserted "answered" alone before the ERROR 5 rate limit of issue 9 §1.
+      const strangers = gw.gateway.counters.strangerPackets - strangerBefore;
+      const suppressed = gw.gateway.counters.strangerRepliesSuppressed - suppressedBefore;
+      expect(strangers).toBeGreaterThan(25_000 / 2);
+      expect(strangerB.received() + suppressed).toBeGreaterThanOrEqual(strangers - 50);
+      expect(strangerB.received()).toBeGreaterThan(0);
+      expect(strangerB.received()).toBeLessThanOrEqual(100 + 100 * (blastSeconds + 2));
 
       trace('phase C at ms', Math.round(performance.now() - started), gw.gateway.counters);
       // C: 20,000 from sessions' own peers: 100 sessions (RRQ or WRQ), 200 datagrams each, sent
@@ -234,7 +243,11 @@ describe('fuzz: 100,000 hostile datagrams', () => {
       trace('sessions drained at ms', Math.round(performance.now() - started), gw.gateway.counters);
       // Normal service afterwards, windowed and lock-step, on both gateways.
       for (const g of [gw, single]) {
-        const r1 = await get({ host: '127.0.0.1', port: g.port, path: 'big.bin', blksize: 1468, windowsize: 8, tsize: true, signal: AbortSignal.timeout(10_000) });
+        // Single-port mode opens a window by slow start (issue 9 §1), and an RFC 7440 client
+        // ACKs only at the end of its window, so each round waits for the client's timer; with
+        // this gateway's short test timers (3 × 200-400 ms) the client's must be shorter still,
+        // or the session gives up first (then its late ACK gets ERROR 5).
+        const r1 = await get({ host: '127.0.0.1', port: g.port, path: 'big.bin', blksize: 1468, windowsize: 8, tsize: true, timeoutMs: g === single ? 100 : undefined, signal: AbortSignal.timeout(10_000) });
         expect(r1.data!.equals(big), info()).toBe(true);
         const r2 = await get({ host: '127.0.0.1', port: g.port, path: 'a.bin', signal: AbortSignal.timeout(10_000) });
         expect(r2.data!.equals(small), info()).toBe(true);
