@@ -178,7 +178,7 @@ describe('reflection (c): blind spoofed RRQ + ACKs in single-port mode, default 
   // numbers are predictable, so a blind spoofer ACKing 1, 2, 3, ... at a safe pace gets one
   // block per ACK, the slow start and the 16 KiB window cap notwithstanding. Measured and
   // reported, not bounded to 10x: the floor is (blksize + 4) / 4 per ACK.
-  it('reflection: single-port, one forged RRQ + ACK 0 then silence: one block plus unprovenRetries copies of it', async () => {
+  it('reflection: single-port, one forged RRQ + ACK 0 then silence: one capped window plus unprovenRetries copies of its first block', async () => {
     const victim = await RawPeer.open();
     try {
       const sent = await blindAttack(victim, gw.port, rrq('big.bin', { blksize: 65464, windowsize: 64 }), [gw.port], 0, 5);
@@ -188,11 +188,32 @@ describe('reflection (c): blind spoofed RRQ + ACKs in single-port mode, default 
       const data = victim.received.filter((r) => parse(r.msg).op === 3);
       console.log(`[reflection] (c) single-port, RRQ + ACK 0 then silence: attacker sent ${sent} B, victim received ${got} B (${data.length} DATA) = ${round(got / sent)}x, outcome ${record.outcome}`);
       expect(record.outcome).toBe('timeout');
-      // Slow start: one block; then the default unprovenRetries (2) resend that block.
+      // blksize lowered to singlePortMaxBlockSize (1468) and the window to 16 KiB: 11 blocks;
+      // then the default unprovenRetries (2) resend block 1 only.
+      expect(data.length).toBe(11 + 2);
+      expect(new Set(data.map((r) => parse(r.msg).block))).toEqual(new Set(Array.from({ length: 11 }, (_, i) => i + 1)));
+      expect(data.filter((r) => parse(r.msg).block === 1)).toHaveLength(3);
+    } finally {
+      await victim.close();
+    }
+  });
+
+  it('reflection: single-port with singlePortSlowStart, one forged RRQ + ACK 0 then silence: one block plus unprovenRetries copies of it', async () => {
+    const slow = await startTestGateway({ files: { 'big.bin': seededBytes(SEED + 3, BIG) }, config: { singlePort: true, singlePortSlowStart: true } });
+    const victim = await RawPeer.open();
+    try {
+      const sent = await blindAttack(victim, slow.port, rrq('big.bin', { blksize: 65464, windowsize: 64 }), [slow.port], 0, 5);
+      const record = await slow.waitForRecord((r) => r.peer.port === victim.port, 20_000);
+      await quiet(300);
+      const got = bytesOf(victim.received);
+      const data = victim.received.filter((r) => parse(r.msg).op === 3);
+      console.log(`[reflection] (c) single-port + slow start, RRQ + ACK 0 then silence: attacker sent ${sent} B, victim received ${got} B (${data.length} DATA) = ${round(got / sent)}x, outcome ${record.outcome}`);
+      expect(record.outcome).toBe('timeout');
       expect(data.length).toBe(3);
       expect(new Set(data.map((r) => parse(r.msg).block))).toEqual(new Set([1]));
     } finally {
       await victim.close();
+      await slow.stop();
     }
   });
 

@@ -19,6 +19,7 @@ export const DEFAULTS = {
   singlePortMaxWindowBytes: 16 * 1024,
   singlePortMaxBlockSize: 1468,
   slowStartBlocks: 1,
+  singlePortSlowStart: false,
   minProgressBytes: 4096,
   progressIntervalMs: 10_000,
   maxSessionMs: 30 * 60_000,

@@ -118,13 +118,15 @@ export const configSchema = z
     singlePortMaxWindowBytes: int(512, 1024 * 1024 * 1024).default(DEFAULTS.singlePortMaxWindowBytes),
     /** Largest blksize granted in single-port mode, where each forged ACK can buy a block (512–65464). */
     singlePortMaxBlockSize: int(512, 65464).default(DEFAULTS.singlePortMaxBlockSize),
-    /** Single-port mode: the window (blocks) a session opens with, growing as blocks are acknowledged. */
+    /** Blocks sent before the first ACK (and, with singlePortSlowStart, the window a single-port session opens with). */
     slowStartBlocks: int(1, 65535).default(DEFAULTS.slowStartBlocks),
     /** Bytes a session must move per progressIntervalMs (0 = no rule), and its longest life (0 = no limit). */
     minProgressBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.minProgressBytes),
     progressIntervalMs: int(100, 3_600_000).default(DEFAULTS.progressIntervalMs),
     maxSessionMs: int(0, 7 * 24 * 3_600_000).default(DEFAULTS.maxSessionMs),
     /** Idle session sockets kept per local address for reuse (0 = a fresh random port per session). */
+    /** Slow start also where ACKs prove nothing (single-port, socket pool, narrow portRange); stalls RFC 7440 clients each round. */
+    singlePortSlowStart: bool.default(DEFAULTS.singlePortSlowStart),
     sessionSocketPool: int(0, 65535).default(DEFAULTS.sessionSocketPool),
     /** ERROR 5 replies to strangers per second, all sockets together (token bucket; 0 = never reply). */
     strangerRepliesPerSecond: int(0, 1_000_000).default(DEFAULTS.strangerRepliesPerSecond),
