@@ -140,6 +140,7 @@ export class GatewayMetrics {
     counterFrom('malformed_packets_total', 'Datagrams that did not decode (dropped or answered with ERROR 4).', (s) => s.counters.malformedPackets);
     counterFrom('duplicate_requests_total', 'Requests repeated by a client while its session was already starting or running.', (s) => s.counters.duplicateRequests);
     counterFrom('stranger_packets_total', "Datagrams from a stranger to a session's port, answered with ERROR 5.", (s) => s.counters.strangerPackets);
+    counterFrom('stranger_replies_suppressed_total', 'ERROR 5 replies to strangers not sent because the stranger-reply rate (strangerRepliesPerSecond) was spent.', (s) => s.counters.strangerRepliesSuppressed);
     counterFrom('denied_clients_total', 'Requests dropped silently by the allow/deny lists.', (s) => s.counters.deniedClients);
     counterFrom('refused_busy_total', 'Requests refused busy (ERROR 0): maxSessions, maxSessionsPerClient, maxSessionsPerPrefix or the buffer budget (maxBufferBytes).', (s) => s.counters.refusedBusy);
     counterFrom('refused_rate_limited_total', 'Requests dropped silently by a rate limit (per client, per prefix or global).', (s) => s.counters.refusedRateLimited);
@@ -316,7 +317,7 @@ export class GatewayMetrics {
     });
     new Counter({
       name: name('kv_calls_total'),
-      help: 'Key-value store calls, by result: hit, miss, bypassed (store down), error.',
+      help: 'Key-value store calls, by result: hit, miss, bypassed (store down), error, integrity-failure (tag did not verify; also a miss).',
       labelNames: ['result'],
       registers,
       collect() {
@@ -327,6 +328,8 @@ export class GatewayMetrics {
         this.inc({ result: 'miss' }, kv.misses);
         this.inc({ result: 'bypassed' }, kv.bypassed);
         this.inc({ result: 'error' }, kv.errors);
+        // A cached value whose integrity tag did not verify (forged or moved in Redis): served as a miss.
+        this.inc({ result: 'integrity-failure' }, kv.integrityFailures ?? 0);
       },
     });
 

@@ -100,7 +100,7 @@ describe('GatewayMetrics', () => {
 
   it('collect: exports the stats snapshot as gauges and counters with its absolute values', async () => {
     let s = stats({
-      counters: { ...newServerCounters(), sessionsActive: 3, sessionsStarted: 10, malformedPackets: 4, strangerPackets: 1, deniedClients: 2, refusedBusy: 5, duplicateRequests: 6 },
+      counters: { ...newServerCounters(), sessionsActive: 3, sessionsStarted: 10, malformedPackets: 4, strangerPackets: 1, deniedClients: 2, refusedBusy: 5, duplicateRequests: 6, strangerRepliesSuppressed: 7 },
       functions: [
         { name: 'grub', source: 'deploy', version: 'v7', workers: 2, inflight: 3, draining: 1, totals: { invocations: 40, failures: 3, timeouts: 2, crashes: 1, retries: 1, restarts: 1 } },
         { name: 'hello', source: 'in-process', version: 'in-process', workers: 0, inflight: 0, draining: 0, totals: { invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0 } },
@@ -109,7 +109,7 @@ describe('GatewayMetrics', () => {
         cacheHits: 8, cacheMisses: 2, coalesced: 1, bytesFromCache: 800, bytesFromBucket: 200,
         upstreamHeads: 3, upstreamGets: 2, upstreamErrors: 1, notModified: 0, store: 's3', memoryHeldBytes: 4096,
       },
-      kv: { hits: 5, misses: 4, bypassed: 3, errors: 2, kind: 'redis', available: false },
+      kv: { hits: 5, misses: 4, bypassed: 3, errors: 2, integrityFailures: 11, kind: 'redis', available: false },
       statsSink: { pushed: 12, flushed: 9, dropped: 1, buffered: 2, batches: 3, flushErrors: 1 },
     });
     const m = metrics({ gateway: 'gw-a', stats: () => s });
@@ -149,6 +149,8 @@ describe('GatewayMetrics', () => {
     expect(one('tftpfn_kv_available', { kind: 'redis' })).toBe(0);
     expect(one('tftpfn_kv_calls_total', { result: 'hit' })).toBe(5);
     expect(one('tftpfn_kv_calls_total', { result: 'error' })).toBe(2);
+    expect(one('tftpfn_kv_calls_total', { result: 'integrity-failure' })).toBe(11);
+    expect(one('tftpfn_stranger_replies_suppressed_total')).toBe(7);
 
     // A second scrape shows the new absolute values, not a sum with the first, and a
     // function that went away leaves no series behind.
