@@ -129,5 +129,12 @@ describe('admission: sampled refusal logs', () => {
     expect(records.filter((r) => r.outcome === 'busy')).toHaveLength(3);
     expect(records.find((r) => r.outcome === 'busy')).toMatchObject({ file: 'one.txt', errorCode: 0, errorMessage: 'server busy, try again later', packetsSent: 1 });
     expect(running.gateway.counters.sessionsByOutcome.busy).toBe(50);
+
+    // The interval (60 s) has not ended, so the 47 held-back refusals are summarised at shutdown.
+    expect(lines.filter((l) => l.event === 'refusalsSuppressed')).toHaveLength(0);
+    await running.close(0);
+    const atStop = lines.filter((l) => l.event === 'refusalsSuppressed' && l.reason === 'busy');
+    expect(atStop).toHaveLength(1);
+    expect(atStop[0]).toMatchObject({ suppressed: 47, sampled: 3 });
   });
 });

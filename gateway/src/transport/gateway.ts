@@ -221,6 +221,10 @@ export class Gateway {
     if (this.config.singlePort) for (const l of this.listeners) l.socket.close();
     this.pool.close();
     this.listeners.length = 0;
+    // Refusals held back by sampling still get their summary line before the process goes.
+    if (this.refusalSummaryTimer) clearTimeout(this.refusalSummaryTimer);
+    this.refusalSummaryTimer = undefined;
+    this.logSuppressed(this.refusalSampler.drain(performance.now()));
   }
 
   private onListenerMessage(listener: Listener, msg: Buffer, rinfo: dgram.RemoteInfo): void {
