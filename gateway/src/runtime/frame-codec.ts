@@ -3,7 +3,7 @@
  *
  *    0      4                         4+length
  *   +------+---------------------------+
- *   |length|  payload (v8 serialized)  |     length: uint32, big-endian
+ *   |length|  payload (a message)       |     length: uint32, big-endian
  *   +------+---------------------------+
  *
  * Pure (bytes in, frames out), so it is tested without processes. The decoder refuses a frame

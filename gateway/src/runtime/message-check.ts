@@ -6,6 +6,9 @@
  * has exactly a known shape with bounded sizes; anything else is a protocol violation, and the
  * pool kills the worker. Whether an `id` names a call the gateway issued to that worker is
  * checked by the pool (it owns the table); an unknown id is dropped there.
+ *
+ * A field whose value may be undefined is optional: the pipe of a sandboxed process carries
+ * JSON, which drops such fields.
  */
 import type { FromWorker, KvOp } from './worker-protocol.js';
 
@@ -69,7 +72,7 @@ export function checkFromWorker(raw: unknown): FromWorker | string {
     case 'file':
       return ok(['id', 'path'], [], isId(m.id) && isText(m.path, MESSAGE_LIMITS.pathChars) && !(m.path as string).includes('\0'));
     case 'object':
-      return ok(['id', 'bucket', 'key', 'versionId'], [], isId(m.id) && isText(m.bucket, 255) && isText(m.key, MESSAGE_LIMITS.pathChars) && optional(m.versionId, (v) => isText(v, 1024)));
+      return ok(['id', 'bucket', 'key'], ['versionId'], isId(m.id) && isText(m.bucket, 255) && isText(m.key, MESSAGE_LIMITS.pathChars) && optional(m.versionId, (v) => isText(v, 1024)));
     case 'kv':
       return ok(
         ['rpc', 'op', 'key'],
@@ -83,7 +86,7 @@ export function checkFromWorker(raw: unknown): FromWorker | string {
           optional(m.ttl, (v) => isId(v) && (v as number) <= 2 ** 31),
       );
     case 'stream':
-      return ok(['id', 'size'], [], isId(m.id) && optional(m.size, isCount));
+      return ok(['id'], ['size'], isId(m.id) && optional(m.size, isCount));
     case 'chunk':
       return ok(['id', 'data'], [], isId(m.id) && isBytes(m.data, MESSAGE_LIMITS.bodyBytes));
     case 'end':
@@ -91,7 +94,7 @@ export function checkFromWorker(raw: unknown): FromWorker | string {
     case 'fail':
       return ok(['id', 'reason', 'message'], ['stack'], isId(m.id) && typeof m.reason === 'string' && FAIL_REASONS.has(m.reason) && isText(m.message, MESSAGE_LIMITS.textChars) && optional(m.stack, (v) => isText(v, MESSAGE_LIMITS.stackChars)));
     case 'log':
-      return ok(['id', 'level', 'obj', 'msg'], ['dropped'], optional(m.id, isId) && typeof m.level === 'string' && LEVELS.has(m.level) && optional(m.msg, (v) => isText(v, MESSAGE_LIMITS.textChars)) && optional(m.dropped, isCount));
+      return ok(['level'], ['id', 'obj', 'msg', 'dropped'], optional(m.id, isId) && typeof m.level === 'string' && LEVELS.has(m.level) && optional(m.msg, (v) => isText(v, MESSAGE_LIMITS.textChars)) && optional(m.dropped, isCount));
     default:
       return 'a message of an unknown type';
   }

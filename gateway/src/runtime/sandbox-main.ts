@@ -5,15 +5,15 @@
  * folder; no writes, child processes, workers or addons), with an empty environment, a data
  * size limit, as an unprivileged user and, where the system allows, in an empty network
  * namespace. Its only channel to the gateway is the pipe on fd 3, carrying length-prefixed
- * v8-serialized messages (frame-codec.ts); the first one is the boot message with the
+ * messages (frame-codec.ts, message-codec.ts); the first one is the boot message with the
  * function's vars and secrets. The gateway checks everything that comes back.
  *
  * This file is bundled into one module (with function-host.ts, lockdown.ts and the SDK) and
  * copied into each sandbox folder, so the process needs no read access to the gateway's files.
  */
 import { Socket } from 'node:net';
-import { deserialize, serialize } from 'node:v8';
-import { encodeFrame, FrameDecoder } from './frame-codec.js';
+import { FrameDecoder } from './frame-codec.js';
+import { decodeMessage, encodeMessageFrame } from './message-codec.js';
 import { runFunctionHost } from './function-host.js';
 import { lockdown } from './lockdown.js';
 import { MESSAGE_LIMITS } from './message-check.js';
@@ -37,7 +37,7 @@ function post(msg: FromWorker): void {
       channel.uncork();
     });
   }
-  channel.write(encodeFrame(serialize(msg)));
+  channel.write(encodeMessageFrame(msg));
 }
 
 const decoder = new FrameDecoder(MESSAGE_LIMITS.frameBytes);
@@ -48,7 +48,7 @@ let booted = false;
 channel.on('data', (chunk: Buffer) => {
   decoder.push(chunk);
   for (let frame = decoder.next(); frame; frame = decoder.next()) {
-    const msg = deserialize(frame) as SandboxBoot | ToWorker;
+    const msg = decodeMessage(frame) as SandboxBoot | ToWorker;
     if (!booted) {
       if (msg.t !== 'boot') process.exit(70);
       booted = true;

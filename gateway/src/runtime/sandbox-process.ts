@@ -1,7 +1,7 @@
 /**
  * A worker hosted in a sandboxed child process (sandbox-spawn.ts, sandbox-main.ts).
  *
- * The pipe on fd 3 carries frames (frame-codec.ts) of v8-serialized messages. Reading is
+ * The pipe on fd 3 carries frames (frame-codec.ts) of messages (message-codec.ts). Reading is
  * bounded twice over, because the other end runs user code that may write raw frames: a frame
  * longer than MESSAGE_LIMITS.frameBytes kills the process before it is buffered, and at most
  * FRAMES_PER_TURN frames are handled per event-loop turn, after which reading pauses until the
@@ -10,8 +10,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { deserialize, serialize } from 'node:v8';
-import { encodeFrame, FrameDecoder } from './frame-codec.js';
+import { FrameDecoder } from './frame-codec.js';
+import { decodeMessage, encodeMessageFrame } from './message-codec.js';
 import { MESSAGE_LIMITS } from './message-check.js';
 import type { SandboxCommand } from './sandbox-spawn.js';
 import type { WorkerEvents, WorkerHandle } from './worker-handle.js';
@@ -63,13 +63,7 @@ export function startProcessWorker(opts: ProcessOptions, events: WorkerEvents): 
     let handled = 0;
     try {
       for (let frame = decoder.next(); frame; frame = decoder.next()) {
-        let msg: unknown;
-        try {
-          msg = deserialize(frame);
-        } catch {
-          return kill('sent a frame that does not deserialize');
-        }
-        events.message(msg);
+        events.message(decodeMessage(frame));
         if (exited || violation) return;
         if (++handled >= FRAMES_PER_TURN) {
           // Let other I/O run; carry on next turn.
@@ -104,7 +98,7 @@ export function startProcessWorker(opts: ProcessOptions, events: WorkerEvents): 
         pipe.uncork();
       });
     }
-    pipe.write(encodeFrame(serialize(msg)));
+    pipe.write(encodeMessageFrame(msg));
   };
 
   child.on('error', (e) => {
@@ -121,7 +115,7 @@ export function startProcessWorker(opts: ProcessOptions, events: WorkerEvents): 
     const memoryExhausted = !heapExhausted && /Array buffer allocation failed|bad_alloc|out of memory|Cannot allocate memory/i.test(tail);
     // Node prints an uncaught exception to stderr before exiting with code 1: keep its first line.
     const uncaught = code === 1 ? /^(?:Uncaught )?([A-Za-z]*Error(?: \[[A-Z_]+\])?: .*)$/m.exec(tail)?.[1] : undefined;
-    const error = violation ? new Error(`was killed: it ${violation}`) : uncaught ? new Error(uncaught.slice(0, 1024)) : undefined;
+    const error = violation ? new Error(`was killed for a protocol violation: ${violation}`) : uncaught ? new Error(uncaught.slice(0, 1024)) : undefined;
     events.exit({ code, signal, heapExhausted, memoryExhausted, ...(error ? { error } : {}) });
   });
 
