@@ -5,7 +5,7 @@
  * messages, another function's cache. Each must fail with a clear reason, and the pool must
  * keep serving.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,18 @@ describe('files, the environment and the gateway config', () => {
     const config = join(dir, 'gateway.json');
     writeFileSync(config, JSON.stringify({ functions: { other: { secrets: { TOKEN: 'other-secret' } } } }));
     expect((await refused('read-file', { file: config })).message).toMatch(DENIED);
+  });
+
+  test('allowRead opens exactly the paths it names (an inventory file), nothing beside them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tftpfn-allow-'));
+    chmodSync(dir, 0o755); // the sandbox user (nobody, under root) must reach it
+    const inventory = join(dir, 'inventory.json');
+    const beside = join(dir, 'secrets.json');
+    writeFileSync(inventory, '{"machines":{}}');
+    writeFileSync(beside, '{"TOKEN":"x"}');
+    const p = await startPool({ allowRead: [inventory] });
+    expect(body(await p.invoke(fnRequest('read-file', { file: inventory })))).toBe('{"machines":{}}');
+    expect((await refused('read-file', { file: beside }, p)).message).toMatch(DENIED);
   });
 
   test('process.env holds nothing of the gateway environment', async () => {

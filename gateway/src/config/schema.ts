@@ -73,6 +73,8 @@ export const functionConfigSchema = z
     /** The user and group sandboxed processes run as; default nobody when the gateway runs as root. */
     uid: int(0, 4_294_967_294).optional(),
     gid: int(0, 4_294_967_294).optional(),
+    /** Absolute files or folders a sandboxed function may read besides its bundle (e.g. an inventory file named in vars). */
+    allowRead: z.array(z.string().regex(/^\//, 'use an absolute path, e.g. /etc/tftpfn/inventory.json')).default([]),
     /** Log bounds: lines and bytes per invocation, and lines per second for the whole function. */
     logLinesPerInvocation: int(0, 1_000_000).default(DEFAULTS.functionLogLinesPerInvocation),
     logBytesPerInvocation: int(0, 1024 * 1024 * 1024).default(DEFAULTS.functionLogBytesPerInvocation),

@@ -376,6 +376,7 @@ export class FunctionRuntime {
             memoryMb: settings.memoryMb,
             uid: settings.uid,
             gid: settings.gid,
+            allowRead: settings.allowRead,
             log: { linesPerInvocation: settings.logLinesPerInvocation, bytesPerInvocation: settings.logBytesPerInvocation, linesPerSecond: settings.logLinesPerSecond },
           },
           this.opts.log,

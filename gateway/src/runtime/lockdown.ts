@@ -43,6 +43,15 @@ export const DISARMED_MODULES = [
   'sqlite',
 ] as const;
 
+/** Exports of those modules that touch neither the network nor processes: they keep working. */
+export const HARMLESS_EXPORTS: Readonly<Record<string, readonly string[]>> = {
+  net: ['isIP', 'isIPv4', 'isIPv6', 'BlockList', 'SocketAddress', 'getDefaultAutoSelectFamily', 'getDefaultAutoSelectFamilyAttemptTimeout'],
+  http: ['validateHeaderName', 'validateHeaderValue'],
+  https: [],
+  tls: ['checkServerIdentity', 'getCiphers', 'createSecureContext'],
+  worker_threads: ['MessageChannel', 'MessagePort', 'BroadcastChannel', 'markAsUntransferable', 'isMarkedAsUntransferable', 'receiveMessageOnPort', 'getEnvironmentData'],
+};
+
 /** Globals that reach the network without a module import. */
 export const REMOVED_GLOBALS = ['fetch', 'WebSocket', 'EventSource'] as const;
 
@@ -106,9 +115,10 @@ export function lockdown(keepHandles: readonly unknown[]): void {
   const modules = DISARMED_MODULES.map((name) => [name, tryRequire(name)] as const);
   for (const [name, mod] of modules) {
     if (!mod) continue;
+    const keep = HARMLESS_EXPORTS[name] ?? [];
     for (const key of Object.keys(mod)) {
       const v = mod[key];
-      if (typeof v !== 'function') continue;
+      if (typeof v !== 'function' || keep.includes(key)) continue;
       try {
         mod[key] = deny(`node:${name} ${key}`);
       } catch {

@@ -41,6 +41,8 @@ export interface SandboxCommandSpec {
   readonly user: SandboxUser | undefined;
   readonly network: NetworkIsolation;
   readonly unsharePath?: string;
+  /** Further paths it may read (functions.NAME.allowRead); a folder ends with '/'. */
+  readonly allowRead?: readonly string[];
 }
 
 export interface SandboxCommand {
@@ -64,6 +66,7 @@ export function sandboxCommand(spec: SandboxCommandSpec, nodeVersion = process.v
     execPath,
     permissionFlag(nodeVersion),
     `--allow-fs-read=${spec.sandboxDir}/`,
+    ...(spec.allowRead ?? []).map((p) => `--allow-fs-read=${p}`),
     `--max-old-space-size=${spec.heapMb}`,
     // The permission model's "experimental" notice would be logged at every start.
     '--disable-warning=ExperimentalWarning',

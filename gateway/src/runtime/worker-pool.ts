@@ -62,6 +62,8 @@ export interface PoolSpec {
   /** The user a sandboxed process runs as; default `nobody` when the gateway is root, else the gateway's user. */
   readonly uid?: number;
   readonly gid?: number;
+  /** Paths a sandboxed process may read besides its bundle. */
+  readonly allowRead?: readonly string[];
   /** Bounds on what the function may log; defaults in DEFAULT_LOG_LIMITS. */
   readonly log?: LogLimits;
 }
@@ -252,7 +254,7 @@ export class WorkerPool implements Invoker {
     const worker = sandbox
       ? startProcessWorker(
           {
-            command: sandboxCommand({ sandboxDir: sandbox.dir, heapMb: this.spec.heapMb, memoryMb: this.memoryMb, user: sandbox.user, network: sandbox.network, unsharePath: sandbox.unsharePath }),
+            command: sandboxCommand({ sandboxDir: sandbox.dir, heapMb: this.spec.heapMb, memoryMb: this.memoryMb, user: sandbox.user, network: sandbox.network, unsharePath: sandbox.unsharePath, allowRead: this.spec.allowRead }),
             boot,
             env,
             cwd: sandbox.dir,

@@ -19,6 +19,13 @@ describe('sandbox command line', () => {
     expect(c.args.join(' ')).not.toMatch(/allow-fs-write|allow-child-process|allow-worker|allow-addons/);
   });
 
+  test('allowRead paths become further read grants', () => {
+    const c = sandboxCommand({ ...base, allowRead: ['/etc/tftpfn/inventory.json', '/srv/data/'] }, '24.1.0', '/usr/bin/node');
+    expect(c.args).toContain('--allow-fs-read=/etc/tftpfn/inventory.json');
+    expect(c.args).toContain('--allow-fs-read=/srv/data/');
+    expect(c.args).toContain('--permission');
+  });
+
   test('the data limit is set by the shell that then becomes node (KiB)', () => {
     const c = sandboxCommand(base, '20.20.2', '/usr/bin/node');
     expect(c.file).toBe('/bin/sh');
