@@ -35,6 +35,7 @@ async function whileAttacking(attack: Promise<unknown>): Promise<{ maxMs: number
     maxMs = Math.max(maxMs, await fetchSmall());
     fetches++;
   }
+  await attack.catch(() => {});
   return { maxMs, fetches };
 }
 

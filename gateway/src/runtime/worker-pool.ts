@@ -181,7 +181,8 @@ export class WorkerPool implements Invoker {
       const { dir, bundlePath } = await prepareSandboxDir(this.spec.bundlePath, user);
       const net = probeNetwork();
       this.sandbox = { dir, bundlePath, user, ...net };
-      this.log.debug(
+      // No namespace is worth a warning: the network is then refused by JavaScript alone.
+      this.log[net.network === 'lockdown-only' ? 'warn' : 'debug'](
         { event: 'sandbox', uid: user?.uid ?? process.getuid?.(), network: net.network, memoryMb: this.memoryMb, heapMb: this.spec.heapMb },
         net.network === 'lockdown-only' ? 'function sandbox without a network namespace (unshare unavailable): network disarmed in JavaScript only' : 'function sandbox',
       );
