@@ -1,15 +1,26 @@
 /**
- * The runtime's temp folders (`tftpfn-functions-PID-XXXXXX` in the OS temp folder: entry builds,
- * sandbox folders). Removed when their owner closes them, when the process exits, and on
+ * The runtime's temp folders (`tftpfn-functions-PID-NS-XXXXXX` in the OS temp folder: entry
+ * builds, sandbox folders; NS identifies the PID namespace, so a gateway never sweeps the folders
+ * of a live gateway in another container that shares the temp folder). Removed when their owner closes them, when the process exits, and on
  * SIGINT/SIGTERM/SIGHUP when nobody else handles the signal; a gateway that was SIGKILLed or
  * crashed leaves its folders behind, so each start sweeps the folders of PIDs no longer alive.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const TEMP_PREFIX = 'tftpfn-functions-';
-const OWNED = /^tftpfn-functions-(\d+)-/;
+const OWNED = /^tftpfn-functions-(\d+)-(\d+)-/;
+
+/** This process's PID namespace (the inode in /proc/self/ns/pid), or 0 where there is none. */
+function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+  } catch {
+    return '0';
+  }
+}
+const NS = pidNamespace();
 const live = new Set<string>();
 let hooked = false;
 
@@ -37,7 +48,7 @@ function hook(): void {
 /** A fresh folder named after this process, removed at exit at the latest. */
 export function makeTempDir(): string {
   hook();
-  const dir = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
+  const dir = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-${NS}-`));
   live.add(dir);
   return dir;
 }
@@ -68,7 +79,8 @@ export function sweepStaleTempDirs(base = tmpdir()): string[] {
   }
   for (const name of names) {
     const m = OWNED.exec(name);
-    if (!m) continue;
+    // Another PID namespace: its PIDs mean nothing here.
+    if (!m || m[2] !== NS) continue;
     const pid = Number(m[1]);
     if (pid === process.pid || alive(pid)) continue;
     const dir = join(base, name);
