@@ -98,11 +98,14 @@ async function main(): Promise<number> {
   let version = 1;
   await store.publish('versioned', await versionedBundle(`v${version}`));
   const logFile = join(work, 'gateway.log');
+  // One fleet key for both gateways: the cache in Redis is shared, as in a real fleet.
+  const cacheHmacKey = seededBytes(seed + 77, 32).toString('hex');
   const config = {
     hosts: ['127.0.0.1'],
     port: 0,
     root,
     redisUrl: redis.url,
+    cacheHmacKey,
     deployDir,
     reloadPollMs: 250,
     functions: { versioned: { poolSize: 2 } },
@@ -111,7 +114,7 @@ async function main(): Promise<number> {
     // Every client here is 127.0.0.1: the per-client cap would otherwise refuse the storm.
     maxSessionsPerClient: 10_000,
   };
-  const uploadConfig = { hosts: ['127.0.0.1'], port: 0, root, writeRoot, redisUrl: redis.url, maxSessionsPerClient: 10_000 };
+  const uploadConfig = { hosts: ['127.0.0.1'], port: 0, root, writeRoot, redisUrl: redis.url, cacheHmacKey, maxSessionsPerClient: 10_000 };
   const child = fork(fileURLToPath(import.meta.url), [], {
     env: { ...process.env, SOAK_ROLE: 'gateway', SOAK_CONFIG: JSON.stringify(config), SOAK_UPLOAD_CONFIG: JSON.stringify(uploadConfig), SOAK_LOG: logFile },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -304,7 +307,12 @@ async function main(): Promise<number> {
   }
   if (stats) console.log(`soak: gateway counters ${JSON.stringify(stats.counters)}; upload gateway ${JSON.stringify(stats.uploadCounters)}; functions ${JSON.stringify(stats.functions)}`);
   const warnLines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
-  console.log(`soak: ${warnLines.length} warn/error log lines from the gateway (${logFile}); first: ${warnLines[0]?.slice(0, 300) ?? 'none'}`);
+  const events = new Map<string, number>();
+  for (const l of warnLines) {
+    const e = String((JSON.parse(l) as { event?: string }).event ?? 'other');
+    events.set(e, (events.get(e) ?? 0) + 1);
+  }
+  console.log(`soak: ${warnLines.length} warn/error log lines from the gateway (${[...events].map(([e, n]) => `${e} ${n}`).join(', ') || 'none'}); first: ${warnLines[0]?.slice(0, 300) ?? 'none'}`);
   console.log(`soak: ${counts.failures ?? 0} unexpected failure(s)`);
   for (const f of failures) console.log(`  FAIL ${f}`);
   // Kept for a look when something failed; removed otherwise.
