@@ -5,7 +5,7 @@
  * messages, another function's cache. Each must fail with a clear reason, and the pool must
  * keep serving.
  */
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +112,13 @@ describe('files, the environment and the gateway config', () => {
     expect((await refused('write-file', { file: target })).message).toMatch(DENIED);
     expect((await refused('fill-disk', { file: target })).message).toMatch(DENIED);
     expect(existsSync(target)).toBe(false);
+    // Writers the permission model does not see: trace files into a writable working folder, V8 flags such as --prof.
+    const writable = mkdtempSync(join(tmpdir(), 'tftpfn-trace-'));
+    chmodSync(writable, 0o777);
+    expect((await refused('trace-events', { file: writable })).message).toMatch(DENIED);
+    expect((await refused('v8-flags')).message).toMatch(DENIED);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(readdirSync(writable)).toEqual([]);
   });
 
   test('when the gateway runs as root, the function runs as nobody', async () => {

@@ -7,7 +7,7 @@
  * Node's permission model does not restrict the network on Node 20–24, so the network modules
  * are disarmed here: every function exported by node:net, node:tls, node:dgram, node:http(s),
  * node:http2, node:dns, node:child_process, node:cluster, node:worker_threads, node:inspector
- * and node:wasi throws, the socket classes cannot connect, listen or bind, and the fetch,
+ * node:wasi and node:trace_events throws, the socket classes cannot connect, listen or bind, and the fetch,
  * WebSocket and EventSource globals are gone. Disarming the module objects (rather than
  * refusing the import in a resolve hook) covers every way to reach them at once: static
  * import, dynamic import(), createRequire and process.getBuiltinModule all return the same
@@ -41,6 +41,8 @@ export const DISARMED_MODULES = [
   'inspector/promises',
   'wasi',
   'sqlite',
+  // Writes node_trace.*.log into the working folder, past the permission model (measured).
+  'trace_events',
 ] as const;
 
 /** Exports of those modules that touch neither the network nor processes: they keep working. */
@@ -164,7 +166,12 @@ export function lockdown(keepHandles: readonly unknown[]): void {
   replace('binding', deny('process.binding()'));
   replace('_linkedBinding', deny('process._linkedBinding()'));
   replace('dlopen', deny('process.dlopen()'));
+  // The working folder stays the sandbox folder (not writable by the sandbox user).
+  replace('chdir', deny('process.chdir()'));
   const os = require('node:os') as Record<string, unknown>;
   os.setPriority = deny('os.setPriority()');
+  // V8 flags (--prof, --log-*) and heap snapshots write files.
+  const v8 = require('node:v8') as Record<string, unknown>;
+  for (const key of ['setFlagsFromString', 'writeHeapSnapshot', 'setHeapSnapshotNearHeapLimit']) v8[key] = deny(`node:v8 ${key}`);
   syncBuiltinESMExports();
 }
