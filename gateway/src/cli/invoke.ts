@@ -1,9 +1,12 @@
 /**
  * `tftpfn invoke <file> --path P`: run a function once, without UDP, and show what a client
  * would get. The file is bundled first so exactly the code `deploy` would publish runs. It runs
- * in a worker thread through the SDK harness (`invoke`): a worker can be terminated, so
- * --timeout-ms bounds even a handler stuck in a synchronous loop, and module-level timers the
- * function leaves behind cannot keep the command alive.
+ * through the SDK harness (`invoke`) in the gateway's function sandbox (a child process under
+ * Node's permission model, without network or environment: sandbox-invoke-main.ts), so what
+ * fails behind the gateway fails here too; `--isolation thread` runs it in a worker thread
+ * instead, as the gateway's `isolation: "thread"` does. Either can be killed, so --timeout-ms
+ * bounds even a handler stuck in a synchronous loop, and module-level timers the function
+ * leaves behind cannot keep the command alive.
  *
  * Exit codes: 0 the client would get data, 1 it would get an ERROR packet (or the handler
  * timed out), 2 usage errors and functions that cannot be bundled or loaded.
@@ -15,7 +18,16 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { BUNDLE_FILE, MAP_FILE } from '../runtime/bundle.js';
+import { FrameDecoder } from '../runtime/frame-codec.js';
+import { decodeMessage, encodeMessageFrame } from '../runtime/message-codec.js';
+import { MESSAGE_LIMITS } from '../runtime/message-check.js';
+import { prepareSandboxDir, probeNetwork, sandboxCommand } from '../runtime/sandbox-spawn.js';
+import { removeTempDir } from '../runtime/temp-dirs.js';
+import { SANDBOX_OVERHEAD_MB } from '../runtime/worker-pool.js';
+import type { InvokeBoot, InvokeReply } from '../runtime/sandbox-invoke-main.js';
 import { bundleOrReport, formatBytes } from './build.js';
 import { integer } from './arg-parsers.js';
 
@@ -31,6 +43,7 @@ interface InvokeFlags {
   timeoutMs: number;
   out?: string;
   json?: boolean;
+  isolation: 'process' | 'thread';
 }
 
 /** What the worker reports: plain data, since a Response (a stream, a logged object) may not clone. */
@@ -65,7 +78,7 @@ function keyValue(what: string) {
 
 export function invokeCommand(): Command {
   return new Command('invoke')
-    .description('run a function once (bundled, in a worker thread) and show what a TFTP client would get')
+    .description('run a function once (bundled, in the gateway\'s function sandbox) and show what a TFTP client would get')
     .argument('<file>', "the function's source file, or a folder with an index.ts")
     .requiredOption('-p, --path <path>', 'the filename the client asks for')
     .option('--peer <ip>', 'client address (default 192.0.2.10)')
@@ -78,6 +91,7 @@ export function invokeCommand(): Command {
     .option('--timeout-ms <ms>', 'give up on a handler that has not finished after this long', integer(1, 3_600_000), 10_000)
     .option('-o, --out <file>', 'write the whole body to this file')
     .option('--json', 'print the result as one JSON object (body as base64)')
+    .addOption(new Option('--isolation <how>', 'run it as the gateway does by default (a sandboxed process) or in a worker thread (isolation "thread")').choices(['process', 'thread']).default('process'))
     .addHelpText(
       'after',
       [
@@ -116,7 +130,7 @@ async function run(file: string, flags: InvokeFlags): Promise<number> {
     const link = `//# sourceMappingURL=${MAP_FILE}`;
     await writeFile(join(dir, BUNDLE_FILE), bundle.code.includes(link) ? bundle.code : `${bundle.code}\n${link}\n`);
     await writeFile(join(dir, MAP_FILE), absoluteSources(bundle.map));
-    const message = await runInWorker(pathToFileURL(join(dir, BUNDLE_FILE)).href, flags);
+    const message = flags.isolation === 'thread' ? await runInWorker(pathToFileURL(join(dir, BUNDLE_FILE)).href, flags) : await runInSandbox(join(dir, BUNDLE_FILE), flags);
     if (message === 'timeout') {
       const text = `handler did not finish within ${flags.timeoutMs} ms (the gateway would end the transfer with ERROR 0)`;
       if (flags.json) console.log(JSON.stringify({ timedOut: true, timeoutMs: flags.timeoutMs, error: text }));
@@ -183,6 +197,67 @@ function runInWorker(bundleUrl: string, flags: InvokeFlags): Promise<WorkerMessa
       resolvePromise({ type: 'crashed', message: `its thread exited (code ${code}) before the handler answered; does it call process.exit()?` });
     });
   });
+}
+
+/** The sandboxed run: one boot message in, one reply out (sandbox-invoke-main.ts). */
+async function runInSandbox(bundlePath: string, flags: InvokeFlags): Promise<WorkerMessage | 'timeout'> {
+  const root = resolve(flags.root ?? '.');
+  const bucketsDir = resolve('buckets');
+  // The author's own user: the sandbox is here to behave like the gateway's, not to protect anyone.
+  const sandbox = await prepareSandboxDir(bundlePath, undefined, 'gateway/src/runtime/sandbox-invoke-main');
+  const net = probeNetwork();
+  // The harness reads file() and s3Object() answers itself (the gateway does that outside the sandbox).
+  const command = sandboxCommand({ sandboxDir: sandbox.dir, heapMb: 512, memoryMb: 512 + SANDBOX_OVERHEAD_MB, user: undefined, ...net, allowRead: [`${root}/`, `${bucketsDir}/`] });
+  const child = spawn(command.file, [...command.args], { stdio: ['ignore', 'inherit', 'pipe', 'pipe'], env: {}, cwd: sandbox.dir });
+  const pipe = child.stdio[3] as Socket;
+  let tail = '';
+  child.stderr!.on('data', (b: Buffer) => {
+    process.stderr.write(b);
+    tail = (tail + b.toString()).slice(-8192);
+  });
+  const boot: InvokeBoot = {
+    t: 'boot',
+    bundlePath: sandbox.bundlePath,
+    request: { path: flags.path, kind: flags.kind, mode: flags.mode, options: flags.option ?? {}, ...(flags.peer !== undefined ? { peer: { address: flags.peer } } : {}) },
+    env: { vars: flags.var ?? {}, secrets: flags.secret ?? {} },
+    root,
+    bucketsDir,
+  };
+  pipe.write(encodeMessageFrame(boot));
+  try {
+    return await new Promise<WorkerMessage | 'timeout'>((resolvePromise) => {
+      const timer = setTimeout(() => resolvePromise('timeout'), flags.timeoutMs);
+      const decoder = new FrameDecoder(MESSAGE_LIMITS.frameBytes);
+      pipe.on('data', (chunk: Buffer) => {
+        decoder.push(chunk);
+        let frame;
+        try {
+          frame = decoder.next();
+        } catch (e) {
+          clearTimeout(timer);
+          return resolvePromise({ type: 'crashed', message: (e as Error).message });
+        }
+        if (!frame) return;
+        clearTimeout(timer);
+        const reply = decodeMessage(frame) as InvokeReply;
+        if (reply.t === 'loadError') return resolvePromise({ type: 'loadError', message: reply.message });
+        resolvePromise({ type: 'result', outcome: { ...reply.outcome, body: reply.body } });
+      });
+      pipe.on('error', () => {});
+      // After a reply this is a no-op: the promise is settled already.
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        const uncaught = tail.trim();
+        resolvePromise({
+          type: 'crashed',
+          message: code === 1 && uncaught ? uncaught : `its process exited (${signal ? `signal ${signal}` : `code ${code}`}) before the handler answered; does it call process.exit()?`,
+        });
+      });
+    });
+  } finally {
+    child.kill('SIGKILL');
+    removeTempDir(sandbox.dir);
+  }
 }
 
 /**

@@ -117,21 +117,20 @@ export function probeNetwork(): { network: NetworkIsolation; unsharePath?: strin
   return probed;
 }
 
-let hostCode: Promise<string> | undefined;
+/** The sandbox entries: the gateway's function host, and `tftpfn invoke`'s one-shot harness. */
+export type SandboxEntry = 'gateway/src/runtime/sandbox-main' | 'gateway/src/runtime/sandbox-invoke-main';
 
-/** sandbox-main bundled into one module (host, lockdown, SDK), built once per gateway. */
-function hostBundle(): Promise<string> {
-  hostCode ??= build({
-    entryPoints: [builtModule('gateway/src/runtime/sandbox-main')],
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    write: false,
-    logLevel: 'silent',
-  }).then((r) => r.outputFiles[0].text);
-  hostCode.catch(() => (hostCode = undefined));
-  return hostCode;
+const hostCode = new Map<SandboxEntry, Promise<string>>();
+
+/** An entry bundled into one module (host, lockdown, SDK), built once per process. */
+function hostBundle(entry: SandboxEntry): Promise<string> {
+  let code = hostCode.get(entry);
+  if (!code) {
+    code = build({ entryPoints: [builtModule(entry)], bundle: true, format: 'esm', platform: 'node', target: 'node20', write: false, logLevel: 'silent' }).then((r) => r.outputFiles[0].text);
+    hostCode.set(entry, code);
+    code.catch(() => hostCode.delete(entry));
+  }
+  return code;
 }
 
 /**
@@ -139,8 +138,8 @@ function hostBundle(): Promise<string> {
  * bundle and its source map. Copies, so the process needs no access to the deploy folder or
  * the gateway's files, and readable by the sandbox user when it is another user.
  */
-export async function prepareSandboxDir(bundlePath: string, user: SandboxUser | undefined): Promise<{ dir: string; bundlePath: string }> {
-  const code = await hostBundle();
+export async function prepareSandboxDir(bundlePath: string, user: SandboxUser | undefined, entry: SandboxEntry = 'gateway/src/runtime/sandbox-main'): Promise<{ dir: string; bundlePath: string }> {
+  const code = await hostBundle(entry);
   const dir = makeTempDir();
   writeFileSync(join(dir, HOST_FILE), code);
   copyFileSync(bundlePath, join(dir, BUNDLE_FILE));
