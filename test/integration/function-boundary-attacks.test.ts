@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { WorkerPool, type FunctionResult, type PoolSpec } from '../../gateway/src/runtime/worker-pool.js';
+import { MAX_KV_INFLIGHT_PER_WORKER, WorkerPool, type FunctionKv, type FunctionResult, type PoolSpec } from '../../gateway/src/runtime/worker-pool.js';
 import { FunctionFailure } from '../../gateway/src/runtime/function-failure.js';
 import { functionKv } from '../../gateway/src/runtime/function-runtime.js';
 import { MemoryKvStore } from '../../gateway/src/cache/memory-kv.js';
@@ -202,6 +202,23 @@ describe('kv and cache namespaces', () => {
     await answer(mallory, 'kv-set/cached:alice:boot/poisoned');
     expect((await answer(alice, 'cached/boot')).value).toBe(a1);
     expect(Buffer.from((await store.get('kv:cached:alice:boot'))!).toString()).toBe('poisoned');
+  });
+});
+
+describe('the store behind env.kv', () => {
+  test('a flood of kv calls keeps at most MAX_KV_INFLIGHT_PER_WORKER waiting on the store; the rest are misses', async () => {
+    let inflight = 0;
+    let peak = 0;
+    const slow: FunctionKv = async () => {
+      peak = Math.max(peak, ++inflight);
+      await new Promise((r) => setTimeout(r, 100));
+      inflight--;
+      return undefined;
+    };
+    const p = await startPool({ size: 1, kv: slow, timeoutMs: 5000 });
+    expect(body(await p.invoke(fnRequest('kv-flood', { n: '5000' })))).toBe('asked 5000');
+    expect(peak).toBeLessThanOrEqual(MAX_KV_INFLIGHT_PER_WORKER);
+    expect(p.stats.kvRefused).toBeGreaterThanOrEqual(5000 - MAX_KV_INFLIGHT_PER_WORKER);
   });
 });
 

@@ -128,11 +128,15 @@ interface PooledWorker {
   probeWaiters: ((alive: boolean) => void)[];
   /** Retried calls it holds: at most one, so a culprit cannot take a second innocent down. */
   retriedCalls: number;
+  /** env.kv and cached() calls of this worker the store has not answered yet. */
+  kvInflight: number;
   /** Called once it has exited (close() waits for it). */
   onGone: (() => void) | undefined;
 }
 
 const MAX_RESTART_DELAY_MS = 2000;
+/** env.kv and cached() calls one worker may have waiting on the store. */
+export const MAX_KV_INFLIGHT_PER_WORKER = 1024;
 
 export class WorkerPool implements Invoker {
   private readonly workers = new Set<PooledWorker>();
@@ -149,7 +153,7 @@ export class WorkerPool implements Invoker {
   private sandbox: { dir: string; bundlePath: string; user: SandboxUser | undefined; network: NetworkIsolation; unsharePath?: string } | undefined;
   private strayReport: NodeJS.Timeout | undefined;
   /** Counters for metrics and tests. */
-  readonly stats = { invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0 };
+  readonly stats = { invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0, kvRefused: 0 };
 
   constructor(readonly spec: PoolSpec, log: Logger) {
     this.log = log.child({ function: spec.name, version: spec.version });
@@ -263,7 +267,7 @@ export class WorkerPool implements Invoker {
           events,
         )
       : startThreadWorker({ boot, heapMb: this.spec.heapMb, env, name: `tftpfn:${this.spec.name}@${this.spec.version}` }, events);
-    w = { worker, calls: new Map(), ready: false, suspect: false, killReason: undefined, probeWaiters: [], retriedCalls: 0, onGone: undefined };
+    w = { worker, calls: new Map(), ready: false, suspect: false, killReason: undefined, probeWaiters: [], retriedCalls: 0, kvInflight: 0, onGone: undefined };
     this.workers.add(w);
     this.pipeOutput(worker.stdout, 'stdout');
     this.pipeOutput(worker.stderr, 'stderr');
@@ -549,10 +553,20 @@ export class WorkerPool implements Invoker {
   private onKv(w: PooledWorker, msg: Extract<FromWorker, { t: 'kv' }>): void {
     const answer = (value: Uint8Array | undefined) => this.send(w, { t: 'kvResult', rpc: msg.rpc, value });
     if (!this.spec.kv) return answer(undefined);
-    this.spec.kv(msg.op, msg.key, msg.value, msg.ttl).then(answer, (e: unknown) => {
-      this.log.warn({ event: 'functionKvError', op: msg.op, err: e }, 'key-value call failed; answered as a miss');
-      answer(undefined);
-    });
+    // A worker flooding the store (Redis, shared by the fleet) gets misses, as from a store
+    // that is down, instead of an unbounded queue of commands.
+    if (w.kvInflight >= MAX_KV_INFLIGHT_PER_WORKER) {
+      this.stats.kvRefused++;
+      if (this.stats.kvRefused % 1000 === 1) this.log.warn({ event: 'functionKvBusy', inflight: w.kvInflight, refused: this.stats.kvRefused }, `more than ${MAX_KV_INFLIGHT_PER_WORKER} key-value calls in flight; answered as misses`);
+      return answer(undefined);
+    }
+    w.kvInflight++;
+    this.spec.kv(msg.op, msg.key, msg.value, msg.ttl)
+      .then(answer, (e: unknown) => {
+        this.log.warn({ event: 'functionKvError', op: msg.op, err: e }, 'key-value call failed; answered as a miss');
+        answer(undefined);
+      })
+      .finally(() => w.kvInflight--);
   }
 
   private onLog(w: PooledWorker, msg: Extract<FromWorker, { t: 'log' }>): void {
