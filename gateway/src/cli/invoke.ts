@@ -24,7 +24,7 @@ import { BUNDLE_FILE, MAP_FILE } from '../runtime/bundle.js';
 import { FrameDecoder } from '../runtime/frame-codec.js';
 import { decodeMessage, encodeMessageFrame } from '../runtime/message-codec.js';
 import { MESSAGE_LIMITS } from '../runtime/message-check.js';
-import { prepareSandboxDir, probeNetwork, sandboxCommand } from '../runtime/sandbox-spawn.js';
+import { prepareSandboxDir, probeNetwork, probeNodeDataKb, sandboxCommand } from '../runtime/sandbox-spawn.js';
 import { removeTempDir } from '../runtime/temp-dirs.js';
 import { SANDBOX_OVERHEAD_MB } from '../runtime/worker-pool.js';
 import type { InvokeBoot, InvokeReply } from '../runtime/sandbox-invoke-main.js';
@@ -207,7 +207,7 @@ async function runInSandbox(bundlePath: string, flags: InvokeFlags): Promise<Wor
   const sandbox = await prepareSandboxDir(bundlePath, undefined, 'gateway/src/runtime/sandbox-invoke-main');
   const net = probeNetwork();
   // The harness reads file() and s3Object() answers itself (the gateway does that outside the sandbox).
-  const command = sandboxCommand({ sandboxDir: sandbox.dir, heapMb: 512, memoryMb: 512 + SANDBOX_OVERHEAD_MB, user: undefined, ...net, allowRead: [`${root}/`, `${bucketsDir}/`] });
+  const command = sandboxCommand({ sandboxDir: sandbox.dir, heapMb: 512, memoryMb: 512 + SANDBOX_OVERHEAD_MB, user: undefined, ...net, allowRead: [`${root}/`, `${bucketsDir}/`], nodeDataKb: probeNodeDataKb() });
   const child = spawn(command.file, [...command.args], { stdio: ['ignore', 'inherit', 'pipe', 'pipe'], env: {}, cwd: sandbox.dir });
   const pipe = child.stdio[3] as Socket;
   let tail = '';

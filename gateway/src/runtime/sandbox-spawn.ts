@@ -43,6 +43,20 @@ export interface SandboxCommandSpec {
   readonly unsharePath?: string;
   /** Further paths it may read (functions.NAME.allowRead); a folder ends with '/'. */
   readonly allowRead?: readonly string[];
+  /** KiB of writable mappings a bare node process of this binary holds before any code runs (probeNodeDataKb). */
+  readonly nodeDataKb?: number;
+}
+
+/**
+ * What memoryMb already counts for Node itself: a bare Node 20 or 22 process holds ~48 MiB of
+ * writable mappings. Node 24 reserves ~560 MiB more that it never touches (RLIMIT_DATA counts
+ * reservations), and would not even start under a 448 MiB limit; that surplus is added on top.
+ */
+const NODE_DATA_ALLOWANCE_KB = 64 * 1024;
+
+/** RLIMIT_DATA for a sandbox, KiB: memoryMb plus what this Node binary reserves beyond the allowance. */
+export function dataLimitKb(memoryMb: number, nodeDataKb = 0): number {
+  return memoryMb * 1024 + Math.max(0, nodeDataKb - NODE_DATA_ALLOWANCE_KB);
 }
 
 export interface SandboxCommand {
@@ -72,7 +86,7 @@ export function sandboxCommand(spec: SandboxCommandSpec, nodeVersion = process.v
     '--disable-warning=ExperimentalWarning',
     join(spec.sandboxDir, HOST_FILE),
   ];
-  const limited = ['/bin/sh', '-c', 'ulimit -d "$0" && exec "$@"', String(spec.memoryMb * 1024), ...node];
+  const limited = ['/bin/sh', '-c', 'ulimit -d "$0" && exec "$@"', String(dataLimitKb(spec.memoryMb, spec.nodeDataKb)), ...node];
   const unshare = spec.unsharePath ?? 'unshare';
   switch (spec.network) {
     case 'root-namespace': {
@@ -100,6 +114,17 @@ export function sandboxUser(configured: { uid?: number; gid?: number }): Sandbox
     /* no passwd file: use the conventional id */
   }
   return { uid: 65534, gid: 65534 };
+}
+
+let nodeDataKb: number | undefined;
+
+/** VmData of a bare process of this node binary (KiB), probed once; 0 when it cannot be read. */
+export function probeNodeDataKb(): number {
+  if (nodeDataKb !== undefined) return nodeDataKb;
+  const script = "process.stdout.write(/VmData:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status','utf8'))?.[1] ?? '0')";
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 5000, env: {} });
+  nodeDataKb = r.status === 0 && /^\d+$/.test(r.stdout) ? Number(r.stdout) : 0;
+  return nodeDataKb;
 }
 
 let probed: { network: NetworkIsolation; unsharePath?: string } | undefined;

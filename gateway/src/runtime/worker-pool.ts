@@ -34,7 +34,7 @@ import { checkFromWorker } from './message-check.js';
 import { LogLimiter, type LogLimits } from './log-limiter.js';
 import { startThreadWorker, type WorkerExit, type WorkerHandle } from './worker-handle.js';
 import { startProcessWorker } from './sandbox-process.js';
-import { prepareSandboxDir, probeNetwork, sandboxCommand, sandboxUser, type NetworkIsolation, type SandboxUser } from './sandbox-spawn.js';
+import { prepareSandboxDir, probeNetwork, probeNodeDataKb, sandboxCommand, sandboxUser, type NetworkIsolation, type SandboxUser } from './sandbox-spawn.js';
 import { removeTempDir } from './temp-dirs.js';
 
 export interface PoolSpec {
@@ -259,7 +259,7 @@ export class WorkerPool implements Invoker {
     const worker = sandbox
       ? startProcessWorker(
           {
-            command: sandboxCommand({ sandboxDir: sandbox.dir, heapMb: this.spec.heapMb, memoryMb: this.memoryMb, user: sandbox.user, network: sandbox.network, unsharePath: sandbox.unsharePath, allowRead: this.spec.allowRead }),
+            command: sandboxCommand({ sandboxDir: sandbox.dir, heapMb: this.spec.heapMb, memoryMb: this.memoryMb, user: sandbox.user, network: sandbox.network, unsharePath: sandbox.unsharePath, allowRead: this.spec.allowRead, nodeDataKb: probeNodeDataKb() }),
             boot,
             env,
             cwd: sandbox.dir,

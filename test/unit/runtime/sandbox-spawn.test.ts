@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { permissionFlag, sandboxCommand, type SandboxCommandSpec } from '../../../gateway/src/runtime/sandbox-spawn.js';
+import { dataLimitKb, permissionFlag, probeNodeDataKb, sandboxCommand, type SandboxCommandSpec } from '../../../gateway/src/runtime/sandbox-spawn.js';
 
 const base: SandboxCommandSpec = { sandboxDir: '/tmp/tftpfn-functions-1-abc', heapMb: 64, memoryMb: 448, user: undefined, network: 'lockdown-only' };
 
@@ -30,6 +30,20 @@ describe('sandbox command line', () => {
     const c = sandboxCommand(base, '20.20.2', '/usr/bin/node');
     expect(c.file).toBe('/bin/sh');
     expect(c.args.slice(0, 3)).toEqual(['-c', 'ulimit -d "$0" && exec "$@"', String(448 * 1024)]);
+  });
+
+  test('a Node that reserves more than a bare Node 20/22 (Node 24: ~560 MiB of untouched writable mappings) gets the surplus on top of memoryMb', () => {
+    // Node 20/22: ~48 MiB, inside the 64 MiB that memoryMb already counts for Node itself.
+    expect(dataLimitKb(448, 48_604)).toBe(448 * 1024);
+    expect(dataLimitKb(448, 573_280)).toBe(448 * 1024 + 573_280 - 64 * 1024);
+    const c = sandboxCommand({ ...base, nodeDataKb: 573_280 }, '24.22.3', '/usr/bin/node');
+    expect(c.args[2]).toBe(String(448 * 1024 + 573_280 - 64 * 1024));
+  });
+
+  test('the probe reads a bare process of this node binary', () => {
+    const kb = probeNodeDataKb();
+    expect(kb).toBeGreaterThan(1024);
+    expect(probeNodeDataKb()).toBe(kb);
   });
 
   test('as root with unshare: a new network namespace, and the user switched inside it', () => {
