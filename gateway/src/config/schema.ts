@@ -80,7 +80,12 @@ export const functionConfigSchema = z
     logBytesPerInvocation: int(0, 1024 * 1024 * 1024).default(DEFAULTS.functionLogBytesPerInvocation),
     logLinesPerSecond: int(1, 1_000_000).default(DEFAULTS.functionLogLinesPerSecond),
   })
-  .strict();
+  .strict()
+  .superRefine((f, ctx) => {
+    if (f.memoryMb !== undefined && f.memoryMb < f.heapMb + 128) {
+      ctx.addIssue({ code: 'custom', path: ['memoryMb'], message: `memoryMb covers the heap (heapMb ${f.heapMb}) plus Node itself: use at least ${f.heapMb + 128}, or leave it out for heapMb + 384` });
+    }
+  });
 export type FunctionConfig = z.infer<typeof functionConfigSchema>;
 
 const routeTarget = z
@@ -122,13 +127,13 @@ export const configSchema = z
     singlePortMaxBlockSize: int(512, 65464).default(DEFAULTS.singlePortMaxBlockSize),
     /** Blocks sent before the first ACK (and, with singlePortSlowStart, the window a single-port session opens with). */
     slowStartBlocks: int(1, 65535).default(DEFAULTS.slowStartBlocks),
+    /** Slow start also where ACKs prove nothing (single-port, socket pool, narrow portRange); stalls RFC 7440 clients each round. */
+    singlePortSlowStart: bool.default(DEFAULTS.singlePortSlowStart),
     /** Bytes a session must move per progressIntervalMs (0 = no rule), and its longest life (0 = no limit). */
     minProgressBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.minProgressBytes),
     progressIntervalMs: int(100, 3_600_000).default(DEFAULTS.progressIntervalMs),
     maxSessionMs: int(0, 7 * 24 * 3_600_000).default(DEFAULTS.maxSessionMs),
     /** Idle session sockets kept per local address for reuse (0 = a fresh random port per session). */
-    /** Slow start also where ACKs prove nothing (single-port, socket pool, narrow portRange); stalls RFC 7440 clients each round. */
-    singlePortSlowStart: bool.default(DEFAULTS.singlePortSlowStart),
     sessionSocketPool: int(0, 65535).default(DEFAULTS.sessionSocketPool),
     /** ERROR 5 replies to strangers per second, all sockets together (token bucket; 0 = never reply). */
     strangerRepliesPerSecond: int(0, 1_000_000).default(DEFAULTS.strangerRepliesPerSecond),
@@ -188,6 +193,8 @@ export const configSchema = z
     s3AccessKeyId: z.string().min(1).optional(),
     s3SecretAccessKey: z.string().min(1).optional(),
     s3RequestTimeoutMs: int(100, 600_000).default(DEFAULTS.s3RequestTimeoutMs),
+    /** No response headers within this and an S3 call fails, so a hung S3 costs a client seconds, not 22 s. */
+    s3FirstByteTimeoutMs: int(50, 600_000).default(DEFAULTS.s3FirstByteTimeoutMs),
     /** Redis for the shared cache and env.kv (redis:// or rediss://); in memory without it. */
     redisUrl: z.string().regex(/^rediss?:\/\//, 'use redis://HOST:PORT[/DB] or rediss:// for TLS').optional(),
     cacheChunkBytes: int(64 * 1024, 64 * 1024 * 1024).default(DEFAULTS.cacheChunkBytes),
@@ -206,8 +213,6 @@ export const configSchema = z
     /** Names this gateway in stats and metrics; default HOSTNAME-PID. */
     gatewayId: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : - (at most 100)').optional(),
     /** Push session records and per-minute counters to Redis (when redisUrl is set). */
-    /** No response headers within this and an S3 call fails, so a hung S3 costs a client seconds, not 22 s. */
-    s3FirstByteTimeoutMs: int(50, 600_000).default(DEFAULTS.s3FirstByteTimeoutMs),
     statsToRedis: bool.default(DEFAULTS.statsToRedis),
     statsStreamKey: z.string().min(1).default(DEFAULTS.statsStreamKey),
     /** The stream is trimmed to about this many records (XADD MAXLEN ~). */
