@@ -15,14 +15,16 @@
  * fails at start-up rather than on the first request), and function handlers are looked up
  * per request, because a deployed function can appear, or go, while the gateway runs.
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import { wireError } from '../errors/to-tftp-error.js';
+import { WIRE_TEXT } from '../errors/wire-texts.js';
 import { normalizePath, type RequestPath } from '../request/path.js';
 import type { RequestHandler, SessionTags, TftpRequest } from '../request/request.js';
 import { functionFailed } from '../runtime/function-failure.js';
-import { applyRemap, parseRemap, RemapParseError, type RemapRule } from './remap.js';
+import { applyRemap, type RemapRule } from './remap.js';
+import { readRemapFile } from './remap-file.js';
 import { parseRouteTable, resolveRoute, type Route, type RouteTable } from './routes.js';
 
 export interface RouterOptions {
@@ -48,7 +50,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 /** An operator's 'a' rule text made safe for the wire: no control characters, bounded length. */
 export function safeDenyMessage(message: string | undefined): string {
   const clean = (message ?? '').replace(CONTROL, '').trim();
-  if (clean === '') return 'access violation';
+  if (clean === '') return WIRE_TEXT.accessViolation.text;
   // Array.from counts code points, so a cut never splits a surrogate pair.
   const chars = Array.from(clean);
   return chars.length <= MAX_DENY_MESSAGE_CHARS ? clean : chars.slice(0, MAX_DENY_MESSAGE_CHARS).join('');
@@ -60,7 +62,7 @@ function remapPath(rules: readonly RemapRule[], request: TftpRequest, tags: Sess
   if ('denied' in result) {
     tags.route = 'remap';
     // A loop is our bound, not the operator's words: the generic text.
-    const message = result.reason === 'abort' ? safeDenyMessage(result.message) : 'access violation';
+    const message = result.reason === 'abort' ? safeDenyMessage(result.message) : WIRE_TEXT.accessViolation.text;
     throw new TftpError(ErrorCode.AccessViolation, message, { cause: new Error(`remap line ${result.line}: ${result.reason === 'abort' ? 'refused by an "a" rule' : 'too many rewrite steps'}`) });
   }
   if (result.path === request.path.raw) {
@@ -75,7 +77,7 @@ function remapPath(rules: readonly RemapRule[], request: TftpRequest, tags: Sess
   } catch (e) {
     tags.route = 'remap';
     const why = e instanceof Error && e.cause instanceof Error ? e.cause.message : 'not a valid path';
-    throw new TftpError(ErrorCode.AccessViolation, 'access violation', { cause: new Error(`remapped to ${JSON.stringify(result.path)}: ${why}`) });
+    throw wireError(WIRE_TEXT.accessViolation, { cause: new Error(`remapped to ${JSON.stringify(result.path)}: ${why}`) });
   }
 }
 
@@ -104,7 +106,7 @@ export function createRouter(opts: RouterOptions): RequestHandler {
   function route(request: TftpRequest, tags: SessionTags): { handler: RequestHandler; request: TftpRequest } {
     const path = remap && remap.length > 0 ? remapPath(remap, request, tags) : request.path;
     const resolved = resolveRoute(table, path.normalized);
-    if (!resolved) throw new TftpError(ErrorCode.FileNotFound, 'file not found', { cause: new Error(`no route matches ${JSON.stringify(path.normalized)} and there is no default`) });
+    if (!resolved) throw wireError(WIRE_TEXT.fileNotFound, { cause: new Error(`no route matches ${JSON.stringify(path.normalized)} and there is no default`) });
     const { route: r, rest } = resolved;
     tags.route = String(r.index);
     let handler: RequestHandler | undefined;
@@ -130,7 +132,7 @@ export function createRouter(opts: RouterOptions): RequestHandler {
     // Always present: whether a write is allowed depends on the route it resolves to.
     async openWrite(request, tags) {
       const { handler, request: routed } = route(request, tags);
-      if (!handler.openWrite) throw new TftpError(ErrorCode.AccessViolation, 'writes are disabled');
+      if (!handler.openWrite) throw wireError(WIRE_TEXT.writesDisabled);
       return handler.openWrite(routed, tags);
     },
   };
@@ -145,23 +147,6 @@ export interface RouterDeps {
    * remap file is configured; without it, folderHandler(config.root) (read-only) is used.
    */
   rootHandler?(): RequestHandler;
-}
-
-/** Reads and parses the remap file; errors name the file, the line and the fix. */
-function readRemapFile(file: string): RemapRule[] {
-  // Synchronous like the rest of start-up (folderHandler's stat): it runs once, before any socket.
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`field "remapFile": cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}): check the path`);
-  }
-  try {
-    return parseRemap(text);
-  } catch (e) {
-    if (e instanceof RemapParseError) throw new ConfigError(`field "remapFile": ${file}: ${e.message}`);
-    throw e;
-  }
 }
 
 /**

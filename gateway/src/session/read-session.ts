@@ -61,6 +61,7 @@
  */
 import { ErrorCode } from '../protocol/error-codes.js';
 import { encodeDataHeader, encodeError, encodePacket, Opcode, type OptionMap, type Packet } from '../protocol/packet.js';
+import { outcomeFor } from './outcome.js';
 import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
 import { RetransmitTimer } from './timers.js';
 import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
@@ -198,7 +199,7 @@ export class ReadSession implements Session {
         this.sourceEnded = true;
         return this.pump(now);
       case 'sourceError':
-        return this.fail(input.error.code === 'TFTP_FUNCTION_FAILED' ? 'function-error' : 'upstream-error', input.error.tftpCode, input.error.message);
+        return this.fail(outcomeFor(input.error), input.error.tftpCode, input.error.message);
       case 'repeatRequest':
         return this.onRepeatRequest();
       case 'committed':

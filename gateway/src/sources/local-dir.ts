@@ -14,27 +14,16 @@ import { performance } from 'node:perf_hooks';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import { toTftpError, wireError } from '../errors/to-tftp-error.js';
+import { WIRE_TEXT } from '../errors/wire-texts.js';
 import type { RequestPath } from '../request/path.js';
 import { readSize, type ByteReader, type ByteWriter } from './types.js';
 import { HotFileCache } from './hot-file-cache.js';
 import { memoryReader } from './memory.js';
 import { descriptorPath, FD_PATHS, inside, openBeneath, OutsideRootError, unlinkByDescriptor } from './beneath.js';
 
-const notFound = (cause?: unknown) => new TftpError(ErrorCode.FileNotFound, 'file not found', { cause });
-const denied = (cause?: unknown) => new TftpError(ErrorCode.AccessViolation, 'access violation', { cause });
-const exists = (cause?: unknown) => new TftpError(ErrorCode.FileExists, 'file already exists', { cause });
-
-function mapFsError(e: unknown): TftpError {
-  if (e instanceof TftpError) return e;
-  if (e instanceof OutsideRootError) return denied(e);
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return notFound(e);
-  if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP') return denied(e);
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new TftpError(ErrorCode.DiskFull, 'disk full', { cause: e });
-  if (code === 'EEXIST') return exists(e);
-  return new TftpError(ErrorCode.NotDefined, 'read error', { cause: e, code: 'TFTP_UPSTREAM_FAILED' });
-}
+const denied = (cause?: unknown) => wireError(WIRE_TEXT.accessViolation, { cause });
+const exists = (cause?: unknown) => wireError(WIRE_TEXT.fileExists, { cause });
 
 export interface LocalDirOptions {
   /** Bytes read from disk at a time, at least what the session asks for. */
@@ -69,7 +58,7 @@ export class LocalDirSource {
       // races a symlink swap (issue 9 §4). Only bytes from a checked descriptor are cached.
       ({ fh } = await openBeneath(this.root, join(this.root, path.normalized), constants.O_RDONLY));
     } catch (e) {
-      throw mapFsError(e);
+      throw toTftpError(e);
     }
     try {
       const st = await fh.stat();
@@ -82,7 +71,7 @@ export class LocalDirSource {
       return new FileReader(fh, st.size, this.readAheadBytes);
     } catch (e) {
       await fh.close().catch(() => {});
-      throw mapFsError(e);
+      throw toTftpError(e);
     }
   }
 
@@ -102,7 +91,7 @@ export class LocalDirSource {
         if (bytesRead === 0) break;
         filled += bytesRead;
       }
-      if (filled !== st.size) throw new TftpError(ErrorCode.NotDefined, 'file changed during transfer', { code: 'TFTP_UPSTREAM_FAILED' });
+      if (filled !== st.size) throw wireError(WIRE_TEXT.fileChanged, { code: 'TFTP_UPSTREAM_FAILED' });
       const e = { bytes, stamp, checkedAt: performance.now() };
       this.cache.set(key, e);
       return e;
@@ -127,11 +116,11 @@ class FileReader implements ByteReader {
     try {
       ({ bytesRead } = await this.fh.read(buf, 0, len, this.position));
     } catch (e) {
-      throw mapFsError(e);
+      throw toTftpError(e);
     }
     if (bytesRead === 0) {
       // The file shrank under us: what we announced can no longer be delivered.
-      throw new TftpError(ErrorCode.NotDefined, 'file changed during transfer', { code: 'TFTP_UPSTREAM_FAILED' });
+      throw wireError(WIRE_TEXT.fileChanged, { code: 'TFTP_UPSTREAM_FAILED' });
     }
     this.position += bytesRead;
     return buf.subarray(0, bytesRead);
@@ -196,11 +185,11 @@ export class LocalDirSink {
             done = true;
             await discard();
           }
-          throw mapFsError(e);
+          throw toTftpError(e);
         }
       },
       async commit() {
-        if (done) throw new TftpError(ErrorCode.NotDefined, 'upload already ended', { code: 'TFTP_UPSTREAM_FAILED' });
+        if (done) throw wireError(WIRE_TEXT.uploadEnded, { code: 'TFTP_UPSTREAM_FAILED' });
         done = true;
         try {
           await temp.fh.sync();
@@ -229,7 +218,7 @@ export class LocalDirSink {
           await temp.fh.close();
         } catch (e) {
           await discard();
-          throw mapFsError(e);
+          throw toTftpError(e);
         }
       },
       async abort() {
@@ -248,7 +237,7 @@ export class LocalDirSink {
       try {
         fh = await open(tempPath, flags | constants.O_NOCTTY, 0o644);
       } catch (e) {
-        throw mapFsError(e);
+        throw toTftpError(e);
       }
       const realPath = await descriptorPath(fh).catch(() => undefined);
       if (realPath && inside(this.root, realPath)) return { fh, realPath };
@@ -262,14 +251,14 @@ export class LocalDirSink {
     try {
       parent = await realpath(dirname(tempPath));
     } catch (e) {
-      throw mapFsError(e);
+      throw toTftpError(e);
     }
     if (!inside(this.root, parent)) throw denied(new Error('parent resolves outside the root'));
     const realPath = join(parent, basename(tempPath));
     try {
       return { fh: await open(realPath, flags | constants.O_NOFOLLOW, 0o644), realPath };
     } catch (e) {
-      throw mapFsError(e);
+      throw toTftpError(e);
     }
   }
 }

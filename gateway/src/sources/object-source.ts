@@ -22,7 +22,7 @@
  * No wire message names a bucket or key.
  */
 import type { Logger } from 'pino';
-import { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import { toTftpError } from '../errors/to-tftp-error.js';
 import type { KvStore } from '../cache/kv.js';
 import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
 import { readSize, type ByteReader } from './types.js';
@@ -87,22 +87,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function refKey(ref: ObjectRef): string {
   return `${ref.bucket}/${ref.key}${ref.versionId ? `?v=${ref.versionId}` : ''}`;
-}
-
-/** The TftpError a store failure becomes on the wire: fixed texts, details in `cause`. */
-export function wireErrorFor(e: unknown): TftpError {
-  if (e instanceof TftpError) return e;
-  if (e instanceof ObjectStoreError) {
-    switch (e.kind) {
-      case 'not-found':
-        return new TftpError(ErrorCode.FileNotFound, 'file not found', { cause: e });
-      case 'denied':
-        return new TftpError(ErrorCode.AccessViolation, 'access violation', { cause: e });
-      default:
-        return new TftpError(ErrorCode.NotDefined, 'upstream unavailable', { code: 'TFTP_UPSTREAM_FAILED', cause: e });
-    }
-  }
-  return new TftpError(ErrorCode.NotDefined, 'upstream unavailable', { code: 'TFTP_UPSTREAM_FAILED', cause: e });
 }
 
 export class ObjectSource {
@@ -273,7 +257,7 @@ export class ObjectSource {
         return await op();
       } catch (e) {
         const retryable = e instanceof ObjectStoreError && e.kind === 'unavailable';
-        if (!retryable || attempt >= attempts) throw wireErrorFor(e);
+        if (!retryable || attempt >= attempts) throw toTftpError(e);
         await sleep(100 * 4 ** (attempt - 1));
       }
     }
@@ -362,7 +346,7 @@ class ObjectReader implements ByteReader {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(wireErrorFor(new ObjectStoreError('unavailable', `chunk ${index} of ${this.ref.bucket}/${this.ref.key} not fetched within ${this.midTransferWaitMs} ms`))),
+        () => reject(toTftpError(new ObjectStoreError('unavailable', `chunk ${index} of ${this.ref.bucket}/${this.ref.key} not fetched within ${this.midTransferWaitMs} ms`))),
         this.midTransferWaitMs,
       );
     });

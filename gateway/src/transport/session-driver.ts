@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import { toTftpError } from '../errors/to-tftp-error.js';
 import { decodePacket } from '../protocol/packet.js';
 import { NetasciiDecoder, NetasciiEncoder } from '../protocol/netascii.js';
 import type { Datagram, Outcome, Session, SessionEvent } from '../session/types.js';
@@ -32,10 +33,8 @@ export interface DriverIo {
   onClose(): void;
 }
 
-function asTftpError(e: unknown): TftpError {
-  if (e instanceof TftpError) return e;
-  return new TftpError(ErrorCode.NotDefined, 'upstream unavailable', { code: 'TFTP_UPSTREAM_FAILED', cause: e });
-}
+// The one error map (errors/to-tftp-error.ts): the same text before and after the first block.
+const asTftpError: (e: unknown) => TftpError = toTftpError;
 
 export class SessionDriver {
   private timer: NodeJS.Timeout | undefined;

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRemapFile } from '../../../gateway/src/routing/remap-file.js';
+import { readRemapFile } from '../../../gateway/src/routing/remap-file.js';
 
-describe('loadRemapFile', () => {
+describe('readRemapFile', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tftpfn-remap-'));
@@ -16,7 +16,7 @@ describe('loadRemapFile', () => {
   it('remap file: loads the rules', async () => {
     const file = join(dir, 'ok.remap');
     await writeFile(file, '# comment\nr ^/tftpboot/\n');
-    const rules = await loadRemapFile(file);
+    const rules = readRemapFile(file);
     expect(rules).toHaveLength(1);
     expect(rules[0].line).toBe(2);
   });
@@ -24,10 +24,11 @@ describe('loadRemapFile', () => {
   it('remap file: a bad line names the file and the line', async () => {
     const file = join(dir, 'bad.remap');
     await writeFile(file, 'r ok\nz x\n');
-    await expect(loadRemapFile(file)).rejects.toThrow(`${file}: remap line 2: unknown flag "z"`);
+    expect(() => readRemapFile(file)).toThrow(`${file}: remap line 2: unknown flag "z"`);
   });
 
-  it('remap file: a missing file says so', async () => {
-    await expect(loadRemapFile(join(dir, 'nope.remap'))).rejects.toThrow(/cannot read it \(ENOENT\)/);
+  it('remap file: a missing file says so, naming the field and the file', async () => {
+    const file = join(dir, 'nope.remap');
+    expect(() => readRemapFile(file)).toThrow(`field "remapFile": cannot read ${file} (ENOENT): check the path`);
   });
 });
