@@ -8,6 +8,8 @@ export interface ServerCounters {
   retransmits: number;
   /** Datagrams that did not decode. */
   malformedPackets: number;
+  /** Bugs of the gateway itself caught at the transport or accept step (each cost one datagram or one session). */
+  internalErrors: number;
   /** Requests repeated by a client while its session was already starting or running. */
   duplicateRequests: number;
   /** Datagrams from a stranger to a session's port, answered with ERROR 5. */
@@ -37,6 +39,7 @@ export function newServerCounters(): ServerCounters {
     bytesReceived: 0,
     retransmits: 0,
     malformedPackets: 0,
+    internalErrors: 0,
     duplicateRequests: 0,
     strangerPackets: 0,
     strangerRepliesSuppressed: 0,

@@ -138,6 +138,7 @@ export class GatewayMetrics {
     });
     counterFrom('sessions_started_total', 'Sessions started: the handler accepted the request and options were negotiated (refusals such as not-found are not counted here).', (s) => s.counters.sessionsStarted);
     counterFrom('malformed_packets_total', 'Datagrams that did not decode (dropped or answered with ERROR 4).', (s) => s.counters.malformedPackets);
+    counterFrom('internal_errors_total', "Bugs of the gateway caught before they could stop it: a datagram or a session setup that threw (each logged as event 'internalError').", (s) => s.counters.internalErrors);
     counterFrom('duplicate_requests_total', 'Requests repeated by a client while its session was already starting or running.', (s) => s.counters.duplicateRequests);
     counterFrom('stranger_packets_total', "Datagrams from a stranger to a session's port, answered with ERROR 5.", (s) => s.counters.strangerPackets);
     counterFrom('stranger_replies_suppressed_total', 'ERROR 5 replies to strangers not sent because the stranger-reply rate (strangerRepliesPerSecond) was spent.', (s) => s.counters.strangerRepliesSuppressed);

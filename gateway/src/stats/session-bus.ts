@@ -1,0 +1,56 @@
+/**
+ * The one fan-out of a finished (or refused) session's record.
+ *
+ * Order: server counters -> the `session` log line -> the user's hook (metrics, the Redis sink and
+ * opts.onSession are wired behind that hook in index.ts). A hook that throws is logged and costs
+ * nothing else: the counters and the log line are already written, and the next record goes out
+ * as usual. The transport and the accept step never call log/hooks for a record themselves.
+ *
+ * Two entry points because the two kinds of record are counted differently today:
+ *  - finished(): a session (or a refusal before a session existed, e.g. not-found) counts its
+ *    outcome here;
+ *  - sampledRefusal(): an admission refusal was already counted exactly by the caller
+ *    (admission/refusals.ts counts every refusal, sampled or not), so only log + hook run.
+ */
+import type { Logger } from 'pino';
+import type { ServerCounters } from './counters.js';
+import type { SessionRecord } from './session-record.js';
+
+export interface SessionHooks {
+  /** Called with every finished session's record (fbtftp's session-stats callback). */
+  onSession?: (record: SessionRecord) => void;
+}
+
+/** Outcomes that are normal traffic for a boot server (GRUB probes names that do not exist). */
+const QUIET_OUTCOMES = new Set(['ok', 'option-probe', 'not-found']);
+
+export class SessionBus {
+  constructor(
+    private readonly counters: ServerCounters,
+    private readonly log: Logger,
+    private readonly hooks: SessionHooks = {},
+  ) {}
+
+  /** A session's record: counted by outcome, logged (with its cause, for logs only), handed on. */
+  finished(record: SessionRecord, cause?: unknown): void {
+    const byOutcome = this.counters.sessionsByOutcome;
+    byOutcome[record.outcome] = (byOutcome[record.outcome] ?? 0) + 1;
+    const level = QUIET_OUTCOMES.has(record.outcome) ? 'info' : 'warn';
+    this.log[level]({ event: 'session', ...record, ...(cause ? { err: cause } : {}) }, 'session finished');
+    this.publish(record);
+  }
+
+  /** A sampled admission refusal: already counted by the caller; logged with its rule, handed on. */
+  sampledRefusal(record: SessionRecord, fields: { limit: string; prefix: string }): void {
+    this.log[record.outcome === 'client-denied' ? 'info' : 'warn']({ event: 'session', ...record, ...fields, sampled: true }, 'request refused');
+    this.publish(record);
+  }
+
+  private publish(record: SessionRecord): void {
+    try {
+      this.hooks.onSession?.(record);
+    } catch (e) {
+      this.log.error({ event: 'hookError', err: e }, 'session hook threw');
+    }
+  }
+}

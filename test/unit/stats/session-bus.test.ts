@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { Logger } from 'pino';
+import { SessionBus } from '../../../gateway/src/stats/session-bus.js';
+import { newServerCounters } from '../../../gateway/src/stats/counters.js';
+import type { SessionRecord } from '../../../gateway/src/stats/session-record.js';
+
+function fakeLog() {
+  const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
+  const at = (level: string) => (obj: Record<string, unknown>, msg: string) => lines.push({ level, obj, msg });
+  return { log: { info: at('info'), warn: at('warn'), error: at('error') } as unknown as Logger, lines };
+}
+
+const record = (outcome: string) => ({ id: 'r1', outcome }) as unknown as SessionRecord;
+
+describe('stats: session bus', () => {
+  it('session bus: counts the outcome, then logs, then calls the hook', () => {
+    const counters = newServerCounters();
+    const { log, lines } = fakeLog();
+    const order: string[] = [];
+    const bus = new SessionBus(counters, log, {
+      onSession: (r) => {
+        order.push(`hook:${r.outcome}:${counters.sessionsByOutcome[r.outcome]}:${lines.length}`);
+      },
+    });
+    bus.finished(record('ok'));
+    bus.finished(record('timeout'), new Error('why'));
+    expect(counters.sessionsByOutcome).toEqual({ ok: 1, timeout: 1 });
+    expect(order).toEqual(['hook:ok:1:1', 'hook:timeout:1:2']);
+    expect(lines.map((l) => l.level)).toEqual(['info', 'warn']);
+    expect(lines[1].obj.err).toBeInstanceOf(Error);
+    expect(lines[0].obj.event).toBe('session');
+  });
+
+  it('session bus: not-found and option-probe are normal traffic (info), other failures warn', () => {
+    const { log, lines } = fakeLog();
+    const bus = new SessionBus(newServerCounters(), log);
+    for (const o of ['not-found', 'option-probe', 'upstream-error', 'busy']) bus.finished(record(o));
+    expect(lines.map((l) => l.level)).toEqual(['info', 'info', 'warn', 'warn']);
+  });
+
+  it('session bus: a hook that throws is logged and the next record still goes out', () => {
+    const counters = newServerCounters();
+    const { log, lines } = fakeLog();
+    let calls = 0;
+    const bus = new SessionBus(counters, log, {
+      onSession: () => {
+        calls++;
+        throw new Error('user hook');
+      },
+    });
+    expect(() => bus.finished(record('ok'))).not.toThrow();
+    expect(() => bus.finished(record('ok'))).not.toThrow();
+    expect(calls).toBe(2);
+    expect(counters.sessionsByOutcome.ok).toBe(2);
+    expect(lines.filter((l) => l.obj.event === 'hookError')).toHaveLength(2);
+  });
+
+  it('session bus: a sampled refusal is logged with its rule and handed on, but not counted again', () => {
+    const counters = newServerCounters();
+    const { log, lines } = fakeLog();
+    const seen: string[] = [];
+    const bus = new SessionBus(counters, log, { onSession: (r) => seen.push(r.outcome) });
+    bus.sampledRefusal(record('client-denied'), { limit: 'deny-list', prefix: '10.0.0.0' });
+    bus.sampledRefusal(record('busy'), { limit: 'sessions', prefix: '10.0.0.0' });
+    expect(counters.sessionsByOutcome).toEqual({});
+    expect(seen).toEqual(['client-denied', 'busy']);
+    expect(lines.map((l) => [l.level, l.obj.limit, l.obj.sampled, l.msg])).toEqual([
+      ['info', 'deny-list', true, 'request refused'],
+      ['warn', 'sessions', true, 'request refused'],
+    ]);
+  });
+});
