@@ -1,0 +1,238 @@
+/**
+ * The accept step: an admitted request becomes a running session, or a refusal.
+ *
+ *   request -> handler.openRead/openWrite -> negotiate (session-plan.ts) -> buffer reservation
+ *           -> the session's TID socket (transport/tid-socket.ts) -> pure session + driver
+ *           -> record on the session bus when it ends
+ *
+ * The transport hands us an admitted request (its table entry holds the admission ticket) and
+ * leaves accept/refuse to us, as quinn-proto's Endpoint::handle returns an Incoming to its
+ * caller. Every exit closes what was opened and releases the entry exactly once:
+ *  - the handler or negotiation fails: ERROR on the wire and a record (refuseRequest);
+ *  - the buffers do not fit or no socket can be bound: refused 'busy';
+ *  - shutdown began, or the client asked for something else meanwhile: dropped silently.
+ */
+import type dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { ErrorCode, TftpError, toWireError } from '../protocol/error-codes.js';
+import type { Negotiated } from '../protocol/options.js';
+import type { RequestPacket } from '../protocol/packet.js';
+import type { Endpoint, RequestHandler, SessionTags, TftpRequest } from '../request/request.js';
+import { newCounters, type Session } from '../session/types.js';
+import type { ByteReader, ByteWriter } from '../sources/types.js';
+import type { ServerCounters } from '../stats/counters.js';
+import type { SessionBus } from '../stats/session-bus.js';
+import { buildRecord, refusalOutcome } from '../stats/session-record.js';
+import type { Admission } from '../admission/admission.js';
+import { BudgetedSession } from '../admission/budgeted-session.js';
+import type { AdmissionRefusals } from '../admission/refusals.js';
+import type { SessionEntry, SessionTable } from '../admission/session-table.js';
+import { SessionDriver } from '../transport/session-driver.js';
+import type { StrangerReplies } from '../transport/stranger-replies.js';
+import { replyError } from '../transport/stranger-replies.js';
+import { watchTid, type TidSockets } from '../transport/tid-socket.js';
+import type { SessionPlan } from './session-plan.js';
+
+export interface AcceptContext {
+  readonly gatewayId: string;
+  readonly singlePort: boolean;
+  readonly handler: RequestHandler;
+  readonly plan: SessionPlan;
+  readonly counters: ServerCounters;
+  readonly bus: SessionBus;
+  readonly admission: Admission;
+  readonly refusals: AdmissionRefusals;
+  readonly table: SessionTable;
+  readonly tids: TidSockets;
+  readonly strangers: StrangerReplies;
+  readonly log: Logger;
+  isAccepting(): boolean;
+}
+
+/** An admitted request, with the listening socket it arrived on (replies before a session go out there). */
+export interface Arrival {
+  readonly entry: SessionEntry;
+  readonly request: TftpRequest;
+  readonly packet: RequestPacket;
+  readonly via: { readonly socket: dgram.Socket; readonly local: Endpoint };
+}
+
+export async function openSession(ctx: AcceptContext, arrival: Arrival): Promise<void> {
+  const { entry, request, packet, via } = arrival;
+  const startedAt = performance.now();
+  let reader: ByteReader | undefined;
+  let writer: ByteWriter | undefined;
+  const tags: SessionTags = {};
+  const closeOpened = async () => {
+    await reader?.close();
+    await writer?.abort();
+  };
+  let negotiated: Negotiated;
+  try {
+    if (request.kind === 'read') {
+      const opened = await ctx.handler.openRead(request, tags);
+      reader = opened.reader;
+      tags.source = opened.source;
+    } else {
+      if (!ctx.handler.openWrite) throw new TftpError(ErrorCode.AccessViolation, 'writes are disabled');
+      writer = await ctx.handler.openWrite(request, tags);
+      tags.source ??= 'folder';
+    }
+    // tsize is only exact in octet mode: netascii changes the length.
+    negotiated = ctx.plan.negotiate(request.kind, packet.options, request.mode === 'octet' ? reader?.size : undefined);
+  } catch (e) {
+    await closeOpened();
+    refuseRequest(ctx, arrival, e, startedAt, tags);
+    return;
+  }
+  // Admission (issue 9 §2): the window and read-ahead buffers come from a global budget.
+  if (!reserveBuffers(ctx, arrival, negotiated, reader?.size, startedAt)) {
+    await closeOpened();
+    return;
+  }
+  let socket = via.socket;
+  if (!ctx.singlePort) {
+    try {
+      socket = await ctx.tids.open(via.local, negotiated);
+    } catch (e) {
+      await closeOpened();
+      refuseRequest(ctx, arrival, new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e }), startedAt, tags);
+      return;
+    }
+  }
+  if (!ctx.isAccepting() || entry.superseded) {
+    // Shutdown began, or the client asked for something else, while we were setting up.
+    if (socket !== via.socket) ctx.tids.give(via.local.address, socket);
+    await closeOpened();
+    ctx.table.release(entry);
+    return;
+  }
+  start(ctx, arrival, { socket, reader, writer, negotiated, startedAt, tags });
+}
+
+interface Opened {
+  socket: dgram.Socket;
+  reader: ByteReader | undefined;
+  writer: ByteWriter | undefined;
+  negotiated: Negotiated;
+  startedAt: number;
+  tags: SessionTags;
+}
+
+/** The pure session, its driver, and (outside single-port mode) its own socket's routes. */
+function start(ctx: AcceptContext, arrival: Arrival, opened: Opened): void {
+  const { entry, request, via } = arrival;
+  const { socket, reader, writer, negotiated, startedAt, tags } = opened;
+  const session = ctx.plan.session(request.kind, negotiated, performance.now());
+  ctx.counters.sessionsStarted++;
+  ctx.counters.sessionsActive++;
+  const peer = request.peer;
+  const ownSocket = socket !== via.socket;
+  const driver = new SessionDriver(followBudget(ctx, entry, session, negotiated.blockSize, request.mode === 'octet' ? reader?.size : undefined), {
+    send: (d) => socket.send(d as Uint8Array | Uint8Array[], peer.port, peer.address),
+    reader,
+    writer,
+    netascii: request.mode === 'netascii',
+    onEnd: (end) => {
+      // The outcome is known: the slots go back now, not after an upload's dally.
+      ctx.admission.release(entry.ticket);
+      const c = session.counters;
+      if (request.kind === 'read') ctx.counters.bytesSent += c.bytes;
+      else ctx.counters.bytesReceived += c.bytes;
+      ctx.counters.retransmits += c.retransmits;
+      const durationMs = performance.now() - startedAt;
+      ctx.bus.finished(
+        buildRecord({ gateway: ctx.gatewayId, request, negotiated, counters: c, durationMs, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, tags }),
+        end.cause,
+      );
+    },
+    onClose: () => {
+      ctx.counters.sessionsActive--;
+      if (ownSocket) ctx.tids.give(via.local.address, socket);
+      ctx.table.release(entry);
+    },
+  });
+  entry.driver = driver;
+  if (ownSocket) {
+    watchTid(socket, peer, {
+      onPeerDatagram: (msg) => {
+        if (!driver.onDatagram(msg)) ctx.counters.malformedPackets++;
+      },
+      onStranger: (rinfo) => ctx.strangers.answer(socket, rinfo),
+      onInternalError: (e) => {
+        ctx.counters.internalErrors++;
+        ctx.log.error({ event: 'internalError', err: e, id: request.id }, 'session failed on a datagram');
+        // Outcome 'upstream-error' as before: session/types.ts has no internal-error outcome
+        // (not ours to change); the internalErrors counter and the log line tell them apart.
+        driver.abort(ErrorCode.NotDefined, 'internal error', 'upstream-error');
+      },
+      onSocketError: (err) => ctx.log.warn({ event: 'socketError', err, id: request.id }, 'session socket error'),
+    });
+  }
+  driver.start();
+}
+
+/** Refuses a request before any session exists: ERROR on the wire, a record on the bus. */
+export function refuseRequest(ctx: AcceptContext, arrival: Omit<Arrival, 'packet'>, e: unknown, startedAt: number, tags?: SessionTags): void {
+  const { entry, request, via } = arrival;
+  if (entry.superseded) {
+    ctx.table.release(entry);
+    return;
+  }
+  const wire = toWireError(e);
+  replyError(via.socket, request.peer, wire.code, wire.message);
+  const counters = { ...newCounters(), packetsSent: 1 };
+  const durationMs = performance.now() - startedAt;
+  ctx.bus.finished(
+    buildRecord({ gateway: ctx.gatewayId, request, negotiated: undefined, counters, durationMs, outcome: refusalOutcome(wire.code, e), errorCode: wire.code, errorMessage: wire.message, tags }),
+    e instanceof TftpError ? e.cause : e,
+  );
+  ctx.table.release(entry);
+}
+
+/**
+ * Reserves a session's window and read-ahead buffers from the global budget, once its options
+ * are negotiated (issue 9 §2). False when they do not fit: the request has been refused 'busy'
+ * (sampled log line and record) and the caller closes what it opened.
+ */
+function reserveBuffers(ctx: AcceptContext, arrival: Arrival, negotiated: Negotiated, sourceBytes: number | undefined, startedAt: number): boolean {
+  const { entry, request, via } = arrival;
+  if (ctx.admission.reserveBuffers(entry.ticket, ctx.plan.reservationBytes(request, negotiated, sourceBytes))) {
+    ctx.counters.bufferBytesReserved = ctx.admission.budget.reservedBytes;
+    ctx.counters.bufferBytesReservedPeak = ctx.admission.budget.peakBytes;
+    return true;
+  }
+  ctx.table.release(entry);
+  if (!entry.superseded) {
+    ctx.refusals.refuse(
+      'buffers',
+      entry.ticket.prefix,
+      () => request,
+      (code, message) => replyError(via.socket, request.peer, code, message),
+      performance.now() - startedAt,
+    );
+  }
+  return false;
+}
+
+/**
+ * The session as the driver sees it: its buffer reservation grows with its window, and a
+ * window the budget cannot cover ends it busy (admission/budgeted-session.ts).
+ */
+function followBudget(ctx: AcceptContext, entry: SessionEntry, session: Session, blockSize: number, sourceBytes: number | undefined): Session {
+  return new BudgetedSession(session, {
+    blockSize,
+    sourceBytes,
+    reservedBytes: entry.ticket.bufferBytes,
+    reserve: (bytes) => {
+      if (ctx.admission.reserveBuffers(entry.ticket, bytes)) {
+        ctx.counters.bufferBytesReserved = ctx.admission.budget.reservedBytes;
+        ctx.counters.bufferBytesReservedPeak = ctx.admission.budget.peakBytes;
+        return true;
+      }
+      ctx.refusals.countWindowRefusal();
+      return false;
+    },
+  });
+}
