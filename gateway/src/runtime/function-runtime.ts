@@ -17,6 +17,7 @@ import type { Handler } from '../../../sdk/contract.js';
 import { functionConfigSchema, type FunctionConfig, type GatewayConfig } from '../config/schema.js';
 import type { RequestHandler } from '../request/request.js';
 import { LocalDirSink, LocalDirSource } from '../sources/local-dir.js';
+import { localDirSource } from '../sources/local-dir-registry.js';
 import { BUNDLE_FILE, bundleFunction, MAP_FILE } from './bundle.js';
 import { DeployStore } from './deploy-store.js';
 import { functionHandler, type PinnedVersion } from './function-handler.js';
@@ -393,7 +394,8 @@ export class FunctionRuntime {
     let source = this.filesByRoot.get(root);
     if (!source) {
       const c = this.opts.config;
-      source = new LocalDirSource(root, {
+      // One source per root, shared with folder routes (sources/local-dir-registry.ts).
+      source = localDirSource(root, {
         readAheadBytes: c.readAheadBytes,
         cacheTtlMs: c.fileCacheTtlMs,
         cacheMaxFileBytes: c.fileCacheMaxFileBytes,

@@ -4,7 +4,8 @@
 import { statSync } from 'node:fs';
 import { ConfigError } from '../config/load.js';
 import type { RequestHandler } from '../request/request.js';
-import { LocalDirSink, LocalDirSource } from './local-dir.js';
+import { LocalDirSink } from './local-dir.js';
+import { localDirSource } from './local-dir-registry.js';
 
 export interface FolderHandlerOptions {
   root: string;
@@ -30,7 +31,8 @@ function requireFolder(field: string, dir: string): void {
 export function folderHandler(opts: FolderHandlerOptions): RequestHandler {
   requireFolder('root', opts.root);
   if (opts.writeRoot) requireFolder('writeRoot', opts.writeRoot);
-  const source = new LocalDirSource(opts.root, {
+  // Shared with any other user of this root (a function's file()): one cache, one budget.
+  const source = localDirSource(opts.root, {
     readAheadBytes: opts.readAheadBytes,
     cacheTtlMs: opts.fileCacheTtlMs,
     cacheMaxFileBytes: opts.fileCacheMaxFileBytes,
