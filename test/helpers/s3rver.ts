@@ -30,12 +30,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3StoreOptions } from '../../gateway/src/sources/s3-store.js';
+import { freePort } from './free-port.js';
 
 export interface S3rverRequest {
   method: string;
@@ -105,15 +105,6 @@ http.Server.prototype.emit = function (event, req, res) {
 const S3RVER_BIN = fileURLToPath(new URL('../../node_modules/s3rver/bin/s3rver.js', import.meta.url));
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
-
-/** A port that was free a moment ago: bind port 0, read it, close. */
-export async function freePort(): Promise<number> {
-  const srv = createTcpServer();
-  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 // The helper's own requests (readiness probe, log markers) carry this query and are not logged.
 const HELPER_QUERY = '/?tftpfn-helper=';

@@ -14,7 +14,8 @@ import { parseConfig } from '../../gateway/src/config/load.js';
 import { normalizePath } from '../../gateway/src/request/path.js';
 import { FunctionRuntime } from '../../gateway/src/runtime/function-runtime.js';
 import { captureLog, eventually } from '../helpers/functions.js';
-import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/free-port.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { runCli } from '../helpers/cli.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');

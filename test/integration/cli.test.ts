@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { get } from '../../gateway/src/client/index.js';
+import { freePort } from '../helpers/free-port.js';
 import { makeRoot } from '../helpers/gateway.js';
 import { RawPeer, sameBytes, seededBytes } from './raw-peer.js';
 
@@ -155,15 +156,6 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A UDP port that was free a moment ago (bound to 0, read, released). */
-async function freePort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 const serveArgs = (dir: string, ...more: string[]) => ['serve', '--host', '127.0.0.1', '--port', '0', '--root', dir, ...more];
 
 describe('tftpfn CLI: help and configuration errors', () => {
@@ -239,7 +231,7 @@ describe('tftpfn CLI: serving', () => {
   });
 
   it('cli: TFTPFN_PORT is honoured when no --port is given', async () => {
-    const want = await freePort();
+    const want = await freePort('udp');
     const c = cli(['serve', '--host', '127.0.0.1', '--root', root({ 'e.txt': 'from env' })], { TFTPFN_PORT: String(want) });
     expect(await c.listeningPort()).toBe(want);
     const r = await get({ host: '127.0.0.1', port: want, path: 'e.txt' });

@@ -4,8 +4,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { pingRedis, RedisKvStore } from '../../gateway/src/cache/redis-kv.js';
-import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { RedisKvStore } from '../../gateway/src/cache/redis-kv.js';
+import { freePort } from '../helpers/free-port.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 interface LogLine {
   level: number;
@@ -153,18 +154,6 @@ describe('RedisKvStore with Redis up', () => {
     expect(kv.stats.bypassed).toBe(0);
     expect(kv.available).toBe(true);
     expect(log.warns()).toHaveLength(0);
-  });
-
-  it('getJson/setJson round-trip a value', async () => {
-    const { kv } = newStore(redis.url);
-    await waitFor(() => kv.available, 5000, 'available');
-    await kv.setJson('j', { a: 1, b: ['x'] }, 60);
-    expect(await kv.getJson('j')).toEqual({ a: 1, b: ['x'] });
-  });
-
-  it('pingRedis: true for a live server, false for a closed port', async () => {
-    expect(await pingRedis(redis.url)).toBe(true);
-    expect(await pingRedis(`redis://127.0.0.1:${await freePort()}/0`, 300)).toBe(false);
   });
 
   it('close: later calls are bypassed, not rejected', async () => {

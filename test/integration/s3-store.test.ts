@@ -8,7 +8,8 @@ import { createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { S3ObjectStore } from '../../gateway/src/sources/s3-store.js';
 import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectStore } from '../../gateway/src/sources/object-store.js';
-import { freePort, startS3rver, type TestS3rver } from '../helpers/s3rver.js';
+import { freePort } from '../helpers/free-port.js';
+import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
 
 const BUCKET = 'tftp-boot';
 const MiB = 1024 * 1024;

@@ -141,21 +141,6 @@ export class RedisKvStore implements KvStore {
     await this.run(() => this.client.del(this.keyPrefix + key));
   }
 
-  async getJson<T>(key: string): Promise<T | undefined> {
-    const bytes = await this.get(key);
-    if (!bytes) return undefined;
-    try {
-      return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
-    } catch {
-      this.stats.errors++;
-      return undefined;
-    }
-  }
-
-  async setJson(key: string, value: unknown, ttlSeconds?: number): Promise<void> {
-    await this.set(key, Buffer.from(JSON.stringify(value)), ttlSeconds);
-  }
-
   /** Quits politely when connected (bounded by the command timeout), else just disconnects. */
   async close(): Promise<void> {
     if (this.closing) return;
@@ -240,27 +225,4 @@ export class RedisKvStore implements KvStore {
 /** EX takes whole seconds; round up so a short TTL never becomes "no expiry" or a delete. */
 function wholeSeconds(ttlSeconds: number): number {
   return Math.max(1, Math.ceil(ttlSeconds));
-}
-
-/** True when a PING to `url` answers within `timeoutMs`; never rejects. */
-export async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-    protocol: 2,
-  });
-  client.on('error', () => undefined);
-  try {
-    const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref());
-    await Promise.race([client.connect().then(() => client.ping()), deadline]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
 }
