@@ -19,7 +19,7 @@ import { get, put } from '../../gateway/src/client/index.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/index.js';
 import { makeRoot } from '../../test/helpers/gateway.js';
 import { prng, seededBytes } from '../../test/helpers/seeded.js';
-import { ack, parse, RawPeer, rrq } from '../../test/interop/raw-peer.js';
+import { ack, parse, RawPeer, rrq } from '../../test/helpers/raw-peer.js';
 import { hostileDatagram, hostileDatagramAvoiding, type Rand } from '../../test/robustness/datagrams.js';
 
 const SMALL = 3000;

@@ -14,7 +14,7 @@ import { startGateway, type SessionRecord } from '../../gateway/src/index.js';
 import { GatewayMetrics } from '../../gateway/src/stats/metrics.js';
 import { parsePromText, sumOf } from '../helpers/prom-text.js';
 import { addressesIn24, Crowd } from './admission-helpers.js';
-import { RawPeer, waitUntil } from './raw-peer.js';
+import { RawPeer, waitUntil } from '../helpers/raw-peer.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -23,7 +23,7 @@ import { get } from '../../gateway/src/client/index.js';
 import type { ServerCounters } from '../../gateway/src/index.js';
 import { REPO } from '../helpers/cli.js';
 import { Crowd } from './admission-helpers.js';
-import { waitUntil } from './raw-peer.js';
+import { waitUntil } from '../helpers/raw-peer.js';
 
 const ISSUE_SCALE = process.env.ADMISSION_FLOOD_SCALE === 'issue';
 const REQUESTS = ISSUE_SCALE ? 1000 : 200;

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { get } from '../../gateway/src/client/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { addressesIn24, Crowd } from './admission-helpers.js';
-import { seededBytes, waitUntil } from './raw-peer.js';
+import { seededBytes, waitUntil } from '../helpers/raw-peer.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { get } from '../../gateway/src/client/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { Crowd } from './admission-helpers.js';
-import { waitUntil } from './raw-peer.js';
+import { waitUntil } from '../helpers/raw-peer.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../gateway/src/protocol/error-codes.js';
 import { startTestGateway } from '../helpers/gateway.js';
-import { RawPeer, seededBytes, waitUntil } from './raw-peer.js';
+import { RawPeer, seededBytes, waitUntil } from '../helpers/raw-peer.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

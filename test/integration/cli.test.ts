@@ -12,7 +12,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { get } from '../../gateway/src/client/index.js';
 import { freePort } from '../helpers/free-port.js';
 import { makeRoot } from '../helpers/gateway.js';
-import { RawPeer, sameBytes, seededBytes } from './raw-peer.js';
+import { RawPeer, sameBytes, seededBytes } from '../helpers/raw-peer.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = join(repo, 'bin/tftpfn.js');

@@ -14,7 +14,7 @@ import { encodeAck } from '../../gateway/src/protocol/packet.js';
 import { text, stream } from '../../sdk/index.js';
 import { FIXTURES } from '../helpers/functions.js';
 import { describeRun, killAllClients, runClient } from '../interop/run-client.js';
-import { RawPeer } from './raw-peer.js';
+import { RawPeer } from '../helpers/raw-peer.js';
 
 const records: SessionRecord[] = [];
 let gw: RunningGateway;

@@ -9,7 +9,7 @@ import { get, put } from '../../gateway/src/client/index.js';
 import { ErrorCode, TftpError } from '../../gateway/src/protocol/error-codes.js';
 import { memoryReader, type RequestHandler } from '../../gateway/src/index.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { RawPeer, sameBytes, seededBytes, waitUntil } from './raw-peer.js';
+import { RawPeer, sameBytes, seededBytes, waitUntil } from '../helpers/raw-peer.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

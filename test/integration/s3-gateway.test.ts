@@ -21,7 +21,7 @@ import { startS3rver, type S3rverRequest, type TestS3rver } from '../helpers/s3r
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';
 import { describeRun, killAllClients, runClient } from '../interop/run-client.js';
-import { RawPeer } from './raw-peer.js';
+import { RawPeer } from '../helpers/raw-peer.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -14,7 +14,7 @@ import { get } from '../../gateway/src/client/index.js';
 import type { SessionRecord } from '../../gateway/src/index.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { describeRun, killAllClients, runClient, type ClientResult } from './run-client.js';
-import { RawPeer, parse, rrq, wrq, ack } from './raw-peer.js';
+import { RawPeer, parse, rrq, wrq, ack } from '../helpers/raw-peer.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';
 
 const SEED = testSeed(0x7f7f_2024);

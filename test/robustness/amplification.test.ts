@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../gateway/src/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { RawPeer, parse, rrq, type Received } from '../interop/raw-peer.js';
+import { RawPeer, parse, rrq, type Received } from '../helpers/raw-peer.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';
 
 const SEED = testSeed(0xa3f1_0001);

@@ -12,7 +12,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { get } from '../../gateway/src/client/index.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { RawPeer, ack, data, error, parse, rrq } from '../interop/raw-peer.js';
+import { RawPeer, ack, data, error, parse, rrq } from '../helpers/raw-peer.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';
 import { hostileDatagram, hostileDatagramAvoiding, prng, type Rand } from './datagrams.js';
 

@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { RawPeer, parse, rrq } from '../interop/raw-peer.js';
+import { RawPeer, parse, rrq } from '../helpers/raw-peer.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';
 
 const SEED = testSeed(0x9047_0001);

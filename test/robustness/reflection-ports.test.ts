@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { ack, parse, RawPeer, rrq } from '../interop/raw-peer.js';
+import { ack, parse, RawPeer, rrq } from '../helpers/raw-peer.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';
 
 const SEED = testSeed(0x9ef1_0005);

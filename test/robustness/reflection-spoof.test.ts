@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { ack, parse, RawPeer, rrq, type Received } from '../interop/raw-peer.js';
+import { ack, parse, RawPeer, rrq, type Received } from '../helpers/raw-peer.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';
 
 const SEED = testSeed(0x9ef1_0009);
