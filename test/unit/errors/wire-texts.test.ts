@@ -2,7 +2,11 @@
  * Pins the bytes of every fixed ERROR the gateway can send (RFC 1350 section 5:
  * opcode 5, a 2-byte code, the text, a NUL). A changed or added text fails here first.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { ErrorCode } from '../../../gateway/src/protocol/error-codes.js';
 import { decodePacket, encodeError, Opcode } from '../../../gateway/src/protocol/packet.js';
 import { FALLBACK, WIRE_TEXT } from '../../../gateway/src/errors/wire-texts.js';
 import { PROGRESS_ERROR_TEXT } from '../../../gateway/src/session/progress.js';
@@ -52,5 +56,22 @@ describe('wire texts', () => {
     expect(PROGRESS_ERROR_TEXT['too-slow']).toBe(WIRE_TEXT.transferTooSlow.text);
     expect(PROGRESS_ERROR_TEXT['too-long']).toBe(WIRE_TEXT.transferTooLong.text);
     expect(BUSY_MESSAGE).toBe(WIRE_TEXT.busy.text);
+  });
+
+  test('wire texts: every fixed ERROR text written in gateway/src (outside the client) is an entry of the table', () => {
+    const src = fileURLToPath(new URL('../../../gateway/src/', import.meta.url));
+    const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.startsWith('client'));
+    // `ErrorCode.X, 'text'` (a TftpError, a reply, an abort) and `tftpCode: ErrorCode.X, message: 'text'`.
+    const pattern = /ErrorCode\.(\w+),\s*(?:message:\s*)?'([^']+)'/g;
+    const table = new Set(Object.values(WIRE_TEXT).map((w) => `${w.code} ${w.text}`));
+    const found: string[] = [];
+    for (const file of files) {
+      for (const m of readFileSync(join(src, file), 'utf8').matchAll(pattern)) {
+        const code = ErrorCode[m[1] as keyof typeof ErrorCode];
+        found.push(`${code} ${m[2]}`);
+      }
+    }
+    expect(found.length).toBeGreaterThan(5);
+    expect(found.filter((f) => !table.has(f))).toEqual([]);
   });
 });

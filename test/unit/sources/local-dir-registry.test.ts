@@ -1,18 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localDirSource } from '../../../gateway/src/sources/local-dir-registry.js';
 import { folderHandler } from '../../../gateway/src/sources/folder-handler.js';
 import { normalizePath } from '../../../gateway/src/request/path.js';
 import type { TftpRequest } from '../../../gateway/src/request/request.js';
 import type { ByteReader } from '../../../gateway/src/sources/types.js';
+import { makeRoot } from '../../helpers/gateway.js';
 
 const dirs: string[] = [];
 function tempRoot(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tftpfn-registry-'));
+  const dir = makeRoot(files);
   dirs.push(dir);
-  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
   return dir;
 }
 afterEach(() => {
