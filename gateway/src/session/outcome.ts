@@ -1,7 +1,8 @@
 /**
- * The outcome a session or a refused request records, decided from its TftpError alone, so the
+ * The outcome a session records when its source fails, decided from the TftpError alone, so the
  * pure sessions know no runtime's error codes. The TftpError itself (code and wire text) comes
- * from errors/to-tftp-error.ts.
+ * from errors/to-tftp-error.ts. (The outcome of a request refused before any session started
+ * is still stats/session-record.ts refusalOutcome; it belongs here too.)
  */
 import type { TftpError } from '../protocol/error-codes.js';
 import type { Outcome } from './types.js';
@@ -13,23 +14,4 @@ import type { Outcome } from './types.js';
  */
 export function outcomeFor(error: Pick<TftpError, 'code'>): Outcome {
   return error.code === 'TFTP_FUNCTION_FAILED' ? 'function-error' : 'upstream-error';
-}
-
-/** A request refused with this error before any session started: the ERROR code says why. */
-export function refusalOutcomeFor(error: Pick<TftpError, 'code' | 'tftpCode'>): Outcome {
-  if (error.code === 'TFTP_FUNCTION_FAILED') return 'function-error';
-  switch (error.tftpCode) {
-    case 1:
-      return 'not-found';
-    case 2:
-      return 'denied';
-    case 3:
-      return 'disk-full';
-    case 4:
-      return 'illegal-operation';
-    case 8:
-      return 'refused';
-    default:
-      return 'upstream-error';
-  }
 }
