@@ -19,7 +19,9 @@
  * connection, for stream writes (stats) that want to share it.
  */
 import { Redis } from 'ioredis';
-import { connectRedis } from './redis-connection.js';
+import { connectRedis, redactRedisUrl } from '../redis/connection.js';
+import { RedisOutage } from '../redis/outage.js';
+import { REDIS_KEY_PREFIX } from './keyspace.js';
 import type { Logger } from '../logging.js';
 import type { KvStats, KvStore } from './kv.js';
 
@@ -33,19 +35,11 @@ export interface RedisKvOptions {
   logger: Logger;
 }
 
-export const DEFAULT_REDIS_KEY_PREFIX = 'tftpfn:';
+/** The gateway-wide key prefix (cache/keyspace.ts), kept under its old name for importers. */
+export const DEFAULT_REDIS_KEY_PREFIX = REDIS_KEY_PREFIX;
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 500;
-/** Reconnect delay cap: an outage is noticed over within ~2 s of Redis coming back. */
-/** The URL with any password masked, fit for logs. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid redis url)';
-  }
-}
+/** Moved to redis/connection.ts; re-exported for the CLI commands that import it from here. */
+export { redactRedisUrl };
 
 export class RedisKvStore implements KvStore {
   readonly kind = 'redis';
@@ -54,9 +48,8 @@ export class RedisKvStore implements KvStore {
   readonly keyPrefix: string;
   readonly commandTimeoutMs: number;
   private readonly logger: Logger;
-  /** An outage is in progress: it has been logged, and its end will be. */
-  private down = false;
-  private downSinceMs = 0;
+  /** An outage in progress has been logged, and its end will be. */
+  private readonly outage = new RedisOutage();
   private bypassedAtDown = 0;
   /** Set after a command timeout while the socket is still up: calls bypass until a PING answers. */
   private hung = false;
@@ -183,18 +176,16 @@ export class RedisKvStore implements KvStore {
   }
 
   private outageStarts(err: Error): void {
-    if (this.closing || this.down) return;
-    this.down = true;
-    this.downSinceMs = performance.now();
+    if (this.closing || this.outage.active) return;
+    this.outage.start();
     this.bypassedAtDown = this.stats.bypassed;
     this.logger.warn({ event: 'redisUnavailable', err }, 'redis unavailable: cache bypassed');
   }
 
   private outageEnds(): void {
     this.stopProbe();
-    if (!this.down || this.closing) return;
-    this.down = false;
-    const downMs = Math.round(performance.now() - this.downSinceMs);
+    if (!this.outage.active || this.closing) return;
+    const downMs = this.outage.end();
     const bypassed = this.stats.bypassed - this.bypassedAtDown;
     this.logger.info({ event: 'redisReconnected', downMs, bypassed }, 'redis reconnected: cache resumed');
   }

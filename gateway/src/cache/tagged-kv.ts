@@ -33,6 +33,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KvStats, KvStore } from './kv.js';
+import { isEnvKvKey } from './keyspace.js';
 
 const MAGIC = Buffer.from('T1', 'latin1');
 const KEY_ID_BYTES = 4;
@@ -58,7 +59,7 @@ export interface TaggedKvOptions {
 export const MIN_CACHE_HMAC_KEY_BYTES = 16;
 
 /** env.kv is operator data written outside the gateway: see the header comment. */
-export const tagAllButEnvKv = (key: string): boolean => !key.startsWith('kv:');
+export const tagAllButEnvKv = (key: string): boolean => !isEnvKvKey(key);
 
 /** A per-process key for when none is configured: safe, but not shared with any other gateway. */
 export function randomCacheKey(): Buffer {

@@ -1,3 +1,5 @@
+import { STATS_STREAM_KEY } from '../cache/keyspace.js';
+
 /** Every default in one place. */
 export const DEFAULTS = {
   hosts: ['0.0.0.0', '::'],
@@ -76,7 +78,7 @@ export const DEFAULTS = {
   memoryKvMaxBytes: 64 * 1024 * 1024,
   upstreamAttempts: 4,
   statsToRedis: true,
-  statsStreamKey: 'tftpfn:sessions',
+  statsStreamKey: STATS_STREAM_KEY,
   statsStreamMaxLen: 100_000,
   statsCounterTtlSeconds: 7 * 24 * 3600,
   statsBufferMax: 10_000,

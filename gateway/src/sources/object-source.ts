@@ -24,6 +24,7 @@
 import type { Logger } from 'pino';
 import { toTftpError } from '../errors/to-tftp-error.js';
 import type { KvStore } from '../cache/kv.js';
+import { objectChunkKey, objectMetaKey } from '../cache/keyspace.js';
 import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
 import { readSize, type ByteReader } from './types.js';
 
@@ -154,7 +155,7 @@ export class ObjectSource {
       const meta: Meta = head === 'not-modified' ? { info: shared!.info, checkedAt: this.now() } : { info: head, checkedAt: this.now() };
       if (head === 'not-modified') this.stats.notModified++;
       this.metas.set(key, meta);
-      void this.kv.set(`meta:${key}`, Buffer.from(JSON.stringify({ size: meta.info.size, etag: meta.info.etag, checkedAtMs: Date.now() })), this.opts.cacheTtlSeconds);
+      void this.kv.set(objectMetaKey(key), Buffer.from(JSON.stringify({ size: meta.info.size, etag: meta.info.etag, checkedAtMs: Date.now() })), this.opts.cacheTtlSeconds);
       return meta.info;
     })().finally(() => this.metaInFlight.delete(key));
     this.metaInFlight.set(key, p);
@@ -163,7 +164,7 @@ export class ObjectSource {
 
   /** Another gateway's recent check, from the shared cache. */
   private async sharedMeta(key: string): Promise<Meta | undefined> {
-    const raw = await this.kv.get(`meta:${key}`);
+    const raw = await this.kv.get(objectMetaKey(key));
     if (!raw) return undefined;
     try {
       const m = JSON.parse(Buffer.from(raw).toString()) as { size: number; etag: string; checkedAtMs: number };
@@ -180,7 +181,7 @@ export class ObjectSource {
    * concurrent callers share one fetch.
    */
   acquire(ref: ObjectRef, info: ObjectInfo, chunkSize: number, index: number): ChunkEntry {
-    const key = `obj:${refKey(ref)}@${info.etag}:${chunkSize}:${index}`;
+    const key = objectChunkKey(refKey(ref), info.etag, chunkSize, index);
     const hit = this.chunks.get(key);
     if (hit) {
       this.stats.coalesced++;

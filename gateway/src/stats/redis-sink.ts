@@ -28,8 +28,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logging.js';
-import { redactRedisUrl } from '../cache/redis-kv.js';
-import { connectRedis } from '../cache/redis-connection.js';
+import { connectRedis, redactRedisUrl } from '../redis/connection.js';
+import { REDIS_KEY_PREFIX, statsKeys } from '../cache/keyspace.js';
 import type { SessionRecord } from './session-record.js';
 
 export interface RedisStatsSinkOptions {
@@ -92,16 +92,8 @@ export function recordFile(r: SessionRecord): string {
   return r.fileNormalized ?? r.file;
 }
 
-/** Keys the sink writes, for readers (the CLI) and tests. */
-export function statsKeys(prefix: string) {
-  return {
-    gateways: `${prefix}gateways`,
-    gateway: (id: string, minute: number) => `${prefix}stats:gw:${id}:${minute}`,
-    fn: (name: string, minute: number) => `${prefix}stats:fn:${name}:${minute}`,
-    topFile: (minute: number) => `${prefix}stats:top:file:${minute}`,
-    topPeer: (minute: number) => `${prefix}stats:top:peer:${minute}`,
-  };
-}
+/** Keys the sink writes (cache/keyspace.ts), re-exported for the CLI and tests that import them from here. */
+export { statsKeys };
 
 /**
  * KEYS[1] the stream; ARGV[1] its approximate MAXLEN; then five values per record: gateway,
@@ -147,7 +139,7 @@ export class RedisStatsSink {
       counterTtlSeconds: opts.counterTtlSeconds,
       bufferMax: opts.bufferMax,
       flushMs: opts.flushMs,
-      keyPrefix: opts.keyPrefix ?? 'tftpfn:',
+      keyPrefix: opts.keyPrefix ?? REDIS_KEY_PREFIX,
       batchSize: opts.batchSize ?? DEFAULT_STATS_BATCH_SIZE,
       closeTimeoutMs: opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
     };

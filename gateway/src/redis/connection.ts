@@ -1,7 +1,8 @@
 /**
  * One way to open a Redis connection for the gateway (the cache and the stats sink each keep
- * their own): fail fast while disconnected, never replay a command after a reconnect, retry
- * forever with capped backoff, and report outages as two calls, down(err) and up().
+ * their own, and a control plane will too): fail fast while disconnected, never replay a
+ * command after a reconnect, retry forever with capped backoff, and report outages as two
+ * calls, down(err) and up(). `./outage.ts` turns those calls into one logged outage.
  */
 import { Redis } from 'ioredis';
 
@@ -46,4 +47,15 @@ export function connectRedis(url: string, opts: { commandTimeoutMs: number; conn
     on.up();
   });
   return client;
+}
+
+/** The URL with any password masked, fit for logs. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid redis url)';
+  }
 }
