@@ -19,7 +19,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ServerStats } from '../index.js';
+import type { ServerStats } from './server-stats.js';
 import type { FailureKind } from '../runtime/function-failure.js';
 import type { ReloadEvent } from '../runtime/function-runtime.js';
 import type { SessionRecord } from './session-record.js';

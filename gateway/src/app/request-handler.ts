@@ -1,0 +1,48 @@
+/**
+ * The request handler a config asks for: the caller's own handler, else the router over
+ * routes, functions, buckets and folders, else (no routing configured) the one in-process
+ * function or the root folder.
+ */
+import type { GatewayConfig } from '../config/schema.js';
+import type { RequestHandler } from '../request/request.js';
+import { buildRouterFromConfig } from '../routing/router-handler.js';
+import type { FunctionRuntime } from '../runtime/function-runtime.js';
+import { bucketHandler } from '../sources/bucket-handler.js';
+import { folderHandler } from '../sources/folder-handler.js';
+import type { ObjectSource } from '../sources/object-source.js';
+
+export interface HandlerParts {
+  readonly config: GatewayConfig;
+  /** Given by the embedder: serves every request itself, bypassing routes and functions. */
+  readonly handler: RequestHandler | undefined;
+  readonly runtime: FunctionRuntime | undefined;
+  readonly objects: ObjectSource | undefined;
+  /** Names of the functions given in process. */
+  readonly inProcess: readonly string[];
+}
+
+export function buildRequestHandler({ config, handler, runtime, objects, inProcess }: HandlerParts): RequestHandler {
+  const folderOptions = {
+    readAheadBytes: config.readAheadBytes,
+    fileCacheTtlMs: config.fileCacheTtlMs,
+    fileCacheMaxFileBytes: config.fileCacheMaxFileBytes,
+    fileCacheMaxBytes: config.fileCacheMaxBytes,
+  };
+  const rootHandler = () => folderHandler({ root: config.root, writeRoot: config.writeRoot, allowOverwrite: config.allowOverwrite, ...folderOptions });
+  let h = handler;
+  if (!h) {
+    const folders = new Map<string, RequestHandler>();
+    h = buildRouterFromConfig(config, {
+      rootHandler,
+      functionHandler: (name) => runtime?.handler(name),
+      bucketHandler: objects && ((bucket, prefix) => bucketHandler(objects, bucket, prefix)),
+      folderHandler: (folder) => {
+        let f = folders.get(folder);
+        if (!f) folders.set(folder, (f = folderHandler({ root: folder, ...folderOptions })));
+        return f;
+      },
+    });
+  }
+  // No routing configured: one function given in process serves everything; else the root folder.
+  return h ?? (inProcess.length === 1 && runtime ? runtime.handler(inProcess[0])! : rootHandler());
+}

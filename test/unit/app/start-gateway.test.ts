@@ -1,0 +1,93 @@
+/**
+ * startGateway's teardown on real loopback sockets: a start that fails halfway closes what had
+ * started (no socket, server or timer left), and close() drains with /readyz still answering.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { startGateway } from '../../../gateway/src/app/start-gateway.js';
+import { text } from '../../../sdk/index.js';
+import { makeRoot } from '../../helpers/gateway.js';
+
+const logger = pino({ level: 'silent' });
+
+/** Open handles of the kinds start-up creates (UDP sockets, TCP servers, intervals). */
+function handles(): Record<string, number> {
+  const out: Record<string, number> = { UDPWrap: 0, TCPServerWrap: 0, Timeout: 0 };
+  for (const r of process.getActiveResourcesInfo()) if (r in out) out[r]++;
+  return out;
+}
+
+function bindUdp(address: string, port: number): Promise<Socket> {
+  const s = createSocket('udp4');
+  return new Promise((resolve, reject) => s.once('error', reject).bind({ address, port, exclusive: true }, () => resolve(s)));
+}
+
+const close = (s: Socket) => new Promise<void>((resolve) => s.close(() => resolve()));
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('startGateway teardown', () => {
+  it('start gateway: a start that binds one address and fails on the next closes the first, the metrics server and the timers', async () => {
+    const holder = await bindUdp('127.0.0.2', 0);
+    const port = holder.address().port;
+    try {
+      await turn();
+      const before = handles();
+      const stats: unknown[] = [];
+      await expect(
+        startGateway({
+          config: { hosts: ['127.0.0.1', '127.0.0.2'], port, root: makeRoot(), metricsPort: 0, logLevel: 'silent' },
+          functions: { main: () => text('x') },
+          logger,
+          onServerStats: (s) => stats.push(s),
+          serverStatsIntervalMs: 100,
+        }),
+      ).rejects.toThrow(/cannot listen on 127\.0\.0\.2/);
+      await turn();
+      expect(handles()).toEqual(before);
+      // The first address was bound by the failed start; it is free again.
+      await close(await bindUdp('127.0.0.1', port));
+      expect(stats).toEqual([]);
+    } finally {
+      await close(holder);
+    }
+  });
+
+  it('start gateway: a metrics port in use fails the start naming the field, and leaves nothing open', async () => {
+    const first = await startGateway({ config: { hosts: ['127.0.0.1'], port: 0, root: makeRoot(), metricsPort: 0 }, logger });
+    try {
+      await turn();
+      const before = handles();
+      await expect(
+        startGateway({ config: { hosts: ['127.0.0.1'], port: 0, root: makeRoot(), metricsPort: first.metricsPort }, functions: { main: () => text('x') }, logger }),
+      ).rejects.toThrow(`field "metricsPort": cannot listen on 127.0.0.1:${first.metricsPort}`);
+      await turn();
+      expect(handles()).toEqual(before);
+    } finally {
+      await first.close(0);
+    }
+  });
+
+  it('start gateway: close() reports shutting down at once, serves /readyz through the drain, and runs once', async () => {
+    const root = makeRoot({ 'a.bin': new Uint8Array(5_000) });
+    const gw = await startGateway({ config: { hosts: ['127.0.0.1'], port: 0, root, metricsPort: 0 }, logger });
+    expect(gw.ready()).toEqual({ ready: true, reasons: [] });
+    // A read the client never acknowledges: the session stays in flight for the whole grace.
+    const client = await bindUdp('127.0.0.1', 0);
+    const firstData = new Promise<Buffer>((resolve) => client.once('message', (m) => resolve(m)));
+    client.send(Buffer.from('\x00\x01a.bin\x00octet\x00', 'latin1'), gw.port, '127.0.0.1');
+    expect((await firstData).readUInt16BE(0)).toBe(3);
+    try {
+      const closing = gw.close(2_000);
+      expect(gw.close(0)).toBe(closing);
+      expect(gw.ready()).toEqual({ ready: false, reasons: ['shutting down'] });
+      const res = await fetch(`http://127.0.0.1:${gw.metricsPort}/readyz`, { signal: AbortSignal.timeout(1_500) });
+      expect(res.status).toBe(503);
+      expect(await res.text()).toBe('not ready\n- shutting down\n');
+      await closing;
+      await expect(fetch(`http://127.0.0.1:${gw.metricsPort}/readyz`, { signal: AbortSignal.timeout(1_500) })).rejects.toThrow();
+    } finally {
+      await close(client);
+    }
+  });
+});
