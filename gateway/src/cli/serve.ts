@@ -5,7 +5,7 @@
  */
 import cluster from 'node:cluster';
 import { Command, Option } from 'commander';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, deriveConfig, loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { startGateway } from '../index.js';
 import { createLogger } from '../logging.js';
@@ -71,11 +71,10 @@ export function serveCommand(): Command {
 function perProcess(config: GatewayConfig): GatewayConfig {
   const slot = Number(process.env.TFTPFN_PROCESS_SLOT);
   if (!cluster.isWorker || !Number.isInteger(slot)) return config;
-  return {
-    ...config,
+  return deriveConfig(config, {
     metricsPort: config.metricsPort === undefined || config.metricsPort === 0 ? config.metricsPort : config.metricsPort + slot,
     gatewayId: config.gatewayId === undefined ? undefined : `${config.gatewayId}-${slot}`,
-  };
+  });
 }
 
 async function runGateway(base: GatewayConfig): Promise<void> {
@@ -83,7 +82,7 @@ async function runGateway(base: GatewayConfig): Promise<void> {
   const log = createLogger(config.logLevel, cluster.isWorker ? { worker: cluster.worker?.id } : {});
   let running;
   try {
-    running = await startGateway({ config: config as never, logger: log });
+    running = await startGateway({ config, logger: log });
   } catch (e) {
     log.fatal({ event: 'startFailed', err: e }, (e as Error).message);
     console.error(`tftpfn serve: ${(e as Error).message}`);

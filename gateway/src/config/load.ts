@@ -2,16 +2,14 @@
  * Builds the configuration from defaults < config file (JSON) < environment < flags.
  * The only module that reads process.env. Errors name the field, where it came from, and the fix.
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { checkRoot } from './checks.js';
+import { ConfigError } from './config-error.js';
+import { deepFreeze } from './deep-freeze.js';
 import { configSchema, describeValue, functionConfigSchema, type GatewayConfig } from './schema.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError, checkRoot };
 
 const FIELDS = Object.keys(configSchema.shape) as (keyof GatewayConfig)[];
 
@@ -71,8 +69,23 @@ export function loadConfig(input: LoadInput = {}): GatewayConfig {
   return config;
 }
 
-/** Validates a config object (already merged); used by createGateway too. */
-export function parseConfig(raw: Record<string, unknown>, origin: Record<string, string> = {}): GatewayConfig {
+/**
+ * Configs this module produced: deep-frozen, so one that comes back (serve hands loadConfig's
+ * result to startGateway) is returned as it is instead of being parsed a second time.
+ */
+const parsedConfigs = new WeakSet<object>();
+
+/** True for a config parseConfig or loadConfig returned (not a copy of one). */
+export function isParsedConfig(value: unknown): value is GatewayConfig {
+  return typeof value === 'object' && value !== null && parsedConfigs.has(value);
+}
+
+/**
+ * Validates a config object (already merged); used by createGateway too. The result is
+ * deep-frozen; a result of this function passed back in is returned unchanged (parsed once).
+ */
+export function parseConfig(raw: Record<string, unknown> | GatewayConfig, origin: Record<string, string> = {}): GatewayConfig {
+  if (isParsedConfig(raw)) return raw;
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
@@ -88,7 +101,20 @@ export function parseConfig(raw: Record<string, unknown>, origin: Record<string,
     });
     throw new ConfigError(`invalid configuration:\n  - ${lines.join('\n  - ')}`);
   }
-  return Object.freeze(result.data);
+  const config = deepFreeze(result.data);
+  parsedConfigs.add(config);
+  return config;
+}
+
+/**
+ * A parsed config with a few fields replaced by values the caller derived from it (serve's
+ * per-process metrics port and gateway id): frozen and marked parsed like the original, so
+ * it is not parsed again either.
+ */
+export function deriveConfig(config: GatewayConfig, patch: Partial<Pick<GatewayConfig, 'metricsPort' | 'gatewayId'>>): GatewayConfig {
+  const derived = deepFreeze({ ...config, ...patch });
+  parsedConfigs.add(derived);
+  return derived;
 }
 
 /** What a field's schema wants underneath defaults, optionals and text parsing. */
@@ -163,22 +189,6 @@ export function configWarnings(config: GatewayConfig): string[] {
     );
   }
   return out;
-}
-
-/** The served folder must exist and be readable, or every request would fail after "listening". */
-export function checkRoot(root: string, from: string | undefined): void {
-  const where = from ? ` (from ${from})` : '';
-  let problem: string | undefined;
-  try {
-    if (!statSync(root).isDirectory()) problem = 'is not a directory';
-    else accessSync(root, constants.R_OK | constants.X_OK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read by this user' : `cannot be opened (${code ?? 'error'})`;
-  }
-  if (problem) {
-    throw new ConfigError(`invalid configuration:\n  - field "root"${where}: ${root} ${problem}: give a readable folder, e.g. --root /srv/tftp`);
-  }
 }
 
 export { envName, flagName };

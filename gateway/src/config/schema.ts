@@ -5,8 +5,7 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { OPTION_NAMES } from '../protocol/options.js';
-import { parseCidr } from '../transport/cidr.js';
-import { parseRouteTable, RouteConfigError } from '../routing/routes.js';
+import { cidrProblem, crossFieldIssues, FUNCTION_NAME } from './checks.js';
 
 /** How a wrong value reads in an error: `null`, `an empty string`, `the string "x"`, `true`. */
 export function describeValue(v: unknown): string {
@@ -37,16 +36,13 @@ const bool = z.preprocess(
 const list = z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()));
 const cidrList = list.superRefine((items, ctx) => {
   for (const item of items) {
-    try {
-      parseCidr(item);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    }
+    const problem = cidrProblem(item);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   }
 });
 
-/** A function's name: it names a deploy folder and appears in logs, stats and metric labels. */
-export const FUNCTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
+/** Kept here for its importers (deploy, the deploy store); defined beside the other checks. */
+export { FUNCTION_NAME };
 
 const stringMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'names are letters, digits and _'), z.string());
 
@@ -227,37 +223,9 @@ export const configSchema = z
     serverStatsIntervalMs: int(100, 24 * 3600 * 1000).default(DEFAULTS.serverStatsIntervalMs),
   })
   .strict()
+  // Fields that must agree, the route table and function names: config/checks.ts.
   .superRefine((c, ctx) => {
-    if (c.singlePort && c.processes > 1) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['processes'],
-        message: 'single-port mode needs every packet of a session in one process: use processes=1 with singlePort, or turn singlePort off',
-      });
-    }
-    if (c.routes.length > 0 || c.defaultRoute) {
-      try {
-        parseRouteTable({ routes: c.routes, default: c.defaultRoute });
-      } catch (e) {
-        if (!(e instanceof RouteConfigError)) throw e;
-        for (const problem of e.problems) {
-          const [where, ...why] = problem.split(': ');
-          const path = where.startsWith('default') ? ['defaultRoute', ...where.slice('default'.length).split('.').filter(Boolean)] : where.replace(/^routes\[(\d+)\]/, 'routes.$1').split('.');
-          ctx.addIssue({ code: 'custom', path, message: why.join(': ') });
-        }
-      }
-    }
-    for (const name of Object.keys(c.functions)) {
-      if (!FUNCTION_NAME.test(name)) {
-        ctx.addIssue({ code: 'custom', path: ['functions', name], message: 'a function name is letters, digits, - and _ (at most 63), starting with a letter or digit, e.g. "grub"' });
-      }
-    }
-    if ((c.s3AccessKeyId === undefined) !== (c.s3SecretAccessKey === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['s3SecretAccessKey'], message: 'give both s3AccessKeyId and s3SecretAccessKey, or neither (the standard AWS credential chain is used then)' });
-    }
-    if (c.singlePort && c.portRange) {
-      ctx.addIssue({ code: 'custom', path: ['portRange'], message: 'portRange has no effect in single-port mode: remove one of them' });
-    }
+    for (const issue of crossFieldIssues(c)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   });
 
 export type GatewayConfig = Readonly<z.infer<typeof configSchema>>;

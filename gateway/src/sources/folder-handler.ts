@@ -1,8 +1,7 @@
 /**
  * The embedded default handler: every request is served from (or stored to) a local folder.
  */
-import { statSync } from 'node:fs';
-import { ConfigError } from '../config/load.js';
+import { requireFolder } from '../config/checks.js';
 import type { RequestHandler } from '../request/request.js';
 import { LocalDirSink } from './local-dir.js';
 import { localDirSource } from './local-dir-registry.js';
@@ -16,16 +15,6 @@ export interface FolderHandlerOptions {
   fileCacheTtlMs?: number;
   fileCacheMaxFileBytes?: number;
   fileCacheMaxBytes?: number;
-}
-
-function requireFolder(field: string, dir: string): void {
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    /* reported below */
-  }
-  if (!isDir) throw new ConfigError(`field "${field}": ${dir} is not a folder; create it or point ${field} at an existing folder`);
 }
 
 export function folderHandler(opts: FolderHandlerOptions): RequestHandler {
