@@ -4,14 +4,15 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { startGateway } from '../../../gateway/src/app/start-gateway.js';
 import { text } from '../../../sdk/index.js';
+import { FunctionRuntime } from '../../../gateway/src/runtime/function-runtime.js';
 import { makeRoot } from '../../helpers/gateway.js';
 
 const logger = pino({ level: 'silent' });
 
-/** Open handles of the kinds start-up creates (UDP sockets, TCP servers, intervals). */
+/** Open handles of the kinds start-up creates (UDP sockets, TCP servers, ref'd timers). */
 function handles(): Record<string, number> {
   const out: Record<string, number> = { UDPWrap: 0, TCPServerWrap: 0, Timeout: 0 };
   for (const r of process.getActiveResourcesInfo()) if (r in out) out[r]++;
@@ -27,7 +28,7 @@ const close = (s: Socket) => new Promise<void>((resolve) => s.close(() => resolv
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('startGateway teardown', () => {
-  it('start gateway: a start that binds one address and fails on the next closes the first, the metrics server and the timers', async () => {
+  it('start gateway: a start that binds one address and fails on the next closes the first and the metrics server, and never calls the stats hook', async () => {
     const holder = await bindUdp('127.0.0.2', 0);
     const port = holder.address().port;
     try {
@@ -68,15 +69,43 @@ describe('startGateway teardown', () => {
     }
   });
 
+  it('start gateway: a remap file that cannot be read, found after the function runtime started, closes the runtime once', async () => {
+    await turn();
+    const before = handles();
+    const close = vi.spyOn(FunctionRuntime.prototype, 'close');
+    try {
+      await expect(
+        startGateway({
+          config: { hosts: ['127.0.0.1'], port: 0, root: makeRoot(), deployDir: makeRoot(), remapFile: '/nonexistent/tftpfn-remap' },
+          functions: { main: () => text('x') },
+          logger,
+        }),
+      ).rejects.toThrow('field "remapFile": cannot read /nonexistent/tftpfn-remap');
+      expect(close).toHaveBeenCalledTimes(1);
+      expect(close).toHaveBeenCalledWith(0);
+    } finally {
+      close.mockRestore();
+    }
+    await turn();
+    expect(handles()).toEqual(before);
+  });
+
   it('start gateway: close() reports shutting down at once, serves /readyz through the drain, and runs once', async () => {
     const root = makeRoot({ 'a.bin': new Uint8Array(5_000) });
     const gw = await startGateway({ config: { hosts: ['127.0.0.1'], port: 0, root, metricsPort: 0 }, logger });
     expect(gw.ready()).toEqual({ ready: true, reasons: [] });
-    // A read the client never acknowledges: the session stays in flight for the whole grace.
+    // A read the client acknowledges once, then stalls: the session (retrying for ~5 s) stays
+    // in flight for the whole grace.
     const client = await bindUdp('127.0.0.1', 0);
-    const firstData = new Promise<Buffer>((resolve) => client.once('message', (m) => resolve(m)));
+    const next = () => new Promise<{ msg: Buffer; port: number }>((resolve) => client.once('message', (msg, rinfo) => resolve({ msg, port: rinfo.port })));
+    let data = next();
     client.send(Buffer.from('\x00\x01a.bin\x00octet\x00', 'latin1'), gw.port, '127.0.0.1');
-    expect((await firstData).readUInt16BE(0)).toBe(3);
+    const first = await data;
+    expect(first.msg.readUInt32BE(0)).toBe(0x0003_0001);
+    data = next();
+    client.send(Buffer.from([0, 4, 0, 1]), first.port, '127.0.0.1');
+    expect((await data).msg.readUInt32BE(0)).toBe(0x0003_0002);
+    const closeStartedMs = performance.now();
     try {
       const closing = gw.close(2_000);
       expect(gw.close(0)).toBe(closing);
@@ -85,6 +114,8 @@ describe('startGateway teardown', () => {
       expect(res.status).toBe(503);
       expect(await res.text()).toBe('not ready\n- shutting down\n');
       await closing;
+      // The grace ran out with the session still in flight (it was aborted, not finished).
+      expect(performance.now() - closeStartedMs).toBeGreaterThanOrEqual(1_900);
       await expect(fetch(`http://127.0.0.1:${gw.metricsPort}/readyz`, { signal: AbortSignal.timeout(1_500) })).rejects.toThrow();
     } finally {
       await close(client);
