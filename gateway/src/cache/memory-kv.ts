@@ -10,6 +10,7 @@
  * key is the least recently used. Expiry is lazy (checked on read) plus a cheap prune of a few
  * entries at the LRU end on each write, where entries nobody reads end up.
  */
+import { DEFAULTS } from '../config/defaults.js';
 import type { KvStats, KvStore } from './kv.js';
 
 export interface MemoryKvOptions {
@@ -26,7 +27,8 @@ interface Entry {
   expiresAtMs: number | undefined;
 }
 
-export const DEFAULT_MEMORY_KV_MAX_BYTES = 64 * 1024 * 1024;
+/** memoryKvMaxBytes's default (config/defaults.ts), for stores built without a config. */
+export const DEFAULT_MEMORY_KV_MAX_BYTES = DEFAULTS.memoryKvMaxBytes;
 /** How many LRU-end entries each write inspects for expiry: bounded work per call. */
 const PRUNE_PER_WRITE = 4;
 

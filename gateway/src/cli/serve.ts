@@ -6,6 +6,7 @@
 import cluster from 'node:cluster';
 import { Command, Option } from 'commander';
 import { ConfigError, deriveConfig, loadConfig } from '../config/load.js';
+import { DEFAULTS } from '../config/defaults.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { startGateway } from '../index.js';
 import { createLogger } from '../logging.js';
@@ -16,28 +17,28 @@ export function serveCommand(): Command {
   return new Command('serve')
     .description('run the gateway: a folder by default; functions and routes from the config file')
     .option('-c, --config <file>', 'JSON config file (also TFTPFN_CONFIG)')
-    .option('--host <addr>', 'address to listen on, repeatable; 0.0.0.0 / :: mean every interface address (default 0.0.0.0 and ::)', collect)
-    .option('-p, --port <n>', 'UDP port to listen on (default 69)')
-    .option('-r, --root <dir>', 'folder to serve (default .)')
+    .option('--host <addr>', `address to listen on, repeatable; 0.0.0.0 / :: mean every interface address (default ${DEFAULTS.hosts.join(' and ')})`, collect)
+    .option('-p, --port <n>', `UDP port to listen on (default ${DEFAULTS.port})`)
+    .option('-r, --root <dir>', `folder to serve (default ${DEFAULTS.root})`)
     .option('--single-port', 'serve every session from the listening port (NAT, containers, Kubernetes)')
     .option('--port-range <low-high>', 'ports for per-session sockets, e.g. 50000-50999')
-    .option('--max-block-size <n>', 'largest blksize granted (512-65464, default 65464)')
-    .option('--max-window-size <n>', 'largest windowsize granted (default 64)')
+    .option('--max-block-size <n>', `largest blksize granted (512-65464, default ${DEFAULTS.maxBlockSize})`)
+    .option('--max-window-size <n>', `largest windowsize granted (default ${DEFAULTS.maxWindowSize})`)
     .option('--refuse <options>', 'options never acknowledged, e.g. tsize,blksize', collect)
-    .option('--timeout-ms <n>', 'retransmit timeout in ms (default 1000)')
-    .option('--retries <n>', 'timeouts in a row before a session gives up (default 5)')
-    .option('--max-sessions <n>', 'concurrent sessions (default 10000)')
-    .option('--max-sessions-per-client <n>', 'concurrent sessions per client IP (default 64)')
+    .option('--timeout-ms <n>', `retransmit timeout in ms (default ${DEFAULTS.timeoutMs})`)
+    .option('--retries <n>', `timeouts in a row before a session gives up (default ${DEFAULTS.retries})`)
+    .option('--max-sessions <n>', `concurrent sessions (default ${DEFAULTS.maxSessions})`)
+    .option('--max-sessions-per-client <n>', `concurrent sessions per client IP (default ${DEFAULTS.maxSessionsPerClient})`)
     .option('--allow <cidr>', 'only these client networks, repeatable', collect)
     .option('--deny <cidr>', 'never these client networks, repeatable', collect)
-    .option('--metrics-port <n>', 'serve Prometheus /metrics, /healthz and /readyz on this TCP port (metricsHost, default 127.0.0.1)')
+    .option('--metrics-port <n>', `serve Prometheus /metrics, /healthz and /readyz on this TCP port (metricsHost, default ${DEFAULTS.metricsHost})`)
     .option('--redis-url <url>', 'Redis for the shared cache, env.kv and session stats (redis://host:port)')
     .option('--deploy-dir <dir>', 'deploy folder of function versions (tftpfn deploy), watched and hot-reloaded')
     .option('--write-root <dir>', 'accept uploads (WRQ) into this folder; off by default')
     .option('--allow-overwrite', 'let uploads replace existing files')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
-    .option('--shutdown-grace-ms <n>', 'on SIGTERM, how long sessions in flight may take to finish (default 10000)')
-    .addOption(new Option('--processes <n>', 'gateway processes sharing the listening socket (default 1)'))
+    .option('--log-level <level>', `fatal, error, warn, info, debug, trace or silent (default ${DEFAULTS.logLevel})`)
+    .option('--shutdown-grace-ms <n>', `on SIGTERM, how long sessions in flight may take to finish (default ${DEFAULTS.shutdownGraceMs})`)
+    .addOption(new Option('--processes <n>', `gateway processes sharing the listening socket (default ${DEFAULTS.processes})`))
     .action(async (opts: Record<string, unknown>) => {
       const { config: configFile, host, ...rest } = opts;
       let config: GatewayConfig;

@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { DEFAULTS } from '../config/defaults.js';
 import { toTftpError, wireError } from '../errors/to-tftp-error.js';
 import { WIRE_TEXT } from '../errors/wire-texts.js';
 import type { RequestPath } from '../request/path.js';
@@ -43,7 +44,7 @@ export class LocalDirSource {
 
   constructor(root: string, opts: LocalDirOptions = {}) {
     this.root = realpathSync(root);
-    this.readAheadBytes = opts.readAheadBytes ?? 64 * 1024;
+    this.readAheadBytes = opts.readAheadBytes ?? DEFAULTS.readAheadBytes;
     this.cache = new HotFileCache(opts.cacheTtlMs ?? 0, opts.cacheMaxFileBytes ?? 0, opts.cacheMaxTotalBytes ?? 0);
   }
 

@@ -2,9 +2,10 @@
  * The reference source: bytes already in memory. Used for cached files, generated content and
  * tests. Chunks are views of the one buffer, never copies.
  */
+import { DEFAULTS } from '../config/defaults.js';
 import { readSize, type ByteReader } from './types.js';
 
-export function memoryReader(bytes: Uint8Array, readAheadBytes = 64 * 1024): ByteReader {
+export function memoryReader(bytes: Uint8Array, readAheadBytes: number = DEFAULTS.readAheadBytes): ByteReader {
   let offset = 0;
   return {
     size: bytes.length,

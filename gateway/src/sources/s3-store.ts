@@ -26,6 +26,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { DEFAULTS } from '../config/defaults.js';
 import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
 
 export interface S3StoreOptions {
@@ -112,8 +113,8 @@ export class S3ObjectStore implements ObjectStore {
   private readonly stallHoldMs: number;
 
   constructor(opts: S3StoreOptions = {}) {
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
-    this.firstByteTimeoutMs = Math.min(opts.firstByteTimeoutMs ?? 2000, this.requestTimeoutMs);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULTS.s3RequestTimeoutMs;
+    this.firstByteTimeoutMs = Math.min(opts.firstByteTimeoutMs ?? DEFAULTS.s3FirstByteTimeoutMs, this.requestTimeoutMs);
     this.stallHoldMs = opts.stallHoldMs ?? 5000;
     const agent = { keepAlive: true, maxSockets: opts.maxSockets ?? 256 };
     const config: S3ClientConfig = {
