@@ -5,11 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { normalizePath } from '../gateway/src/request/path.js';
+import { DeclaredSize, runHandler, type EnvBindings } from '../gateway/src/runtime/run-handler.js';
 import type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler } from './contract.js';
 import { kvBinding } from './kv-binding.js';
 import { parseMac } from './mac.js';
-import { responseProblem, type Response, type TftpErrorCode } from './response.js';
-import { streamChunks } from './stream-chunks.js';
+import type { Response, TftpErrorCode } from './response.js';
 
 /**
  * The request fields a test gives {@link invoke}; everything else gets a default.
@@ -96,7 +96,8 @@ let counter = 0;
 /**
  * Runs a handler once, in-process, as the gateway would: fills in the request (peer
  * 192.0.2.10:1234, local 192.0.2.1:69, octet read, no options), normalises the path and parses
- * the MAC, calls the handler, checks what it returned and collects the body. A throw, a
+ * the MAC, then calls the handler, checks what it returned and checks stream chunks with the
+ * gateway's own code (gateway/src/runtime/run-handler.ts), and collects the body. A throw, a
  * rejection or an invalid return value becomes `errorCode: 0, errorMessage: 'internal error'`,
  * with the cause in `thrown` — the client never sees more.
  *
@@ -144,7 +145,7 @@ export async function invoke(
     local: endpoint(given.local, { address: '192.0.2.1', port: 69 }),
     mac: 'mac' in given ? given.mac : parseMac(path.normalized),
   };
-  const fullEnv: FunctionEnv = {
+  const bindings: EnvBindings = {
     vars: env.vars ?? {},
     secrets: env.secrets ?? {},
     log: env.log ?? recordingLogger(logs),
@@ -153,23 +154,17 @@ export async function invoke(
   const internal = (thrown: unknown, fields: Partial<InvokeResult> = {}): InvokeResult =>
     result({ request: full, ...fields, errorCode: 0, errorMessage: 'internal error', thrown });
 
-  let response: unknown;
-  try {
-    response = await handler(full, fullEnv);
-  } catch (e) {
-    return internal(e);
-  }
-  const problem = responseProblem(response);
-  if (problem) return internal(new TypeError(problem));
-  const r = response as Response;
-  const base = { request: full, response: r };
+  const ran = await runHandler(handler, full, bindings);
+  if (!ran.ok) return internal(ran.thrown);
+  const r = ran.result;
+  const base = { request: full, response: ran.response };
 
   switch (r.kind) {
     case 'error':
       return result({ ...base, errorCode: r.code, errorMessage: r.message });
     case 'bytes': {
       const body = Buffer.from(r.body);
-      return result({ ...base, body, size: body.length, tsize: r.size });
+      return result({ ...base, body, size: body.length, tsize: body.length });
     }
     case 'object':
     case 'file': {
@@ -188,19 +183,33 @@ export async function invoke(
       }
     }
     case 'stream': {
+      // As the gateway reads it: checked, snapshotted chunks, and the declared size checked
+      // as they come (a stream past its size stops at the chunk that passes it).
       const chunks: Uint8Array[] = [];
-      try {
-        for await (const chunk of streamChunks(r.body)) chunks.push(chunk);
-      } catch (e) {
+      const declared = new DeclaredSize(r.size);
+      const partial = (thrown: unknown) => {
         // The client has had the bytes so far, then gets ERROR 0.
         const body = Buffer.concat(chunks);
-        return internal(e, { ...base, body, size: body.length, tsize: r.size });
+        return internal(thrown, { ...base, body, size: body.length, tsize: r.size });
+      };
+      for (;;) {
+        let next;
+        try {
+          next = await r.chunks.next();
+        } catch (e) {
+          return partial(e);
+        }
+        if (next.done) break;
+        const tooLong = declared.add(next.value.byteLength);
+        if (tooLong) {
+          void r.chunks.return?.().catch(() => {});
+          return partial(new Error(tooLong));
+        }
+        chunks.push(next.value);
       }
+      const wrongSize = declared.end();
+      if (wrongSize) return partial(new Error(wrongSize));
       const body = Buffer.concat(chunks);
-      if (r.size !== undefined && r.size !== body.length) {
-        const e = new Error(`stream declared size ${r.size} but produced ${body.length} bytes`);
-        return internal(e, { ...base, body, size: body.length, tsize: r.size });
-      }
       return result({ ...base, body, size: body.length, tsize: r.size });
     }
   }

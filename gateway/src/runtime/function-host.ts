@@ -16,18 +16,20 @@
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import type { FunctionEnv, FunctionLogger, FunctionRequest, Handler } from '../../../sdk/contract.js';
-import { responseProblem, type Response } from '../../../sdk/response.js';
-import { streamChunks } from '../../../sdk/stream-chunks.js';
+import type { FunctionLogger, FunctionRequest, Handler } from '../../../sdk/contract.js';
 import { setCacheBackend } from '../../../sdk/cached.js';
 import { kvBinding } from '../../../sdk/kv-binding.js';
+import type { FailureKind } from '../errors/function-failure.js';
 import { MESSAGE_LIMITS } from './message-check.js';
-import type { FailReason, FromWorker, KvOp, ToWorker, WorkerBoot } from './worker-protocol.js';
+import { exportedHandle, runHandler } from './run-handler.js';
+import type { FromWorker, KvOp, ToWorker, WorkerBoot } from './worker-protocol.js';
 
 /** How the host talks to the gateway. */
 export interface HostChannel {
   post(msg: FromWorker, transfer?: ArrayBuffer[]): void;
   onMessage(handler: (msg: ToWorker) => void): void;
+  /** post() copies a message's bytes before it returns (the sandbox pipe encodes them into a frame). */
+  readonly copiesOnPost?: boolean;
 }
 
 /** A view that owns its whole ArrayBuffer can be transferred; anything else is copied first. */
@@ -144,7 +146,7 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
     set: async (key, value, ttl) => void (await kvCall('cacheSet', key, value, ttl)),
   });
 
-  function fail(id: number, reason: FailReason, e: unknown): void {
+  function fail(id: number, reason: FailureKind, e: unknown): void {
     const err = e instanceof Error ? e : new Error(String(e));
     endLog(id);
     post({ t: 'fail', id, reason, message: clip(String(err.message), MESSAGE_LIMITS.textChars), stack: err.stack === undefined ? undefined : clip(String(err.stack), MESSAGE_LIMITS.stackChars) });
@@ -179,12 +181,7 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
           post({ t: 'end', id });
           return;
         }
-        if (next.value.byteLength > MESSAGE_LIMITS.bodyBytes) {
-          streams.delete(id);
-          fail(id, 'stream-threw', new RangeError(`a stream chunk is at most ${MESSAGE_LIMITS.bodyBytes} bytes, got ${next.value.byteLength}`));
-          return;
-        }
-        const data = transferable(next.value);
+        const data = channel.copiesOnPost ? next.value : transferable(next.value);
         s.credit -= data.byteLength;
         post({ t: 'chunk', id, data }, [data.buffer as ArrayBuffer]);
       }
@@ -195,19 +192,9 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
 
   async function run(handle: Handler, id: number, request: FunctionRequest): Promise<void> {
     logBudgets.set(id, { lines: 0, bytes: 0, dropped: 0 });
-    const env: FunctionEnv = { vars: boot.vars, secrets: boot.secrets, log: logger(id), kv };
-    let response: unknown;
-    try {
-      response = await handle(request, env);
-    } catch (e) {
-      return fail(id, 'threw', e);
-    }
-    const problem = responseProblem(response);
-    if (problem) return fail(id, 'bad-response', new TypeError(problem));
-    const r = response as Response;
-    if (r.kind === 'bytes' && r.body.byteLength > MESSAGE_LIMITS.bodyBytes) {
-      return fail(id, 'bad-response', new RangeError(`a bytes() body is at most ${MESSAGE_LIMITS.bodyBytes} bytes (got ${r.body.byteLength}); return stream() for larger content`));
-    }
+    const ran = await runHandler(handle, request, { vars: boot.vars, secrets: boot.secrets, log: logger(id), kv }, { copyChunks: !channel.copiesOnPost });
+    if (!ran.ok) return fail(id, ran.reason, ran.thrown);
+    const r = ran.result;
     if (r.kind !== 'stream') endLog(id);
     switch (r.kind) {
       case 'bytes': {
@@ -221,7 +208,7 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
       case 'object':
         return post({ t: 'object', id, bucket: r.bucket, key: r.key, versionId: r.versionId });
       case 'stream': {
-        const s: OpenStream = { iterator: streamChunks(r.body)[Symbol.asyncIterator](), credit: 0, pumping: false, cancelled: false };
+        const s: OpenStream = { iterator: r.chunks, credit: 0, pumping: false, cancelled: false };
         streams.set(id, s);
         return post({ t: 'stream', id, size: r.size });
       }
@@ -238,14 +225,6 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
     void Promise.resolve()
       .then(() => s.iterator.return?.())
       .catch(() => {});
-  }
-
-  function exportedHandle(mod: Record<string, unknown>): Handler | undefined {
-    if (typeof mod.handle === 'function') return mod.handle as Handler;
-    const d = mod.default as Record<string, unknown> | ((...a: unknown[]) => unknown) | undefined;
-    if (typeof d === 'function') return d as Handler;
-    if (d && typeof d.handle === 'function') return d.handle as Handler;
-    return undefined;
   }
 
   // A promise user code forgot about must not take every invocation on this worker with it.

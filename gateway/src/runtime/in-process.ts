@@ -1,17 +1,17 @@
 /**
  * Runs a handler on the gateway's own thread: for embedders who pass `handle` to
  * createGateway and choose speed over isolation. Same contract and same checks as the
- * worker path (response validation, declared stream sizes, the wall-clock limit), but a
- * synchronous infinite loop here would stall the gateway: that is what workers are for.
+ * worker path (run-handler.ts: response validation, stream chunk checks; the declared stream
+ * size; the wall-clock limit), but a synchronous infinite loop here would stall the gateway:
+ * that is what workers are for.
  */
 import type { Logger } from 'pino';
-import type { FunctionEnv, FunctionLogger, FunctionRequest, Handler } from '../../../sdk/contract.js';
-import { responseProblem, type Response } from '../../../sdk/response.js';
-import { streamChunks } from '../../../sdk/stream-chunks.js';
+import type { FunctionLogger, FunctionRequest, Handler } from '../../../sdk/contract.js';
 import { kvBinding } from '../../../sdk/kv-binding.js';
 import { inProcessFunction } from './in-process-cache.js';
 import type { ByteReader } from '../sources/types.js';
 import { functionFailed } from './function-failure.js';
+import { DeclaredSize, runHandler, type HandlerResult } from './run-handler.js';
 import type { FunctionKv, FunctionResult, Invoker } from './worker-pool.js';
 
 export interface InProcessOptions {
@@ -59,24 +59,23 @@ export class InProcessInvoker implements Invoker {
       set: async (key, value, ttl) => void (await store?.('set', key, value, ttl)),
       del: async (key) => void (await store?.('del', key, undefined, undefined)),
     });
-    const env: FunctionEnv = { vars: this.opts.vars ?? {}, secrets: this.opts.secrets ?? {}, log: log as unknown as FunctionLogger, kv };
-    let response: unknown;
+    const bindings = { vars: this.opts.vars ?? {}, secrets: this.opts.secrets ?? {}, log: log as unknown as FunctionLogger, kv };
+    let ran;
     this.active++;
     try {
       // Run inside the function's async context, so cached() on this thread knows whose it is.
-      response = await withTimeout(inProcessFunction(this.opts.name, this.opts.kv, () => Promise.resolve().then(() => this.handle(request, env))), this.opts.timeoutMs, 'handle()');
+      ran = await withTimeout(inProcessFunction(this.opts.name, this.opts.kv, () => runHandler(this.handle, request, bindings)), this.opts.timeoutMs, 'handle()');
     } catch (e) {
+      // Only the time limit rejects: runHandler reports what user code does as a failure.
       this.active--;
-      if ((e as { code?: string }).code === 'TFTP_FUNCTION_FAILED') throw e;
-      const err = asError(e);
-      throw functionFailed('threw', err.message, err.stack);
+      throw e;
     }
-    const problem = responseProblem(response);
-    if (problem) {
+    if (!ran.ok) {
       this.active--;
-      throw functionFailed('bad-response', problem);
+      const err = asError(ran.thrown);
+      throw ran.reason === 'threw' ? functionFailed('threw', err.message, err.stack) : functionFailed(ran.reason, err.message);
     }
-    const r = response as Response;
+    const r = ran.result;
     if (r.kind !== 'stream') this.active--;
     switch (r.kind) {
       case 'bytes':
@@ -88,15 +87,15 @@ export class InProcessInvoker implements Invoker {
       case 'object':
         return { kind: 'object', ref: { bucket: r.bucket, key: r.key, ...(r.versionId ? { versionId: r.versionId } : {}) } };
       case 'stream':
-        return { kind: 'stream', reader: this.streamReader(r.body, r.size) };
+        return { kind: 'stream', reader: this.streamReader(r) };
     }
   }
 
   async close(): Promise<void> {}
 
-  private streamReader(body: Extract<Response, { kind: 'stream' }>['body'], size: number | undefined): ByteReader {
-    const iterator = streamChunks(body)[Symbol.asyncIterator]();
-    let received = 0;
+  private streamReader(stream: Extract<HandlerResult, { kind: 'stream' }>): ByteReader {
+    const iterator = stream.chunks;
+    const declared = new DeclaredSize(stream.size);
     let done = false;
     const finish = () => {
       if (done) return;
@@ -105,7 +104,7 @@ export class InProcessInvoker implements Invoker {
     };
     const timeoutMs = this.opts.timeoutMs;
     return {
-      size,
+      size: stream.size,
       async read() {
         if (done) return null;
         let next;
@@ -119,14 +118,15 @@ export class InProcessInvoker implements Invoker {
         }
         if (next.done) {
           finish();
-          if (size !== undefined && received !== size) throw functionFailed('size-mismatch', `stream declared size ${size} but produced ${received} bytes`);
+          const wrongSize = declared.end();
+          if (wrongSize) throw functionFailed('size-mismatch', wrongSize);
           return null;
         }
-        received += next.value.byteLength;
-        if (size !== undefined && received > size) {
+        const tooLong = declared.add(next.value.byteLength);
+        if (tooLong) {
           finish();
           void iterator.return?.();
-          throw functionFailed('size-mismatch', `stream declared size ${size} but produced more bytes`);
+          throw functionFailed('size-mismatch', tooLong);
         }
         return next.value;
       },

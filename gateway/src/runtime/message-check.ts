@@ -10,7 +10,7 @@
  * A field whose value may be undefined is optional: the pipe of a sandboxed process carries
  * JSON, which drops such fields.
  */
-import type { FromWorker, KvOp } from './worker-protocol.js';
+import { WORKER_FAILURES, type FromWorker, type KvOp } from './worker-protocol.js';
 
 /** Limits on what one message may carry. */
 export const MESSAGE_LIMITS = {
@@ -32,7 +32,7 @@ export const MESSAGE_LIMITS = {
 
 const KV_OPS: ReadonlySet<string> = new Set<KvOp>(['get', 'set', 'del', 'cacheGet', 'cacheSet']);
 const LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
-const FAIL_REASONS: ReadonlySet<string> = new Set(['threw', 'bad-response', 'stream-threw']);
+const FAIL_REASONS: ReadonlySet<string> = new Set(WORKER_FAILURES);
 
 type Msg = Record<string, unknown>;
 

@@ -64,6 +64,7 @@ function start(msg: SandboxBoot): void {
   process.setSourceMapsEnabled(true);
   void runFunctionHost(msg.boot, {
     post,
+    copiesOnPost: true,
     onMessage: (h) => {
       handler = h;
       for (const m of early.splice(0)) h(m);

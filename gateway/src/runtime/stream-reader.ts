@@ -7,6 +7,7 @@
 import type { TftpError } from '../protocol/error-codes.js';
 import type { ByteReader } from '../sources/types.js';
 import { functionFailed } from './function-failure.js';
+import { DeclaredSize } from './run-handler.js';
 
 export interface StreamControl {
   /** Grants the worker this many more bytes. */
@@ -24,7 +25,8 @@ export class WorkerStreamReader implements ByteReader {
   private queuedBytes = 0;
   /** Credit granted and not yet used by a chunk. */
   private outstanding = 0;
-  private received = 0;
+  /** The same check in-process and invoke apply: the worker runs user code and is not trusted. */
+  private readonly declared: DeclaredSize;
   private ended = false;
   private failure: TftpError | undefined;
   private finished = false;
@@ -36,6 +38,7 @@ export class WorkerStreamReader implements ByteReader {
     private readonly highWaterBytes: number,
     private readonly timeoutMs: number,
   ) {
+    this.declared = new DeclaredSize(size);
     this.topUp();
   }
 
@@ -46,11 +49,9 @@ export class WorkerStreamReader implements ByteReader {
 
   onChunk(data: Uint8Array): void {
     if (this.finished) return;
-    this.received += data.byteLength;
     this.outstanding = Math.max(0, this.outstanding - data.byteLength);
-    if (this.size !== undefined && this.received > this.size) {
-      return this.onFail(functionFailed('size-mismatch', `stream declared size ${this.size} but produced more bytes`));
-    }
+    const tooLong = this.declared.add(data.byteLength);
+    if (tooLong) return this.onFail(functionFailed('size-mismatch', tooLong));
     this.queue.push(data);
     this.queuedBytes += data.byteLength;
     this.deliver();
@@ -58,9 +59,8 @@ export class WorkerStreamReader implements ByteReader {
 
   onEnd(): void {
     if (this.finished) return;
-    if (this.size !== undefined && this.received !== this.size) {
-      return this.onFail(functionFailed('size-mismatch', `stream declared size ${this.size} but produced ${this.received} bytes`));
-    }
+    const wrongSize = this.declared.end();
+    if (wrongSize) return this.onFail(functionFailed('size-mismatch', wrongSize));
     this.ended = true;
     this.deliver();
   }

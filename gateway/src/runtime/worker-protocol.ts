@@ -8,6 +8,7 @@
  */
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import type { TftpErrorCode } from '../../../sdk/response.js';
+import type { FailureKind } from '../errors/function-failure.js';
 
 /**
  * What a worker is started with: workerData for a thread, the first message on the pipe for a
@@ -41,8 +42,12 @@ export type ToWorker =
 /** A key-value call from user code: env.kv (get/set/del) or cached() (cacheGet/cacheSet). */
 export type KvOp = 'get' | 'set' | 'del' | 'cacheGet' | 'cacheSet';
 
-/** Why user code failed an invocation; for logs and stats, never for the wire. */
-export type FailReason = 'threw' | 'bad-response' | 'stream-threw';
+/**
+ * The failures a worker may report in a `fail` message: those of user code (run-handler.ts).
+ * The rest of the one vocabulary (timeout, worker-crashed, size-mismatch, unavailable, busy)
+ * is the gateway's to decide, so a worker claiming one of them is a protocol violation.
+ */
+export const WORKER_FAILURES: readonly FailureKind[] = ['threw', 'bad-response', 'stream-threw'];
 
 export type FromWorker =
   | { readonly t: 'ready' }
@@ -55,7 +60,7 @@ export type FromWorker =
   | { readonly t: 'stream'; readonly id: number; readonly size: number | undefined }
   | { readonly t: 'chunk'; readonly id: number; readonly data: Uint8Array }
   | { readonly t: 'end'; readonly id: number }
-  | { readonly t: 'fail'; readonly id: number; readonly reason: FailReason; readonly message: string; readonly stack?: string }
+  | { readonly t: 'fail'; readonly id: number; readonly reason: FailureKind; readonly message: string; readonly stack?: string }
   | {
       readonly t: 'log';
       readonly id: number | undefined;
