@@ -27,7 +27,8 @@ import { MESSAGE_LIMITS } from '../runtime/message-check.js';
 import { prepareSandboxDir, probeNetwork, probeNodeDataKb, sandboxCommand } from '../runtime/sandbox-spawn.js';
 import { removeTempDir } from '../runtime/temp-dirs.js';
 import { SANDBOX_OVERHEAD_MB } from '../runtime/worker-pool.js';
-import type { InvokeBoot, InvokeReply } from '../runtime/sandbox-invoke-main.js';
+import type { InvokeBoot, InvokeOutcome, InvokeReply } from '../runtime/invoke-once.js';
+import { builtModule } from '../runtime/package-root.js';
 import { bundleOrReport, formatBytes } from './build.js';
 import { integer } from './arg-parsers.js';
 
@@ -46,17 +47,8 @@ interface InvokeFlags {
   isolation: 'process' | 'thread';
 }
 
-/** What the worker reports: plain data, since a Response (a stream, a logged object) may not clone. */
-interface Outcome {
-  kind: string;
-  tsize: number | undefined;
-  size: number;
-  errorCode?: number;
-  errorMessage?: string;
-  thrown?: string;
-  logs: string[];
-  body: Uint8Array;
-}
+/** What the run reports (invoke-once.ts), with its body: plain data, since a Response (a stream, a logged object) may not clone. */
+type Outcome = InvokeOutcome & { body: Uint8Array };
 
 type WorkerMessage =
   | { type: 'result'; outcome: Outcome }
@@ -130,7 +122,7 @@ async function run(file: string, flags: InvokeFlags): Promise<number> {
     const link = `//# sourceMappingURL=${MAP_FILE}`;
     await writeFile(join(dir, BUNDLE_FILE), bundle.code.includes(link) ? bundle.code : `${bundle.code}\n${link}\n`);
     await writeFile(join(dir, MAP_FILE), absoluteSources(bundle.map));
-    const message = flags.isolation === 'thread' ? await runInWorker(pathToFileURL(join(dir, BUNDLE_FILE)).href, flags) : await runInSandbox(join(dir, BUNDLE_FILE), flags);
+    const message = flags.isolation === 'thread' ? await runInWorker(join(dir, BUNDLE_FILE), flags) : await runInSandbox(join(dir, BUNDLE_FILE), flags);
     if (message === 'timeout') {
       const text = `handler did not finish within ${flags.timeoutMs} ms (the gateway would end the transfer with ERROR 0)`;
       if (flags.json) console.log(JSON.stringify({ timedOut: true, timeoutMs: flags.timeoutMs, error: text }));
@@ -161,31 +153,36 @@ function absoluteSources(map: string): string {
   return JSON.stringify(parsed);
 }
 
-function runInWorker(bundleUrl: string, flags: InvokeFlags): Promise<WorkerMessage | 'timeout'> {
-  const workerData = {
-    // dist/gateway/src/cli/invoke.js → dist/sdk/invoke.js: the harness this CLI ships with.
-    harnessUrl: new URL('../../../sdk/invoke.js', import.meta.url).href,
-    bundleUrl,
-    request: {
-      path: flags.path,
-      kind: flags.kind,
-      mode: flags.mode,
-      options: flags.option ?? {},
-      ...(flags.peer !== undefined ? { peer: { address: flags.peer } } : {}),
-    },
+/** The boot message of one run (invoke-once.ts), for either isolation. */
+function invokeBoot(bundlePath: string, flags: InvokeFlags, bucketsDir: string): InvokeBoot {
+  return {
+    t: 'boot',
+    bundlePath,
+    request: { path: flags.path, kind: flags.kind, mode: flags.mode, options: flags.option ?? {}, ...(flags.peer !== undefined ? { peer: { address: flags.peer } } : {}) },
     env: { vars: flags.var ?? {}, secrets: flags.secret ?? {} },
     root: resolve(flags.root ?? '.'),
+    bucketsDir,
   };
+}
+
+/** Either reply of invoke-once.ts, as this command reports it. */
+function fromReply(reply: InvokeReply): WorkerMessage {
+  return reply.t === 'loadError' ? { type: 'loadError', message: reply.message } : { type: 'result', outcome: { ...reply.outcome, body: reply.body } };
+}
+
+/** The run in a worker thread (invoke-thread-main.ts), as the gateway's isolation "thread". */
+function runInWorker(bundlePath: string, flags: InvokeFlags): Promise<WorkerMessage | 'timeout'> {
+  const workerData = invokeBoot(bundlePath, flags, resolve('buckets'));
   return new Promise((resolvePromise) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
+    const worker = new Worker(builtModule('gateway/src/runtime/invoke-thread-main'), { workerData });
     const timer = setTimeout(() => {
       void worker.terminate();
       resolvePromise('timeout');
     }, flags.timeoutMs);
-    worker.once('message', (m: WorkerMessage) => {
+    worker.once('message', (m: InvokeReply) => {
       clearTimeout(timer);
       void worker.terminate();
-      resolvePromise(m);
+      resolvePromise(fromReply(m));
     });
     worker.once('error', (e) => {
       clearTimeout(timer);
@@ -215,14 +212,7 @@ async function runInSandbox(bundlePath: string, flags: InvokeFlags): Promise<Wor
     process.stderr.write(b);
     tail = (tail + b.toString()).slice(-8192);
   });
-  const boot: InvokeBoot = {
-    t: 'boot',
-    bundlePath: sandbox.bundlePath,
-    request: { path: flags.path, kind: flags.kind, mode: flags.mode, options: flags.option ?? {}, ...(flags.peer !== undefined ? { peer: { address: flags.peer } } : {}) },
-    env: { vars: flags.var ?? {}, secrets: flags.secret ?? {} },
-    root,
-    bucketsDir,
-  };
+  const boot = invokeBoot(sandbox.bundlePath, flags, bucketsDir);
   pipe.write(encodeMessageFrame(boot));
   try {
     return await new Promise<WorkerMessage | 'timeout'>((resolvePromise) => {
@@ -239,9 +229,7 @@ async function runInSandbox(bundlePath: string, flags: InvokeFlags): Promise<Wor
         }
         if (!frame) return;
         clearTimeout(timer);
-        const reply = decodeMessage(frame) as InvokeReply;
-        if (reply.t === 'loadError') return resolvePromise({ type: 'loadError', message: reply.message });
-        resolvePromise({ type: 'result', outcome: { ...reply.outcome, body: reply.body } });
+        resolvePromise(fromReply(decodeMessage(frame) as InvokeReply));
       });
       pipe.on('error', () => {});
       // After a reply this is a no-op: the promise is settled already.
@@ -259,47 +247,6 @@ async function runInSandbox(bundlePath: string, flags: InvokeFlags): Promise<Wor
     removeTempDir(sandbox.dir);
   }
 }
-
-/**
- * Runs in the worker (CommonJS, evaluated from this string): import the harness and the bundle,
- * call invoke once, send back plain data. Mirrors the gateway's export lookup: `handle`, a
- * default function, or `default.handle`.
- */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-process.setSourceMapsEnabled(true);
-const describe = (e) => (e && e.stack) || String(e);
-(async () => {
-  const { invoke } = await import(workerData.harnessUrl);
-  let mod;
-  try {
-    mod = await import(workerData.bundleUrl);
-  } catch (e) {
-    parentPort.postMessage({ type: 'loadError', message: 'importing it threw: ' + describe(e) });
-    return;
-  }
-  const d = mod.default;
-  const handle = typeof mod.handle === 'function' ? mod.handle : typeof d === 'function' ? d : d && typeof d.handle === 'function' ? d.handle : undefined;
-  if (!handle) {
-    parentPort.postMessage({ type: 'loadError', message: 'the module exports no handle function (export const handle = ...)' });
-    return;
-  }
-  const r = await invoke(handle, workerData.request, workerData.env, { root: workerData.root });
-  const logs = r.logs.map((l) => {
-    let obj = '';
-    if (l.obj !== undefined) {
-      try { obj = ' ' + JSON.stringify(l.obj); } catch { obj = ' [unserialisable object]'; }
-    }
-    return '[' + l.level + '] ' + (l.msg ?? '') + obj;
-  });
-  parentPort.postMessage({ type: 'result', outcome: {
-    kind: r.response ? r.response.kind : 'none',
-    tsize: r.tsize, size: r.size, errorCode: r.errorCode, errorMessage: r.errorMessage,
-    thrown: r.thrown === undefined ? undefined : describe(r.thrown),
-    logs, body: new Uint8Array(r.body),
-  } });
-})();
-`;
 
 function print(o: Outcome, body: Buffer, flags: InvokeFlags): void {
   const text = printableText(body);
