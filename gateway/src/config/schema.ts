@@ -1,6 +1,10 @@
 /**
- * The gateway configuration: one zod schema, parsed once into a frozen object.
- * Negotiable limits (blksize, windowsize) sit apart from local policy (retries, writes, limits).
+ * The gateway configuration: one zod schema, parsed once (load.ts) into a deep-frozen object.
+ * Fields are grouped under `// ──` headers: protocol limits (what a client may negotiate) apart
+ * from local policy (listeners, retransmission, admission, uploads), then the runtime, the
+ * stores and stats, as rs-tftpd keeps OptionsProtocol apart from OptionsPrivate. Types, ranges
+ * and defaults (defaults.ts) live here; checks across fields, and the ones that need routing or
+ * transport code, live in checks.ts.
  */
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
@@ -90,6 +94,22 @@ const routeTarget = z
 
 export const configSchema = z
   .object({
+    // ── Protocol limits: what a client may negotiate (RFC 2347 options, RFC 2348 blksize, RFC 2349 timeout, RFC 7440 windowsize).
+    // Below 512 would be a lie: RFC 1350 clients that send no blksize always get 512.
+    maxBlockSize: int(512, 65464).default(DEFAULTS.maxBlockSize),
+    maxWindowSize: int(1, 65535).default(DEFAULTS.maxWindowSize),
+    refuse: list
+      .refine((l) => l.every((o) => (OPTION_NAMES as readonly string[]).includes(o.toLowerCase())), `options are ${OPTION_NAMES.join(', ')}`)
+      .default([]),
+    maxTimeoutMs: int(10, 600_000).default(DEFAULTS.maxTimeoutMs),
+    /** Payload bytes in flight per session; windowsize is lowered in the OACK to fit (at least one block). */
+    maxWindowBytes: int(512, 1024 * 1024 * 1024).default(DEFAULTS.maxWindowBytes),
+    /** The same cap in single-port mode, where every ACK can be forged blind (docs/RELIABILITY.md). */
+    singlePortMaxWindowBytes: int(512, 1024 * 1024 * 1024).default(DEFAULTS.singlePortMaxWindowBytes),
+    /** Largest blksize granted in single-port mode, where each forged ACK can buy a block (512–65464). */
+    singlePortMaxBlockSize: int(512, 65464).default(DEFAULTS.singlePortMaxBlockSize),
+
+    // ── Local policy: listeners and sockets.
     hosts: list.refine((h) => h.length > 0, 'give at least one address, e.g. 0.0.0.0 or ::1').default([...DEFAULTS.hosts]),
     port: int(0, 65535).default(DEFAULTS.port),
     root: z.string().min(1).default(DEFAULTS.root),
@@ -102,25 +122,17 @@ export const configSchema = z
         return lo >= 1 && hi <= 65535 && lo <= hi;
       }, 'LOW must be at least 1, HIGH at most 65535, and LOW <= HIGH')
       .optional(),
-    // Below 512 would be a lie: RFC 1350 clients that send no blksize always get 512.
-    maxBlockSize: int(512, 65464).default(DEFAULTS.maxBlockSize),
-    maxWindowSize: int(1, 65535).default(DEFAULTS.maxWindowSize),
-    refuse: list
-      .refine((l) => l.every((o) => (OPTION_NAMES as readonly string[]).includes(o.toLowerCase())), `options are ${OPTION_NAMES.join(', ')}`)
-      .default([]),
+    /** Idle session sockets kept per local address for reuse (0 = a fresh random port per session). */
+    sessionSocketPool: int(0, 65535).default(DEFAULTS.sessionSocketPool),
+    socketBufferBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.socketBufferBytes),
+
+    // ── Local policy: retransmission, slow start and session limits (docs/RELIABILITY.md).
     timeoutMs: int(10, 255_000).default(DEFAULTS.timeoutMs),
     retries: int(0, 100).default(DEFAULTS.retries),
     firstPacketRetries: int(0, 10).default(DEFAULTS.firstPacketRetries),
     backoffFactor: num(1, 10).default(DEFAULTS.backoffFactor),
-    maxTimeoutMs: int(10, 600_000).default(DEFAULTS.maxTimeoutMs),
     /** Timeouts in a row, one block resent each, after an ACK but before the peer has proven it receives our packets. */
     unprovenRetries: int(0, 100).default(DEFAULTS.unprovenRetries),
-    /** Payload bytes in flight per session; windowsize is lowered in the OACK to fit (at least one block). */
-    maxWindowBytes: int(512, 1024 * 1024 * 1024).default(DEFAULTS.maxWindowBytes),
-    /** The same cap in single-port mode, where every ACK can be forged blind (docs/RELIABILITY.md). */
-    singlePortMaxWindowBytes: int(512, 1024 * 1024 * 1024).default(DEFAULTS.singlePortMaxWindowBytes),
-    /** Largest blksize granted in single-port mode, where each forged ACK can buy a block (512–65464). */
-    singlePortMaxBlockSize: int(512, 65464).default(DEFAULTS.singlePortMaxBlockSize),
     /** Blocks sent before the first ACK (and, with singlePortSlowStart, the window a single-port session opens with). */
     slowStartBlocks: int(1, 65535).default(DEFAULTS.slowStartBlocks),
     /** Slow start also where ACKs prove nothing (single-port, socket pool, narrow portRange); stalls RFC 7440 clients each round. */
@@ -129,10 +141,10 @@ export const configSchema = z
     minProgressBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.minProgressBytes),
     progressIntervalMs: int(100, 3_600_000).default(DEFAULTS.progressIntervalMs),
     maxSessionMs: int(0, 7 * 24 * 3_600_000).default(DEFAULTS.maxSessionMs),
-    /** Idle session sockets kept per local address for reuse (0 = a fresh random port per session). */
-    sessionSocketPool: int(0, 65535).default(DEFAULTS.sessionSocketPool),
     /** ERROR 5 replies to strangers per second, all sockets together (token bucket; 0 = never reply). */
     strangerRepliesPerSecond: int(0, 1_000_000).default(DEFAULTS.strangerRepliesPerSecond),
+
+    // ── Local policy: admission (who may start a session, how many, how fast).
     maxSessions: int(1, 1_000_000).default(DEFAULTS.maxSessions),
     maxSessionsPerClient: int(1, 1_000_000).default(DEFAULTS.maxSessionsPerClient),
     /** Concurrent sessions per client network (prefixLengthV4 / prefixLengthV6 bits). */
@@ -155,6 +167,8 @@ export const configSchema = z
     refusalLogIntervalMs: int(100, 3_600_000).default(DEFAULTS.refusalLogIntervalMs),
     allow: cidrList.default([]),
     deny: cidrList.default([]),
+
+    // ── Local policy: uploads and folder reads.
     writeRoot: z.string().min(1).optional(),
     allowOverwrite: bool.default(DEFAULTS.allowOverwrite),
     maxUploadBytes: int(0, Number.MAX_SAFE_INTEGER).default(DEFAULTS.maxUploadBytes),
@@ -162,7 +176,8 @@ export const configSchema = z
     fileCacheTtlMs: int(0, 3_600_000).default(DEFAULTS.fileCacheTtlMs),
     fileCacheMaxFileBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.fileCacheMaxFileBytes),
     fileCacheMaxBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.fileCacheMaxBytes),
-    socketBufferBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.socketBufferBytes),
+
+    // ── Runtime: the process, functions and routing.
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
     shutdownGraceMs: int(0, 3_600_000).default(DEFAULTS.shutdownGraceMs),
     processes: int(1, 256).default(DEFAULTS.processes),
@@ -178,6 +193,8 @@ export const configSchema = z
     defaultRoute: routeTarget.optional(),
     /** An in.tftpd (tftp-hpa) -m remap file, applied before routing. */
     remapFile: z.string().min(1).optional(),
+
+    // ── Stores: objects (S3 or a local folder), Redis, the shared cache and env.kv.
     /** Where s3Object() and bucket routes read: S3 (any S3-compatible server) or a local folder. */
     objectStore: z.enum(['local', 's3']).default(DEFAULTS.objectStore),
     /** The local stand-in for buckets: BUCKET/KEY under this folder. */
@@ -206,6 +223,8 @@ export const configSchema = z
     cacheHmacKey: z.string().min(32, 'use at least 32 characters of random text, e.g. the output of `openssl rand -hex 32`, the same on every gateway').optional(),
     memoryKvMaxBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.memoryKvMaxBytes),
     upstreamAttempts: int(1, 10).default(DEFAULTS.upstreamAttempts),
+
+    // ── Stats: session records in Redis, Prometheus metrics, the server-stats hook.
     /** Names this gateway in stats and metrics; default HOSTNAME-PID. */
     gatewayId: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : - (at most 100)').optional(),
     /** Push session records and per-minute counters to Redis (when redisUrl is set). */
