@@ -19,7 +19,7 @@ import { memoryReader } from '../sources/memory.js';
 import type { ByteReader, OpenedRead } from '../sources/types.js';
 import { functionFailed } from './function-failure.js';
 import type { ObjectSource } from '../sources/object-source.js';
-import type { FunctionResult, Invoker } from './worker-pool.js';
+import type { FunctionResult, Invoker } from './invoker.js';
 
 /** The version a request runs on, pinned until `release` is called. */
 export interface PinnedVersion {

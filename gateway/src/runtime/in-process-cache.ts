@@ -5,7 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setCacheBackend } from '../../../sdk/cached.js';
-import type { FunctionKv } from './worker-pool.js';
+import type { FunctionKv } from './invoker.js';
 
 const current = new AsyncLocalStorage<{ name: string; kv: FunctionKv | undefined }>();
 let installed = false;

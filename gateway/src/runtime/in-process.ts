@@ -12,7 +12,7 @@ import { inProcessFunction } from './in-process-cache.js';
 import type { ByteReader } from '../sources/types.js';
 import { functionFailed } from './function-failure.js';
 import { DeclaredSize, runHandler, type HandlerResult } from './run-handler.js';
-import type { FunctionKv, FunctionResult, Invoker } from './worker-pool.js';
+import type { FunctionKv, FunctionResult, Invoker } from './invoker.js';
 
 export interface InProcessOptions {
   readonly name: string;

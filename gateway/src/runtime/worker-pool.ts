@@ -25,11 +25,10 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
-import type { ByteReader } from '../sources/types.js';
 import { functionFailed, type FailureKind } from './function-failure.js';
+import type { FunctionKv, FunctionResult, InvocationObserver, Invoker } from './invoker.js';
 import { WorkerStreamReader } from './stream-reader.js';
-import type { ObjectRef } from '../sources/object-store.js';
-import type { FromWorker, KvOp, ToWorker, WorkerBoot } from './worker-protocol.js';
+import type { FromWorker, ToWorker, WorkerBoot } from './worker-protocol.js';
 import { checkFromWorker } from './message-check.js';
 import { LogLimiter, type LogLimits } from './log-limiter.js';
 import { startThreadWorker, type WorkerExit, type WorkerHandle } from './worker-handle.js';
@@ -73,26 +72,8 @@ export const DEFAULT_LOG_LIMITS: LogLimits = { linesPerInvocation: 1000, bytesPe
 /** Node's own share of a sandboxed process's data segment, on top of the V8 heap. */
 export const SANDBOX_OVERHEAD_MB = 384;
 
-export type InvocationObserver = (fn: string, seconds: number, outcome: string) => void;
-
-/** The gateway-side store behind a function's env.kv and cached(); never rejects. */
-export type FunctionKv = (op: KvOp, key: string, value: Uint8Array | undefined, ttl: number | undefined) => Promise<Uint8Array | undefined>;
-
-/** What an invocation produced, in gateway terms. */
-export type FunctionResult =
-  | { readonly kind: 'bytes'; readonly body: Uint8Array }
-  | { readonly kind: 'error'; readonly code: number; readonly message: string }
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'object'; readonly ref: ObjectRef }
-  | { readonly kind: 'stream'; readonly reader: ByteReader };
-
-/** Runs invocations: a worker pool, or user code in-process (createGateway with a handle). */
-export interface Invoker {
-  invoke(request: FunctionRequest): Promise<FunctionResult>;
-  /** Invocations dispatched and not finished (a stream counts until it ends). */
-  readonly inflight: number;
-  close(): Promise<void>;
-}
+// The invoker contract lives in invoker.ts; named here too for the pool's existing importers.
+export type { FunctionKv, FunctionResult, InvocationObserver, Invoker } from './invoker.js';
 
 export class FunctionLoadError extends Error {
   constructor(message: string) {
