@@ -145,6 +145,23 @@ describe('invoke: responses', () => {
     expect(String(result.thrown)).toMatch(/declared size 100 but produced 7 bytes/);
   });
 
+  it('invoke: a stream longer than declared stops at the chunk that passes its size, as the gateway does', async () => {
+    const result = await invoke(() => stream(lines(3), { size: 10 }), 'x');
+    expect(result).toMatchObject({ errorCode: 0, errorMessage: 'internal error', tsize: 10, size: 7 });
+    expect(result.body.toString()).toBe('line 0\n');
+    expect(String(result.thrown)).toMatch(/declared size 10 but produced more bytes/);
+  });
+
+  it('invoke: a stream that re-yields one buffer, refilled, gives each chunk as it was when yielded', async () => {
+    const buf = new Uint8Array(2);
+    async function* refill(): AsyncGenerator<Uint8Array> {
+      for (let i = 1; i <= 3; i++) yield buf.fill(i);
+    }
+    const result = await invoke(() => stream(refill(), { size: 6 }), 'x');
+    expect([...result.body]).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(result.errorCode).toBeUndefined();
+  });
+
   it('invoke: a stream that throws midway keeps the bytes so far, then ERROR 0', async () => {
     async function* failing(): AsyncGenerator<Uint8Array> {
       yield enc.encode('abc');
