@@ -14,11 +14,12 @@ import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { macForms } from '../../../sdk/mac.js';
-import { DEFAULT_REDIS_KEY_PREFIX, RedisKvStore, redactRedisUrl } from '../cache/redis-kv.js';
+import { RedisKvStore } from '../cache/redis-kv.js';
+import { ENV_KV_NAMESPACE, REDIS_KEY_PREFIX } from '../cache/keyspace.js';
+import { redactRedisUrl } from '../redis/connection.js';
 import { integer } from './arg-parsers.js';
 
 /** The env.kv namespace inside the gateway's key prefix; functionKv() puts env.kv keys there. */
-const KV_NAMESPACE = 'kv:';
 /** How long to wait for Redis to accept a connection before saying it cannot be reached. */
 const CONNECT_WAIT_MS = 5000;
 /** env.kv's own key rule (sdk/kv-binding.ts): a key the CLI writes must be one a function can read. */
@@ -125,7 +126,7 @@ async function runWith(verb: string, flags: Flags, body: (store: RedisKvStore) =
   // The store logs an outage once, with its cause: keep that cause for our own error message.
   let cause: string | undefined;
   const logger = pino({ level: 'warn' }, { write: (line: string) => void (cause ??= (JSON.parse(line) as { err?: { message?: string } }).err?.message) });
-  const store = new RedisKvStore({ url: flags.redisUrl, keyPrefix: DEFAULT_REDIS_KEY_PREFIX + KV_NAMESPACE, logger });
+  const store = new RedisKvStore({ url: flags.redisUrl, keyPrefix: REDIS_KEY_PREFIX + ENV_KV_NAMESPACE, logger });
   try {
     const deadline = Date.now() + CONNECT_WAIT_MS;
     // A refused connection is final for a one-shot command; only a slow one is worth the wait.

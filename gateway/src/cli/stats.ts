@@ -9,8 +9,9 @@
  */
 import { Command, Option } from 'commander';
 import { Redis } from 'ioredis';
-import { redactRedisUrl } from '../cache/redis-kv.js';
-import { minuteEpoch, statsKeys } from '../stats/redis-sink.js';
+import { REDIS_KEY_PREFIX, statsKeys } from '../cache/keyspace.js';
+import { redactRedisUrl } from '../redis/connection.js';
+import { minuteEpoch } from '../stats/redis-sink.js';
 import { integer } from './arg-parsers.js';
 
 const MiB = 1024 * 1024;
@@ -62,7 +63,7 @@ export function statsCommand(): Command {
     .option('--minutes <n>', 'window: the last N whole minutes plus the current one', integer(1, 1440), 1)
     .option('--once', 'print once and exit')
     .option('--json', 'print the aggregated object as JSON')
-    .option('--key-prefix <prefix>', 'counter key prefix the gateways use', 'tftpfn:')
+    .option('--key-prefix <prefix>', 'counter key prefix the gateways use', REDIS_KEY_PREFIX)
     .addHelpText('after', '\nExamples:\n  tftpfn stats --redis-url redis://127.0.0.1:6379\n  tftpfn stats --minutes 15 --once --json | jq .gateways')
     .action(async (flags: StatsFlags) => {
       process.exitCode = await runStats(flags);

@@ -8,6 +8,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
+import { STATS_STREAM_KEY } from '../cache/keyspace.js';
 import { compileGlob, type Glob } from '../routing/glob.js';
 import type { SessionRecord } from '../stats/session-record.js';
 import { cidrContains, parseCidr, type Cidr } from '../transport/cidr.js';
@@ -39,7 +40,7 @@ export function tailCommand(): Command {
   return new Command('tail')
     .description('follow finished sessions live from the Redis stream, with filters')
     .addOption(redisUrlOption())
-    .option('--stream-key <key>', 'the stream the gateways write ("statsStreamKey")', 'tftpfn:sessions')
+    .option('--stream-key <key>', 'the stream the gateways write ("statsStreamKey")', STATS_STREAM_KEY)
     .option('--peer <ip|cidr>', 'only clients in this address or network', parseArg(parseCidr))
     .option('--file <glob>', 'only files matching this glob (as routes match: no leading "/")', parseArg(compileGlob))
     .option('--outcome <list>', 'only these outcomes, comma separated (ok, not-found, timeout, ...)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
