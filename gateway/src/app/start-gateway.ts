@@ -18,7 +18,7 @@ import { ConfigError, parseConfig } from '../config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
 import { createLogger } from '../logging.js';
 import type { Endpoint, RequestHandler } from '../request/request.js';
-import { checkFunctionReferences } from '../runtime/function-references.js';
+import { checkFunctionReferences } from '../config/checks.js';
 import { FunctionRuntime, type ReloadEvent } from '../runtime/function-runtime.js';
 import { createObjectSetup, type ObjectSetup } from '../sources/object-setup.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from '../stats/http-server.js';

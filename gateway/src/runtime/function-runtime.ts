@@ -9,6 +9,7 @@
  * version never stops serving. Reloads of one function are serialised, and a burst of
  * deploys while one is loading collapses into one more load of the newest.
  */
+import { cachedKey, envKvKey } from '../cache/keyspace.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -282,17 +283,17 @@ export function functionKv(store: KvStore, name: string): FunctionKv {
   return async (op, key, value, ttl) => {
     switch (op) {
       case 'get':
-        return store.get(`kv:${key}`);
+        return store.get(envKvKey(key));
       case 'set':
-        await store.set(`kv:${key}`, value ?? new Uint8Array(0), ttl);
+        await store.set(envKvKey(key), value ?? new Uint8Array(0), ttl);
         return undefined;
       case 'del':
-        await store.del(`kv:${key}`);
+        await store.del(envKvKey(key));
         return undefined;
       case 'cacheGet':
-        return store.get(`cached:${name}:${key}`);
+        return store.get(cachedKey(name, key));
       case 'cacheSet':
-        await store.set(`cached:${name}:${key}`, value ?? new Uint8Array(0), ttl);
+        await store.set(cachedKey(name, key), value ?? new Uint8Array(0), ttl);
         return undefined;
     }
   };
