@@ -209,14 +209,21 @@ describe('the store behind env.kv', () => {
   test('a flood of kv calls keeps at most MAX_KV_INFLIGHT_PER_WORKER waiting on the store; the rest are misses', async () => {
     let inflight = 0;
     let peak = 0;
+    // The store answers nothing until every call has either reached it or been refused, so
+    // the count does not depend on how fast a loaded machine delivers the flood.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
     const slow: FunctionKv = async () => {
       peak = Math.max(peak, ++inflight);
-      await new Promise((r) => setTimeout(r, 100));
+      await gate;
       inflight--;
       return undefined;
     };
-    const p = await startPool({ size: 1, kv: slow, timeoutMs: 5000 });
-    expect(body(await p.invoke(fnRequest('kv-flood', { n: '5000' })))).toBe('asked 5000');
+    const p = await startPool({ size: 1, kv: slow, timeoutMs: 20_000 });
+    const invoked = p.invoke(fnRequest('kv-flood', { n: '5000' }));
+    for (let i = 0; i < 400 && (p.stats.kvRefused ?? 0) + inflight < 5000; i++) await new Promise((r) => setTimeout(r, 25));
+    release();
+    expect(body(await invoked)).toBe('asked 5000');
     expect(peak).toBeLessThanOrEqual(MAX_KV_INFLIGHT_PER_WORKER);
     expect(p.stats.kvRefused).toBeGreaterThanOrEqual(5000 - MAX_KV_INFLIGHT_PER_WORKER);
   });
