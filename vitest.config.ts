@@ -8,7 +8,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^tftpfn\/sdk$/, replacement: here('./sdk/index.ts') },
-      { find: /^tftpfn\/client$/, replacement: here('./gateway/src/client/index.ts') },
+      { find: /^tftpfn\/client$/, replacement: here('./client/index.ts') },
       { find: /^tftpfn$/, replacement: here('./gateway/src/index.ts') },
     ],
   },

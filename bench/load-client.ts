@@ -3,7 +3,7 @@
  * never share an event loop, and returns its parsed result.
  */
 import { fileURLToPath } from 'node:url';
-import type { LoadResult } from '../gateway/src/client/index.js';
+import type { LoadResult } from '../client/index.js';
 import { ManagedProcess } from './child-process.js';
 
 const tftpfnBin = fileURLToPath(new URL('../../bin/tftpfn.js', import.meta.url));

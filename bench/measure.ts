@@ -2,7 +2,7 @@
  * Runs one scenario against one server: start it fresh, warm it up, run the load client the
  * given number of times, and take server CPU seconds and peak RSS around the runs.
  */
-import type { LoadResult } from '../gateway/src/client/index.js';
+import type { LoadResult } from '../client/index.js';
 import { runLoadClient, type LoadSpec } from './load-client.js';
 import { CpuTracker, machineBusySeconds, startRssSampler, treeRssMiB } from './proc-stats.js';
 import { FILES, type Scenario, type Sizes } from './scenarios.js';

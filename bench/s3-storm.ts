@@ -19,7 +19,7 @@ import { request } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LoadResult } from '../gateway/src/client/index.js';
+import type { LoadResult } from '../client/index.js';
 import { ManagedProcess } from './child-process.js';
 import { runLoadClient } from './load-client.js';
 import { summarize, type Measurement, type UpstreamCount } from './measure.js';

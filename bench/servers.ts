@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { get } from '../gateway/src/client/index.js';
+import { get } from '../client/index.js';
 import { ManagedProcess } from './child-process.js';
 
 export type ServerName =

@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 import { readdirSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const roots = ['gateway/src', 'sdk', 'bench'];
+const roots = ['gateway/src', 'client', 'sdk', 'bench'];
 const entryPoints = [];
 function walk(dir) {
   let names;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { get, put } from '../../gateway/src/client/index.js';
+import { get, put } from '../../client/index.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/index.js';
 import { makeRoot } from '../../test/helpers/gateway.js';
 import { prng, seededBytes } from '../../test/helpers/seeded.js';

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { get, put } from '../../gateway/src/client/index.js';
+import { get, put } from '../../client/index.js';
 import { startGateway } from '../../gateway/src/index.js';
 import { bundleFunction } from '../../gateway/src/runtime/bundle.js';
 import { DeployStore } from '../../gateway/src/runtime/deploy-store.js';

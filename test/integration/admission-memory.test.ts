@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import type { ServerCounters } from '../../gateway/src/index.js';
 import { REPO } from '../helpers/cli.js';
 import { Crowd } from './admission-helpers.js';

@@ -7,7 +7,7 @@
  * client is served.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { addressesIn24, Crowd } from './admission-helpers.js';
 import { seededBytes, waitUntil } from '../helpers/raw-peer.js';

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { Crowd } from './admission-helpers.js';
 import { waitUntil } from '../helpers/raw-peer.js';

@@ -9,7 +9,7 @@
  * after one turn of the event loop.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { runLoad } from '../../gateway/src/client/load.js';
+import { runLoad } from '../../client/load.js';
 import { startTestGateway } from '../helpers/gateway.js';
 
 const cleanups: (() => unknown)[] = [];

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
 import { startGateway, type RunningGateway } from '../../gateway/src/index.js';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { cached, text } from '../../sdk/index.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';

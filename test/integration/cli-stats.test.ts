@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { startGateway, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
 import { RedisStatsSink } from '../../gateway/src/stats/redis-sink.js';
 import type { StatsView } from '../../gateway/src/cli/stats.js';

@@ -9,7 +9,7 @@ import { createSocket } from 'node:dgram';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { freePort } from '../helpers/free-port.js';
 import { makeRoot } from '../helpers/gateway.js';
 import { RawPeer, sameBytes, seededBytes } from '../helpers/raw-peer.js';

@@ -4,7 +4,7 @@
  * throws), and the session record says the same.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { TftpError } from '../../gateway/src/protocol/error-codes.js';
 import type { RequestHandler } from '../../gateway/src/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';

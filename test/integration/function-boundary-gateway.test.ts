@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createGateway, type RunningGateway } from '../../gateway/src/index.js';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { captureLog, FIXTURES, type CapturedLog } from '../helpers/functions.js';
 
 let gw: RunningGateway;

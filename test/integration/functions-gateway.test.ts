@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
 import { createGateway, type RunningGateway, type ServerStats, type SessionRecord } from '../../gateway/src/index.js';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { encodeAck } from '../../gateway/src/protocol/packet.js';
 import { text, stream } from '../../sdk/index.js';
 import { FIXTURES } from '../helpers/functions.js';

@@ -5,7 +5,7 @@
 import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { get, put } from '../../gateway/src/client/index.js';
+import { get, put } from '../../client/index.js';
 import { ErrorCode, TftpError } from '../../gateway/src/protocol/error-codes.js';
 import { memoryReader, type RequestHandler } from '../../gateway/src/index.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';

@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { startGateway, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from '../../gateway/src/stats/http-server.js';
 import { GatewayMetrics } from '../../gateway/src/stats/metrics.js';

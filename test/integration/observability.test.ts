@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { text } from '../../sdk/index.js';
 import { makeRoot } from '../helpers/gateway.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/index.js';

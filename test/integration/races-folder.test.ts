@@ -22,7 +22,7 @@ import { LocalDirSink, LocalDirSource } from '../../gateway/src/sources/local-di
 import { normalizePath } from '../../gateway/src/request/path.js';
 import { TftpError } from '../../gateway/src/protocol/error-codes.js';
 import type { ByteReader } from '../../gateway/src/sources/types.js';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { LocalBucketStore } from '../../gateway/src/sources/local-bucket.js';
 import { ObjectStoreError } from '../../gateway/src/sources/object-store.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { pino } from 'pino';
 import { createGateway, type ReloadEvent, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { bundleFunction, type BuiltBundle } from '../../gateway/src/runtime/bundle.js';
 import { DeployStore } from '../../gateway/src/runtime/deploy-store.js';
 import { FIXTURES } from '../helpers/functions.js';

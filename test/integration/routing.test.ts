@@ -5,7 +5,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { get, put } from '../../gateway/src/client/index.js';
+import { get, put } from '../../client/index.js';
 import { parseConfig } from '../../gateway/src/config/load.js';
 import { ErrorCode, TftpError } from '../../gateway/src/protocol/error-codes.js';
 import type { RequestHandler } from '../../gateway/src/request/request.js';

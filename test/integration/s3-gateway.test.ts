@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
 import { startGateway, type GatewayConfigInput, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
-import { get, type GetResult } from '../../gateway/src/client/index.js';
+import { get, type GetResult } from '../../client/index.js';
 import { TftpError } from '../../gateway/src/protocol/error-codes.js';
 import { Opcode } from '../../gateway/src/protocol/packet.js';
 import { s3Object } from '../../sdk/index.js';

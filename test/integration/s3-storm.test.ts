@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
 import { startGateway, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
-import { get, type GetOptions } from '../../gateway/src/client/index.js';
+import { get, type GetOptions } from '../../client/index.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';

@@ -9,7 +9,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { text } from '../../sdk/index.js';
 import { startGateway, type RunningGateway, type SessionRecord } from '../../gateway/src/index.js';
 import { RedisStatsSink, type RedisStatsSinkOptions } from '../../gateway/src/stats/redis-sink.js';

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import type { SessionRecord } from '../../gateway/src/index.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { describeRun, killAllClients, runClient, type ClientResult } from './run-client.js';

@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { get } from '../../gateway/src/client/index.js';
+import { get } from '../../client/index.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawPeer, ack, data, error, parse, rrq } from '../helpers/raw-peer.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { runLoad } from '../../gateway/src/client/index.js';
+import { runLoad } from '../../client/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';
 

@@ -4,8 +4,8 @@
  * completions, failures, throughput and latency percentiles.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseHostPort } from '../client/host-port.js';
-import { runLoad, type LoadResult } from '../client/load.js';
+import { parseHostPort } from '../../../client/host-port.js';
+import { runLoad, type LoadResult } from '../../../client/load.js';
 import { integer } from './arg-parsers.js';
 
 function seconds(raw: string): number {

@@ -7,8 +7,8 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
-import { get } from '../client/get.js';
-import { parseHostPort } from '../client/host-port.js';
+import { get } from '../../../client/get.js';
+import { parseHostPort } from '../../../client/host-port.js';
 import { integer } from './arg-parsers.js';
 
 const MiB = 1024 * 1024;

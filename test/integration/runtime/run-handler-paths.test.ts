@@ -16,7 +16,7 @@ import { InProcessInvoker } from '../../../gateway/src/runtime/in-process.js';
 import { WorkerPool } from '../../../gateway/src/runtime/worker-pool.js';
 import type { FunctionResult, Invoker } from '../../../gateway/src/runtime/invoker.js';
 import { createGateway, type RunningGateway } from '../../../gateway/src/index.js';
-import { get } from '../../../gateway/src/client/index.js';
+import { get } from '../../../client/index.js';
 import { buildFixture, FIXTURES, fnRequest } from '../../helpers/functions.js';
 
 const silent = pino({ level: 'silent' });

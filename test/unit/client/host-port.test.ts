@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostPort } from '../../../gateway/src/client/host-port.js';
-import { percentile, summarizeLatencies } from '../../../gateway/src/client/latency-summary.js';
+import { parseHostPort } from '../../../client/host-port.js';
+import { percentile, summarizeLatencies } from '../../../client/latency-summary.js';
 
 describe('host-port', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkOack } from '../../../gateway/src/client/oack-check.js';
-import { buildRequestOptions } from '../../../gateway/src/client/request-options.js';
+import { checkOack } from '../../../client/oack-check.js';
+import { buildRequestOptions } from '../../../client/request-options.js';
 
 describe('oack check', () => {
   const requested = { blksize: '1468', windowsize: '16', tsize: '0', timeout: '2' };

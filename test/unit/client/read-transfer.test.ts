@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodePacket, encodeData, encodeError, encodePacket, Opcode, type Packet } from '../../../gateway/src/protocol/packet.js';
-import { ReadTransfer, type ReadTransferOptions } from '../../../gateway/src/client/read-transfer.js';
+import { ReadTransfer, type ReadTransferOptions } from '../../../client/read-transfer.js';
 import { TftpError } from '../../../gateway/src/protocol/error-codes.js';
-import { TransferTimeoutError } from '../../../gateway/src/client/errors.js';
+import { TransferTimeoutError } from '../../../client/errors.js';
 
 const SERVER = '127.0.0.1';
 const LISTEN = 69;

@@ -5,7 +5,7 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { get, put } from '../../../gateway/src/client/index.js';
+import { get, put } from '../../../client/index.js';
 import { decodePacket, encodeData, encodeError, encodePacket, Opcode, type DataPacket, type Packet } from '../../../gateway/src/protocol/packet.js';
 
 const sockets: dgram.Socket[] = [];

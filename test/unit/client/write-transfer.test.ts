@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodePacket, encodeAck, encodePacket, Opcode, type DataPacket, type Packet } from '../../../gateway/src/protocol/packet.js';
-import { WriteTransfer, type WriteTransferOptions } from '../../../gateway/src/client/write-transfer.js';
+import { WriteTransfer, type WriteTransferOptions } from '../../../client/write-transfer.js';
 
 const SERVER = '::1';
 const TID = 50000;

@@ -8,8 +8,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { OptionMap } from '../protocol/packet.js';
-import { NetasciiDecoder } from '../protocol/netascii.js';
+import type { OptionMap } from '../gateway/src/protocol/packet.js';
+import { NetasciiDecoder } from '../gateway/src/protocol/netascii.js';
 import { ReadTransfer } from './read-transfer.js';
 import { runTransfer } from './udp-driver.js';
 import type { TransferOptions, TransferStats } from './types.js';

@@ -7,8 +7,8 @@
  * arrives later from another address or port is answered with ERROR 5 and otherwise ignored; the
  * transfer goes on.
  */
-import { ErrorCode } from '../protocol/error-codes.js';
-import { encodeError } from '../protocol/packet.js';
+import { ErrorCode } from '../gateway/src/protocol/error-codes.js';
+import { encodeError } from '../gateway/src/protocol/packet.js';
 import type { Transmit, TransferEvent } from './types.js';
 
 export type Phase = 'idle' | 'requesting' | 'holding' | 'transferring' | 'done' | 'failed';

@@ -1,7 +1,7 @@
 /**
  * Shapes shared by the client's pure transfer machines and their dgram driver.
  */
-import type { OptionMap, TransferMode } from '../protocol/packet.js';
+import type { OptionMap, TransferMode } from '../gateway/src/protocol/packet.js';
 
 /** One datagram the driver must send. */
 export interface Transmit {

@@ -5,9 +5,9 @@
  * OACK it cannot live with by sending ERROR 8. RFC 2348 lets blksize come back lower, never
  * higher; RFC 7440 the same for windowsize; RFC 2349 wants timeout echoed unchanged.
  */
-import { ErrorCode, TftpError } from '../protocol/error-codes.js';
-import type { OptionMap } from '../protocol/packet.js';
-import { PROTOCOL_MIN_BLOCK_SIZE } from '../protocol/options.js';
+import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
+import type { OptionMap } from '../gateway/src/protocol/packet.js';
+import { PROTOCOL_MIN_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
 
 export interface AcceptedOack {
   blockSize: number;

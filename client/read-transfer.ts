@@ -24,9 +24,9 @@
  * The hot path reads the opcode and block number straight from the datagram and hands the
  * payload on as a view: no decode object, no copy.
  */
-import { ErrorCode, TftpError } from '../protocol/error-codes.js';
-import { decodePacket, encodeAck, encodePacket, Opcode, type OptionMap, type TransferMode } from '../protocol/packet.js';
-import { DEFAULT_BLOCK_SIZE } from '../protocol/options.js';
+import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
+import { decodePacket, encodeAck, encodePacket, Opcode, type OptionMap, type TransferMode } from '../gateway/src/protocol/packet.js';
+import { DEFAULT_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
 import { remoteError, TransferTimeoutError } from './errors.js';
 import { checkOack } from './oack-check.js';
 import { buildRequestOptions } from './request-options.js';

@@ -17,9 +17,9 @@
  *
  * Invariants: `acked <= sent <= totalBlocks`; block numbers on the wire are the counts mod 65536.
  */
-import { ErrorCode, TftpError } from '../protocol/error-codes.js';
-import { decodePacket, encodeData, encodePacket, Opcode, type OptionMap, type TransferMode } from '../protocol/packet.js';
-import { DEFAULT_BLOCK_SIZE } from '../protocol/options.js';
+import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
+import { decodePacket, encodeData, encodePacket, Opcode, type OptionMap, type TransferMode } from '../gateway/src/protocol/packet.js';
+import { DEFAULT_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
 import { remoteError, TransferTimeoutError } from './errors.js';
 import { checkOack } from './oack-check.js';
 import { buildRequestOptions } from './request-options.js';

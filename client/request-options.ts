@@ -1,8 +1,8 @@
 /**
  * Builds the option list of an RRQ/WRQ (RFC 2347) from what the caller asked for. Pure.
  */
-import type { OptionMap } from '../protocol/packet.js';
-import { PROTOCOL_MAX_BLOCK_SIZE, PROTOCOL_MAX_WINDOW_SIZE, PROTOCOL_MIN_BLOCK_SIZE } from '../protocol/options.js';
+import type { OptionMap } from '../gateway/src/protocol/packet.js';
+import { PROTOCOL_MAX_BLOCK_SIZE, PROTOCOL_MAX_WINDOW_SIZE, PROTOCOL_MIN_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
 
 export interface RequestOptionInput {
   /** blksize to ask for (RFC 2348); omitted means the 512-byte default, no option. */

@@ -5,7 +5,7 @@
  *   await put({ host: '::1', port: 6969, path: 'upload.bin', data: Buffer.from('hi') });
  */
 import { performance } from 'node:perf_hooks';
-import { NetasciiEncoder } from '../protocol/netascii.js';
+import { NetasciiEncoder } from '../gateway/src/protocol/netascii.js';
 import { DEFAULT_PORT, DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, resolveHost } from './get.js';
 import { WriteTransfer } from './write-transfer.js';
 import { runTransfer } from './udp-driver.js';

@@ -3,7 +3,7 @@
  * so callers match on `tftpCode`/`code` exactly as the gateway does; failures that never came
  * over the wire (timeouts, aborts) get their own stable `code` strings.
  */
-import { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
 
 /** The server sent ERROR code/message (RFC 1350 section 5). */
 export function remoteError(code: number, message: string): TftpError {
