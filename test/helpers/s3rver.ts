@@ -34,7 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { S3StoreOptions } from '../../gateway/src/sources/s3-store.js';
+import type { S3StoreOptions } from '../../gateway/src/objects/s3-store.js';
 import { freePort } from './free-port.js';
 
 export interface S3rverRequest {

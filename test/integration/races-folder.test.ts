@@ -24,8 +24,8 @@ import { TftpError } from '../../gateway/src/protocol/error-codes.js';
 import type { ByteReader } from '../../gateway/src/sources/types.js';
 import { get } from '../../client/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
-import { LocalBucketStore } from '../../gateway/src/sources/local-bucket.js';
-import { ObjectStoreError } from '../../gateway/src/sources/object-store.js';
+import { LocalBucketStore } from '../../gateway/src/objects/local-bucket.js';
+import { ObjectStoreError } from '../../gateway/src/objects/object-store.js';
 
 const REQUESTS = 3000;
 const INSIDE = Buffer.from('inside the root\n');

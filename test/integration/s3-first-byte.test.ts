@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startGateway, type SessionRecord } from '../../gateway/src/index.js';
 import { get } from '../../client/index.js';
-import { ObjectStoreError } from '../../gateway/src/sources/object-store.js';
-import { S3ObjectStore, STALLED_FIRST_BYTE_MS } from '../../gateway/src/sources/s3-store.js';
+import { ObjectStoreError } from '../../gateway/src/objects/object-store.js';
+import { S3ObjectStore, STALLED_FIRST_BYTE_MS } from '../../gateway/src/objects/s3-store.js';
 
 let hung: Server;
 let endpoint: string;

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { S3ObjectStore } from '../../gateway/src/sources/s3-store.js';
-import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectStore } from '../../gateway/src/sources/object-store.js';
+import { S3ObjectStore } from '../../gateway/src/objects/s3-store.js';
+import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectStore } from '../../gateway/src/objects/object-store.js';
 import { freePort } from '../helpers/free-port.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
 

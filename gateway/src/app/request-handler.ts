@@ -9,7 +9,7 @@ import { buildRouterFromConfig } from '../routing/router-handler.js';
 import type { FunctionRuntime } from '../runtime/function-runtime.js';
 import { bucketHandler } from '../sources/bucket-handler.js';
 import { folderHandler } from '../sources/folder-handler.js';
-import type { ObjectSource } from '../sources/object-source.js';
+import type { ObjectSource } from '../objects/object-source.js';
 
 export interface HandlerParts {
   readonly config: GatewayConfig;

@@ -20,7 +20,7 @@ import { createLogger } from '../logging.js';
 import type { Endpoint, RequestHandler } from '../request/request.js';
 import { checkFunctionReferences } from '../config/checks.js';
 import { FunctionRuntime, type ReloadEvent } from '../runtime/function-runtime.js';
-import { createObjectSetup, type ObjectSetup } from '../sources/object-setup.js';
+import { createObjectSetup, type ObjectSetup } from '../objects/object-setup.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from '../stats/http-server.js';
 import { GatewayMetrics } from '../stats/metrics.js';
 import { RedisStatsSink } from '../stats/redis-sink.js';

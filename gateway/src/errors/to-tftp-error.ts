@@ -19,7 +19,7 @@
  * file stays free of the modules that throw them.
  */
 import { TftpError, type TftpErrorCodeName } from '../protocol/tftp-error.js';
-import type { ObjectErrorKind } from '../sources/object-store.js';
+import type { ObjectErrorKind } from '../objects/object-store.js';
 import type { FailureKind } from './function-failure.js';
 import { FALLBACK, WIRE_TEXT, type WireText } from './wire-texts.js';
 

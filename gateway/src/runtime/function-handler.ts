@@ -18,7 +18,7 @@ import type { LocalDirSink, LocalDirSource } from '../sources/local-dir.js';
 import { memoryReader } from '../sources/memory.js';
 import type { ByteReader, OpenedRead } from '../sources/types.js';
 import { functionFailed } from './function-failure.js';
-import type { ObjectSource } from '../sources/object-source.js';
+import type { ObjectSource } from '../objects/object-source.js';
 import type { FunctionResult, Invoker } from './invoker.js';
 
 /** The version a request runs on, pinned until `release` is called. */

@@ -26,7 +26,7 @@ import { InProcessInvoker } from './in-process.js';
 import { WorkerPool } from './worker-pool.js';
 import type { FunctionKv, InvocationObserver, Invoker } from './invoker.js';
 import type { KvStore } from '../cache/kv.js';
-import type { ObjectSource } from '../sources/object-source.js';
+import type { ObjectSource } from '../objects/object-source.js';
 import { makeTempDir, removeTempDir, sweepStaleTempDirs } from './temp-dirs.js';
 
 /** A loadable version: its id and the bundle on disk. */

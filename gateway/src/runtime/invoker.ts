@@ -6,7 +6,7 @@
  */
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import type { ByteReader } from '../sources/types.js';
-import type { ObjectRef } from '../sources/object-store.js';
+import type { ObjectRef } from '../objects/object-store.js';
 import type { KvOp } from './worker-protocol.js';
 
 /** Runs invocations: a worker pool, or user code in-process (createGateway with a handle). */

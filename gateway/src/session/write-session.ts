@@ -19,11 +19,28 @@
  * `firstPacketRetries` times, and a repeated WRQ (`repeatRequest`) gets it once more: one reply
  * per request datagram. A ProgressGuard ends an upload that moves too few bytes per interval,
  * or lasts too long, with ERROR 0 and outcome `too-slow`.
+ *
+ * Transitions (TRANSITIONS below, the one place they live; see transitions.ts):
+ *
+ *   input \ state   receiving                  committing             dallying
+ *   packet:data     onData (store, ACK, gap)   old block: ACK again   old block: ACK again
+ *   packet:error    finish: option-probe/abort finish: client-abort   finish: done
+ *   packet:ack/other ignored                   ignored                ignored
+ *   timeout         re-ACK or give up          (no timer)             finish: done
+ *   committed       noop                       final ACK -> dallying  noop
+ *   sourceError     ERROR to the peer, finish  ERROR, finish          ERROR, finish
+ *   repeatRequest   first reply again (once    duplicate              duplicate
+ *                   per WRQ, before DATA 1)
+ *   data / end      ignored                    ignored                ignored
+ *
+ * done / failed take no input. Every end goes through finish(). The outcome is reported once:
+ * `done` when the commit succeeds (the upload is stored; dallying only re-ACKs), or `failed`.
  */
 import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
-import { encodeAck, encodeError, encodePacket, Opcode, type OptionMap, type Packet } from '../protocol/packet.js';
+import { encodeAck, encodeError, encodePacket, Opcode, type DataPacket, type OptionMap } from '../protocol/packet.js';
 import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
 import { RetransmitTimer } from './timers.js';
+import { dispatch, type TransitionRow } from './transitions.js';
 import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
 
 export interface WriteSessionConfig extends SessionTimingConfig {
@@ -34,9 +51,51 @@ export interface WriteSessionConfig extends SessionTimingConfig {
   readonly maxBytes: number;
 }
 
-type State = 'receiving' | 'committing' | 'dallying' | 'done' | 'failed';
+type LiveState = 'receiving' | 'committing' | 'dallying';
+type State = LiveState | 'done' | 'failed';
 
 export class WriteSession implements Session {
+  /** State x input -> handler: every transition of a write session, in one place. */
+  private static readonly TRANSITIONS: Readonly<Record<LiveState, TransitionRow<WriteSession>>> = {
+    receiving: {
+      'packet:data': (s, i, now) => s.onData(i.packet, now),
+      'packet:error': (s, i) => s.onPeerError(i.packet.code, i.packet.message),
+      'packet:ack': 'ignored',
+      'packet:other': 'ignored',
+      timeout: (s, _i, now) => s.onTimeout(now),
+      committed: 'noop',
+      sourceError: (s, i) => s.onSourceError(i.error),
+      repeatRequest: (s) => s.onRepeatRequest(),
+      data: 'ignored',
+      end: 'ignored',
+    },
+    committing: {
+      'packet:data': (s, i) => s.onDataAfterEnd(i.packet),
+      'packet:error': (s, i) => s.onPeerError(i.packet.code, i.packet.message),
+      'packet:ack': 'ignored',
+      'packet:other': 'ignored',
+      timeout: (s, _i, now) => s.onTimeout(now),
+      committed: (s, _i, now) => s.onCommitted(now),
+      sourceError: (s, i) => s.onSourceError(i.error),
+      repeatRequest: (s) => s.onRepeatRequest(),
+      data: 'ignored',
+      end: 'ignored',
+    },
+    dallying: {
+      'packet:data': (s, i) => s.onDataAfterEnd(i.packet),
+      // The peer gave up after our final ACK: the upload is stored, nothing more to do.
+      'packet:error': (s) => s.finish('done'),
+      'packet:ack': 'ignored',
+      'packet:other': 'ignored',
+      timeout: (s, _i, now) => s.onTimeout(now),
+      committed: 'noop',
+      sourceError: (s, i) => s.onSourceError(i.error),
+      repeatRequest: (s) => s.onRepeatRequest(),
+      data: 'ignored',
+      end: 'ignored',
+    },
+  };
+
   private state: State = 'receiving';
   private readonly timer: RetransmitTimer;
   private readonly guard: ProgressGuard;
@@ -52,7 +111,8 @@ export class WriteSession implements Session {
   private sinceAck = 0;
   /** Set after we ACK a gap, so a burst of out-of-order blocks yields one ACK, not one each. */
   private gapAcked = false;
-  private outcomeDone = false;
+  /** The outcome (`done` or `failed`) has been reported; it is reported once. */
+  private reported = false;
 
   constructor(private readonly cfg: WriteSessionConfig, now: number) {
     this.timer = new RetransmitTimer(cfg);
@@ -69,33 +129,7 @@ export class WriteSession implements Session {
 
   handle(input: SessionInput, now: number): void {
     if (this.finished) return;
-    switch (input.type) {
-      case 'packet':
-        return this.onPacket(input.packet, now);
-      case 'timeout':
-        return this.onTimeout(now);
-      case 'committed':
-        if (this.state !== 'committing') return;
-        this.reply(encodeAck((this.expected - 1) & 0xffff));
-        this.state = 'dallying';
-        this.outcomeDone = true;
-        this.events.push({ type: 'done' });
-        this.timer.arm(now);
-        return;
-      case 'sourceError':
-        return this.fail(input.error.tftpCode === ErrorCode.DiskFull ? 'disk-full' : 'upstream-error', input.error);
-      case 'repeatRequest':
-        // The WRQ again before any DATA: our OACK / ACK 0 was lost. One reply per request.
-        if (this.state === 'receiving' && this.expected === 1) {
-          this.send(this.lastReply);
-          this.counters.retransmits++;
-        } else {
-          this.counters.duplicates++;
-        }
-        return;
-      default:
-        this.counters.ignored++;
-    }
+    dispatch(WriteSession.TRANSITIONS[this.state as LiveState], this, input, now);
   }
 
   pollTransmit(): Datagram | undefined {
@@ -115,25 +149,48 @@ export class WriteSession implements Session {
     return this.events.shift();
   }
 
-  private onPacket(p: Packet, now: number): void {
-    if (p.op === Opcode.Error) {
-      if (this.state === 'dallying') {
-        this.state = 'done';
-        return;
-      }
-      const outcome: Outcome = p.code === ErrorCode.OptionRefused && this.expected === 1 ? 'option-probe' : 'client-abort';
-      this.state = 'failed';
-      this.events.push({ type: 'failed', outcome, errorCode: p.code as ErrorCode, errorMessage: p.message });
-      return;
+  /** The driver stored the upload: the final ACK goes out, and we dally for its loss. */
+  private onCommitted(now: number): void {
+    this.reply(encodeAck((this.expected - 1) & 0xffff));
+    this.state = 'dallying';
+    this.report({ type: 'done' });
+    this.timer.arm(now);
+  }
+
+  private onSourceError(error: TftpError): void {
+    this.fail(error.tftpCode === ErrorCode.DiskFull ? 'disk-full' : 'upstream-error', error);
+  }
+
+  /** The WRQ again before any DATA: our OACK / ACK 0 was lost. One reply per request. */
+  private onRepeatRequest(): void {
+    if (this.state === 'receiving' && this.expected === 1) {
+      this.send(this.lastReply);
+      this.counters.retransmits++;
+    } else {
+      this.counters.duplicates++;
     }
-    if (p.op !== Opcode.Data) {
+  }
+
+  private onPeerError(code: number, message: string): void {
+    const outcome: Outcome = code === ErrorCode.OptionRefused && this.expected === 1 ? 'option-probe' : 'client-abort';
+    this.finish('failed', { type: 'failed', outcome, errorCode: code as ErrorCode, errorMessage: message });
+  }
+
+  /** DATA after the final block: an old block means our ACK was lost; anything else is ignored. */
+  private onDataAfterEnd(p: DataPacket): void {
+    if (p.block === (this.expected & 0xffff)) {
       this.counters.ignored++;
       return;
     }
+    this.counters.duplicates++;
+    this.resend();
+  }
+
+  private onData(p: DataPacket, now: number): void {
     const wire = this.expected & 0xffff;
     if (p.block !== wire) {
       const behind = ((this.expected - 1) & 0xffff) === p.block;
-      if (behind || this.state !== 'receiving') {
+      if (behind) {
         // The peer did not get our ACK: repeat it (only a DATA triggers this, so no storm).
         this.counters.duplicates++;
         this.resend();
@@ -146,10 +203,6 @@ export class WriteSession implements Session {
       } else {
         this.counters.ignored++;
       }
-      return;
-    }
-    if (this.state !== 'receiving') {
-      this.counters.ignored++;
       return;
     }
     if (p.data.length > this.cfg.blockSize) {
@@ -187,14 +240,12 @@ export class WriteSession implements Session {
     }
     if (this.timer.deadline === undefined || now < this.timer.deadline) return;
     if (this.state === 'dallying') {
-      this.state = 'done';
-      this.timer.disarm();
+      this.finish('done');
       return;
     }
     const limit = this.expected > 1 ? this.cfg.maxRetries : Math.min(this.cfg.maxRetries, this.cfg.firstPacketRetries);
     if (!this.timer.expire(now, limit)) {
-      this.state = 'failed';
-      this.events.push({ type: 'failed', outcome: 'timeout' });
+      this.finish('failed', { type: 'failed', outcome: 'timeout' });
       return;
     }
     // Nothing arrived for a whole timeout: tell the sender where we are.
@@ -220,15 +271,28 @@ export class WriteSession implements Session {
     this.counters.retransmits++;
   }
 
+  /** Ends the session with ERROR to the peer (a failure on our side). */
   private fail(outcome: Outcome, error: Pick<TftpError, 'tftpCode' | 'message'>): void {
     this.send(encodeError(error.tftpCode, error.message));
-    this.state = 'failed';
-    this.timer.disarm();
-    if (!this.outcomeDone) this.events.push({ type: 'failed', outcome, errorCode: error.tftpCode, errorMessage: error.message });
+    this.finish('failed', { type: 'failed', outcome, errorCode: error.tftpCode, errorMessage: error.message });
   }
 
   private send(pkt: Uint8Array): void {
     this.out.push(pkt);
     this.counters.packetsSent++;
+  }
+
+  /** Every end of a write session: the final state, no timer, and the outcome unless already reported. */
+  private finish(state: 'done' | 'failed', failure?: Extract<SessionEvent, { type: 'failed' }>): void {
+    this.state = state;
+    this.timer.disarm();
+    if (failure) this.report(failure);
+  }
+
+  /** Reports the outcome; only the first report counts (a commit settles it before dallying). */
+  private report(event: Extract<SessionEvent, { type: 'done' | 'failed' }>): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.events.push(event);
   }
 }

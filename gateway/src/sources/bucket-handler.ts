@@ -3,7 +3,7 @@
  * through the shared object source (coalesced, cached). Read-only.
  */
 import type { RequestHandler } from '../request/request.js';
-import type { ObjectSource } from './object-source.js';
+import type { ObjectSource } from '../objects/object-source.js';
 
 export function bucketHandler(objects: ObjectSource, bucket: string, prefix: string): RequestHandler {
   return {

@@ -8,7 +8,7 @@
  */
 import type { KvStats } from '../cache/kv.js';
 import type { FunctionStatus } from '../runtime/function-runtime.js';
-import type { ObjectSourceStats } from '../sources/object-source.js';
+import type { ObjectSourceStats } from '../objects/object-source.js';
 import type { ServerCounters } from './counters.js';
 import type { RedisStatsSinkStats } from './redis-sink.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { toTftpError } from '../../../gateway/src/errors/to-tftp-error.js';
 import { ErrorCode, TftpError, toWireError } from '../../../gateway/src/protocol/error-codes.js';
-import { ObjectStoreError } from '../../../gateway/src/sources/object-store.js';
+import { ObjectStoreError } from '../../../gateway/src/objects/object-store.js';
 import { OutsideRootError } from '../../../gateway/src/sources/beneath.js';
 import { FunctionFailure, functionFailed } from '../../../gateway/src/runtime/function-failure.js';
 import { outcomeFor } from '../../../gateway/src/session/outcome.js';

@@ -26,7 +26,7 @@ import { toTftpError } from '../errors/to-tftp-error.js';
 import type { KvStore } from '../cache/kv.js';
 import { objectChunkKey, objectMetaKey } from '../cache/keyspace.js';
 import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
-import { readSize, type ByteReader } from './types.js';
+import { readSize, type ByteReader } from '../sources/types.js';
 
 export interface ObjectSourceOptions {
   /** Size of the pieces large objects are fetched and cached in. */

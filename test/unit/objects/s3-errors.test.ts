@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyS3Error } from '../../../gateway/src/sources/s3-store.js';
-import { ObjectStoreError } from '../../../gateway/src/sources/object-store.js';
+import { classifyS3Error } from '../../../gateway/src/objects/s3-store.js';
+import { ObjectStoreError } from '../../../gateway/src/objects/object-store.js';
 
 /** An error shaped like the AWS SDK v3's service exceptions. */
 function sdkError(name: string, status: number | undefined, extra: Record<string, unknown> = {}): Error {

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { constants, realpathSync, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openBeneath, OutsideRootError } from './beneath.js';
+import { openBeneath, OutsideRootError } from '../sources/beneath.js';
 import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
 
 function mapFsError(e: unknown, what: string): ObjectStoreError {

@@ -7,8 +7,8 @@ import { describe, expect, test } from 'vitest';
 import { pino } from 'pino';
 import type { KvStats, KvStore } from '../../../gateway/src/cache/kv.js';
 import { TftpError } from '../../../gateway/src/protocol/error-codes.js';
-import { ObjectSource, type ObjectSourceOptions } from '../../../gateway/src/sources/object-source.js';
-import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from '../../../gateway/src/sources/object-store.js';
+import { ObjectSource, type ObjectSourceOptions } from '../../../gateway/src/objects/object-source.js';
+import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from '../../../gateway/src/objects/object-store.js';
 import type { ByteReader } from '../../../gateway/src/sources/types.js';
 import { seededBytes as seeded } from '../../helpers/seeded.js';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { LocalBucketStore } from '../../../gateway/src/sources/local-bucket.js';
-import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo } from '../../../gateway/src/sources/object-store.js';
+import { LocalBucketStore } from '../../../gateway/src/objects/local-bucket.js';
+import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo } from '../../../gateway/src/objects/object-store.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -148,9 +148,13 @@ describe('LocalBucketStore', () => {
     // permissions (a CI checkout under /root would not be).
     const code = mkdtempSync(join(tmpdir(), 'tftpfn-probe-'));
     chmodSync(code, 0o755);
-    for (const f of ['local-bucket.js', 'object-store.js', 'beneath.js']) copyFileSync(join(import.meta.dirname, '../../../dist/gateway/src/sources', f), join(code, f));
+    for (const f of ['objects/local-bucket.js', 'objects/object-store.js', 'sources/beneath.js']) {
+      mkdirSync(join(code, f, '..'), { recursive: true, mode: 0o755 });
+      chmodSync(join(code, f, '..'), 0o755);
+      copyFileSync(join(import.meta.dirname, '../../../dist/gateway/src', f), join(code, f));
+    }
     dirs.push(code);
-    const built = pathToFileURL(join(code, 'local-bucket.js')).href;
+    const built = pathToFileURL(join(code, 'objects/local-bucket.js')).href;
     const probe = `const { LocalBucketStore } = await import(${JSON.stringify(built)});
       const store = new LocalBucketStore(${JSON.stringify(root)});
       try { await store.head({ bucket: 'boot', key: 'locked' }); console.log('readable'); } catch (e) { console.log(e.kind); }`;
