@@ -10,9 +10,9 @@ export { createGateway, type CreateGatewayOptions } from './app/create-gateway.j
 export { loadConfig, parseConfig, ConfigError } from './config/load.js';
 export type { GatewayConfig, GatewayConfigInput, FunctionConfig } from './config/schema.js';
 export { TftpError, ErrorCode } from './protocol/error-codes.js';
-export { folderHandler } from './sources/folder-handler.js';
+export { folderHandler } from './handlers/folder.js';
 export { memoryReader } from './sources/memory.js';
-export type { RequestHandler, TftpRequest, Endpoint, SessionTags } from './request/request.js';
+export type { RequestHandler, TftpRequest, Endpoint, SessionTags } from './handlers/request.js';
 export type { ByteReader, ByteWriter, OpenedRead } from './sources/types.js';
 export type { SessionRecord } from './stats/session-record.js';
 export type { ServerCounters } from './stats/counters.js';

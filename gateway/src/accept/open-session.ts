@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, TftpError, toWireError } from '../protocol/error-codes.js';
 import type { Negotiated } from '../protocol/options.js';
 import type { RequestPacket } from '../protocol/packet.js';
-import type { Endpoint, RequestHandler, SessionTags, TftpRequest } from '../request/request.js';
+import type { Endpoint, RequestHandler, SessionTags, TftpRequest } from '../handlers/request.js';
 import { newCounters, type Session } from '../session/types.js';
 import type { ByteReader, ByteWriter } from '../sources/types.js';
 import type { ServerCounters } from '../stats/counters.js';

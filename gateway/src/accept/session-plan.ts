@@ -16,7 +16,7 @@
  */
 import { negotiate, parseRefuseList, type Negotiated, type NegotiationLimits } from '../protocol/options.js';
 import type { OptionMap } from '../protocol/packet.js';
-import type { TftpRequest } from '../request/request.js';
+import type { TftpRequest } from '../handlers/request.js';
 import { ReadSession } from '../session/read-session.js';
 import { WriteSession } from '../session/write-session.js';
 import type { Session, SessionTimingConfig } from '../session/types.js';

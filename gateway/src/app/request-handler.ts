@@ -4,11 +4,11 @@
  * function or the root folder.
  */
 import type { GatewayConfig } from '../config/schema.js';
-import type { RequestHandler } from '../request/request.js';
-import { buildRouterFromConfig } from '../routing/router-handler.js';
+import type { RequestHandler } from '../handlers/request.js';
+import { buildRouterFromConfig } from '../handlers/router.js';
 import type { FunctionRuntime } from '../runtime/function-runtime.js';
-import { bucketHandler } from '../sources/bucket-handler.js';
-import { folderHandler } from '../sources/folder-handler.js';
+import { bucketHandler } from '../handlers/bucket.js';
+import { folderHandler } from '../handlers/folder.js';
 import type { ObjectSource } from '../objects/object-source.js';
 
 export interface HandlerParts {

@@ -17,7 +17,7 @@ import type { Handler } from '../../../sdk/contract.js';
 import { ConfigError, parseConfig } from '../config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
 import { createLogger } from '../logging.js';
-import type { Endpoint, RequestHandler } from '../request/request.js';
+import type { Endpoint, RequestHandler } from '../handlers/request.js';
 import { checkFunctionReferences } from '../config/checks.js';
 import { FunctionRuntime, type ReloadEvent } from '../runtime/function-runtime.js';
 import { createObjectSetup, type ObjectSetup } from '../objects/object-setup.js';

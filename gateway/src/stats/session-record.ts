@@ -3,7 +3,7 @@
  * shipped to Redis (stats/redis-sink.ts) and counted in the metrics. Field names are stable.
  */
 import type { OptionMap } from '../protocol/packet.js';
-import type { Endpoint, SessionTags, TftpRequest } from '../request/request.js';
+import type { Endpoint, SessionTags, TftpRequest } from '../handlers/request.js';
 import type { Outcome, SessionCounters } from '../session/types.js';
 
 export interface SessionRecord {

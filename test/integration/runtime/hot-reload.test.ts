@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../../gateway/src/config/load.js';
-import type { SessionTags } from '../../../gateway/src/request/request.js';
+import type { SessionTags } from '../../../gateway/src/handlers/request.js';
 import { bundleFunction } from '../../../gateway/src/runtime/bundle.js';
 import { DeployStore } from '../../../gateway/src/runtime/deploy-store.js';
 import { FunctionRuntime, type ReloadEvent } from '../../../gateway/src/runtime/function-runtime.js';

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localDirSource } from '../../../gateway/src/sources/local-dir-registry.js';
-import { folderHandler } from '../../../gateway/src/sources/folder-handler.js';
+import { folderHandler } from '../../../gateway/src/handlers/folder.js';
 import { normalizePath } from '../../../gateway/src/request/path.js';
-import type { TftpRequest } from '../../../gateway/src/request/request.js';
+import type { TftpRequest } from '../../../gateway/src/handlers/request.js';
 import type { ByteReader } from '../../../gateway/src/sources/types.js';
 import { makeRoot } from '../../helpers/gateway.js';
 

@@ -2,9 +2,9 @@
  * The embedded default handler: every request is served from (or stored to) a local folder.
  */
 import { requireFolder } from '../config/checks.js';
-import type { RequestHandler } from '../request/request.js';
-import { LocalDirSink } from './local-dir.js';
-import { localDirSource } from './local-dir-registry.js';
+import type { RequestHandler } from './request.js';
+import { LocalDirSink } from '../sources/local-dir.js';
+import { localDirSource } from '../sources/local-dir-registry.js';
 
 export interface FolderHandlerOptions {
   root: string;

@@ -21,11 +21,11 @@ import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import { wireError } from '../errors/to-tftp-error.js';
 import { WIRE_TEXT } from '../errors/wire-texts.js';
 import { normalizePath, type RequestPath } from '../request/path.js';
-import type { RequestHandler, SessionTags, TftpRequest } from '../request/request.js';
+import type { RequestHandler, SessionTags, TftpRequest } from './request.js';
 import { functionFailed } from '../runtime/function-failure.js';
-import { applyRemap, type RemapRule } from './remap.js';
-import { readRemapFile } from './remap-file.js';
-import { parseRouteTable, resolveRoute, type Route, type RouteTable } from './routes.js';
+import { applyRemap, type RemapRule } from '../routing/remap.js';
+import { readRemapFile } from '../routing/remap-file.js';
+import { parseRouteTable, resolveRoute, type Route, type RouteTable } from '../routing/routes.js';
 
 export interface RouterOptions {
   /** From parseRouteTable. */

@@ -2,7 +2,7 @@
  * A route straight to a bucket, no function involved: the object `prefix + path` is served
  * through the shared object source (coalesced, cached). Read-only.
  */
-import type { RequestHandler } from '../request/request.js';
+import type { RequestHandler } from './request.js';
 import type { ObjectSource } from '../objects/object-source.js';
 
 export function bucketHandler(objects: ObjectSource, bucket: string, prefix: string): RequestHandler {

@@ -13,13 +13,13 @@
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import { parseMac } from '../../../sdk/mac.js';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
-import type { RequestHandler, SessionTags, TftpRequest } from '../request/request.js';
+import type { RequestHandler, SessionTags, TftpRequest } from './request.js';
 import type { LocalDirSink, LocalDirSource } from '../sources/local-dir.js';
 import { memoryReader } from '../sources/memory.js';
 import type { ByteReader, OpenedRead } from '../sources/types.js';
-import { functionFailed } from './function-failure.js';
+import { functionFailed } from '../runtime/function-failure.js';
 import type { ObjectSource } from '../objects/object-source.js';
-import type { FunctionResult, Invoker } from './invoker.js';
+import type { FunctionResult, Invoker } from '../runtime/invoker.js';
 
 /** The version a request runs on, pinned until `release` is called. */
 export interface PinnedVersion {
