@@ -58,12 +58,31 @@
  *
  * Progress: a ProgressGuard ends a session that moves too few bytes per interval, or lasts too
  * long, with ERROR 0 and outcome `too-slow` (time spent waiting on our own source excepted).
+ *
+ * Transitions (TRANSITIONS below, the one place they live; see transitions.ts):
+ *
+ *   input \ state   oack                        sending
+ *   packet:ack      ACK 0 -> sending, else ign. onAck (advance, finish after the last block)
+ *   packet:error    finish: option-probe (8) or client-abort   finish: client-abort
+ *   packet:data/other  ignored                  ignored
+ *   timeout         resend OACK or give up      resend (budgeted) or give up
+ *   data / end      buffer (read-ahead)         buffer, send new blocks
+ *   sourceError     ERROR to the peer, finish   ERROR to the peer, finish
+ *   repeatRequest   OACK again (before an ACK)  DATA 1 again before an ACK, else duplicate
+ *   committed       ignored                     ignored
+ *
+ * done / failed take no input. Every end goes through finish(): it settles the state, stops
+ * the timer, releases the buffers and emits the one `done` or `failed` event.
+ * The window's accounting (blocks in flight, window size, proof, retransmit budget) is
+ * send-window.ts; this file decides when to send, that one how much.
  */
 import { ErrorCode } from '../protocol/error-codes.js';
-import { encodeDataHeader, encodeError, encodePacket, Opcode, type OptionMap, type Packet } from '../protocol/packet.js';
+import { encodeDataHeader, encodeError, encodePacket, Opcode, type OptionMap } from '../protocol/packet.js';
 import { outcomeFor } from './outcome.js';
 import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
+import { SendWindow } from './send-window.js';
 import { RetransmitTimer } from './timers.js';
+import { dispatch, type TransitionRow } from './transitions.js';
 import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
 
 export interface ReadSessionConfig extends SessionTimingConfig {
@@ -79,23 +98,38 @@ export interface ReadSessionConfig extends SessionTimingConfig {
   readonly ackIsEvidence?: boolean;
 }
 
-type State = 'oack' | 'sending' | 'done' | 'failed';
-
-interface Sent {
-  datagram: Datagram;
-  /** Payload bytes, what a resend costs the retransmit budget. */
-  bytes: number;
-}
-
-/** Newly acknowledged bytes earn 1/16 of themselves in retransmit budget. */
-const BUDGET_EARN_DIVISOR = 16;
-/**
- * The budget a peer starts with once proven: enough to repair a loss in the first window of a
- * typical PXE transfer (44 blocks of 1468), small beside a multi-megabyte file.
- */
-const INITIAL_BUDGET_BYTES = 64 * 1024;
+type LiveState = 'oack' | 'sending';
+type State = LiveState | 'done' | 'failed';
 
 export class ReadSession implements Session {
+  /** State x input -> handler: every transition of a read session, in one place. */
+  private static readonly TRANSITIONS: Readonly<Record<LiveState, TransitionRow<ReadSession>>> = {
+    oack: {
+      'packet:ack': (s, i, now) => s.onOackAck(i.packet.block, now),
+      'packet:error': (s, i) => s.onPeerError(i.packet.code, i.packet.message),
+      'packet:data': 'ignored',
+      'packet:other': 'ignored',
+      timeout: (s, _i, now) => s.onTimeout(now),
+      data: (s, i, now) => s.onData(i.chunk, now),
+      end: (s, _i, now) => s.onEnd(now),
+      sourceError: (s, i) => s.fail(outcomeFor(i.error), i.error.tftpCode, i.error.message),
+      repeatRequest: (s) => s.onRepeatRequest(),
+      committed: 'ignored',
+    },
+    sending: {
+      'packet:ack': (s, i, now) => s.onAck(i.packet.block, now),
+      'packet:error': (s, i) => s.onPeerError(i.packet.code, i.packet.message),
+      'packet:data': 'ignored',
+      'packet:other': 'ignored',
+      timeout: (s, _i, now) => s.onTimeout(now),
+      data: (s, i, now) => s.onData(i.chunk, now),
+      end: (s, _i, now) => s.onEnd(now),
+      sourceError: (s, i) => s.fail(outcomeFor(i.error), i.error.tftpCode, i.error.message),
+      repeatRequest: (s) => s.onRepeatRequest(),
+      committed: 'ignored',
+    },
+  };
+
   private state: State;
   private readonly timer: RetransmitTimer;
   private readonly guard: ProgressGuard;
@@ -109,8 +143,8 @@ export class ReadSession implements Session {
   private sourceEnded = false;
   private awaitingData = false;
 
-  // Send side.
-  private readonly window: Sent[] = [];
+  // Send side. Block k of the window is block `base + k`.
+  private readonly window: SendWindow;
   /** Absolute number of the oldest unacknowledged block. */
   private base = 1;
   /** Absolute number of the next block not yet built. */
@@ -119,29 +153,10 @@ export class ReadSession implements Session {
   private finalBlock: number | undefined;
   private readonly oackPacket: Uint8Array | undefined;
 
-  // What the peer has shown (see "Proven peers" above).
-  /** The largest window this session ever uses, in blocks. */
-  private readonly fullWindow: number;
-  /** The window now, in blocks: grows from slowStartBlocks to fullWindow. */
-  private sendWindow: number;
-  private readonly ackIsEvidence: boolean;
-  /** Any valid ACK arrived (ACK 0 included). */
-  private acked = false;
-  private ackedBlocks = 0;
-  private ackedBytes = 0;
-  private proven = false;
-  /** Bytes we may still resend beyond the first block of a timeout. */
-  private budgetBytes = 0;
-  /** The window position (`base`) of the last fast resend: at most one per position. */
-  private fastResendBase = 0;
-
   constructor(private readonly cfg: ReadSessionConfig, now: number) {
     this.timer = new RetransmitTimer(cfg);
     this.guard = new ProgressGuard(cfg, now);
-    const byBytes = cfg.maxWindowBytes === undefined ? cfg.windowSize : Math.floor(cfg.maxWindowBytes / cfg.blockSize);
-    this.fullWindow = Math.max(1, Math.min(cfg.windowSize, byBytes));
-    this.sendWindow = cfg.slowStartBlocks === undefined ? this.fullWindow : Math.max(1, Math.min(cfg.slowStartBlocks, this.fullWindow));
-    this.ackIsEvidence = cfg.ackIsEvidence ?? true;
+    this.window = new SendWindow(cfg);
     if (cfg.oack) {
       this.state = 'oack';
       this.oackPacket = encodePacket({ op: Opcode.Oack, options: cfg.oack });
@@ -166,46 +181,19 @@ export class ReadSession implements Session {
 
   /** The send window now (blocks), for tests. */
   get windowBlocks(): number {
-    return this.sendWindow;
+    return this.window.limitBlocks;
   }
 
   /** The peer has shown that it receives our packets, for tests. */
   get peerProven(): boolean {
-    return this.proven;
+    return this.window.peerProven;
   }
 
   handle(input: SessionInput, now: number): void {
     if (this.finished) return;
-    this.step(input, now);
+    dispatch(ReadSession.TRANSITIONS[this.state as LiveState], this, input, now);
     // Time with nothing in flight, waiting for the source, is not the peer's slowness.
-    this.guard.waiting(now, this.state === 'sending' && this.window.length === 0 && this.awaitingData);
-  }
-
-  private step(input: SessionInput, now: number): void {
-    switch (input.type) {
-      case 'packet':
-        return this.onPacket(input.packet, now);
-      case 'timeout':
-        return this.onTimeout(now);
-      case 'data':
-        this.awaitingData = false;
-        if (input.chunk.length > 0) {
-          this.pending.push(input.chunk);
-          this.pendingBytes += input.chunk.length;
-        }
-        return this.pump(now);
-      case 'end':
-        this.awaitingData = false;
-        this.sourceEnded = true;
-        return this.pump(now);
-      case 'sourceError':
-        return this.fail(outcomeFor(input.error), input.error.tftpCode, input.error.message);
-      case 'repeatRequest':
-        return this.onRepeatRequest();
-      case 'committed':
-        this.counters.ignored++;
-        return;
-    }
+    this.guard.waiting(now, this.state === 'sending' && this.window.inFlight === 0 && this.awaitingData);
   }
 
   pollTransmit(): Datagram | undefined {
@@ -224,46 +212,54 @@ export class ReadSession implements Session {
     return this.events.shift();
   }
 
+  private onData(chunk: Uint8Array, now: number): void {
+    this.awaitingData = false;
+    if (chunk.length > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+    }
+    this.pump(now);
+  }
+
+  private onEnd(now: number): void {
+    this.awaitingData = false;
+    this.sourceEnded = true;
+    this.pump(now);
+  }
+
   /**
    * The peer sent its request again: our first packet was lost (or it is impatient). Before any
    * ACK it gets the first packet once more, one reply per request; afterwards it is ignored.
    */
   private onRepeatRequest(): void {
-    if (this.acked) {
+    if (this.window.peerAcked) {
       this.counters.duplicates++;
       return;
     }
-    const first = this.state === 'oack' ? this.oackPacket : this.window[0]?.datagram;
+    const first = this.state === 'oack' ? this.oackPacket : this.window.oldest?.datagram;
     if (first === undefined) return; // DATA 1 goes out as soon as the source answers
     this.send(first);
     this.counters.retransmits++;
   }
 
-  private onPacket(p: Packet, now: number): void {
-    if (p.op === Opcode.Error) {
-      // RFC 2347: a client that dislikes our OACK answers ERROR 8. UEFI firmware does this on
-      // purpose (probing tsize) and then retries without options: not a failure.
-      const outcome: Outcome = this.state === 'oack' && p.code === ErrorCode.OptionRefused ? 'option-probe' : 'client-abort';
-      this.finish('failed', outcome, p.code, p.message);
-      return;
-    }
-    if (p.op !== Opcode.Ack) {
+  private onPeerError(code: number, message: string): void {
+    // RFC 2347: a client that dislikes our OACK answers ERROR 8. UEFI firmware does this on
+    // purpose (probing tsize) and then retries without options: not a failure.
+    const outcome: Outcome = this.state === 'oack' && code === ErrorCode.OptionRefused ? 'option-probe' : 'client-abort';
+    this.finish('failed', outcome, code, message);
+  }
+
+  /** RFC 2347: ACK 0 acknowledges the OACK; data transfer starts. */
+  private onOackAck(block: number, now: number): void {
+    if (block !== 0) {
       this.counters.ignored++;
       return;
     }
-    if (this.state === 'oack') {
-      if (p.block !== 0) {
-        this.counters.ignored++;
-        return;
-      }
-      this.state = 'sending';
-      this.noteAck(0, 0);
-      this.timer.progress();
-      this.timer.disarm();
-      this.pump(now);
-      return;
-    }
-    this.onAck(p.block, now);
+    this.state = 'sending';
+    this.window.acknowledge(0);
+    this.timer.progress();
+    this.timer.disarm();
+    this.pump(now);
   }
 
   private onAck(wireBlock: number, now: number): void {
@@ -275,8 +271,9 @@ export class ReadSession implements Session {
       // Sorcerer's Apprentice (RFC 1123 4.2.3.1): a proven peer's duplicate ACK sends nothing.
       // An unproven peer gets few resends from our timer, so its repeated ACK is how it asks
       // for the block it missed: one block per datagram it sent.
-      if (!this.proven && this.acked && this.window.length > 0) {
-        this.send(this.window[0].datagram);
+      const oldest = this.window.oldest;
+      if (!this.window.peerProven && this.window.peerAcked && oldest !== undefined) {
+        this.send(oldest.datagram);
         this.counters.retransmits++;
       }
       return;
@@ -285,10 +282,8 @@ export class ReadSession implements Session {
       this.counters.ignored++;
       return;
     }
-    let bytes = 0;
-    for (const s of this.window.splice(0, advance)) bytes += s.bytes;
+    this.window.acknowledge(advance);
     this.base += advance;
-    this.noteAck(advance, bytes);
     this.timer.progress();
     if (this.finalBlock !== undefined && this.base > this.finalBlock) {
       this.finish('done');
@@ -296,39 +291,15 @@ export class ReadSession implements Session {
     }
     // RFC 7440: an ACK inside the window means the client missed the block after it and
     // restarts its window there. Resend once per position, within the budget; new blocks follow.
-    if (this.window.length > 0 && this.proven && this.fastResendBase !== this.base) {
-      this.fastResendBase = this.base;
-      this.resendWindow(0);
-    }
+    if (this.window.takeFastResend(this.base)) this.resend(0);
     this.timer.disarm();
     this.pump(now);
   }
 
-  /** Updates what the peer has shown after a valid ACK of `blocks` new blocks (0 for ACK 0). */
-  private noteAck(blocks: number, bytes: number): void {
-    this.acked = true;
-    this.ackedBlocks += blocks;
-    this.ackedBytes += bytes;
-    const cap = this.fullWindow * this.cfg.blockSize;
-    if (this.ackIsEvidence) this.sendWindow = this.fullWindow;
-    else this.sendWindow = Math.min(this.fullWindow, this.sendWindow + blocks);
-    if (this.proven) {
-      this.budgetBytes = Math.min(cap, this.budgetBytes + bytes / BUDGET_EARN_DIVISOR);
-    } else if (this.ackedBlocks >= (this.ackIsEvidence ? 1 : this.fullWindow)) {
-      this.proven = true;
-      this.budgetBytes = Math.min(cap, INITIAL_BUDGET_BYTES);
-    }
-  }
-
   /** Resends the window from `base`: the first `free` blocks at no cost, the rest within the budget. */
-  private resendWindow(free: number): void {
-    for (let i = 0; i < this.window.length; i++) {
-      const s = this.window[i];
-      if (i >= free) {
-        if (this.budgetBytes < s.bytes) break;
-        this.budgetBytes -= s.bytes;
-      }
-      this.send(s.datagram);
+  private resend(free: number): void {
+    for (const datagram of this.window.resend(free)) {
+      this.send(datagram);
       this.counters.retransmits++;
     }
   }
@@ -336,7 +307,7 @@ export class ReadSession implements Session {
   private onTimeout(now: number): void {
     const g = this.guard.deadline;
     if (g !== undefined && now >= g) {
-      const verdict = this.guard.check(now, this.ackedBytes);
+      const verdict = this.guard.check(now, this.window.ackedBytes);
       if (verdict) {
         this.fail('too-slow', ErrorCode.NotDefined, PROGRESS_ERROR_TEXT[verdict]);
         return;
@@ -344,8 +315,8 @@ export class ReadSession implements Session {
     }
     if (this.timer.deadline === undefined || now < this.timer.deadline) return;
     const { maxRetries } = this.cfg;
-    const limit = !this.acked ? Math.min(maxRetries, this.cfg.firstPacketRetries)
-      : !this.proven ? Math.min(maxRetries, this.cfg.unprovenRetries ?? maxRetries)
+    const limit = !this.window.peerAcked ? Math.min(maxRetries, this.cfg.firstPacketRetries)
+      : !this.window.peerProven ? Math.min(maxRetries, this.cfg.unprovenRetries ?? maxRetries)
       : maxRetries;
     if (!this.timer.expire(now, limit)) {
       this.finish('failed', 'timeout');
@@ -356,16 +327,17 @@ export class ReadSession implements Session {
       this.counters.retransmits++;
       return;
     }
-    if (this.window.length === 0) return;
+    const oldest = this.window.oldest;
+    if (oldest === undefined) return;
     // An unproven peer gets the first unacknowledged block only (a client that has the last
     // block and lost its final ACK waits for exactly that); a proven one the window, budgeted.
-    if (this.proven) {
+    if (this.window.peerProven) {
       // RFC 7440: the receiver discards blocks after a gap, so the whole window goes again.
       // Timeouts are paced by our clock and bounded by maxRetries, not by the peer's packets.
-      this.resendWindow(this.window.length);
+      this.resend(this.window.inFlight);
       return;
     }
-    this.send(this.window[0].datagram);
+    this.send(oldest.datagram);
     this.counters.retransmits++;
   }
 
@@ -377,20 +349,20 @@ export class ReadSession implements Session {
     }
     const { blockSize } = this.cfg;
     let sent = false;
-    while (this.window.length < this.sendWindow && this.finalBlock === undefined) {
+    while (this.window.hasRoom && this.finalBlock === undefined) {
       if (this.pendingBytes < blockSize && !this.sourceEnded) break;
       const payload = this.take(Math.min(blockSize, this.pendingBytes));
       // Header and payload go out as one datagram in two parts: the payload is never copied.
       const datagram: Datagram = [encodeDataHeader(this.nextBlock & 0xffff), payload];
       if (payload.length < blockSize) this.finalBlock = this.nextBlock;
       this.nextBlock++;
-      this.window.push({ datagram, bytes: payload.length });
+      this.window.push(datagram, payload.length);
       this.send(datagram);
       this.counters.blocks++;
       this.counters.bytes += payload.length;
       sent = true;
     }
-    if ((sent || this.window.length > 0) && this.timer.deadline === undefined) this.timer.arm(now);
+    if ((sent || this.window.inFlight > 0) && this.timer.deadline === undefined) this.timer.arm(now);
     this.requestData();
   }
 
@@ -403,7 +375,7 @@ export class ReadSession implements Session {
    */
   private requestData(): void {
     if (this.sourceEnded || this.awaitingData || this.finished) return;
-    const window = this.sendWindow * this.cfg.blockSize;
+    const window = this.window.limitBlocks * this.cfg.blockSize;
     if (this.pendingBytes >= window) return;
     this.awaitingData = true;
     this.events.push({ type: 'needData', minBytes: window });
@@ -431,6 +403,7 @@ export class ReadSession implements Session {
     return out;
   }
 
+  /** Ends the session with ERROR to the peer (a failure on our side). */
   private fail(outcome: Outcome, code: number, message: string): void {
     this.send(encodeError(code, message));
     this.finish('failed', outcome, code, message);
@@ -441,10 +414,11 @@ export class ReadSession implements Session {
     this.counters.packetsSent++;
   }
 
+  /** Every end of a read session: the final state, no timer, no buffers, one event. */
   private finish(state: 'done' | 'failed', outcome?: Outcome, errorCode?: number, errorMessage?: string): void {
     this.state = state;
     this.timer.disarm();
-    this.window.length = 0;
+    this.window.clear();
     this.pending.length = 0;
     if (state === 'done') this.events.push({ type: 'done' });
     else this.events.push({ type: 'failed', outcome: outcome ?? 'upstream-error', errorCode: errorCode as ErrorCode | undefined, errorMessage });
