@@ -20,13 +20,19 @@
  * then the client gets ERROR 0 "upstream unavailable"; missing and denied map to ERROR 1 and 2.
  * After the first block, a chunk is retried once, briefly, then the session ends with ERROR 0.
  * No wire message names a bucket or key.
+ *
+ * The parts: object-meta.ts (metadata freshness), chunk-table.ts (the shared chunks, the
+ * shared cache, the bucket), object-reader.ts (one session's position, prefetch, the
+ * mid-transfer deadline), upstream-retry.ts (the retry rule). This file puts them together.
  */
 import type { Logger } from 'pino';
-import { toTftpError } from '../errors/to-tftp-error.js';
 import type { KvStore } from '../cache/kv.js';
-import { objectChunkKey, objectMetaKey } from '../cache/keyspace.js';
-import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
-import { readSize, type ByteReader } from '../sources/types.js';
+import type { ByteReader } from '../sources/types.js';
+import { ChunkTable } from './chunk-table.js';
+import { ObjectMeta } from './object-meta.js';
+import { ObjectReader } from './object-reader.js';
+import type { ObjectInfo, ObjectRef, ObjectStore } from './object-store.js';
+import { withRetries } from './upstream-retry.js';
 
 export interface ObjectSourceOptions {
   /** Size of the pieces large objects are fetched and cached in. */
@@ -64,32 +70,6 @@ export interface ObjectSourceStats {
   notModified: number;
 }
 
-interface Meta {
-  readonly info: ObjectInfo;
-  checkedAt: number;
-}
-
-interface ChunkEntry {
-  readonly key: string;
-  /** Settles once; a rejected fetch is removed so the next reader tries again. */
-  readonly bytes: Promise<Uint8Array>;
-  size: number;
-  /** Where the bytes came from: 'cache' (shared cache) or 'bucket'. */
-  from: 'cache' | 'bucket' | undefined;
-  /**
-   * Readers holding it (reading it, or prefetched it). An entry in use is never evicted:
-   * evicting it would not free its bytes (the readers keep them) but would make the next
-   * session start its own fetch, and upstream traffic would grow with the number of clients.
-   */
-  users: number;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function refKey(ref: ObjectRef): string {
-  return `${ref.bucket}/${ref.key}${ref.versionId ? `?v=${ref.versionId}` : ''}`;
-}
-
 export class ObjectSource {
   readonly stats: ObjectSourceStats = {
     cacheHits: 0,
@@ -102,27 +82,33 @@ export class ObjectSource {
     upstreamErrors: 0,
     notModified: 0,
   };
-  private readonly metas = new Map<string, Meta>();
-  private readonly metaInFlight = new Map<string, Promise<ObjectInfo>>();
-  /** Insertion order is recency order: a hit moves an entry to the end. */
-  private readonly chunks = new Map<string, ChunkEntry>();
-  private chunkBytesHeld = 0;
+  private readonly meta: ObjectMeta;
+  private readonly chunks: ChunkTable;
 
   constructor(
     readonly store: ObjectStore,
-    private readonly kv: KvStore,
+    kv: KvStore,
     private readonly opts: ObjectSourceOptions,
     private readonly log: Logger,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    now: () => number = () => performance.now(),
+  ) {
+    // Both parts count into the one stats object.
+    this.meta = new ObjectMeta(store, kv, { freshnessMs: opts.freshnessMs, cacheTtlSeconds: opts.cacheTtlSeconds }, this.stats, now);
+    this.chunks = new ChunkTable(store, kv, { memoryBytes: opts.memoryBytes, cacheTtlSeconds: opts.cacheTtlSeconds }, this.stats);
+  }
 
   /**
    * Opens an object for reading: resolves its size and ETag and fetches the first chunk, so
    * that a missing, denied or unreachable object is refused before any block is sent.
    */
   async openRead(ref: ObjectRef): Promise<{ reader: ByteReader; source: string; cacheHit: boolean }> {
-    const info = await this.withRetries(() => this.info(ref));
-    const reader = new ObjectReader(this, ref, info, this.chunkSizeFor(info), this.opts.readAheadBytes, this.opts.midTransferWaitMs);
+    const info = await withRetries(() => this.meta.info(ref), this.opts.upstreamAttempts);
+    const reader = new ObjectReader(this.chunks, ref, info, {
+      chunkSize: this.chunkSizeFor(info),
+      readAheadBytes: this.opts.readAheadBytes,
+      midTransferWaitMs: this.opts.midTransferWaitMs,
+      upstreamAttempts: this.opts.upstreamAttempts,
+    });
     const from = await reader.prime();
     return { reader, source: from === 'bucket' ? this.store.kind : 'cache', cacheHit: from !== 'bucket' };
   }
@@ -132,263 +118,12 @@ export class ObjectSource {
   }
 
   /** Size and ETag: trusted while fresh, then re-checked with a conditional HEAD. */
-  async info(ref: ObjectRef): Promise<ObjectInfo> {
-    const key = refKey(ref);
-    const known = this.metas.get(key);
-    if (known && this.now() - known.checkedAt < this.opts.freshnessMs) return known.info;
-    const pending = this.metaInFlight.get(key);
-    if (pending) return pending;
-    const p = (async () => {
-      const shared = known ?? (await this.sharedMeta(key));
-      if (shared && this.now() - shared.checkedAt < this.opts.freshnessMs) {
-        this.metas.set(key, shared);
-        return shared.info;
-      }
-      this.stats.upstreamHeads++;
-      let head;
-      try {
-        head = await this.store.head(ref, shared ? { ifNoneMatch: shared.info.etag } : {});
-      } catch (e) {
-        this.stats.upstreamErrors++;
-        throw e;
-      }
-      const meta: Meta = head === 'not-modified' ? { info: shared!.info, checkedAt: this.now() } : { info: head, checkedAt: this.now() };
-      if (head === 'not-modified') this.stats.notModified++;
-      this.metas.set(key, meta);
-      void this.kv.set(objectMetaKey(key), Buffer.from(JSON.stringify({ size: meta.info.size, etag: meta.info.etag, checkedAtMs: Date.now() })), this.opts.cacheTtlSeconds);
-      return meta.info;
-    })().finally(() => this.metaInFlight.delete(key));
-    this.metaInFlight.set(key, p);
-    return p;
-  }
-
-  /** Another gateway's recent check, from the shared cache. */
-  private async sharedMeta(key: string): Promise<Meta | undefined> {
-    const raw = await this.kv.get(objectMetaKey(key));
-    if (!raw) return undefined;
-    try {
-      const m = JSON.parse(Buffer.from(raw).toString()) as { size: number; etag: string; checkedAtMs: number };
-      if (typeof m.size !== 'number' || typeof m.etag !== 'string' || typeof m.checkedAtMs !== 'number') return undefined;
-      // Wall-clock age turned into our monotonic clock.
-      return { info: { size: m.size, etag: m.etag }, checkedAt: this.now() - Math.max(0, Date.now() - m.checkedAtMs) };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * One chunk of an object at one ETag, held for the caller until it calls release();
-   * concurrent callers share one fetch.
-   */
-  acquire(ref: ObjectRef, info: ObjectInfo, chunkSize: number, index: number): ChunkEntry {
-    const key = objectChunkKey(refKey(ref), info.etag, chunkSize, index);
-    const hit = this.chunks.get(key);
-    if (hit) {
-      this.stats.coalesced++;
-      hit.users++;
-      // Recency: move to the end.
-      this.chunks.delete(key);
-      this.chunks.set(key, hit);
-      return hit;
-    }
-    const start = index * chunkSize;
-    const end = Math.min(info.size, start + chunkSize);
-    const entry = { key, size: end - start, from: undefined, users: 1 } as { -readonly [K in keyof ChunkEntry]: ChunkEntry[K] };
-    entry.bytes = this.load(entry, ref, info.etag, start, end);
-    entry.bytes.catch(() => {
-      // A failed fetch must not be served to the next reader: drop it so they try afresh.
-      if (this.chunks.get(key) === entry) {
-        this.chunks.delete(key);
-        this.chunkBytesHeld -= entry.size;
-      }
-    });
-    this.chunks.set(key, entry);
-    this.chunkBytesHeld += entry.size;
-    this.evict();
-    return entry;
-  }
-
-  /** Shared cache first, then the bucket (and the bytes go into the shared cache). */
-  private async load(entry: { from: ChunkEntry['from']; key: string }, ref: ObjectRef, etag: string, start: number, end: number): Promise<Uint8Array> {
-    // Yield first: the caller registers the entry before any await can observe it.
-    await Promise.resolve();
-    const cached = await this.kv.get(entry.key);
-    if (cached && cached.byteLength === end - start) {
-      this.stats.cacheHits++;
-      this.stats.bytesFromCache += cached.byteLength;
-      entry.from = 'cache';
-      void this.kv.touch(entry.key, this.opts.cacheTtlSeconds);
-      return cached;
-    }
-    this.stats.cacheMisses++;
-    this.stats.upstreamGets++;
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.store.getRange(ref, start, end, etag);
-    } catch (e) {
-      this.stats.upstreamErrors++;
-      throw e;
-    }
-    this.stats.bytesFromBucket += bytes.byteLength;
-    entry.from = 'bucket';
-    void this.kv.set(entry.key, bytes, this.opts.cacheTtlSeconds);
-    return bytes;
-  }
-
-  /** The caller is done with a chunk it acquired. */
-  release(entry: ChunkEntry): void {
-    entry.users = Math.max(0, entry.users - 1);
-    if (entry.users === 0 && this.chunkBytesHeld > this.opts.memoryBytes) this.evict();
-  }
-
-  /** Drops idle chunks, least recently used first, until the table fits its budget. */
-  private evict(): void {
-    for (const [key, entry] of this.chunks) {
-      if (this.chunkBytesHeld <= this.opts.memoryBytes) return;
-      if (entry.users > 0) continue;
-      this.chunks.delete(key);
-      this.chunkBytesHeld -= entry.size;
-    }
-  }
-
-  /** Retries 'unavailable' failures with backoff; other failures are final at once. */
-  async withRetries<T>(op: () => Promise<T>, attempts = this.opts.upstreamAttempts): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await op();
-      } catch (e) {
-        const retryable = e instanceof ObjectStoreError && e.kind === 'unavailable';
-        if (!retryable || attempt >= attempts) throw toTftpError(e);
-        await sleep(100 * 4 ** (attempt - 1));
-      }
-    }
+  info(ref: ObjectRef): Promise<ObjectInfo> {
+    return this.meta.info(ref);
   }
 
   /** Bytes the in-process chunk table holds (for metrics and tests). */
   get memoryHeld(): number {
-    return this.chunkBytesHeld;
-  }
-}
-
-/** One session's position in a shared object. */
-class ObjectReader implements ByteReader {
-  readonly size: number;
-  private pos = 0;
-  private current: { index: number; entry: ChunkEntry; bytes: Uint8Array } | undefined;
-  private ahead: { index: number; entry: ChunkEntry } | undefined;
-  private closed = false;
-
-  constructor(
-    private readonly source: ObjectSource,
-    private readonly ref: ObjectRef,
-    private readonly info: ObjectInfo,
-    private readonly chunkSize: number,
-    private readonly readAheadBytes: number,
-    private readonly midTransferWaitMs: number,
-  ) {
-    this.size = info.size;
-  }
-
-  /** Fetches the first chunk (with the full retry budget); says where it came from. */
-  async prime(): Promise<'cache' | 'bucket' | undefined> {
-    if (this.size === 0) return 'cache';
-    let from: ChunkEntry['from'];
-    const got = await this.source.withRetries(async () => {
-      const before = this.source.stats.coalesced;
-      const entry = this.source.acquire(this.ref, this.info, this.chunkSize, 0);
-      // Joining a fetch another session started (or reusing its bytes) costs the bucket
-      // nothing: for this session that is a cache hit.
-      const joined = this.source.stats.coalesced !== before;
-      try {
-        const bytes = await entry.bytes;
-        from = joined ? 'cache' : entry.from;
-        return { entry, bytes };
-      } catch (e) {
-        this.source.release(entry);
-        throw e;
-      }
-    });
-    this.current = { index: 0, ...got };
-    return from;
-  }
-
-  async read(hintBytes: number): Promise<Uint8Array | null> {
-    if (this.closed || this.pos >= this.size) return null;
-    const index = Math.floor(this.pos / this.chunkSize);
-    if (!this.current || this.current.index !== index) {
-      const got = await this.fetch(index);
-      if (this.closed) {
-        this.source.release(got.entry);
-        return null;
-      }
-      if (this.current) this.source.release(this.current.entry);
-      this.current = { index, ...got };
-    }
-    // Start on the next chunk while this one is being sent.
-    const nextIndex = index + 1;
-    if (nextIndex * this.chunkSize < this.size && !this.ahead) {
-      const entry = this.source.acquire(this.ref, this.info, this.chunkSize, nextIndex);
-      entry.bytes.catch(() => {}); // awaited (and its error handled) when its turn comes
-      this.ahead = { index: nextIndex, entry };
-    }
-    const offset = this.pos - index * this.chunkSize;
-    const n = Math.min(readSize(hintBytes, this.readAheadBytes), this.current.bytes.byteLength - offset);
-    const out = this.current.bytes.subarray(offset, offset + n);
-    this.pos += n;
-    return out;
-  }
-
-  /**
-   * A chunk mid-transfer: the prefetched one, else one more attempt, all within
-   * midTransferWaitMs; then the session fails with ERROR 0 (the fetch itself carries on for
-   * whoever else needs the chunk).
-   */
-  private async fetch(index: number): Promise<{ entry: ChunkEntry; bytes: Uint8Array }> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(toTftpError(new ObjectStoreError('unavailable', `chunk ${index} of ${this.ref.bucket}/${this.ref.key} not fetched within ${this.midTransferWaitMs} ms`))),
-        this.midTransferWaitMs,
-      );
-    });
-    const attempt = async (): Promise<{ entry: ChunkEntry; bytes: Uint8Array }> => {
-      const pre = this.ahead?.index === index ? this.ahead.entry : undefined;
-      this.ahead = undefined;
-      if (pre) {
-        try {
-          return { entry: pre, bytes: await pre.bytes };
-        } catch {
-          this.source.release(pre); // fall through to a fresh attempt
-        }
-      }
-      return this.source.withRetries(async () => {
-        const entry = this.source.acquire(this.ref, this.info, this.chunkSize, index);
-        try {
-          return { entry, bytes: await entry.bytes };
-        } catch (e) {
-          this.source.release(entry);
-          throw e;
-        }
-      }, 2);
-    };
-    const work = attempt();
-    try {
-      return await Promise.race([work, deadline]);
-    } catch (e) {
-      // If the fetch completes after we gave up, let go of what it acquired.
-      void work.then((got) => this.source.release(got.entry), () => {});
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.current) this.source.release(this.current.entry);
-    if (this.ahead) this.source.release(this.ahead.entry);
-    this.current = undefined;
-    this.ahead = undefined;
+    return this.chunks.memoryHeld;
   }
 }
