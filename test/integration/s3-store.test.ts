@@ -1,7 +1,7 @@
 /**
  * S3ObjectStore against a real s3rver through the real AWS SDK client. What s3rver cannot do
  * (If-Match, signature checks beyond the access key id) is listed in test/helpers/s3rver.ts
- * and covered by the error-mapping unit test (test/unit/sources/s3-errors.test.ts).
+ * and covered by the error-mapping unit test (test/unit/objects/s3-errors.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Socket } from 'node:net';

@@ -2,7 +2,7 @@
  * An object store as the gateway needs it: a HEAD (size and ETag, conditional) and ranged
  * reads pinned to one ETag. S3 (any S3-compatible server) implements it, and so does a local
  * folder standing in for a bucket in the embedded default; the shared, cached, coalescing
- * reader (object-source.ts) is written against this interface only.
+ * reader (object-source.ts and its parts) is written against this interface only.
  */
 
 /** One object: which bucket, which key, optionally which version. */
