@@ -163,9 +163,8 @@ function start(ctx: AcceptContext, arrival: Arrival, opened: Opened): void {
       onInternalError: (e) => {
         ctx.counters.internalErrors++;
         ctx.log.error({ event: 'internalError', err: e, id: request.id }, 'session failed on a datagram');
-        // Outcome 'upstream-error' as before: session/types.ts has no internal-error outcome
-        // (not ours to change); the internalErrors counter and the log line tell them apart.
-        driver.abort(ErrorCode.NotDefined, 'internal error', 'upstream-error');
+        // A bug of ours, not the upstream's: outcome internal-error (wire text unchanged).
+        driver.abort(ErrorCode.NotDefined, 'internal error', 'internal-error');
       },
       onSocketError: (err) => ctx.log.warn({ event: 'socketError', err, id: request.id }, 'session socket error'),
     });

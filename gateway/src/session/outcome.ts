@@ -1,11 +1,41 @@
 /**
- * The outcome a session records when its source fails, decided from the TftpError alone, so the
- * pure sessions know no runtime's error codes. The TftpError itself (code and wire text) comes
- * from errors/to-tftp-error.ts. (The outcome of a request refused before any session started
- * is still stats/session-record.ts refusalOutcome; it belongs here too.)
+ * How a session ended (`Outcome`, as recorded in logs, metrics, the Redis record and `tftpfn
+ * tail`; session/types.ts re-exports it), and the outcome a session records when its source
+ * fails, decided from the TftpError alone, so the pure sessions know no runtime's error codes.
+ * The TftpError itself (code and wire text) comes from errors/to-tftp-error.ts. (The outcome of
+ * a request refused before any session started is still stats/session-record.ts
+ * refusalOutcome; it belongs here too.) A new outcome is added here and listed in
+ * docs/STATS.md; stats take any value of this type.
  */
 import type { TftpError } from '../protocol/error-codes.js';
-import type { Outcome } from './types.js';
+
+/** How a session ended, as recorded in logs and stats. */
+export type Outcome =
+  | 'ok'
+  | 'not-found'
+  | 'denied'
+  | 'client-abort'
+  | 'option-probe'
+  | 'timeout'
+  | 'upstream-error'
+  /** A bug in the gateway while handling the session (a throw from our own code): ERROR 0 "internal error". */
+  | 'internal-error'
+  /** The user's function threw, hung, crashed its worker or returned an invalid response. */
+  | 'function-error'
+  | 'disk-full'
+  | 'illegal-operation'
+  | 'refused'
+  | 'shutdown'
+  /** The peer sent a new, different request from the same address and port. */
+  | 'superseded'
+  /** The peer made too little progress, or the session passed its maximum duration. */
+  | 'too-slow'
+  /** Refused at admission: no room (sessions, per-client or per-prefix limits, buffer budget). */
+  | 'busy'
+  /** Refused at admission: the client or its prefix sent requests faster than its rate. */
+  | 'rate-limited'
+  /** Dropped at admission: the client's address is not allowed (allow/deny lists). */
+  | 'client-denied';
 
 /**
  * A source failure during a session: a failure of user code (TFTP_FUNCTION_FAILED) is

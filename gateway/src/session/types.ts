@@ -4,6 +4,7 @@
  */
 import type { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import type { Packet } from '../protocol/packet.js';
+import type { Outcome } from './outcome.js';
 import type { ProgressConfig } from './progress.js';
 
 export type SessionInput =
@@ -24,31 +25,8 @@ export type SessionInput =
    */
   | { type: 'repeatRequest' };
 
-/** How a session ended, as recorded in logs and stats. */
-export type Outcome =
-  | 'ok'
-  | 'not-found'
-  | 'denied'
-  | 'client-abort'
-  | 'option-probe'
-  | 'timeout'
-  | 'upstream-error'
-  /** The user's function threw, hung, crashed its worker or returned an invalid response. */
-  | 'function-error'
-  | 'disk-full'
-  | 'illegal-operation'
-  | 'refused'
-  | 'shutdown'
-  /** The peer sent a new, different request from the same address and port. */
-  | 'superseded'
-  /** The peer made too little progress, or the session passed its maximum duration. */
-  | 'too-slow'
-  /** Refused at admission: no room (sessions, per-client or per-prefix limits, buffer budget). */
-  | 'busy'
-  /** Refused at admission: the client or its prefix sent requests faster than its rate. */
-  | 'rate-limited'
-  /** Dropped at admission: the client's address is not allowed (allow/deny lists). */
-  | 'client-denied';
+/** How a session ended: defined in outcome.ts, re-exported here for existing importers. */
+export type { Outcome } from './outcome.js';
 
 export interface SessionCounters {
   /** Payload bytes (DATA contents) sent or received, excluding retransmits. */

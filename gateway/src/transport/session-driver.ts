@@ -173,7 +173,7 @@ export class SessionDriver {
     } catch (e) {
       this.lastCause = e;
       try {
-        this.abort(ErrorCode.NotDefined, 'internal error', 'upstream-error');
+        this.abort(ErrorCode.NotDefined, 'internal error', 'internal-error');
       } catch {
         /* already closing */
       }

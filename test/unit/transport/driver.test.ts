@@ -174,7 +174,7 @@ describe('transport: session driver', () => {
     const { driver, ends, closes } = drive(s);
     driver.start();
     vi.advanceTimersByTime(10);
-    expect(ends).toEqual([{ outcome: 'upstream-error', errorCode: 0, errorMessage: 'internal error', cause: bug }]);
+    expect(ends).toEqual([{ outcome: 'internal-error', errorCode: 0, errorMessage: 'internal error', cause: bug }]);
     expect(closes()).toBe(1);
     expect(vi.getTimerCount()).toBe(0);
     // Closed: later datagrams are refused and nothing ends twice.
