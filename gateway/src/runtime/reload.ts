@@ -1,0 +1,205 @@
+/**
+ * Hot reload, per function: trigger → ask the version source → load → swap → drain.
+ *
+ *  - Triggers: the deploy poll (DeployPoll, every reloadPollMs: new functions are discovered and
+ *    every deploy-folder function is asked for its current version), a rebuild in `tftpfn dev`
+ *    (FunctionRuntime.rebuild: the entry source is invalidated first), and start-up.
+ *  - Ask: the function's VersionSource (version-sources.ts) names its current version. A version
+ *    that is already serving, or that failed to load before, is skipped, so a broken deploy is
+ *    tried once, not on every poll, and never stops the previous version serving.
+ *  - Load: a fresh invoker (a worker pool, every worker ready) while the old one keeps serving.
+ *  - Swap and drain: generations.ts makes it current; the old generation finishes the transfers
+ *    pinned to it and is shut when the last one lets go.
+ * Reloads of one function run one at a time, and a burst of triggers while one is loading
+ * collapses into one more attempt, which loads the newest version.
+ *
+ * Every step reports a ReloadNotice; `reloadReporter` is the one switch that turns them into
+ * log lines and hands the loads (ReloadEvent: reloadComplete or reloadFailed) to the gateway's
+ * onReload, which counts them in tftpfn_function_reloads_total.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { DeployStore } from './deploy-store.js';
+import type { Generation, Generations } from './generations.js';
+import type { Invoker } from './invoker.js';
+import type { VersionSource, VersionSpec } from './version-sources.js';
+
+/** A version was loaded and now serves new requests. */
+export interface ReloadComplete {
+  readonly function: string;
+  readonly version: string;
+  readonly previous: string | undefined;
+  readonly ok: true;
+  readonly loadMs: number;
+  readonly error?: undefined;
+}
+
+/** A version failed to load; the previous one (if any) keeps serving. */
+export interface ReloadFailed {
+  readonly function: string;
+  readonly version: string;
+  readonly previous: string | undefined;
+  readonly ok: false;
+  readonly loadMs: number;
+  readonly error: string;
+}
+
+/** What the gateway's onReload is told: one load of a function version, good or bad (`ok` tells which). */
+export type ReloadEvent = ReloadComplete | ReloadFailed;
+
+/**
+ * Everything a reload reports, tagged by `type`: the loads (handed on to onReload without the
+ * tag, as before), and the steps that only the log hears of.
+ */
+export type ReloadNotice =
+  | ({ readonly type: 'reloadComplete' } & ReloadComplete)
+  | ({ readonly type: 'reloadFailed' } & ReloadFailed)
+  /** The version source could not say which version is current (a build error, an unreadable folder). */
+  | { readonly type: 'sourceFailed'; readonly function: string; readonly err: unknown }
+  /** A replaced version finished its transfers and its pool was shut. */
+  | { readonly type: 'versionRetired'; readonly function: string; readonly version: string };
+
+/** The one dispatch of reload notices: log lines (unchanged wording) and onReload. */
+export function reloadReporter(log: Logger, onReload: ((e: ReloadEvent) => void) | undefined): (n: ReloadNotice) => void {
+  return (n) => {
+    switch (n.type) {
+      case 'sourceFailed':
+        log.error({ event: 'functionSourceError', function: n.function, err: n.err }, `cannot read or build the current version of ${n.function}`);
+        return;
+      case 'reloadFailed':
+        log.error(
+          { event: 'functionRejected', function: n.function, version: n.version, previous: n.previous, error: n.error },
+          `${n.function}@${n.version} failed to load; ${n.previous ? `${n.previous} keeps serving` : 'the function stays unavailable'}`,
+        );
+        onReload?.(untagged(n));
+        return;
+      case 'reloadComplete':
+        log.info({ event: 'functionLoaded', function: n.function, version: n.version, previous: n.previous, loadMs: Math.round(n.loadMs) }, `${n.function}@${n.version} serving`);
+        onReload?.(untagged(n));
+        return;
+      case 'versionRetired':
+        log.info({ event: 'functionRetired', function: n.function, version: n.version }, `${n.function}@${n.version} retired`);
+        return;
+    }
+  };
+}
+
+function untagged<T extends { type: string }>(n: T): Omit<T, 'type'> {
+  const { type: _type, ...event } = n;
+  return event;
+}
+
+/** One function's reloads: serialised, bursts merged, a failed version remembered. */
+export class Reloader {
+  private chain: Promise<void> | undefined;
+  private again = false;
+  private failedVersion: string | undefined;
+  /** Why the last reload attempt failed, if it did. */
+  lastError: string | undefined;
+
+  constructor(
+    private readonly name: string,
+    private readonly source: VersionSource,
+    private readonly load: (spec: VersionSpec) => Promise<Invoker>,
+    private readonly generations: Generations,
+    private readonly emit: (n: ReloadNotice) => void,
+  ) {}
+
+  /** Loads the source's current version if it is new; resolves when that attempt is over. */
+  reload(): Promise<void> {
+    if (this.chain) {
+      this.again = true;
+      return this.chain;
+    }
+    this.chain = (async () => {
+      do {
+        this.again = false;
+        await this.reloadOnce();
+      } while (this.again);
+    })().finally(() => {
+      this.chain = undefined;
+    });
+    return this.chain;
+  }
+
+  /** Resolves once no reload is running (close waits for it before retiring generations). */
+  async settled(): Promise<void> {
+    await this.chain;
+  }
+
+  private async reloadOnce(): Promise<void> {
+    let spec: VersionSpec | undefined;
+    try {
+      spec = await this.source.current();
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.emit({ type: 'sourceFailed', function: this.name, err: e });
+      return;
+    }
+    if (!spec || spec.version === this.generations.current?.version || spec.version === this.failedVersion) return;
+    const started = performance.now();
+    const previous = this.generations.current?.version;
+    let invoker: Invoker;
+    try {
+      invoker = await this.load(spec);
+    } catch (e) {
+      this.failedVersion = spec.version;
+      const loadMs = performance.now() - started;
+      const error = (e as Error).message;
+      this.lastError = error;
+      this.emit({ type: 'reloadFailed', function: this.name, version: spec.version, previous, ok: false, loadMs, error });
+      return;
+    }
+    const old = this.generations.swap(spec.version, invoker);
+    this.failedVersion = undefined;
+    this.lastError = undefined;
+    const loadMs = performance.now() - started;
+    this.emit({ type: 'reloadComplete', function: this.name, version: spec.version, previous, ok: true, loadMs });
+    if (old) this.generations.drain(old, (g: Generation) => this.emit({ type: 'versionRetired', function: this.name, version: g.version }));
+  }
+}
+
+/**
+ * Watches a deploy folder: every `intervalMs`, lists its functions and hands them to `step`
+ * (which adds the new ones and reloads every deploy-folder function); one poll at a time.
+ */
+export class DeployPoll {
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly store: DeployStore,
+    private readonly log: Logger,
+    private readonly step: (names: string[]) => Promise<void>,
+  ) {}
+
+  /** Polls once, then every `intervalMs` (the timer does not keep the process alive). */
+  async start(intervalMs: number): Promise<void> {
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Discovers newly deployed functions and reloads changed ones; one poll at a time. */
+  poll(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.polling ??= (async () => {
+      try {
+        await this.step(await this.store.functions());
+      } catch (e) {
+        this.log.error({ event: 'deployPollError', err: e }, 'cannot read the deploy folder');
+      } finally {
+        this.polling = undefined;
+      }
+    })();
+    return this.polling;
+  }
+
+  /** Stops polling; resolves once a poll under way is over. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.polling;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Where a function's versions come from. A source answers one question, "which version is
+ * current, and where is its bundle?" (`current()`); reload.ts asks it whenever a reload is
+ * triggered and loads the answer if it is new. A source never loads or swaps anything itself.
+ *
+ *  - EntrySource: an entry file from the config (`functions.NAME.entry`), bundled with esbuild on
+ *    first ask into the runtime's build folder; the version id is `local-` and the first 12 hex
+ *    digits of the bundle's SHA-256, so an unchanged rebuild is not a new version.
+ *    `invalidate()` makes the next ask rebuild it (`tftpfn dev` after a file change).
+ *  - DeploySource: the `current` pointer of a deploy folder (deploy-store.ts), read on every ask.
+ *  - InProcessSource: a handler on the gateway's own thread (createGateway's `handle`): one
+ *    fixed version, 'in-process', without a bundle.
+ * A fleet version source (versions announced by a control plane) is the next kind to go here:
+ * it implements VersionSource, and the runtime builds it where it builds DeploySource.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUNDLE_FILE, bundleFunction, MAP_FILE } from './bundle.js';
+import type { DeployStore } from './deploy-store.js';
+
+/** A loadable version: its id and the bundle on disk. */
+export interface VersionSpec {
+  readonly version: string;
+  readonly bundlePath: string;
+}
+
+export type VersionSourceKind = 'entry' | 'deploy' | 'in-process';
+
+/** Where a function's versions come from. */
+export interface VersionSource {
+  readonly kind: VersionSourceKind;
+  current(): Promise<VersionSpec | undefined>;
+}
+
+/** An entry file bundled on demand; `invalidate` makes the next load rebuild it (dev mode). */
+export class EntrySource implements VersionSource {
+  readonly kind = 'entry';
+  private built: VersionSpec | undefined;
+
+  constructor(private readonly name: string, private readonly entry: string, private readonly outDir: string) {}
+
+  invalidate(): void {
+    this.built = undefined;
+  }
+
+  async current(): Promise<VersionSpec> {
+    if (this.built) return this.built;
+    const bundle = await bundleFunction(this.entry);
+    const version = `local-${bundle.sha256.slice(0, 12)}`;
+    const dir = join(this.outDir, this.name, version);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, BUNDLE_FILE), bundle.code);
+    writeFileSync(join(dir, MAP_FILE), bundle.map);
+    this.built = { version, bundlePath: join(dir, BUNDLE_FILE) };
+    return this.built;
+  }
+}
+
+/** The version a deploy folder's `current` pointer names. */
+export class DeploySource implements VersionSource {
+  readonly kind = 'deploy';
+  constructor(private readonly store: DeployStore, private readonly name: string) {}
+  async current(): Promise<VersionSpec | undefined> {
+    const v = await this.store.current(this.name);
+    return v && { version: v.version, bundlePath: v.bundlePath };
+  }
+}
+
+/** A handler run on the gateway's thread: always the one version 'in-process'. */
+export class InProcessSource implements VersionSource {
+  readonly kind = 'in-process';
+  async current(): Promise<VersionSpec> {
+    return { version: 'in-process', bundlePath: '' };
+  }
+}
