@@ -101,15 +101,19 @@ describe('reflection (a): a connected client that ACKs every block, default conf
  * The blind attack: an RRQ from the victim's address, then ACK 0 and ACKs 1..n to every port
  * in `guesses`, paced. The attacker never reads the victim's socket.
  */
-async function blindAttack(victim: RawPeer, listenPort: number, request: Buffer, guesses: number[], acks: number, paceMs: number): Promise<number> {
+async function blindAttack(victim: RawPeer, listenPort: number, request: Buffer, guesses: number[], acks: number, paceMs: number, started?: () => number): Promise<number> {
   let sent = 0;
   const send = (msg: Buffer, port: number) => {
     victim.sendNow(msg, port);
     sent += msg.length;
   };
+  const before = started?.() ?? 0;
   send(request, listenPort);
   // A blind attacker cannot see when the session is ready; it waits a safe while for ACK 0.
+  // Where the test can tell (single-port), it waits until the session exists, the attacker's
+  // best timing, so a loaded machine's slow session setup does not make the attack miss.
   await quiet(100);
+  for (let i = 0; started && i < 100 && started() === before; i++) await quiet(20);
   for (let b = 0; b <= acks; b++) {
     for (const port of guesses) send(ack(b), port);
     await quiet(paceMs);
@@ -181,7 +185,7 @@ describe('reflection (c): blind spoofed RRQ + ACKs in single-port mode, default 
   it('reflection: single-port, one forged RRQ + ACK 0 then silence: one capped window plus unprovenRetries copies of its first block', async () => {
     const victim = await RawPeer.open();
     try {
-      const sent = await blindAttack(victim, gw.port, rrq('big.bin', { blksize: 65464, windowsize: 64 }), [gw.port], 0, 5);
+      const sent = await blindAttack(victim, gw.port, rrq('big.bin', { blksize: 65464, windowsize: 64 }), [gw.port], 0, 5, () => gw.gateway.counters.sessionsStarted);
       const record = await gw.waitForRecord((r) => r.peer.port === victim.port, 20_000);
       await quiet(300);
       const got = bytesOf(victim.received);
@@ -202,7 +206,7 @@ describe('reflection (c): blind spoofed RRQ + ACKs in single-port mode, default 
     const slow = await startTestGateway({ files: { 'big.bin': seededBytes(SEED + 3, BIG) }, config: { singlePort: true, singlePortSlowStart: true } });
     const victim = await RawPeer.open();
     try {
-      const sent = await blindAttack(victim, slow.port, rrq('big.bin', { blksize: 65464, windowsize: 64 }), [slow.port], 0, 5);
+      const sent = await blindAttack(victim, slow.port, rrq('big.bin', { blksize: 65464, windowsize: 64 }), [slow.port], 0, 5, () => slow.gateway.counters.sessionsStarted);
       const record = await slow.waitForRecord((r) => r.peer.port === victim.port, 20_000);
       await quiet(300);
       const got = bytesOf(victim.received);
@@ -222,7 +226,7 @@ describe('reflection (c): blind spoofed RRQ + ACKs in single-port mode, default 
       const victim = await RawPeer.open();
       try {
         const acks = 100;
-        const sent = await blindAttack(victim, gw.port, rrq('big.bin', { blksize, windowsize: 64 }), [gw.port], acks, 5);
+        const sent = await blindAttack(victim, gw.port, rrq('big.bin', { blksize, windowsize: 64 }), [gw.port], acks, 5, () => gw.gateway.counters.sessionsStarted);
         await quiet(300);
         const got = bytesOf(victim.received);
         const data = victim.received.filter((r) => parse(r.msg).op === 3);
