@@ -28,6 +28,11 @@
  *    backoff when replacements keep dying.
  * The gateway thread never waits on a worker for anything but messages, so none of this can
  * stall a transfer served by another worker, another function or the folder source.
+ *
+ * Why past ~300 lines: a call's transitions (queue, dispatch, head, stream, timeout, retry,
+ * release) all change the same call and worker records and the one concurrency count; split
+ * further, one state machine would be spread over files. Everything around it is elsewhere:
+ * supervision, logs (worker-logs.ts), kv (worker-kv.ts), the spec (pool-spec.ts).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -38,6 +43,7 @@ import type { FunctionResult, Invoker } from './invoker.js';
 import { DEFAULT_LOG_LIMITS, type PoolSpec, type PoolStats } from './pool-spec.js';
 import { WorkerStreamReader } from './stream-reader.js';
 import type { WorkerExit } from './worker-handle.js';
+import { relayKv } from './worker-kv.js';
 import { makeRedactor, WorkerLogs } from './worker-logs.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 import { WorkerSupervisor, type SupervisedWorker } from './worker-supervisor.js';
@@ -71,8 +77,7 @@ interface PooledWorker extends SupervisedWorker {
   kvInflight: number;
 }
 
-/** env.kv and cached() calls one worker may have waiting on the store. */
-export const MAX_KV_INFLIGHT_PER_WORKER = 1024;
+export { MAX_KV_INFLIGHT_PER_WORKER } from './worker-kv.js';
 
 export class WorkerPool implements Invoker {
   private readonly queue: Call[] = [];
@@ -283,22 +288,7 @@ export class WorkerPool implements Invoker {
   }
 
   private onKv(w: PooledWorker, msg: Extract<FromWorker, { t: 'kv' }>): void {
-    const answer = (value: Uint8Array | undefined) => this.send(w, { t: 'kvResult', rpc: msg.rpc, value });
-    if (!this.spec.kv) return answer(undefined);
-    // A worker flooding the store (Redis, shared by the fleet) gets misses, as from a store
-    // that is down, instead of an unbounded queue of commands.
-    if (w.kvInflight >= MAX_KV_INFLIGHT_PER_WORKER) {
-      this.stats.kvRefused++;
-      if (this.stats.kvRefused % 1000 === 1) this.log.warn({ event: 'functionKvBusy', inflight: w.kvInflight, refused: this.stats.kvRefused }, `more than ${MAX_KV_INFLIGHT_PER_WORKER} key-value calls in flight; answered as misses`);
-      return answer(undefined);
-    }
-    w.kvInflight++;
-    this.spec.kv(msg.op, msg.key, msg.value, msg.ttl)
-      .then(answer, (e: unknown) => {
-        this.log.warn({ event: 'functionKvError', op: msg.op, err: e }, 'key-value call failed; answered as a miss');
-        answer(undefined);
-      })
-      .finally(() => w.kvInflight--);
+    relayKv(w, msg, this.spec.kv, (value) => this.send(w, { t: 'kvResult', rpc: msg.rpc, value }), this.stats, this.log);
   }
 
   private onLog(w: PooledWorker, msg: Extract<FromWorker, { t: 'log' }>): void {
