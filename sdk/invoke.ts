@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { normalizePath } from '../gateway/src/request/path.js';
+import { normalizePath } from '../gateway/src/protocol/path.js';
 import { DeclaredSize, runHandler, type EnvBindings } from '../gateway/src/runtime/run-handler.js';
 import type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler } from './contract.js';
 import { kvBinding } from './kv-binding.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { BUNDLE_FILE, bundleFunction, MAP_FILE } from '../../gateway/src/runtime/bundle.js';
 import type { FunctionRequest } from '../../sdk/contract.js';
-import { normalizePath } from '../../gateway/src/request/path.js';
+import { normalizePath } from '../../gateway/src/protocol/path.js';
 import type { TftpRequest } from '../../gateway/src/handlers/request.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'functions');

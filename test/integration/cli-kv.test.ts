@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RedisKvStore } from '../../gateway/src/cache/redis-kv.js';
 import { parseConfig } from '../../gateway/src/config/load.js';
-import { normalizePath } from '../../gateway/src/request/path.js';
+import { normalizePath } from '../../gateway/src/protocol/path.js';
 import { FunctionRuntime } from '../../gateway/src/runtime/function-runtime.js';
 import { captureLog, eventually } from '../helpers/functions.js';
 import { freePort } from '../helpers/free-port.js';

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { LocalDirSink, LocalDirSource } from '../../gateway/src/sources/local-dir.js';
-import { normalizePath } from '../../gateway/src/request/path.js';
+import { normalizePath } from '../../gateway/src/protocol/path.js';
 import { TftpError } from '../../gateway/src/protocol/error-codes.js';
 import type { ByteReader } from '../../gateway/src/sources/types.js';
 import { get } from '../../client/index.js';

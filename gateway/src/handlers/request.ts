@@ -3,7 +3,7 @@
  */
 import type { OptionMap, TransferMode } from '../protocol/packet.js';
 import type { ByteWriter, OpenedRead } from '../sources/types.js';
-import type { RequestPath } from '../request/path.js';
+import type { RequestPath } from '../protocol/path.js';
 
 export interface Endpoint {
   readonly address: string;

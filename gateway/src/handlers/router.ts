@@ -4,7 +4,7 @@
  *
  * Per request, reads and writes alike:
  *   1. remap (when rules are given) on the client's raw filename; an 'a' rule or a runaway
- *      loop refuses with ERROR 2, and the rewritten name is normalised again (request/path.ts),
+ *      loop refuses with ERROR 2, and the rewritten name is normalised again (protocol/path.ts),
  *      so a rule can never produce "../" or a path outside the target's root;
  *   2. resolveRoute on the normalised path: first match, then the default; nothing → ERROR 1;
  *   3. the target's handler gets the request with `path.normalized` set to the route's `rest`
@@ -20,7 +20,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import { wireError } from '../errors/to-tftp-error.js';
 import { WIRE_TEXT } from '../errors/wire-texts.js';
-import { normalizePath, type RequestPath } from '../request/path.js';
+import { normalizePath, type RequestPath } from '../protocol/path.js';
 import type { RequestHandler, SessionTags, TftpRequest } from './request.js';
 import { functionFailed } from '../runtime/function-failure.js';
 import { applyRemap, type RemapRule } from '../routing/remap.js';

@@ -2,7 +2,7 @@
  * Path globs for routes, compiled once at config load into a matcher.
  *
  * Globs match the normalised request path (relative, '/'-separated, no leading slash; see
- * request/path.ts), so a pattern never needs to care about "/pxelinux.0" vs "pxelinux.0".
+ * protocol/path.ts), so a pattern never needs to care about "/pxelinux.0" vs "pxelinux.0".
  *
  *   *        any run of characters within one segment (never '/')
  *   ?        one character other than '/'

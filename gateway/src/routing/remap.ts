@@ -4,7 +4,7 @@
  * A file is one rule per line: `flags regex [replacement]`, fields split on unescaped
  * whitespace, '#' (unescaped) starting a comment anywhere. Rules run in order on the raw
  * filename from the RRQ/WRQ, before path normalisation (the gateway normalises the result,
- * so a rewrite can never smuggle "../" past request/path.ts).
+ * so a rewrite can never smuggle "../" past protocol/path.ts).
  *
  * Flags, as in tftp-hpa's tftpd/remap.c:
  *   r  rewrite the matched part with the replacement, then go on to the next rule
@@ -246,7 +246,7 @@ export function applyRemap(rules: readonly RemapRule[], input: RemapInput, opts:
 }
 
 /**
- * The spelling of `name` that path normalisation (request/path.ts) will serve: '\' read as a
+ * The spelling of `name` that path normalisation (protocol/path.ts) will serve: '\' read as a
  * separator (the DOS rule in docs/ROUTING.md turns it into one), empty and '.' segments
  * dropped, so no trailing '/'; a leading separator is kept as '/', since rules anchor on it.
  */

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULTS } from '../config/defaults.js';
 import { toTftpError, wireError } from '../errors/to-tftp-error.js';
 import { WIRE_TEXT } from '../errors/wire-texts.js';
-import type { RequestPath } from '../request/path.js';
+import type { RequestPath } from '../protocol/path.js';
 import { readSize, type ByteReader, type ByteWriter } from './types.js';
 import { HotFileCache } from './hot-file-cache.js';
 import { memoryReader } from './memory.js';

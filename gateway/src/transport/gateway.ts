@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { Opcode, type RequestPacket } from '../protocol/packet.js';
-import { normalizePath, type RequestPath } from '../request/path.js';
+import { normalizePath, type RequestPath } from '../protocol/path.js';
 import type { Endpoint, RequestHandler, TftpRequest } from '../handlers/request.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { newServerCounters, type ServerCounters } from '../stats/counters.js';

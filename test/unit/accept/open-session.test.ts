@@ -13,7 +13,7 @@ import { AdmissionRefusals } from '../../../gateway/src/admission/refusals.js';
 import { SessionTable } from '../../../gateway/src/admission/session-table.js';
 import { ErrorCode, TftpError } from '../../../gateway/src/protocol/error-codes.js';
 import { decodePacket, Opcode, type RequestPacket } from '../../../gateway/src/protocol/packet.js';
-import { normalizePath } from '../../../gateway/src/request/path.js';
+import { normalizePath } from '../../../gateway/src/protocol/path.js';
 import type { RequestHandler, TftpRequest } from '../../../gateway/src/handlers/request.js';
 import { newServerCounters } from '../../../gateway/src/stats/counters.js';
 import { SessionBus } from '../../../gateway/src/stats/session-bus.js';

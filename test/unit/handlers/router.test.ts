@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { GatewayConfig } from '../../../gateway/src/config/schema.js';
 import { parseConfig } from '../../../gateway/src/config/load.js';
 import { ErrorCode, TftpError } from '../../../gateway/src/protocol/error-codes.js';
-import { normalizePath } from '../../../gateway/src/request/path.js';
+import { normalizePath } from '../../../gateway/src/protocol/path.js';
 import type { RequestHandler, SessionTags, TftpRequest } from '../../../gateway/src/handlers/request.js';
 import { parseRemap } from '../../../gateway/src/routing/remap.js';
 import { buildRouterFromConfig, createRouter, MAX_DENY_MESSAGE_CHARS, safeDenyMessage, type RouterOptions } from '../../../gateway/src/handlers/router.js';

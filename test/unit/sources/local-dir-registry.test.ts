@@ -3,7 +3,7 @@ import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localDirSource } from '../../../gateway/src/sources/local-dir-registry.js';
 import { folderHandler } from '../../../gateway/src/handlers/folder.js';
-import { normalizePath } from '../../../gateway/src/request/path.js';
+import { normalizePath } from '../../../gateway/src/protocol/path.js';
 import type { TftpRequest } from '../../../gateway/src/handlers/request.js';
 import type { ByteReader } from '../../../gateway/src/sources/types.js';
 import { makeRoot } from '../../helpers/gateway.js';

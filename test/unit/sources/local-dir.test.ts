@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalDirSink, LocalDirSource } from '../../../gateway/src/sources/local-dir.js';
 import { HotFileCache } from '../../../gateway/src/sources/hot-file-cache.js';
-import { normalizePath } from '../../../gateway/src/request/path.js';
+import { normalizePath } from '../../../gateway/src/protocol/path.js';
 import type { ByteReader } from '../../../gateway/src/sources/types.js';
 
 const dirs: string[] = [];

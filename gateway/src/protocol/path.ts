@@ -5,7 +5,7 @@
  * Normalising never decodes anything: "%2e%2e" stays a literal name. Inputs that could only be
  * an attempt to escape a root, or that no sane firmware sends, are refused with ERROR 2.
  */
-import { ErrorCode, TftpError } from '../protocol/error-codes.js';
+import { ErrorCode, TftpError } from './error-codes.js';
 
 export interface RequestPath {
   /** Exactly the filename from the RRQ/WRQ. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizePath } from '../../../gateway/src/request/path.js';
+import { normalizePath } from '../../../gateway/src/protocol/path.js';
 import { ErrorCode, TftpError } from '../../../gateway/src/protocol/error-codes.js';
 
 /** Asserts that `raw` is refused the way the gateway answers it: TftpError with ERROR 2. */
