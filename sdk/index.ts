@@ -25,5 +25,6 @@ export {
 export { macForms, parseMac, type MacForms } from './mac.js';
 export { streamChunks } from './stream-chunks.js';
 export { invoke, type InvokeOptions, type InvokeRequest, type InvokeResult, type LogEntry } from './invoke.js';
-export { cached, setCacheBackend, type CacheBackend, type Cacheable } from './cached.js';
+// setCacheBackend is the gateway's hook (worker and in-process hosts import it from cached.ts), not an author's API.
+export { cached, type Cacheable } from './cached.js';
 export { kvBinding, type RawKv } from './kv-binding.js';
