@@ -23,17 +23,9 @@ export interface PinnedGeneration {
   release(): void;
 }
 
-export interface PoolTotals {
-  invocations: number;
-  /** User code threw, rejected or returned something that is not a Response. */
-  failures: number;
-  timeouts: number;
-  /** Workers that died: heap limit, process.exit, uncaught exception, terminated as stuck. */
-  crashes: number;
-  /** Invocations run again after their worker died under them. */
-  retries: number;
-  restarts: number;
-}
+import type { PoolTotals } from './pool-spec.js';
+
+export type { PoolTotals };
 
 export const zeroTotals = (): PoolTotals => ({ invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0 });
 

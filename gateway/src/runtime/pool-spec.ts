@@ -44,13 +44,21 @@ export const DEFAULT_LOG_LIMITS: LogLimits = { linesPerInvocation: 1000, bytesPe
 /** Node's own share of a sandboxed process's data segment, on top of the V8 heap. */
 export const SANDBOX_OVERHEAD_MB = 384;
 
-/** The pool's counters, for metrics and tests; the scheduler and the supervisor each count their own. */
-export interface PoolStats {
+/** A pool's invocation and worker counters, summed over a function's versions for its status. */
+export interface PoolTotals {
   invocations: number;
+  /** User code threw, rejected or returned something that is not a Response. */
   failures: number;
   timeouts: number;
+  /** Workers that died: heap limit, process.exit, uncaught exception, terminated as stuck. */
   crashes: number;
+  /** Invocations run again after their worker died under them. */
   retries: number;
   restarts: number;
+}
+
+/** The pool's counters, for metrics and tests; the scheduler and the supervisor each count their own. */
+export interface PoolStats extends PoolTotals {
+  /** env.kv / cached() calls answered as misses because too many were already waiting. */
   kvRefused: number;
 }
