@@ -2,9 +2,9 @@
  * How a session ended (`Outcome`, as recorded in logs, metrics, the Redis record and `tftpfn
  * tail`; session/types.ts re-exports it), and the outcome a session records when its source
  * fails, decided from the TftpError alone, so the pure sessions know no runtime's error codes.
- * The TftpError itself (code and wire text) comes from errors/to-tftp-error.ts. (The outcome of
- * a request refused before any session started is still stats/session-record.ts
- * refusalOutcome; it belongs here too.) A new outcome is added here and listed in
+ * The TftpError itself (code and wire text) comes from errors/to-tftp-error.ts; a request
+ * refused before any session started gets its outcome from `refusalOutcome`, below. A new
+ * outcome is added here and listed in
  * docs/STATS.md; stats take any value of this type.
  */
 import type { TftpError } from '../protocol/error-codes.js';
@@ -44,4 +44,26 @@ export type Outcome =
  */
 export function outcomeFor(error: Pick<TftpError, 'code'>): Outcome {
   return error.code === 'TFTP_FUNCTION_FAILED' ? 'function-error' : 'upstream-error';
+}
+
+/**
+ * A request refused before any session existed, by the ERROR code on the wire: the handler said
+ * not found (1), denied (2) and so on; a failure of user code is `function-error` whatever its code.
+ */
+export function refusalOutcome(code: number, error?: unknown): Outcome {
+  if ((error as { code?: unknown } | undefined)?.code === 'TFTP_FUNCTION_FAILED') return 'function-error';
+  switch (code) {
+    case 1:
+      return 'not-found';
+    case 2:
+      return 'denied';
+    case 3:
+      return 'disk-full';
+    case 4:
+      return 'illegal-operation';
+    case 8:
+      return 'refused';
+    default:
+      return 'upstream-error';
+  }
 }

@@ -53,24 +53,6 @@ export interface NegotiatedSummary {
 const NOT_NEGOTIATED: NegotiatedSummary = { oack: null, blockSize: 512, windowSize: 1, tsize: undefined };
 
 /** The outcome of a request refused with this ERROR code before any session started. */
-export function refusalOutcome(code: number, error?: unknown): Outcome {
-  if ((error as { code?: unknown } | undefined)?.code === 'TFTP_FUNCTION_FAILED') return 'function-error';
-  switch (code) {
-    case 1:
-      return 'not-found';
-    case 2:
-      return 'denied';
-    case 3:
-      return 'disk-full';
-    case 4:
-      return 'illegal-operation';
-    case 8:
-      return 'refused';
-    default:
-      return 'upstream-error';
-  }
-}
-
 export function buildRecord(args: {
   request: TftpRequest;
   negotiated: NegotiatedSummary | undefined;

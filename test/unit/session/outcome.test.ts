@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { toTftpError } from '../../../gateway/src/errors/to-tftp-error.js';
 import { ErrorCode, TftpError } from '../../../gateway/src/protocol/error-codes.js';
 import { functionFailed } from '../../../gateway/src/runtime/function-failure.js';
-import { outcomeFor } from '../../../gateway/src/session/outcome.js';
+import { outcomeFor, refusalOutcome } from '../../../gateway/src/session/outcome.js';
 
 const codes = Object.values(ErrorCode);
 
@@ -12,5 +12,13 @@ describe('session outcomes', () => {
     expect(outcomeFor(functionFailed('busy', 'x'))).toBe('function-error');
     for (const code of codes) expect(outcomeFor(new TftpError(code, 'x'))).toBe('upstream-error');
     expect(outcomeFor(toTftpError(new Error('boom')))).toBe('upstream-error');
+  });
+});
+
+describe('refusalOutcome', () => {
+  test('refusalOutcome: a request refused before any session gets the outcome of its ERROR code; user code failing is function-error', () => {
+    expect([1, 2, 3, 4, 8, 0, 5, 6].map((c) => refusalOutcome(c))).toEqual(['not-found', 'denied', 'disk-full', 'illegal-operation', 'refused', 'upstream-error', 'upstream-error', 'upstream-error']);
+    expect(refusalOutcome(0, { code: 'TFTP_FUNCTION_FAILED' })).toBe('function-error');
+    expect(refusalOutcome(1, { code: 'TFTP_FUNCTION_FAILED' })).toBe('function-error');
   });
 });
