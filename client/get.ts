@@ -12,7 +12,7 @@ import type { OptionMap } from '../gateway/src/protocol/packet.js';
 import { NetasciiDecoder } from '../gateway/src/protocol/netascii.js';
 import { ReadTransfer } from './read-transfer.js';
 import { runTransfer } from './udp-driver.js';
-import type { TransferOptions, TransferStats } from './types.js';
+import type { MachineOptions, TransferOptions, TransferStats } from './types.js';
 
 export interface GetOptions extends TransferOptions {
   /** Ask for the size (tsize=0); the answer is in `oack.tsize`. */
@@ -45,6 +45,22 @@ export async function resolveHost(host: string): Promise<string> {
   return (await lookup(bare)).address;
 }
 
+/** The machine options a get or put asks for, from what its caller gave (defaults applied). */
+export function machineOptions(opts: TransferOptions & { tsize?: boolean }, serverAddress: string): MachineOptions {
+  return {
+    serverAddress,
+    serverPort: opts.port ?? DEFAULT_PORT,
+    filename: opts.path,
+    mode: opts.mode,
+    blockSize: opts.blksize,
+    windowSize: opts.windowsize,
+    tsize: opts.tsize,
+    timeoutSeconds: opts.timeoutSeconds,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    retries: opts.retries ?? DEFAULT_RETRIES,
+  };
+}
+
 export async function get(opts: GetOptions): Promise<GetResult> {
   const startMs = performance.now();
   const address = await resolveHost(opts.host);
@@ -69,16 +85,7 @@ export async function get(opts: GetOptions): Promise<GetResult> {
     };
   }
   const machine: ReadTransfer = new ReadTransfer({
-    serverAddress: address,
-    serverPort: opts.port ?? DEFAULT_PORT,
-    filename: opts.path,
-    mode: opts.mode,
-    blockSize: opts.blksize,
-    windowSize: opts.windowsize,
-    tsize: opts.tsize,
-    timeoutSeconds: opts.timeoutSeconds,
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    retries: opts.retries ?? DEFAULT_RETRIES,
+    ...machineOptions(opts, address),
     onData,
     holdAfterFirstBlockMs: opts.holdAfterFirstBlockMs,
   });

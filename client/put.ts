@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { NetasciiEncoder } from '../gateway/src/protocol/netascii.js';
-import { DEFAULT_PORT, DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, resolveHost } from './get.js';
+import { machineOptions, resolveHost } from './get.js';
 import { WriteTransfer } from './write-transfer.js';
 import { runTransfer } from './udp-driver.js';
 import type { TransferOptions, TransferStats } from './types.js';
@@ -25,19 +25,7 @@ export async function put(opts: PutOptions): Promise<PutResult> {
   const startMs = performance.now();
   const address = await resolveHost(opts.host);
   const data = opts.mode === 'netascii' ? new NetasciiEncoder().encode(opts.data) : opts.data;
-  const machine = new WriteTransfer({
-    serverAddress: address,
-    serverPort: opts.port ?? DEFAULT_PORT,
-    filename: opts.path,
-    data,
-    mode: opts.mode,
-    blockSize: opts.blksize,
-    windowSize: opts.windowsize,
-    tsize: opts.tsize,
-    timeoutSeconds: opts.timeoutSeconds,
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    retries: opts.retries ?? DEFAULT_RETRIES,
-  });
+  const machine = new WriteTransfer({ ...machineOptions(opts, address), data });
   await runTransfer(machine, { host: address, localAddress: opts.localAddress, signal: opts.signal });
   return { ...machine.stats(), durationMs: performance.now() - startMs };
 }

@@ -25,29 +25,15 @@
  * payload on as a view: no decode object, no copy.
  */
 import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
-import { decodePacket, encodeAck, encodePacket, Opcode, type OptionMap, type TransferMode } from '../gateway/src/protocol/packet.js';
+import { decodePacket, encodeAck, encodePacket, Opcode, type OptionMap } from '../gateway/src/protocol/packet.js';
 import { DEFAULT_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
 import { remoteError, TransferTimeoutError } from './errors.js';
 import { checkOack } from './oack-check.js';
 import { buildRequestOptions } from './request-options.js';
 import { TransferCore } from './transfer-core.js';
-import type { TransferMachine, TransferStats } from './types.js';
+import type { MachineOptions, TransferMachine, TransferStats } from './types.js';
 
-export interface ReadTransferOptions {
-  serverAddress: string;
-  serverPort: number;
-  filename: string;
-  mode?: TransferMode;
-  blockSize?: number;
-  windowSize?: number;
-  /** Ask the server for the file size (tsize=0). */
-  tsize?: boolean;
-  /** RFC 2349 timeout option to request, in seconds. */
-  timeoutSeconds?: number;
-  /** Our own retransmit timer. */
-  timeoutMs: number;
-  /** Timeouts in a row before giving up. */
-  retries: number;
+export interface ReadTransferOptions extends MachineOptions {
   /** Receives each in-order payload; a view into the datagram, valid as long as it is kept. */
   onData?: (chunk: Uint8Array) => void;
   holdAfterFirstBlockMs?: number;

@@ -49,6 +49,24 @@ export interface TransferStats {
   windowSize: number;
 }
 
+/** What both transfer machines are built with: the server, the request's options, our timer. */
+export interface MachineOptions {
+  serverAddress: string;
+  serverPort: number;
+  filename: string;
+  mode?: TransferMode;
+  blockSize?: number;
+  windowSize?: number;
+  /** Ask for the size (read: tsize=0) or announce it (write), RFC 2349. */
+  tsize?: boolean;
+  /** RFC 2349 timeout option to request, in seconds. */
+  timeoutSeconds?: number;
+  /** Our own retransmit timer. */
+  timeoutMs: number;
+  /** Timeouts in a row before giving up. */
+  retries: number;
+}
+
 /** What every transfer (get or put) is told: where, which options to ask for, how to retry. */
 export interface TransferOptions {
   host: string;

@@ -18,28 +18,17 @@
  * Invariants: `acked <= sent <= totalBlocks`; block numbers on the wire are the counts mod 65536.
  */
 import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
-import { decodePacket, encodeData, encodePacket, Opcode, type OptionMap, type TransferMode } from '../gateway/src/protocol/packet.js';
+import { decodePacket, encodeData, encodePacket, Opcode, type OptionMap } from '../gateway/src/protocol/packet.js';
 import { DEFAULT_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
 import { remoteError, TransferTimeoutError } from './errors.js';
 import { checkOack } from './oack-check.js';
 import { buildRequestOptions } from './request-options.js';
 import { TransferCore } from './transfer-core.js';
-import type { TransferMachine, TransferStats } from './types.js';
+import type { MachineOptions, TransferMachine, TransferStats } from './types.js';
 
-export interface WriteTransferOptions {
-  serverAddress: string;
-  serverPort: number;
-  filename: string;
+export interface WriteTransferOptions extends MachineOptions {
   /** The bytes to send, already netascii-encoded when mode is netascii. */
   data: Uint8Array;
-  mode?: TransferMode;
-  blockSize?: number;
-  windowSize?: number;
-  /** Announce the size with tsize (RFC 2349). */
-  tsize?: boolean;
-  timeoutSeconds?: number;
-  timeoutMs: number;
-  retries: number;
 }
 
 export class WriteTransfer extends TransferCore implements TransferMachine {
