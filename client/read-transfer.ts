@@ -48,7 +48,7 @@ export class ReadTransfer extends TransferCore implements TransferMachine {
   oack: OptionMap | null = null;
   tsize: number | undefined;
 
-  private readonly request: Uint8Array;
+  protected readonly request: Uint8Array;
   private readonly requested: OptionMap;
   private readonly onData: ((chunk: Uint8Array) => void) | undefined;
   private readonly holdMs: number;
@@ -68,13 +68,6 @@ export class ReadTransfer extends TransferCore implements TransferMachine {
     this.request = encodePacket({ op: Opcode.Rrq, filename: opts.filename, mode: opts.mode ?? 'octet', options: this.requested });
     this.onData = opts.onData;
     this.holdMs = opts.holdAfterFirstBlockMs ?? 0;
-  }
-
-  start(nowMs: number): void {
-    if (this.phase !== 'idle') return;
-    this.phase = 'requesting';
-    this.send(this.request);
-    this.deadlineMs = nowMs + this.timeoutMs;
   }
 
   stats(): TransferStats {

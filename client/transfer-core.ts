@@ -33,6 +33,17 @@ export abstract class TransferCore {
     this.peerPort = serverPort;
   }
 
+  /** The RRQ or WRQ, encoded once by the subclass; sent at start and again on a timeout. */
+  protected abstract readonly request: Uint8Array;
+
+  /** Sends the request to the server's well-known port and arms the first timeout. */
+  start(nowMs: number): void {
+    if (this.phase !== 'idle') return;
+    this.phase = 'requesting';
+    this.send(this.request);
+    this.deadlineMs = nowMs + this.timeoutMs;
+  }
+
   pollTransmit(): Transmit | undefined {
     return this.transmits.shift();
   }

@@ -40,7 +40,7 @@ export class WriteTransfer extends TransferCore implements TransferMachine {
   /** Highest block sent so far. */
   private sent = 0;
   private totalBlocks = 0;
-  private readonly request: Uint8Array;
+  protected readonly request: Uint8Array;
   private readonly requested: OptionMap;
 
   constructor(private readonly opts: WriteTransferOptions) {
@@ -52,13 +52,6 @@ export class WriteTransfer extends TransferCore implements TransferMachine {
       tsize: opts.tsize ? opts.data.length : undefined,
     });
     this.request = encodePacket({ op: Opcode.Wrq, filename: opts.filename, mode: opts.mode ?? 'octet', options: this.requested });
-  }
-
-  start(nowMs: number): void {
-    if (this.phase !== 'idle') return;
-    this.phase = 'requesting';
-    this.send(this.request);
-    this.deadlineMs = nowMs + this.timeoutMs;
   }
 
   stats(): TransferStats {
