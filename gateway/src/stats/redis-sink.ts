@@ -29,6 +29,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logging.js';
 import { connectRedis, redactRedisUrl } from '../redis/connection.js';
+import { RedisOutage } from '../redis/outage.js';
 import { REDIS_KEY_PREFIX, statsKeys } from '../cache/keyspace.js';
 import type { SessionRecord } from './session-record.js';
 
@@ -124,8 +125,8 @@ export class RedisStatsSink {
   private holdUntilMs = 0;
   private kickScheduled = false;
   private closing = false;
-  private down = false;
-  private downSinceMs = 0;
+  /** The outage in progress, as the cache logs its own (redis/outage.ts). */
+  private readonly outage = new RedisOutage();
   private pushedAtDown = 0;
   private droppedAtDown = 0;
 
@@ -338,21 +339,20 @@ export class RedisStatsSink {
   }
 
   private outageStarts(err: Error): void {
-    if (this.closing || this.down) return;
-    this.down = true;
-    this.downSinceMs = performance.now();
+    if (this.closing || !this.outage.start()) return;
     this.pushedAtDown = this.stats.pushed;
     this.droppedAtDown = this.stats.dropped;
     this.logger.warn({ event: 'statsRedisUnavailable', err, buffered: this.stats.buffered }, 'redis unavailable: session records buffered in memory');
   }
 
   private outageEnds(): void {
-    if (!this.down || this.closing) return;
-    this.down = false;
+    if (this.closing) return;
+    const downMs = this.outage.end();
+    if (downMs === undefined) return;
     this.logger.info(
       {
         event: 'statsRedisReconnected',
-        downMs: Math.round(performance.now() - this.downSinceMs),
+        downMs,
         pushedWhileDown: this.stats.pushed - this.pushedAtDown,
         droppedWhileDown: this.stats.dropped - this.droppedAtDown,
         buffered: this.stats.buffered,
