@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/error-codes.js';
-import type { TftpRequest } from '../handlers/request.js';
+import type { TftpRequest } from '../transport/tftp-request.js';
 import { newCounters } from '../session/types.js';
 import type { ServerCounters } from '../stats/counters.js';
 import type { SessionBus } from '../stats/session-bus.js';

@@ -1,27 +1,13 @@
 /**
  * What a handler sees of one TFTP request, and the seam it plugs into the gateway by.
  */
-import type { OptionMap, TransferMode } from '../protocol/packet.js';
 import type { ByteWriter, OpenedRead } from '../sources/types.js';
-import type { RequestPath } from '../protocol/path.js';
+import type { TftpRequest } from '../transport/tftp-request.js';
 
-export interface Endpoint {
-  readonly address: string;
-  readonly port: number;
-  readonly family: 'IPv4' | 'IPv6';
-}
-
-export interface TftpRequest {
-  readonly id: string;
-  readonly kind: 'read' | 'write';
-  readonly path: RequestPath;
-  readonly mode: TransferMode;
-  /** Options as the client sent them (names lower-cased). */
-  readonly options: OptionMap;
-  readonly peer: Endpoint;
-  /** The local address and port the request arrived on; replies come from this address. */
-  readonly local: Endpoint;
-}
+// The request and its two ends are the transport's (it reads them off the socket); named here
+// too because they are half of the handler contract.
+export type { Endpoint } from '../transport/endpoint.js';
+export type { TftpRequest } from '../transport/tftp-request.js';
 
 /**
  * What a handler says about how it served (or refused) a request, for the session's stats

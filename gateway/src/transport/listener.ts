@@ -13,7 +13,7 @@ import type dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
 import { decodePacket, Opcode, type RequestPacket } from '../protocol/packet.js';
-import type { Endpoint } from '../handlers/request.js';
+import type { Endpoint } from './endpoint.js';
 import type { ServerCounters } from '../stats/counters.js';
 import { bindUdp, expandHosts, type ListenAddress } from './bind.js';
 import { replyError, type StrangerReplies } from './stranger-replies.js';

@@ -13,7 +13,7 @@
  * gateway.
  */
 import type dgram from 'node:dgram';
-import type { Endpoint } from '../handlers/request.js';
+import type { Endpoint } from './endpoint.js';
 import { bindSessionSocket } from './bind.js';
 import { SocketPool } from './socket-pool.js';
 
