@@ -6,11 +6,12 @@
  * `ttlSeconds` 0 or absent means no expiry, and nothing ever rejects. It never reads a real
  * clock itself: `now` is injected, so tests drive expiry with a fake clock.
  *
- * Order: a Map keeps insertion order, and every hit or write re-inserts its key, so the first
- * key is the least recently used. Expiry is lazy (checked on read) plus a cheap prune of a few
- * entries at the LRU end on each write, where entries nobody reads end up.
+ * Order: the entries live in a byte-lru.ts, where every hit or write makes its key the most
+ * recently used. Expiry is lazy (checked on read) plus a cheap prune of a few entries at the
+ * LRU end on each write, where entries nobody reads end up.
  */
 import { DEFAULTS } from '../config/defaults.js';
+import { ByteLru } from './byte-lru.js';
 import type { KvStats, KvStore } from './kv.js';
 
 export interface MemoryKvOptions {
@@ -22,7 +23,6 @@ export interface MemoryKvOptions {
 
 interface Entry {
   value: Uint8Array;
-  sizeBytes: number;
   /** Absolute ms; undefined = no expiry. */
   expiresAtMs: number | undefined;
 }
@@ -38,17 +38,17 @@ export class MemoryKvStore implements KvStore {
   readonly stats: KvStats = { hits: 0, misses: 0, bypassed: 0, errors: 0 };
   readonly maxBytes: number;
   private readonly now: () => number;
-  private readonly entries = new Map<string, Entry>();
-  private totalBytes = 0;
+  private readonly entries: ByteLru<Entry>;
 
   constructor(opts: MemoryKvOptions = {}) {
     this.maxBytes = opts.maxBytes ?? DEFAULT_MEMORY_KV_MAX_BYTES;
     this.now = opts.now ?? Date.now;
+    this.entries = new ByteLru({ maxBytes: this.maxBytes });
   }
 
   /** Bytes currently held (keys plus values). */
   get sizeBytes(): number {
-    return this.totalBytes;
+    return this.entries.totalBytes;
   }
 
   /** Entries currently held, expired ones not yet pruned included. */
@@ -63,22 +63,18 @@ export class MemoryKvStore implements KvStore {
       return undefined;
     }
     this.stats.hits++;
-    this.bump(key, entry);
+    this.entries.get(key); // most recently used now
     return entry.value;
   }
 
   async set(key: string, value: Uint8Array, ttlSeconds?: number): Promise<void> {
-    this.remove(key);
+    this.entries.delete(key);
     this.prune();
     // Keys count too: a flood of tiny values under long keys must still be bounded.
     const sizeBytes = key.length + value.byteLength;
     if (sizeBytes > this.maxBytes) return; // could never fit: not stored, as the contract allows
-    while (this.totalBytes + sizeBytes > this.maxBytes) {
-      const oldest = this.entries.keys().next().value as string;
-      this.remove(oldest);
-    }
-    this.entries.set(key, { value: value.slice(), sizeBytes, expiresAtMs: this.expiry(ttlSeconds) });
-    this.totalBytes += sizeBytes;
+    // Evicts the least recently used until it fits.
+    this.entries.set(key, { value: value.slice(), expiresAtMs: this.expiry(ttlSeconds) }, sizeBytes);
   }
 
   /** Re-arms the TTL (0: no expiry, as `set`) and marks the key recently used. */
@@ -86,16 +82,15 @@ export class MemoryKvStore implements KvStore {
     const entry = this.live(key);
     if (!entry) return;
     entry.expiresAtMs = this.expiry(ttlSeconds);
-    this.bump(key, entry);
+    this.entries.get(key); // most recently used now
   }
 
   async del(key: string): Promise<void> {
-    this.remove(key);
+    this.entries.delete(key);
   }
 
   async close(): Promise<void> {
     this.entries.clear();
-    this.totalBytes = 0;
   }
 
   private expiry(ttlSeconds: number | undefined): number | undefined {
@@ -104,33 +99,21 @@ export class MemoryKvStore implements KvStore {
 
   /** The entry if present and not expired; an expired one is dropped on the way. */
   private live(key: string): Entry | undefined {
-    const entry = this.entries.get(key);
+    const entry = this.entries.peek(key);
     if (!entry) return undefined;
     if (entry.expiresAtMs !== undefined && entry.expiresAtMs <= this.now()) {
-      this.remove(key);
+      this.entries.delete(key);
       return undefined;
     }
     return entry;
   }
 
-  private bump(key: string, entry: Entry): void {
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-  }
-
-  private remove(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    this.entries.delete(key);
-    this.totalBytes -= entry.sizeBytes;
-  }
-
   private prune(): void {
     const nowMs = this.now();
     let inspected = 0;
-    for (const [key, entry] of this.entries) {
+    for (const [key, entry] of this.entries.entries()) {
       if (inspected++ >= PRUNE_PER_WRITE) break;
-      if (entry.expiresAtMs !== undefined && entry.expiresAtMs <= nowMs) this.remove(key);
+      if (entry.expiresAtMs !== undefined && entry.expiresAtMs <= nowMs) this.entries.delete(key);
     }
   }
 }

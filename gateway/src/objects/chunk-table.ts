@@ -6,7 +6,11 @@
  * A chunk missing from the table comes from the shared cache (KvStore: Redis across the fleet,
  * or in-memory; keyed by ETag, so it never serves stale bytes), else from the bucket with a
  * ranged GET pinned to the ETag (If-Match), and then goes into the shared cache.
+ *
+ * The table is a cache/byte-lru.ts whose entries in use are never evicted; the entry itself
+ * (its `bytes` promise) is what concurrent readers join.
  */
+import { ByteLru } from '../cache/byte-lru.js';
 import type { KvStore } from '../cache/kv.js';
 import { objectChunkKey } from '../cache/keyspace.js';
 import { refKey } from './object-meta.js';
@@ -46,16 +50,17 @@ export interface ChunkEntry {
 }
 
 export class ChunkTable {
-  /** Insertion order is recency order: a hit moves an entry to the end. */
-  private readonly chunks = new Map<string, ChunkEntry>();
-  private chunkBytesHeld = 0;
+  /** Idle chunks only are dropped, least recently used first, past the budget. */
+  private readonly chunks: ByteLru<ChunkEntry>;
 
   constructor(
     private readonly store: ObjectStore,
     private readonly kv: KvStore,
     private readonly opts: ChunkTableOptions,
     private readonly stats: ChunkTableStats,
-  ) {}
+  ) {
+    this.chunks = new ByteLru({ maxBytes: opts.memoryBytes, evictable: (entry) => entry.users === 0 });
+  }
 
   /** Chunk reads so far that joined a fetch already in the table. */
   get coalesced(): number {
@@ -72,9 +77,6 @@ export class ChunkTable {
     if (hit) {
       this.stats.coalesced++;
       hit.users++;
-      // Recency: move to the end.
-      this.chunks.delete(key);
-      this.chunks.set(key, hit);
       return hit;
     }
     const start = index * chunkSize;
@@ -83,14 +85,10 @@ export class ChunkTable {
     entry.bytes = this.load(entry, ref, info.etag, start, end);
     entry.bytes.catch(() => {
       // A failed fetch must not be served to the next reader: drop it so they try afresh.
-      if (this.chunks.get(key) === entry) {
-        this.chunks.delete(key);
-        this.chunkBytesHeld -= entry.size;
-      }
+      if (this.chunks.peek(key) === entry) this.chunks.delete(key);
     });
-    this.chunks.set(key, entry);
-    this.chunkBytesHeld += entry.size;
-    this.evict();
+    // In use (users 1), so never the one evicted to make room.
+    this.chunks.set(key, entry, entry.size);
     return entry;
   }
 
@@ -124,21 +122,12 @@ export class ChunkTable {
   /** The caller is done with a chunk it acquired. */
   release(entry: ChunkEntry): void {
     entry.users = Math.max(0, entry.users - 1);
-    if (entry.users === 0 && this.chunkBytesHeld > this.opts.memoryBytes) this.evict();
-  }
-
-  /** Drops idle chunks, least recently used first, until the table fits its budget. */
-  private evict(): void {
-    for (const [key, entry] of this.chunks) {
-      if (this.chunkBytesHeld <= this.opts.memoryBytes) return;
-      if (entry.users > 0) continue;
-      this.chunks.delete(key);
-      this.chunkBytesHeld -= entry.size;
-    }
+    // Drops idle chunks, least recently used first, until the table fits its budget.
+    if (entry.users === 0) this.chunks.trim();
   }
 
   /** Bytes the table holds (for metrics and tests). */
   get memoryHeld(): number {
-    return this.chunkBytesHeld;
+    return this.chunks.totalBytes;
   }
 }

@@ -1,11 +1,12 @@
 /**
  * An object's metadata (size, ETag), kept fresh: trusted for `freshnessMs`, then re-checked
  * with a conditional HEAD (If-None-Match), so an unchanged object costs a 304 and no body.
- * Concurrent checks of one object share one HEAD, and a check another gateway made recently
- * (in the shared cache, with its wall-clock time) counts as ours.
+ * Concurrent checks of one object share one HEAD (cache/single-flight.ts), and a check another
+ * gateway made recently (in the shared cache, with its wall-clock time) counts as ours.
  */
 import type { KvStore } from '../cache/kv.js';
 import { objectMetaKey } from '../cache/keyspace.js';
+import { SingleFlight } from '../cache/single-flight.js';
 import type { ObjectInfo, ObjectRef, ObjectStore } from './object-store.js';
 
 export interface ObjectMetaOptions {
@@ -34,7 +35,7 @@ export function refKey(ref: ObjectRef): string {
 
 export class ObjectMeta {
   private readonly metas = new Map<string, Meta>();
-  private readonly inFlight = new Map<string, Promise<ObjectInfo>>();
+  private readonly checks = new SingleFlight<ObjectInfo>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -49,9 +50,7 @@ export class ObjectMeta {
     const key = refKey(ref);
     const known = this.metas.get(key);
     if (known && this.now() - known.checkedAt < this.opts.freshnessMs) return known.info;
-    const pending = this.inFlight.get(key);
-    if (pending) return pending;
-    const p = (async () => {
+    return this.checks.run(key, async () => {
       const shared = known ?? (await this.sharedMeta(key));
       if (shared && this.now() - shared.checkedAt < this.opts.freshnessMs) {
         this.metas.set(key, shared);
@@ -70,9 +69,7 @@ export class ObjectMeta {
       this.metas.set(key, meta);
       void this.kv.set(objectMetaKey(key), Buffer.from(JSON.stringify({ size: meta.info.size, etag: meta.info.etag, checkedAtMs: Date.now() })), this.opts.cacheTtlSeconds);
       return meta.info;
-    })().finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, p);
-    return p;
+    });
   }
 
   /** Another gateway's recent check, from the shared cache. */

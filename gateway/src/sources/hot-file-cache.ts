@@ -8,8 +8,11 @@
  * bytes if inode, size and mtime are unchanged. Only bytes read from a checked descriptor are
  * ever put here: one won race must not be served to everyone for a TTL (issue 9 §4).
  * Concurrent loads of one file share a single read. Bounded by total bytes, least recently
- * used first out.
+ * used first out (cache/byte-lru.ts; the shared read is cache/single-flight.ts).
  */
+import { ByteLru } from '../cache/byte-lru.js';
+import { SingleFlight } from '../cache/single-flight.js';
+
 export interface CachedFile {
   readonly bytes: Buffer;
   /** Identity of the file the bytes came from: inode, size, mtime. */
@@ -18,58 +21,40 @@ export interface CachedFile {
 }
 
 export class HotFileCache {
-  private readonly entries = new Map<string, CachedFile>();
-  private readonly loading = new Map<string, Promise<CachedFile | undefined>>();
-  private totalBytes = 0;
+  private readonly entries: ByteLru<CachedFile>;
+  private readonly loading = new SingleFlight<CachedFile | undefined>();
 
   constructor(
     readonly ttlMs: number,
     readonly maxFileBytes: number,
     private readonly maxTotalBytes: number,
-  ) {}
+  ) {
+    this.entries = new ByteLru({ maxBytes: maxTotalBytes });
+  }
 
   get enabled(): boolean {
     return this.ttlMs > 0 && this.maxTotalBytes > 0;
   }
 
-  /** A fresh entry, or undefined when absent or older than the TTL. */
+  /** A fresh entry (now the most recently used), or undefined when absent or older than the TTL. */
   fresh(key: string, now: number): CachedFile | undefined {
-    const e = this.entries.get(key);
+    const e = this.entries.peek(key);
     if (!e || now - e.checkedAt > this.ttlMs) return undefined;
-    // Map order is recency order: move to the end.
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    return e;
+    return this.entries.get(key);
   }
 
   /** An entry regardless of age, for revalidation by stamp. */
   peek(key: string): CachedFile | undefined {
-    return this.entries.get(key);
+    return this.entries.peek(key);
   }
 
   /** Runs `load` once for concurrent callers with the same key. */
   loadOnce(key: string, load: () => Promise<CachedFile | undefined>): Promise<CachedFile | undefined> {
-    let p = this.loading.get(key);
-    if (!p) {
-      p = load().finally(() => this.loading.delete(key));
-      this.loading.set(key, p);
-    }
-    return p;
+    return this.loading.run(key, load);
   }
 
   set(key: string, entry: CachedFile): void {
     if (!this.enabled || entry.bytes.length > this.maxFileBytes) return;
-    const old = this.entries.get(key);
-    if (old) {
-      this.totalBytes -= old.bytes.length;
-      this.entries.delete(key);
-    }
-    this.entries.set(key, entry);
-    this.totalBytes += entry.bytes.length;
-    for (const [k, e] of this.entries) {
-      if (this.totalBytes <= this.maxTotalBytes) break;
-      this.entries.delete(k);
-      this.totalBytes -= e.bytes.length;
-    }
+    this.entries.set(key, entry, entry.bytes.length);
   }
 }
