@@ -1,7 +1,9 @@
 /**
- * Schedules one version of one function's invocations onto its workers: the calls, the queue,
- * streams, retries and timeouts. Keeping the workers alive (spawn, load, probe, kill, restart)
- * is worker-supervisor.ts's job; what they log goes through worker-logs.ts.
+ * Runs one version of one function's invocations on its workers: a call from invoke() until
+ * it is settled, through the worker's answers, streams, retries and timeouts. Where and when a
+ * call runs (the queue, the concurrency count, the choice of worker) is call-scheduler.ts's
+ * job; keeping the workers alive (spawn, load, probe, kill, restart) is worker-supervisor.ts's;
+ * what they log goes through worker-logs.ts, their env.kv through worker-kv.ts.
  *
  * A call's life:
  *   queued ──worker free──▶ dispatched ──head (bytes, error, file, object)──▶ settled, released
@@ -9,10 +11,8 @@
  *      │ limit passed          │ worker died before the head
  *      ▼                       ▼
  *   failed 'timeout'      queued again, once (retried), at the front
- *  - At most maxConcurrent calls are dispatched; as many more may wait; past that a call fails
- *    'busy' at once. One limit (timeoutMs) covers waiting for a worker and running up to the head.
- *  - The worker with the fewest calls gets the next one; a suspect worker (missed a deadline,
- *    pinged) gets none until it answers.
+ *  - One limit (timeoutMs) covers waiting for a worker and running up to the head; a call the
+ *    scheduler cannot even queue fails 'busy' at once.
  *  - Answers are accepted only for calls this pool gave that worker; a second head, a chunk
  *    without credit or for a non-stream is a protocol violation and kills the worker.
  *
@@ -28,11 +28,6 @@
  *    backoff when replacements keep dying.
  * The gateway thread never waits on a worker for anything but messages, so none of this can
  * stall a transfer served by another worker, another function or the folder source.
- *
- * Why past ~300 lines: a call's transitions (queue, dispatch, head, stream, timeout, retry,
- * release) all change the same call and worker records and the one concurrency count; split
- * further, one state machine would be spread over files. Everything around it is elsewhere:
- * supervision, logs (worker-logs.ts), kv (worker-kv.ts), the spec (pool-spec.ts).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -46,7 +41,8 @@ import type { WorkerExit } from './worker-handle.js';
 import { relayKv } from './worker-kv.js';
 import { makeRedactor, WorkerLogs } from './worker-logs.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
-import { WorkerSupervisor, type SupervisedWorker } from './worker-supervisor.js';
+import { WorkerSupervisor } from './worker-supervisor.js';
+import { CallScheduler, type Call, type PooledWorker } from './call-scheduler.js';
 
 // Named here too for the pool's existing importers: the spec (pool-spec.ts), the load error
 // (worker-supervisor.ts) and the invoker contract (invoker.ts).
@@ -54,34 +50,10 @@ export { DEFAULT_LOG_LIMITS, SANDBOX_OVERHEAD_MB, type PoolSpec, type PoolStats 
 export { FunctionLoadError } from './worker-supervisor.js';
 export type { FunctionKv, FunctionResult, InvocationObserver, Invoker } from './invoker.js';
 
-interface Call {
-  readonly id: number;
-  readonly startedAt: number;
-  readonly request: FunctionRequest;
-  readonly resolve: (r: FunctionResult) => void;
-  readonly reject: (e: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
-  worker: PooledWorker | undefined;
-  /** The worker answered (head received): from here on the call cannot be retried. */
-  headed: boolean;
-  retried: boolean;
-  settled: boolean;
-  stream: WorkerStreamReader | undefined;
-}
-
-interface PooledWorker extends SupervisedWorker {
-  readonly calls: Map<number, Call>;
-  /** Retried calls it holds: at most one, so a culprit cannot take a second innocent down. */
-  retriedCalls: number;
-  /** env.kv and cached() calls of this worker the store has not answered yet. */
-  kvInflight: number;
-}
-
 export { MAX_KV_INFLIGHT_PER_WORKER } from './worker-kv.js';
 
 export class WorkerPool implements Invoker {
-  private readonly queue: Call[] = [];
-  private active = 0;
+  private readonly scheduler: CallScheduler;
   private nextId = 1;
   private closing = false;
   private readonly log: Logger;
@@ -95,12 +67,16 @@ export class WorkerPool implements Invoker {
     this.logs = new WorkerLogs(this.log, spec.log ?? DEFAULT_LOG_LIMITS, makeRedactor(spec.secrets));
     this.supervisor = new WorkerSupervisor<PooledWorker>(spec, this.log, this.logs, this.stats, {
       create: (base) => Object.assign(base, { calls: new Map<number, Call>(), retriedCalls: 0, kvInflight: 0 }),
-      available: () => this.pumpQueue(),
+      available: () => this.scheduler.pump(),
       message: (w, msg) => this.onMessage(w, msg),
       retired: (w) => {
         for (const call of w.calls.values()) this.failCall(call, 'unavailable', 'function version retired');
       },
       crashed: (w, why, exit) => this.onCrash(w, why, exit),
+    });
+    this.scheduler = new CallScheduler(this.supervisor.workers, spec.maxConcurrent, {
+      dispatch: (w, call) => this.send(w, { t: 'invoke', id: call.id, request: call.request }),
+      released: (call) => this.logs.finish({ id: call.id, requestId: call.request.id }),
     });
   }
 
@@ -113,7 +89,7 @@ export class WorkerPool implements Invoker {
   }
 
   get inflight(): number {
-    return this.active;
+    return this.scheduler.active;
   }
 
   get size(): number {
@@ -140,19 +116,15 @@ export class WorkerPool implements Invoker {
       const call: Call = { id: this.nextId++, startedAt: performance.now(), request, resolve, reject, timer: undefined, worker: undefined, headed: false, retried: false, settled: false, stream: undefined };
       // One limit covers waiting for a worker and running the handler up to its answer.
       call.timer = setTimeout(() => this.onTimeout(call), this.spec.timeoutMs);
-      if (!this.tryDispatch(call)) {
-        if (this.queue.length >= this.spec.maxConcurrent) {
-          this.settle(call, undefined, functionFailed('busy', `${this.queue.length} invocations already waiting`));
-          return;
-        }
-        this.queue.push(call);
+      if (this.scheduler.admit(call) === 'full') {
+        this.settle(call, undefined, functionFailed('busy', `${this.scheduler.waiting} invocations already waiting`));
       }
     });
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const call of this.queue.splice(0)) this.settle(call, undefined, functionFailed('unavailable', 'function version retired'));
+    for (const call of this.scheduler.drain()) this.settle(call, undefined, functionFailed('unavailable', 'function version retired'));
     this.logs.close();
     await this.supervisor.close();
   }
@@ -163,63 +135,20 @@ export class WorkerPool implements Invoker {
     for (const call of [...w.calls.values()]) {
       if (!call.headed && !call.retried && !call.settled) {
         // It may only have shared the thread with the culprit: run it once more elsewhere.
-        w.calls.delete(call.id);
-        call.retried = true;
-        call.worker = undefined;
-        this.active--;
+        this.scheduler.requeueFront(call);
         this.stats.retries++;
         // Which of the calls on a dead worker killed it is unknowable, so each gets a full
         // limit again; the culprit fails on its second run, the others succeed.
         if (call.timer) clearTimeout(call.timer);
         call.timer = setTimeout(() => this.onTimeout(call), this.spec.timeoutMs);
-        this.queue.unshift(call);
       } else {
         this.failCall(call, 'worker-crashed', `worker ${why}`);
       }
     }
-    this.pumpQueue();
+    this.scheduler.pump();
   }
 
-  // --- calls -----------------------------------------------------------------------------
-
-  private pickWorker(retried: boolean): PooledWorker | undefined {
-    let best: PooledWorker | undefined;
-    for (const w of this.supervisor.workers) {
-      if (!w.ready || w.suspect || w.killReason) continue;
-      if (retried && w.retriedCalls > 0) continue;
-      if (!best || w.calls.size < best.calls.size) best = w;
-    }
-    return best;
-  }
-
-  private tryDispatch(call: Call): boolean {
-    if (this.active >= this.spec.maxConcurrent) return false;
-    const w = this.pickWorker(call.retried);
-    if (!w) return false;
-    this.active++;
-    call.worker = w;
-    if (call.retried) w.retriedCalls++;
-    w.calls.set(call.id, call);
-    this.send(w, { t: 'invoke', id: call.id, request: call.request });
-    return true;
-  }
-
-  private pumpQueue(): void {
-    for (let i = 0; i < this.queue.length; ) {
-      const call = this.queue[i];
-      if (call.settled) {
-        this.queue.splice(i, 1);
-        continue;
-      }
-      if (this.tryDispatch(call)) {
-        this.queue.splice(i, 1);
-        continue;
-      }
-      // A retried call may wait for a worker of its own while ordinary calls go ahead.
-      if (!call.retried || this.active >= this.spec.maxConcurrent) return;
-      i++;
-    }
-  }
+  // --- answers ---------------------------------------------------------------------------
 
   private send(w: PooledWorker, msg: ToWorker): void {
     w.worker.send(msg);
@@ -306,8 +235,7 @@ export class WorkerPool implements Invoker {
       this.settle(call, undefined, functionFailed('timeout', `handle() did not answer within ${this.spec.timeoutMs} ms${w ? '' : ' (no worker was free)'}`));
     };
     if (!w) {
-      const at = this.queue.indexOf(call);
-      if (at >= 0) this.queue.splice(at, 1);
+      this.scheduler.dequeue(call);
       return timedOut();
     }
     if (call.retried) {
@@ -352,11 +280,6 @@ export class WorkerPool implements Invoker {
 
   /** The call no longer holds a concurrency slot or a place on its worker. */
   private release(call: Call): void {
-    const w = call.worker;
-    if (!w || !w.calls.delete(call.id)) return;
-    this.logs.finish({ id: call.id, requestId: call.request.id });
-    if (call.retried) w.retriedCalls--;
-    this.active--;
-    this.pumpQueue();
+    this.scheduler.release(call);
   }
 }
