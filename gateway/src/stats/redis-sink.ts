@@ -6,9 +6,8 @@
  *   - every `flushMs`, and as soon as a full batch (DEFAULT_STATS_BATCH_SIZE) is waiting, one batch is sent
  *     as ONE pipeline (no MULTI: a batch is a single round trip, atomicity buys nothing here);
  *   - per record: `XADD streamKey MAXLEN ~ maxLen * gateway G outcome O function F file P r JSON`,
- *     all of a batch's records in one script call (XADD_BATCH_LUA);
- *     per batch, counters summed in memory first so a batch of 200 records on one minute costs a
- *     handful of HINCRBYs, not 1 200;
+ *     all of a batch's records in one script call, and the per-minute counters summed in memory
+ *     first (stats-batch.ts builds both, without Redis);
  *   - the queue is bounded by `bufferMax`: beyond it the OLDEST records are dropped and counted
  *     (`stats.dropped`), so memory stays bounded through any outage;
  *   - a batch that fails on the connection goes back to the FRONT of the queue (order kept,
@@ -32,6 +31,7 @@ import { connectRedis, redactRedisUrl } from '../redis/connection.js';
 import { RedisOutage } from '../redis/outage.js';
 import { REDIS_KEY_PREFIX, statsKeys } from '../cache/keyspace.js';
 import type { SessionRecord } from './session-record.js';
+import { buildStatsBatch, XADD_BATCH_LUA } from './stats-batch.js';
 
 export interface RedisStatsSinkOptions {
   url: string;
@@ -80,35 +80,11 @@ const COMMAND_TIMEOUT_MS = 2000;
 /** After a failed batch on a connection that still looks ready, wait this long before the next. */
 const RETRY_AFTER_FAILURE_MS = 1000;
 
-/** Outcomes that are not failures: a served file, and UEFI's tsize probe (README: not a failure). */
-const NOT_ERRORS = new Set(['ok', 'option-probe']);
-
-/** Start of the record's minute in Unix seconds: the counter keys' time suffix. */
-export function minuteEpoch(ms: number): number {
-  return Math.floor(ms / 60_000) * 60;
-}
-
-/** The member a record counts under in the top-files set: the path as routed, else as sent. */
-export function recordFile(r: SessionRecord): string {
-  return r.fileNormalized ?? r.file;
-}
+/** The counter keys' minute (stats-batch.ts), re-exported for the CLI that imports it from here. */
+export { minuteEpoch } from './stats-batch.js';
 
 /** Keys the sink writes (cache/keyspace.ts), re-exported for the CLI and tests that import them from here. */
 export { statsKeys };
-
-/**
- * KEYS[1] the stream; ARGV[1] its approximate MAXLEN; then five values per record: gateway,
- * outcome, function, file, JSON. XADD with '*' inside a script is fine since Redis 5 (effects
- * replication).
- */
-const XADD_BATCH_LUA = `
-local n = 0
-for i = 2, #ARGV, 5 do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'gateway', ARGV[i], 'outcome', ARGV[i + 1], 'function', ARGV[i + 2], 'file', ARGV[i + 3], 'r', ARGV[i + 4])
-  n = n + 1
-end
-return n
-`;
 
 export class RedisStatsSink {
   readonly stats: RedisStatsSinkStats = { pushed: 0, flushed: 0, dropped: 0, buffered: 0, batches: 0, flushErrors: 0 };
@@ -270,41 +246,9 @@ export class RedisStatsSink {
   /** Sends one batch as one pipeline; false when it must be retried. */
   private async send(batch: SessionRecord[]): Promise<boolean> {
     const pipe = this.client.pipeline();
-    const { streamKey, maxLen, counterTtlSeconds: ttl, gatewayId } = this.opts;
-    const hashes = new Map<string, Map<string, number>>();
-    const zsets = new Map<string, Map<string, number>>();
-    const add = (m: Map<string, Map<string, number>>, key: string, field: string, by: number) => {
-      let h = m.get(key);
-      if (!h) m.set(key, (h = new Map()));
-      h.set(field, (h.get(field) ?? 0) + by);
-    };
-    let lastSeenMs = 0;
-    // One script call appends the whole batch to the stream: one command (one reply, one
-    // timer) per batch instead of per record, which is most of what stats cost the gateway.
-    const entries: (string | number)[] = [maxLen];
-    for (const r of batch) {
-      const fn = r.function ?? '-';
-      const file = recordFile(r);
-      entries.push(r.gateway || gatewayId, r.outcome, fn, file, JSON.stringify(r));
-      const endedMs = Date.parse(r.endedAt);
-      const minute = minuteEpoch(Number.isFinite(endedMs) ? endedMs : Date.now());
-      lastSeenMs = Math.max(lastSeenMs, Number.isFinite(endedMs) ? endedMs : Date.now());
-      // Counters are per gateway of THIS sink: records carry it too, but the key must match the
-      // gateways hash the live view reads.
-      for (const key of [this.keys.gateway(gatewayId, minute), this.keys.fn(fn, minute)]) {
-        add(hashes, key, 'sessions', 1);
-        add(hashes, key, 'bytes', r.bytes);
-        add(hashes, key, 'blocks', r.blocks);
-        add(hashes, key, 'retransmits', r.retransmits);
-        add(hashes, key, 'errors', NOT_ERRORS.has(r.outcome) ? 0 : 1);
-        add(hashes, key, `outcome:${r.outcome}`, 1);
-      }
-      // Top sets count sessions, not bytes: "what is asked for most" (one big image would
-      // otherwise hide every small config file that a fleet fetches at boot).
-      add(zsets, this.keys.topFile(minute), file, 1);
-      add(zsets, this.keys.topPeer(minute), r.peer.address, 1);
-    }
-    (pipe as unknown as { tftpfnXaddBatch(key: string, ...args: (string | number)[]): unknown }).tftpfnXaddBatch(streamKey, ...entries);
+    const { streamKey, counterTtlSeconds: ttl, gatewayId } = this.opts;
+    const { streamArgs, hashes, zsets, lastSeenMs } = buildStatsBatch(batch, this.opts, this.keys);
+    (pipe as unknown as { tftpfnXaddBatch(key: string, ...args: (string | number)[]): unknown }).tftpfnXaddBatch(streamKey, ...streamArgs);
     for (const [key, fields] of hashes) {
       for (const [field, by] of fields) if (by !== 0) pipe.hincrby(key, field, by);
       pipe.expire(key, ttl);
