@@ -65,6 +65,8 @@ export const DEFAULTS = {
   functionLogBytesPerInvocation: 1024 * 1024,
   functionLogLinesPerSecond: 2000,
   reloadPollMs: 1000,
+  // tftpfn dev's watch: quiet time after the last file event of a save (runtime/source-watch.ts).
+  sourceWatchDebounceMs: 100,
   objectStore: 'local',
   bucketsDir: 'buckets',
   s3ForcePathStyle: false,

@@ -2,11 +2,14 @@
  * Bundles a function's source into the single ESM file a worker loads: esbuild, every import
  * (the SDK included) inlined, an external source map so stack traces in logs point at the
  * author's lines.
+ *
+ * A build can be cancelled (`signal`): `tftpfn dev` aborts the build of a file that was saved
+ * again before it finished, so the stale build stops and the newest one starts at once.
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { build, type Message } from 'esbuild';
+import { context, type BuildContext, type BuildOptions, type Message } from 'esbuild';
 import { sdkEntry } from './package-root.js';
 
 export interface BuiltBundle {
@@ -43,36 +46,51 @@ function format(m: Message): string {
 
 export interface BundleOptions {
   minify?: boolean;
+  /** Aborting it cancels the build, which then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export async function bundleFunction(entry: string, opts: BundleOptions = {}): Promise<BuiltBundle> {
   const started = performance.now();
+  opts.signal?.throwIfAborted();
+  const options = {
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    outfile: BUNDLE_FILE,
+    write: false,
+    // 'linked' appends the sourceMappingURL comment that Node follows to function.mjs.map.
+    sourcemap: 'linked',
+    sourcesContent: true,
+    minify: opts.minify ?? false,
+    logLevel: 'silent',
+    // The SDK the function compiles against is the one this gateway speaks, whatever copy
+    // (if any) the author's project has installed.
+    alias: { 'tftpfn/sdk': sdkEntry() },
+    // CommonJS dependencies inside an ESM bundle still call require().
+    banner: { js: "import { createRequire as __tftpfnCreateRequire } from 'node:module'; const require = __tftpfnCreateRequire(import.meta.url);" },
+  } as const satisfies BuildOptions;
   let result;
+  // A context rather than build(): only a context's build can be cancelled midway.
+  let ctx: BuildContext<typeof options> | undefined;
+  const cancel = () => void ctx?.cancel();
+  opts.signal?.addEventListener('abort', cancel, { once: true });
   try {
-    result = await build({
-      entryPoints: [entry],
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      outfile: BUNDLE_FILE,
-      write: false,
-      // 'linked' appends the sourceMappingURL comment that Node follows to function.mjs.map.
-      sourcemap: 'linked',
-      sourcesContent: true,
-      minify: opts.minify ?? false,
-      logLevel: 'silent',
-      // The SDK the function compiles against is the one this gateway speaks, whatever copy
-      // (if any) the author's project has installed.
-      alias: { 'tftpfn/sdk': sdkEntry() },
-      // CommonJS dependencies inside an ESM bundle still call require().
-      banner: { js: "import { createRequire as __tftpfnCreateRequire } from 'node:module'; const require = __tftpfnCreateRequire(import.meta.url);" },
-    });
+    ctx = await context(options);
+    result = await ctx.rebuild();
   } catch (e) {
+    // A cancelled build rejects with esbuild's "The build was canceled": report the abort instead.
+    opts.signal?.throwIfAborted();
     const failure = e as { errors?: Message[] };
     if (Array.isArray(failure.errors)) throw new BundleError(entry, failure.errors.map(format));
     throw e;
+  } finally {
+    opts.signal?.removeEventListener('abort', cancel);
+    await ctx?.dispose();
   }
+  opts.signal?.throwIfAborted();
   const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'))!.text;
   // esbuild writes sources relative to the (virtual) output folder; the bundle is copied
   // elsewhere (a deploy folder, a temp dir), so make them absolute to keep traces pointing at

@@ -6,9 +6,10 @@
  * settings), each function's view of the kv store, one file source per root, the status the
  * server stats and readiness read, and shutdown.
  *
- * The steps of a hot reload are in reload.ts (trigger, ask, load, swap, drain; the ReloadEvent
- * union), the current and draining versions in generations.ts, where versions come from in
- * version-sources.ts.
+ * The steps of a hot reload are in reload.ts (trigger, ask, load, swap, drain; the ReloadNotice
+ * union and its bus, which `subscribe` exposes), the current and draining versions in
+ * generations.ts, where versions come from in version-sources.ts, the watch of an entry's folder
+ * that triggers `rebuild` in source-watch.ts.
  */
 import { cachedKey, envKvKey } from '../cache/keyspace.js';
 import { resolve } from 'node:path';
@@ -27,12 +28,14 @@ import type { KvStore } from '../cache/kv.js';
 import type { ObjectSource } from '../objects/object-source.js';
 import { makeTempDir, removeTempDir, sweepStaleTempDirs } from './temp-dirs.js';
 import { Generations, type PoolTotals } from './generations.js';
-import { DeployPoll, reloadReporter, Reloader, type ReloadEvent, type ReloadNotice } from './reload.js';
+import { DeployPoll, ReloadBus, Reloader, type ReloadEvent, type ReloadNotice, type ReloadTrigger } from './reload.js';
+import { SourceWatch, type SourceWatchOptions } from './source-watch.js';
 import { DeploySource, EntrySource, InProcessSource, type VersionSource, type VersionSourceKind, type VersionSpec } from './version-sources.js';
 
 // Named here too for the runtime's existing importers (index.ts, stats/, app/, tests).
 export type { PoolTotals } from './generations.js';
 export type { ReloadComplete, ReloadEvent, ReloadFailed, ReloadNotice } from './reload.js';
+export type { SourceWatch } from './source-watch.js';
 export type { VersionSpec } from './version-sources.js';
 
 export interface FunctionStatus {
@@ -67,12 +70,13 @@ class FunctionSlot {
     this.handler = functionHandler({ name, pin: () => this.generations.pin(), files, sink, readAheadBytes, objects });
   }
 
-  reload(): Promise<void> {
-    return this.reloader.reload();
+  reload(trigger?: ReloadTrigger): Promise<void> {
+    return this.reloader.reload(trigger);
   }
 
   /** Retires every version; after `graceMs`, versions still held are shut regardless. */
   async close(graceMs: number): Promise<void> {
+    this.reloader.abort();
     await this.reloader.settled();
     await this.generations.close(graceMs);
   }
@@ -124,7 +128,8 @@ export class FunctionRuntime {
   private readonly store: DeployStore | undefined;
   private readonly buildDir: string;
   private deployPoll: DeployPoll | undefined;
-  private readonly emit: (n: ReloadNotice) => void;
+  private readonly bus: ReloadBus;
+  private readonly watches = new Set<SourceWatch>();
   private readonly sink: LocalDirSink | undefined;
   private readonly filesByRoot = new Map<string, LocalDirSource>();
 
@@ -135,7 +140,7 @@ export class FunctionRuntime {
     const swept = sweepStaleTempDirs();
     if (swept.length > 0) opts.log.info({ event: 'tempSwept', folders: swept.length }, `removed ${swept.length} temp folders left by dead gateways`);
     this.buildDir = makeTempDir();
-    this.emit = reloadReporter(opts.log, opts.onReload);
+    this.bus = new ReloadBus(opts.log, opts.onReload);
     this.sink = c.writeRoot ? new LocalDirSink(c.writeRoot, c.allowOverwrite) : undefined;
   }
 
@@ -212,7 +217,7 @@ export class FunctionRuntime {
         await pool.start();
         return pool;
       });
-    const slot = new FunctionSlot(name, source, loader, this.emit, this.files(settings.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects);
+    const slot = new FunctionSlot(name, source, loader, this.bus.emit, this.files(settings.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects);
     this.slots.set(name, slot);
     return slot;
   }
@@ -238,12 +243,42 @@ export class FunctionRuntime {
     return this.deployPoll?.poll() ?? Promise.resolve();
   }
 
-  /** Rebuilds an entry function from its source and swaps it in (tftpfn dev). */
+  /**
+   * Rebuilds an entry function from its source and swaps it in (tftpfn dev): a change, so an
+   * attempt still building an older save is abandoned for this one (reload.ts).
+   */
   async rebuild(name: string): Promise<void> {
+    await this.entrySlot(name).reload('change');
+  }
+
+  /**
+   * Rebuilds an entry function after every burst of changes in `dir` (default: its entry's
+   * folder) until the returned watch is closed, or the runtime is. What happens is told to
+   * `subscribe`rs.
+   */
+  watch(name: string, dir: string, opts: SourceWatchOptions = {}): SourceWatch {
+    this.entrySlot(name);
+    const w = new SourceWatch(dir, () => void this.rebuild(name), {
+      ...opts,
+      onError: (err) => {
+        this.watches.delete(w);
+        this.opts.log.error({ event: 'sourceWatchError', function: name, dir, err }, `stopped watching ${dir}`);
+        opts.onError?.(err);
+      },
+    });
+    this.watches.add(w);
+    return w;
+  }
+
+  /** Every reload notice of every function from now on, as it happens; returns the unsubscribe. */
+  subscribe(listener: (n: ReloadNotice) => void): () => void {
+    return this.bus.subscribe(listener);
+  }
+
+  private entrySlot(name: string): FunctionSlot {
     const slot = this.slots.get(name);
     if (!slot || !(slot.source instanceof EntrySource)) throw new Error(`"${name}" is not a function built from an entry file`);
-    slot.source.invalidate();
-    await slot.reload();
+    return slot;
   }
 
   /** Why the last load of a function failed, or undefined when it succeeded. */
@@ -277,6 +312,8 @@ export class FunctionRuntime {
 
   /** Stops watching for deploys and shuts every pool, waiting up to graceMs for transfers. */
   async close(graceMs = 0): Promise<void> {
+    for (const w of this.watches) w.close();
+    this.watches.clear();
     await this.deployPoll?.close();
     await Promise.all([...this.slots.values()].map((s) => s.close(graceMs)));
     removeTempDir(this.buildDir);

@@ -2,20 +2,26 @@
  * Hot reload, per function: trigger → ask the version source → load → swap → drain.
  *
  *  - Triggers: the deploy poll (DeployPoll, every reloadPollMs: new functions are discovered and
- *    every deploy-folder function is asked for its current version), a rebuild in `tftpfn dev`
- *    (FunctionRuntime.rebuild: the entry source is invalidated first), and start-up.
- *  - Ask: the function's VersionSource (version-sources.ts) names its current version. A version
- *    that is already serving, or that failed to load before, is skipped, so a broken deploy is
- *    tried once, not on every poll, and never stops the previous version serving.
+ *    every deploy-folder function is asked for its current version), a change of an entry's
+ *    files (FunctionRuntime.rebuild, called by source-watch.ts's debounced watch in `tftpfn dev`:
+ *    the entry source is invalidated first), and start-up.
+ *  - Ask: the function's VersionSource (version-sources.ts) names its current version (an entry
+ *    source bundles it with esbuild). A version that is already serving, or that failed to load
+ *    before, is skipped, so a broken deploy is tried once, not on every poll, and never stops the
+ *    previous version serving.
  *  - Load: a fresh invoker (a worker pool, every worker ready) while the old one keeps serving.
  *  - Swap and drain: generations.ts makes it current; the old generation finishes the transfers
  *    pinned to it and is shut when the last one lets go.
  * Reloads of one function run one at a time, and a burst of triggers while one is loading
- * collapses into one more attempt, which loads the newest version.
+ * collapses into one more attempt, which loads the newest version. A change (not a poll) also
+ * abandons the attempt under way: its build is cancelled (or its late result ignored), a pool it
+ * loaded is shut unseen, and the next attempt starts at once; only an attempt that no newer
+ * change overtook ever swaps, so a stale build never becomes current after a newer one.
  *
- * Every step reports a ReloadNotice; `reloadReporter` is the one switch that turns them into
- * log lines and hands the loads (ReloadEvent: reloadComplete or reloadFailed) to the gateway's
- * onReload, which counts them in tftpfn_function_reloads_total.
+ * Every step reports a ReloadNotice on the function runtime's one ReloadBus: `reloadReporter`
+ * is the one switch that turns them into log lines and hands the loads (ReloadEvent:
+ * reloadComplete or reloadFailed) to the gateway's onReload, which counts them in
+ * tftpfn_function_reloads_total; subscribers (`tftpfn dev`) get every notice as it happens.
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -57,7 +63,14 @@ export type ReloadNotice =
   /** The version source could not say which version is current (a build error, an unreadable folder). */
   | { readonly type: 'sourceFailed'; readonly function: string; readonly err: unknown }
   /** A replaced version finished its transfers and its pool was shut. */
-  | { readonly type: 'versionRetired'; readonly function: string; readonly version: string };
+  | { readonly type: 'versionRetired'; readonly function: string; readonly version: string }
+  /** A change of the function's files started an attempt: build (ask the source), then load. */
+  | { readonly type: 'buildStarted'; readonly function: string }
+  /** A newer change (or shutdown) overtook an attempt: its build was cancelled or ignored, or the pool it loaded (`version`) shut unseen. */
+  | { readonly type: 'reloadAbandoned'; readonly function: string; readonly version: string | undefined };
+
+/** What started a reload: a poll or start-up asks again; a change means the files changed. */
+export type ReloadTrigger = 'poll' | 'change';
 
 /** The one dispatch of reload notices: log lines (unchanged wording) and onReload. */
 export function reloadReporter(log: Logger, onReload: ((e: ReloadEvent) => void) | undefined): (n: ReloadNotice) => void {
@@ -80,8 +93,58 @@ export function reloadReporter(log: Logger, onReload: ((e: ReloadEvent) => void)
       case 'versionRetired':
         log.info({ event: 'functionRetired', function: n.function, version: n.version }, `${n.function}@${n.version} retired`);
         return;
+      case 'buildStarted':
+        log.debug({ event: 'functionBuildStarted', function: n.function }, `${n.function} changed; building`);
+        return;
+      case 'reloadAbandoned':
+        log.debug({ event: 'functionReloadAbandoned', function: n.function, version: n.version }, `${n.function}: a newer change overtook this build`);
+        return;
     }
   };
+}
+
+type ReloadListener = (n: ReloadNotice) => void;
+
+/**
+ * The one bus of reload notices: each goes to the reporter (logs, onReload) and then to every
+ * subscriber, in order; a subscriber that throws is logged and costs nothing else.
+ */
+export class ReloadBus {
+  private readonly listeners = new Set<ReloadListener>();
+  private readonly report: ReloadListener;
+
+  constructor(private readonly log: Logger, onReload: ((e: ReloadEvent) => void) | undefined) {
+    this.report = reloadReporter(log, onReload);
+  }
+
+  readonly emit = (n: ReloadNotice): void => {
+    this.report(n);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(n);
+      } catch (err) {
+        this.log.error({ event: 'reloadListenerError', function: n.function, err }, 'a reload subscriber threw');
+      }
+    }
+  };
+
+  /** Hands every later notice to `listener` until the returned function is called. */
+  subscribe(listener: ReloadListener): () => void {
+    const entry: ReloadListener = (n) => listener(n); // its own entry: subscribing twice is two
+    this.listeners.add(entry);
+    return () => void this.listeners.delete(entry);
+  }
+}
+
+/** Settles as `work` does, or rejects with the signal's reason as soon as it is aborted. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    // A late settlement of abandoned work lands on a settled promise: ignored, never unhandled.
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function untagged<T extends { type: string }>(n: T): Omit<T, 'type'> {
@@ -93,6 +156,8 @@ function untagged<T extends { type: string }>(n: T): Omit<T, 'type'> {
 export class Reloader {
   private chain: Promise<void> | undefined;
   private again = false;
+  private changed = false; // a change arrived since the last attempt began
+  private attempt: AbortController | undefined; // aborts the attempt under way
   private failedVersion: string | undefined;
   /** Why the last reload attempt failed, if it did. */
   lastError: string | undefined;
@@ -105,8 +170,16 @@ export class Reloader {
     private readonly emit: (n: ReloadNotice) => void,
   ) {}
 
-  /** Loads the source's current version if it is new; resolves when that attempt is over. */
-  reload(): Promise<void> {
+  /**
+   * Loads the source's current version if it is new; resolves when that attempt (and any it
+   * merged) is over. A 'change' abandons the attempt under way, which a newer build replaces.
+   */
+  reload(trigger: ReloadTrigger = 'poll'): Promise<void> {
+    if (trigger === 'change') {
+      this.source.invalidate?.();
+      this.changed = true;
+      this.attempt?.abort();
+    }
     if (this.chain) {
       this.again = true;
       return this.chain;
@@ -114,12 +187,21 @@ export class Reloader {
     this.chain = (async () => {
       do {
         this.again = false;
-        await this.reloadOnce();
+        const change = this.changed;
+        this.changed = false;
+        const attempt = (this.attempt = new AbortController());
+        await this.reloadOnce(change, attempt.signal);
       } while (this.again);
     })().finally(() => {
       this.chain = undefined;
+      this.attempt = undefined;
     });
     return this.chain;
+  }
+
+  /** Abandons the attempt under way (shutdown need not wait for a build). */
+  abort(): void {
+    this.attempt?.abort();
   }
 
   /** Resolves once no reload is running (close waits for it before retiring generations). */
@@ -127,11 +209,14 @@ export class Reloader {
     await this.chain;
   }
 
-  private async reloadOnce(): Promise<void> {
+  private async reloadOnce(change: boolean, signal: AbortSignal): Promise<void> {
+    if (change) this.emit({ type: 'buildStarted', function: this.name });
     let spec: VersionSpec | undefined;
     try {
-      spec = await this.source.current();
+      // Not waiting for an abandoned build: the next attempt starts at once.
+      spec = await untilAborted(this.source.current(signal), signal);
     } catch (e) {
+      if (signal.aborted) return this.abandoned(undefined);
       this.lastError = (e as Error).message;
       this.emit({ type: 'sourceFailed', function: this.name, err: e });
       return;
@@ -143,6 +228,7 @@ export class Reloader {
     try {
       invoker = await this.load(spec);
     } catch (e) {
+      if (signal.aborted) return this.abandoned(spec.version);
       this.failedVersion = spec.version;
       const loadMs = performance.now() - started;
       const error = (e as Error).message;
@@ -150,12 +236,21 @@ export class Reloader {
       this.emit({ type: 'reloadFailed', function: this.name, version: spec.version, previous, ok: false, loadMs, error });
       return;
     }
+    if (signal.aborted) {
+      // A pool cannot stop starting midway, so it was awaited; it never serves.
+      void invoker.close();
+      return this.abandoned(spec.version);
+    }
     const old = this.generations.swap(spec.version, invoker);
     this.failedVersion = undefined;
     this.lastError = undefined;
     const loadMs = performance.now() - started;
     this.emit({ type: 'reloadComplete', function: this.name, version: spec.version, previous, ok: true, loadMs });
     if (old) this.generations.drain(old, (g: Generation) => this.emit({ type: 'versionRetired', function: this.name, version: g.version }));
+  }
+
+  private abandoned(version: string | undefined): void {
+    this.emit({ type: 'reloadAbandoned', function: this.name, version });
   }
 }
 

@@ -6,7 +6,10 @@
  *  - EntrySource: an entry file from the config (`functions.NAME.entry`), bundled with esbuild on
  *    first ask into the runtime's build folder; the version id is `local-` and the first 12 hex
  *    digits of the bundle's SHA-256, so an unchanged rebuild is not a new version.
- *    `invalidate()` makes the next ask rebuild it (`tftpfn dev` after a file change).
+ *    `invalidate()` makes the next ask rebuild it (`tftpfn dev` after a file change). A build
+ *    that the reload abandons (`signal`: a newer save came in) is cancelled, and a build that
+ *    outlives an `invalidate()` is never remembered, so a stale bundle is never handed out after
+ *    a newer save.
  *  - DeploySource: the `current` pointer of a deploy folder (deploy-store.ts), read on every ask.
  *  - InProcessSource: a handler on the gateway's own thread (createGateway's `handle`): one
  *    fixed version, 'in-process', without a bundle.
@@ -15,7 +18,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUNDLE_FILE, bundleFunction, MAP_FILE } from './bundle.js';
+import { BUNDLE_FILE, bundleFunction, MAP_FILE, type BuiltBundle, type BundleOptions } from './bundle.js';
 import type { DeployStore } from './deploy-store.js';
 
 /** A loadable version: its id and the bundle on disk. */
@@ -29,23 +32,45 @@ export type VersionSourceKind = 'entry' | 'deploy' | 'in-process';
 /** Where a function's versions come from. */
 export interface VersionSource {
   readonly kind: VersionSourceKind;
-  current(): Promise<VersionSpec | undefined>;
+  /** The current version; `signal` aborts the question (a newer change superseded it). */
+  current(signal?: AbortSignal): Promise<VersionSpec | undefined>;
+  /** The files behind it changed: the next `current()` must not answer from memory. */
+  invalidate?(): void;
 }
+
+/** How an entry is bundled (bundle.ts; a fake in unit tests). */
+export type Bundler = (entry: string, opts: BundleOptions) => Promise<Pick<BuiltBundle, 'code' | 'map' | 'sha256'>>;
 
 /** An entry file bundled on demand; `invalidate` makes the next load rebuild it (dev mode). */
 export class EntrySource implements VersionSource {
   readonly kind = 'entry';
   private built: VersionSpec | undefined;
+  /** Bumped by every invalidate(): a build begun before the latest one is stale. */
+  private epoch = 0;
 
-  constructor(private readonly name: string, private readonly entry: string, private readonly outDir: string) {}
+  constructor(
+    private readonly name: string,
+    private readonly entry: string,
+    private readonly outDir: string,
+    private readonly bundle: Bundler = bundleFunction,
+  ) {}
 
   invalidate(): void {
+    this.epoch++;
     this.built = undefined;
   }
 
-  async current(): Promise<VersionSpec> {
+  async current(signal?: AbortSignal): Promise<VersionSpec> {
     if (this.built) return this.built;
-    const bundle = await bundleFunction(this.entry);
+    let epoch;
+    let bundle;
+    // The files may change while a build reads them (invalidate() during the await): such a
+    // bundle may hold the old text, so build again rather than remember it.
+    do {
+      epoch = this.epoch;
+      bundle = await this.bundle(this.entry, { signal });
+      signal?.throwIfAborted();
+    } while (epoch !== this.epoch);
     const version = `local-${bundle.sha256.slice(0, 12)}`;
     const dir = join(this.outDir, this.name, version);
     mkdirSync(dir, { recursive: true });

@@ -7,7 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import { Generations } from '../../../gateway/src/runtime/generations.js';
 import type { Invoker } from '../../../gateway/src/runtime/invoker.js';
-import { reloadReporter, Reloader, type ReloadEvent, type ReloadNotice } from '../../../gateway/src/runtime/reload.js';
+import { ReloadBus, reloadReporter, Reloader, type ReloadEvent, type ReloadNotice } from '../../../gateway/src/runtime/reload.js';
 import type { VersionSource, VersionSpec } from '../../../gateway/src/runtime/version-sources.js';
 import { captureLog } from '../../helpers/functions.js';
 
@@ -153,6 +153,25 @@ describe('reload', () => {
       { function: 'fn', version: 'v3', previous: 'v2', ok: false, loadMs: 3, error: 'boom' },
       { function: 'fn', version: 'v4', previous: undefined, ok: false, loadMs: 3, error: 'boom' },
     ]);
+  });
+
+  test('reload bus: every notice goes to the reporter, then to each subscriber until it unsubscribes; a subscriber that throws costs nothing else', () => {
+    const log = captureLog('info');
+    const events: ReloadEvent[] = [];
+    const bus = new ReloadBus(log.logger, (e) => events.push(e));
+    const seen: string[] = [];
+    const stop = bus.subscribe((n) => seen.push(`a:${n.type}`));
+    bus.subscribe(() => {
+      throw new Error('listener bug');
+    });
+    bus.subscribe((n) => seen.push(`c:${n.type}`));
+    bus.emit({ type: 'buildStarted', function: 'fn' });
+    bus.emit({ type: 'reloadComplete', function: 'fn', version: 'v2', previous: 'v1', ok: true, loadMs: 4 });
+    stop();
+    bus.emit({ type: 'versionRetired', function: 'fn', version: 'v1' });
+    expect(seen).toEqual(['a:buildStarted', 'c:buildStarted', 'a:reloadComplete', 'c:reloadComplete', 'c:versionRetired']);
+    expect(events).toEqual([{ function: 'fn', version: 'v2', previous: 'v1', ok: true, loadMs: 4 }]);
+    expect(log.lines.map((l) => l.event)).toEqual(['reloadListenerError', 'functionLoaded', 'reloadListenerError', 'functionRetired', 'reloadListenerError']);
   });
 
   test('generations: close shuts every generation, and one still pinned after the grace is shut regardless', async () => {
