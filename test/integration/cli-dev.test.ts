@@ -90,6 +90,33 @@ describe('tftpfn dev', () => {
   });
 });
 
+describe('tftpfn dev: bursts', () => {
+  test('five saves in a row are one rebuild, and the last one serves', async () => {
+    const dir = mkdtempSync(join(repo, 'test/fixtures/functions/.dev-burst-'));
+    const entry = join(dir, 'index.ts');
+    const write = (body: string) => writeFileSync(entry, `import { text } from 'tftpfn/sdk';\nexport const handle = () => text('${body}\\n');\n`);
+    write('v0');
+    const dev = await start(['dev', entry, '--port', '0', '--json'], /on 127\.0\.0\.1:(\d+)/);
+    const port = Number(dev.match[1]);
+    expect(await curl(port, 'x')).toBe('v0\n');
+    // Written back to back (no await between them): the watcher sees one burst.
+    for (const v of ['v1', 'v2', 'v3', 'v4', 'v5']) write(v);
+    let served = '';
+    for (const end = Date.now() + 10_000; Date.now() < end && served !== 'v5\n'; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (/reloaded .* in \d+ ms/.test(dev.output())) served = await curl(port, 'x');
+    }
+    expect(served).toBe('v5\n');
+    // One burst, one reload; a second is tolerated only if the machine stalled past the 100 ms
+    // debounce between two of the watcher's events. Never one per save.
+    const reloads = dev.output().match(/tftpfn dev: reloaded /g) ?? [];
+    expect(reloads.length).toBeGreaterThanOrEqual(1);
+    expect(reloads.length).toBeLessThanOrEqual(2);
+    const { rmSync } = await import('node:fs');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 /** Two consecutive free TCP ports on loopback. */
 async function freePortPair(): Promise<number> {
   const tryListen = (port: number) =>

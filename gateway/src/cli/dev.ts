@@ -2,13 +2,17 @@
  * `tftpfn dev <file>`: serves one function on a local port, and rebuilds and hot-reloads it
  * whenever a file in its folder changes. A build error is printed and the last good version
  * keeps serving, so a typo never takes the dev server down.
+ *
+ * The watching, debouncing and stale-build aborting are the runtime's (runtime/source-watch.ts,
+ * runtime/reload.ts); this command only subscribes to the reload notices and prints them.
  */
-import { watch } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { basename, dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { ConfigError } from '../config/load.js';
 import { startGateway } from '../index.js';
+import type { ReloadNotice } from '../runtime/reload.js';
 import { integer } from './arg-parsers.js';
 import { prettyDestination } from './pretty-log.js';
 
@@ -40,6 +44,37 @@ export function functionNameFor(file: string): string {
   const base = basename(file).replace(/\.[cm]?[jt]sx?$/, '');
   const name = base === 'index' ? basename(dirname(resolve(file))) : base;
   return name.replace(/[^a-z0-9_-]/gi, '-').replace(/^[-_]+/, '').slice(0, 63) || 'fn';
+}
+
+/**
+ * What `tftpfn dev` prints for one function's reload notices: the time from the start of a build
+ * to its swap, and a failed build or load with the version that goes on serving.
+ */
+export function devPrinter(name: string, initialVersion: string | undefined): (n: ReloadNotice) => void {
+  let serving = initialVersion;
+  let buildStartedMs: number | undefined;
+  const failed = (problem: string) => console.error(`tftpfn dev: ${problem}\ntftpfn dev: still serving ${serving}; fix the file and save again`);
+  return (n) => {
+    if (n.function !== name) return;
+    switch (n.type) {
+      case 'buildStarted':
+        buildStartedMs = performance.now();
+        return;
+      case 'reloadComplete': {
+        serving = n.version;
+        const ms = buildStartedMs === undefined ? n.loadMs : performance.now() - buildStartedMs;
+        console.log(`tftpfn dev: reloaded ${name} ${n.version} in ${Math.round(ms)} ms`);
+        return;
+      }
+      case 'sourceFailed':
+        return failed(n.err instanceof Error ? n.err.message : String(n.err));
+      case 'reloadFailed':
+        return failed(n.error);
+      case 'reloadAbandoned':
+      case 'versionRetired':
+        return;
+    }
+  };
 }
 
 export function devCommand(): Command {
@@ -81,28 +116,12 @@ export function devCommand(): Command {
       console.log(`tftpfn dev: ${name} (${rt.status()[0].version}) on ${where}; try: curl -o - tftp://${where}/hello.txt`);
       console.log(`tftpfn dev: watching ${dirname(entry)} for changes (Ctrl-C stops)`);
 
-      let timer: NodeJS.Timeout | undefined;
-      let building = Promise.resolve();
-      const rebuild = () => {
-        building = building.then(async () => {
-          const before = rt.status()[0].version;
-          const started = Date.now();
-          await rt.rebuild(name);
-          const after = rt.status()[0].version;
-          if (after !== before) console.log(`tftpfn dev: reloaded ${name} ${after} in ${Date.now() - started} ms`);
-          const problem = rt.lastError(name);
-          if (problem) console.error(`tftpfn dev: ${problem}\ntftpfn dev: still serving ${after}; fix the file and save again`);
-        });
-      };
-      // Editors save in bursts (write, rename, chmod): one rebuild per burst.
-      const watcher = watch(dirname(entry), { recursive: true }, (_event, changed) => {
-        if (changed && /(^|\/)(node_modules|\.git)(\/|$)/.test(String(changed))) return;
-        clearTimeout(timer);
-        timer = setTimeout(rebuild, 100);
+      const unsubscribe = rt.subscribe(devPrinter(name, rt.status()[0].version));
+      rt.watch(name, dirname(entry), {
+        onError: (err) => console.error(`tftpfn dev: stopped watching ${dirname(entry)}: ${err.message}\ntftpfn dev: restart tftpfn dev to pick up changes again`),
       });
       const stop = async () => {
-        watcher.close();
-        clearTimeout(timer);
+        unsubscribe();
         await running.close(1000);
         process.exit(0);
       };
