@@ -18,7 +18,7 @@ export type { SessionRecord } from './stats/session-record.js';
 export type { ServerCounters } from './stats/counters.js';
 export type { ServerStats } from './stats/server-stats.js';
 export type { Readiness } from './stats/http-server.js';
-export type { Gateway } from './transport/gateway.js';
+export type { Gateway } from './app/gateway.js';
 export type { FunctionRuntime, FunctionStatus, ReloadEvent } from './runtime/function-runtime.js';
 export type { ObjectSetup } from './objects/object-setup.js';
 export type { Handler, FunctionRequest, FunctionEnv } from '../../sdk/contract.js';

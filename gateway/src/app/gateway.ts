@@ -21,8 +21,8 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import { Opcode, type RequestPacket } from '../protocol/packet.js';
 import { normalizePath, type RequestPath } from '../protocol/path.js';
 import type { RequestHandler } from '../handlers/request.js';
-import type { Endpoint } from './endpoint.js';
-import type { TftpRequest } from './tftp-request.js';
+import type { Endpoint } from '../transport/endpoint.js';
+import type { TftpRequest } from '../transport/tftp-request.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { newServerCounters, type ServerCounters } from '../stats/counters.js';
 import { SessionBus, type SessionHooks } from '../stats/session-bus.js';
@@ -32,9 +32,9 @@ import { RequestGate } from '../admission/request-gate.js';
 import { peerKey, SessionTable } from '../admission/session-table.js';
 import { openSession, refuseRequest, type AcceptContext } from '../accept/open-session.js';
 import { SessionPlan } from '../accept/session-plan.js';
-import { Listeners, type ListeningSocket } from './listener.js';
-import { replyError, StrangerReplies } from './stranger-replies.js';
-import { TidSockets } from './tid-socket.js';
+import { Listeners, type ListeningSocket } from '../transport/listener.js';
+import { replyError, StrangerReplies } from '../transport/stranger-replies.js';
+import { TidSockets } from '../transport/tid-socket.js';
 
 /** Called with every finished session's record (fbtftp's session-stats callback). */
 export type GatewayHooks = SessionHooks;
