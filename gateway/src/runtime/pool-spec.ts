@@ -1,7 +1,7 @@
 /**
  * What a worker pool is asked to run: one version of one function, and the limits around it.
- * Read by the scheduler (worker-pool.ts: timeoutMs, maxConcurrent, streamHighWaterBytes, kv,
- * onInvocation) and by the supervisor (worker-supervisor.ts: bundle, isolation, heap and memory
+ * Read by the pool (worker-pool.ts: timeoutMs, streamHighWaterBytes, kv, onInvocation, and
+ * maxConcurrent, which it hands to the scheduler, call-scheduler.ts) and by the supervisor (worker-supervisor.ts: bundle, isolation, heap and memory
  * limits, the sandbox user, allowRead, loadTimeoutMs); kept apart so neither imports the other
  * for its types.
  */
