@@ -4,6 +4,9 @@
  * grub.cfg, an inventory lookup. The runtime supplies the store; the same call works in a
  * worker, in process and under the `invoke` harness.
  */
+// The one request coalescing (cache/single-flight.ts). It imports nothing, so a function's
+// bundle gains only that class.
+import { SingleFlight } from '../gateway/src/cache/single-flight.js';
 
 /** How the runtime plugs the store in: a global slot, because the SDK is bundled into each function. */
 export interface CacheBackend {
@@ -69,7 +72,11 @@ function decode(raw: Uint8Array): Cacheable | undefined {
   }
 }
 
-const inFlight = new Map<string, Promise<unknown>>();
+/**
+ * Producer runs under way in this worker, by key: concurrent calls share one. Marked pure so
+ * esbuild drops it from the bundle of a function that never calls cached().
+ */
+const inFlight = /* @__PURE__ */ new SingleFlight<Cacheable>();
 
 /**
  * Returns the value cached under `key`, or runs `producer`, caches what it returns for `ttl`
@@ -91,22 +98,19 @@ const inFlight = new Map<string, Promise<unknown>>();
 export async function cached<T extends Cacheable>(key: string, producer: () => T | Promise<T>, opts: { ttl: number }): Promise<T> {
   if (typeof key !== 'string' || key === '') throw new TypeError('cached(): key must be a non-empty string');
   if (typeof opts?.ttl !== 'number' || !(opts.ttl > 0) || !Number.isFinite(opts.ttl)) throw new TypeError('cached(): give { ttl } in seconds, finite and greater than 0');
-  // Join a run already under way before asking the store, so a lookup racing a run's end
-  // cannot start a second producer run.
-  const pending = inFlight.get(key);
-  if (pending) return pending as Promise<T>;
+  // The store lookup is inside the shared run: a call joins a run already under way before
+  // asking the store, so a lookup racing a run's end cannot start a second producer run.
   const store = backend();
-  const run = (async () => {
+  const ttlSeconds = Math.ceil(opts.ttl);
+  return inFlight.run(key, async () => {
     const hit = await store.get(key);
     if (hit && hit.byteLength > 0) {
       const cachedValue = decode(hit);
-      if (cachedValue !== undefined) return cachedValue as T;
+      if (cachedValue !== undefined) return cachedValue;
     }
     const value = await producer();
     if (value === undefined || value === null) throw new TypeError('cached(): the producer returned nothing to cache');
-    await store.set(key, encode(value), Math.ceil(opts.ttl));
+    await store.set(key, encode(value), ttlSeconds);
     return value;
-  })().finally(() => inFlight.delete(key));
-  inFlight.set(key, run);
-  return run;
+  }) as Promise<T>;
 }
