@@ -64,6 +64,12 @@ describe('grub: bundled inventory', () => {
     }
   });
 
+  test('grub: a handover written as grub.cfg-01-$net_default_mac ("01-" and colons) names the machine, not a function error', async () => {
+    const result = await invoke(handle, '/grub/grub.cfg-01-52:54:00:12:34:56');
+    expect(result.errorCode).toBeUndefined();
+    expect(result.body.toString()).toBe(WEB01);
+  });
+
   test('grub: a MAC folder ("52-54-00-12-34-56/grub.cfg") is read through request.mac', async () => {
     const result = await invoke(handle, '52-54-00-12-34-56/grub.cfg');
     expect(result.body.toString()).toBe(WEB01);

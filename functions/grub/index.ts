@@ -29,7 +29,9 @@ export const handle: Handler = async (request, env) => {
   const suffix = parts[1];
   let mac = request.mac;
   if (suffix !== undefined) {
-    if (MAC_SUFFIX.test(suffix)) mac ??= macForms(suffix).colon;
+    // "01-" belongs to the dash form, but a handover written as grub.cfg-01-$net_default_mac
+    // gives it with colons: read that as the MAC too.
+    if (MAC_SUFFIX.test(suffix)) mac ??= macForms(suffix.replace(/^01-(?=[0-9A-Fa-f]{2}:)/, '')).colon;
     else if (!IP_HEX_SUFFIX.test(suffix)) return notFound();
   }
 
