@@ -24,6 +24,12 @@ export interface SessionHooks {
 /** Outcomes that are normal traffic for a boot server (GRUB probes names that do not exist). */
 const QUIET_OUTCOMES = new Set(['ok', 'option-probe', 'not-found']);
 
+/** ENOENT, NoSuchKey, ...: what an expected failure's cause is called, without its stack. */
+function causeCode(cause: unknown): string {
+  if (cause instanceof Error) return String((cause as { code?: unknown }).code ?? cause.name);
+  return typeof cause;
+}
+
 export class SessionBus {
   constructor(
     private readonly counters: ServerCounters,
@@ -35,8 +41,11 @@ export class SessionBus {
   finished(record: SessionRecord, cause?: unknown): void {
     const byOutcome = this.counters.sessionsByOutcome;
     byOutcome[record.outcome] = (byOutcome[record.outcome] ?? 0) + 1;
-    const level = QUIET_OUTCOMES.has(record.outcome) ? 'info' : 'warn';
-    this.log[level]({ event: 'session', ...record, ...(cause ? { err: cause } : {}) }, 'session finished');
+    const quiet = QUIET_OUTCOMES.has(record.outcome);
+    // A failure gets its cause with the stack; an expected outcome (GRUB probing a name that
+    // does not exist) gets only the cause's code, so a boot's log holds no stack traces.
+    const why = cause === undefined ? {} : quiet ? { cause: causeCode(cause) } : { err: cause };
+    this.log[quiet ? 'info' : 'warn']({ event: 'session', ...record, ...why }, 'session finished');
     this.publish(record);
   }
 

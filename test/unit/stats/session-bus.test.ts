@@ -38,6 +38,18 @@ describe('stats: session bus', () => {
     expect(lines.map((l) => l.level)).toEqual(['info', 'info', 'warn', 'warn']);
   });
 
+  it('session bus: an expected outcome logs its cause by code, with no stack; a failure logs the error', () => {
+    const { log, lines } = fakeLog();
+    const bus = new SessionBus(newServerCounters(), log);
+    const enoent = Object.assign(new Error('ENOENT: no such file or directory'), { code: 'ENOENT' });
+    bus.finished(record('not-found'), enoent);
+    bus.finished(record('upstream-error'), enoent);
+    expect(lines[0].obj).toMatchObject({ cause: 'ENOENT' });
+    expect(lines[0].obj).not.toHaveProperty('err');
+    expect(JSON.stringify(lines[0].obj)).not.toContain('    at ');
+    expect(lines[1].obj.err).toBe(enoent);
+  });
+
   it('session bus: a hook that throws is logged and the next record still goes out', () => {
     const counters = newServerCounters();
     const { log, lines } = fakeLog();
