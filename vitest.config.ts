@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -14,6 +14,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', 'functions/**/*.test.ts'],
+    // Real firmware in QEMU, in a private network namespace: vitest.boot.config.ts, scripts/test-boot.sh.
+    exclude: [...configDefaults.exclude, 'test/boot/**'],
     // Unit tests finish in milliseconds; integration and interop tests start real servers,
     // worker threads and client processes, so they get a generous per-test bound.
     testTimeout: 120_000,
