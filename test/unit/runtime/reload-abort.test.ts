@@ -11,24 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Generations } from '../../../gateway/src/runtime/generations.js';
-import type { Invoker } from '../../../gateway/src/runtime/invoker.js';
 import { ReloadBus, Reloader, type ReloadNotice } from '../../../gateway/src/runtime/reload.js';
 import { SourceWatch, type WatchFn } from '../../../gateway/src/runtime/source-watch.js';
 import { EntrySource, type Bundler, type VersionSource, type VersionSpec } from '../../../gateway/src/runtime/version-sources.js';
 import { captureLog } from '../../helpers/functions.js';
+import { FakeInvoker } from '../../helpers/fake-invoker.js';
+import type { Invoker } from '../../../gateway/src/runtime/invoker.js';
 import { prng, testSeed } from '../../helpers/seeded.js';
 
-class FakeInvoker implements Invoker {
-  inflight = 0;
-  closed = 0;
-  constructor(readonly version: string) {}
-  invoke(): never {
-    throw new Error('not called');
-  }
-  async close(): Promise<void> {
-    this.closed++;
-  }
-}
 
 /** The version id EntrySource gives a bundle whose fake sha256 starts with `text`. */
 const versionOf = (text: string) => `local-${text.padEnd(12, '_').slice(0, 12)}`;

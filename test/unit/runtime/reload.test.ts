@@ -6,22 +6,12 @@
  */
 import { describe, expect, test } from 'vitest';
 import { Generations } from '../../../gateway/src/runtime/generations.js';
-import type { Invoker } from '../../../gateway/src/runtime/invoker.js';
 import { ReloadBus, reloadReporter, Reloader, type ReloadEvent, type ReloadNotice } from '../../../gateway/src/runtime/reload.js';
 import type { VersionSource, VersionSpec } from '../../../gateway/src/runtime/version-sources.js';
 import { captureLog } from '../../helpers/functions.js';
+import { FakeInvoker } from '../../helpers/fake-invoker.js';
+import type { Invoker } from '../../../gateway/src/runtime/invoker.js';
 
-class FakeInvoker implements Invoker {
-  inflight = 0;
-  closed = 0;
-  constructor(readonly version: string) {}
-  invoke(): never {
-    throw new Error('not called');
-  }
-  async close(): Promise<void> {
-    this.closed++;
-  }
-}
 
 function setup() {
   let version: string | Error = 'v1';

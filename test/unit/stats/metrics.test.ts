@@ -3,41 +3,12 @@ import { register as globalRegistry } from 'prom-client';
 import type { ServerStats } from '../../../gateway/src/index.js';
 import { GatewayMetrics } from '../../../gateway/src/stats/metrics.js';
 import type { SessionRecord } from '../../../gateway/src/stats/session-record.js';
+import { sessionRecord } from '../../helpers/session-record.js';
 import { newServerCounters } from '../../../gateway/src/stats/counters.js';
 import { PromParseError, parsePromText, samples, sumOf } from '../../helpers/prom-text.js';
 
 function record(over: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: 'x',
-    gateway: 'gw-a',
-    endedAt: new Date(0).toISOString(),
-    peer: { address: '127.0.0.1', port: 40000, family: 'IPv4' },
-    local: { address: '127.0.0.1', port: 69, family: 'IPv4' },
-    file: 'a',
-    fileNormalized: 'a',
-    mode: 'octet',
-    kind: 'read',
-    optionsRequested: {},
-    optionsAcked: null,
-    blockSize: 512,
-    windowSize: 1,
-    tsize: undefined,
-    bytes: 1000,
-    blocks: 2,
-    packetsSent: 2,
-    retransmits: 0,
-    duplicates: 0,
-    durationMs: 3,
-    outcome: 'ok',
-    errorCode: undefined,
-    errorMessage: undefined,
-    source: 'folder',
-    function: undefined,
-    version: undefined,
-    route: undefined,
-    cacheHit: undefined,
-    ...over,
-  };
+  return sessionRecord({ endedAt: new Date(0).toISOString(), ...over });
 }
 
 function stats(over: Partial<ServerStats> = {}): ServerStats {

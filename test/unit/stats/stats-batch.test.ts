@@ -1,40 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { statsKeys } from '../../../gateway/src/cache/keyspace.js';
 import type { SessionRecord } from '../../../gateway/src/stats/session-record.js';
+import { sessionRecord } from '../../helpers/session-record.js';
 import { buildStatsBatch, minuteEpoch, recordFile } from '../../../gateway/src/stats/stats-batch.js';
 
 function record(over: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: 'x',
-    gateway: 'gw-a',
-    endedAt: new Date(120_500).toISOString(),
-    peer: { address: '127.0.0.1', port: 40000, family: 'IPv4' },
-    local: { address: '127.0.0.1', port: 69, family: 'IPv4' },
-    file: 'a',
-    fileNormalized: 'a',
-    mode: 'octet',
-    kind: 'read',
-    optionsRequested: {},
-    optionsAcked: null,
-    blockSize: 512,
-    windowSize: 1,
-    tsize: undefined,
-    bytes: 1000,
-    blocks: 2,
-    packetsSent: 2,
-    retransmits: 0,
-    duplicates: 0,
-    durationMs: 3,
-    outcome: 'ok',
-    errorCode: undefined,
-    errorMessage: undefined,
-    source: 'folder',
-    function: undefined,
-    version: undefined,
-    route: undefined,
-    cacheHit: undefined,
-    ...over,
-  };
+  return sessionRecord({ endedAt: new Date(120_500).toISOString(), ...over });
 }
 
 const plain = (m: Map<string, Map<string, number>>) => Object.fromEntries([...m].map(([k, v]) => [k, Object.fromEntries(v)]));
