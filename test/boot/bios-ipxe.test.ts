@@ -12,7 +12,7 @@ import type { SessionRecord } from '../../gateway/src/index.js';
 import { BOOT_OK } from './lab/initrd.js';
 import { INITRD_PATH, KERNEL_PATH, startBootLab, streamRecordsFor, type BootLab, type LabGateway } from './lab/boot-lab.js';
 import { bootUntil } from './lab/qemu.js';
-import { findBootTools, type BootTools } from './lab/tools.js';
+import { requireBootTools, type BootTools } from './lab/tools.js';
 
 const MAC = '52:54:00:b1:05:01';
 const UNKNOWN_MAC = '52:54:00:b1:05:99';
@@ -23,9 +23,7 @@ let tools: BootTools;
 let lab: BootLab;
 
 beforeAll(async () => {
-  const found = findBootTools();
-  if (!found.tools) throw new Error(`the boot tests need: ${found.missing.join(', ')} (scripts/test.sh installs them)`);
-  tools = found.tools;
+  tools = requireBootTools();
   lab = await startBootLab(tools, MAC);
 });
 afterAll(async () => {

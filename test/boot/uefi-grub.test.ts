@@ -16,7 +16,7 @@ import { BOOT_OK } from './lab/initrd.js';
 import { GRUB_HANDOVER, GRUB_HANDOVER_CFG, GRUB_IMAGE, INITRD_PATH, KERNEL_PATH, startBootLab, streamRecordsFor, type BootLab, type LabGateway } from './lab/boot-lab.js';
 import { SERVER_ADDRESS, startTapNetwork, type TapNetwork } from './lab/netns.js';
 import { bootUntil } from './lab/qemu.js';
-import { findBootTools, type BootTools } from './lab/tools.js';
+import { requireBootTools, type BootTools } from './lab/tools.js';
 
 const MAC = '52:54:00:ef:11:01';
 const TAP = 'tftpfn-uefi0';
@@ -28,9 +28,7 @@ let net: TapNetwork;
 let scratch: string;
 
 beforeAll(async () => {
-  const found = findBootTools();
-  if (!found.tools) throw new Error(`the boot tests need: ${found.missing.join(', ')} (scripts/test.sh installs them)`);
-  tools = found.tools;
+  tools = requireBootTools();
   scratch = mkdtempSync(join(tmpdir(), 'tftpfn-uefi-'));
   net = await startTapNetwork(TAP, GRUB_IMAGE, tools.dnsmasq);
   lab = await startBootLab(tools, MAC);

@@ -62,3 +62,10 @@ export function findBootTools(): { tools?: BootTools; missing: string[] } {
   if (found.busybox && !isStaticElf(found.busybox)) missing.push(`a static busybox (${found.busybox} is dynamically linked; Debian package busybox-static)`);
   return missing.length > 0 ? { missing } : { tools: found as BootTools, missing };
 }
+
+/** The tools, or an error naming what is missing: the boot tests never skip for a missing package. */
+export function requireBootTools(): BootTools {
+  const found = findBootTools();
+  if (!found.tools) throw new Error(`the boot tests need: ${found.missing.join(', ')} (scripts/test.sh installs them)`);
+  return found.tools;
+}
