@@ -12,9 +12,18 @@
  *    regardless, and their transfers fail.
  * Counters of pools already shut are kept (`retiredTotals`), so a function's totals carry over
  * reloads.
+ *
+ * A canary (issue 12: a rollout that sends a share of clients to a second version) is a second
+ * current generation: while one is set, a new request pins the canary when the pure pick of
+ * canary-pick.ts says its client belongs to the canary's share, else the stable one. The pick
+ * hashes the client's identity, so every session of one machine lands on the same side, and a
+ * session keeps the generation it pinned for its whole life like any other. `setCanary` sets
+ * or removes the canary, and `promote` makes the canary's generation the stable one without
+ * loading it again; both return the generation they replaced, for the caller to drain.
  */
 import type { Invoker } from './invoker.js';
 import { WorkerPool } from './worker-pool.js';
+import { picksCanary } from './canary-pick.js';
 
 /** A generation pinned by one request; the shape handlers/function.ts calls PinnedVersion. */
 export interface PinnedGeneration {
@@ -83,16 +92,62 @@ export class Generation {
   }
 }
 
-/** One function's current generation and the ones draining. */
+/** A second current generation for `percent`% of clients' new sessions. */
+export interface CanaryGeneration {
+  readonly generation: Generation;
+  readonly percent: number;
+}
+
+/** One function's current generation (and canary, if any) and the ones draining. */
 export class Generations {
   current: Generation | undefined;
+  canary: CanaryGeneration | undefined;
   readonly draining = new Set<Generation>();
   /** Pool counters of versions already shut down. */
   readonly retiredTotals: PoolTotals = zeroTotals();
 
-  /** Pins the generation serving new requests; undefined while none is loaded. */
-  pin(): PinnedGeneration | undefined {
+  /** `name` is hashed into the canary pick (canary-pick.ts). */
+  constructor(private readonly name = '') {}
+
+  /**
+   * Pins the generation serving new requests from the client `identity` (canary-pick.ts's
+   * clientIdentity); undefined while none is loaded. Without an identity, the stable one.
+   */
+  pin(identity?: string): PinnedGeneration | undefined {
+    const canary = this.canary;
+    if (canary && identity !== undefined && picksCanary(identity, this.name, canary.percent)) return canary.generation.pin();
     return this.current?.pin();
+  }
+
+  /** The generation serving `version` as stable or canary, if any. */
+  find(version: string): Generation | undefined {
+    if (this.current?.version === version) return this.current;
+    if (this.canary?.generation.version === version) return this.canary.generation;
+    return undefined;
+  }
+
+  /** The versions serving new requests: the stable one first, then the canary. */
+  serving(): string[] {
+    return [...(this.current ? [this.current.version] : []), ...(this.canary ? [this.canary.generation.version] : [])];
+  }
+
+  /**
+   * Sets (or, with undefined, removes) the canary; returns the canary generation it replaced,
+   * for `drain`. The same generation with a new percent replaces nothing.
+   */
+  setCanary(canary: CanaryGeneration | undefined): Generation | undefined {
+    const old = this.canary?.generation;
+    this.canary = canary;
+    return old === canary?.generation ? undefined : old;
+  }
+
+  /** The canary becomes the stable generation, without loading it again; returns the previous stable one, for `drain`. */
+  promote(): Generation | undefined {
+    if (!this.canary) return undefined;
+    const old = this.current;
+    this.current = this.canary.generation;
+    this.canary = undefined;
+    return old;
   }
 
   /**
@@ -116,15 +171,17 @@ export class Generations {
     });
   }
 
-  /** Counters over every generation: shut, draining and current. */
+  /** Counters over every generation: shut, draining, current and canary. */
   totals(): PoolTotals {
-    return [...this.draining].reduce((t, g) => addTotals(t, g.invoker), addTotals({ ...this.retiredTotals }, this.current?.invoker));
+    const live = addTotals(addTotals({ ...this.retiredTotals }, this.current?.invoker), this.canary?.generation.invoker);
+    return [...this.draining].reduce((t, g) => addTotals(t, g.invoker), live);
   }
 
   /** Retires every generation; after `graceMs`, generations still pinned are shut regardless. */
   async close(graceMs: number): Promise<void> {
-    const all = [...this.draining, ...(this.current ? [this.current] : [])];
+    const all = [...this.draining, ...(this.current ? [this.current] : []), ...(this.canary ? [this.canary.generation] : [])];
     this.current = undefined;
+    this.canary = undefined;
     const timer = setTimeout(() => all.forEach((g) => void g.forceClose()), graceMs);
     await Promise.all(all.map((g) => g.retire()));
     clearTimeout(timer);

@@ -12,6 +12,10 @@
  *  - Load: a fresh invoker (a worker pool, every worker ready) while the old one keeps serving.
  *  - Swap and drain: generations.ts makes it current; the old generation finishes the transfers
  *    pinned to it and is shut when the last one lets go.
+ *  - A canary (a fleet rollout's second version, issue 12): the source's answer may name one
+ *    (`spec.canary`); it is loaded beside the stable version and set as the second current
+ *    generation (generations.ts), a promote makes it stable without loading it again, and a
+ *    canary that fails to load is reported and never serves while the stable one goes on.
  * Reloads of one function run one at a time, and a burst of triggers while one is loading
  * collapses into one more attempt, which loads the newest version. A change (not a poll) also
  * abandons the attempt under way: its build is cancelled (or its late result ignored), a pool it
@@ -26,7 +30,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { DeployStore } from './deploy-store.js';
-import type { Generation, Generations } from './generations.js';
+import { Generation, type Generations } from './generations.js';
 import type { Invoker } from './invoker.js';
 import type { VersionSource, VersionSpec } from './version-sources.js';
 
@@ -158,7 +162,8 @@ export class Reloader {
   private again = false;
   private changed = false; // a change arrived since the last attempt began
   private attempt: AbortController | undefined; // aborts the attempt under way
-  private failedVersion: string | undefined;
+  /** Versions that failed to load since the stable version last changed: not tried again until then. */
+  private readonly failedVersions = new Set<string>();
   /** Why the last reload attempt failed, if it did. */
   lastError: string | undefined;
 
@@ -221,32 +226,79 @@ export class Reloader {
       this.emit({ type: 'sourceFailed', function: this.name, err: e });
       return;
     }
-    if (!spec || spec.version === this.generations.current?.version || spec.version === this.failedVersion) return;
-    const started = performance.now();
-    const previous = this.generations.current?.version;
-    let invoker: Invoker;
-    try {
-      invoker = await this.load(spec);
-    } catch (e) {
-      if (signal.aborted) return this.abandoned(spec.version);
-      this.failedVersion = spec.version;
-      const loadMs = performance.now() - started;
-      const error = (e as Error).message;
-      this.lastError = error;
-      this.emit({ type: 'reloadFailed', function: this.name, version: spec.version, previous, ok: false, loadMs, error });
-      return;
+    if (!spec) return;
+    const gens = this.generations;
+    const stableServing = spec.version === gens.current?.version;
+    const promoting = !stableServing && spec.version === gens.canary?.generation.version;
+    if (!stableServing && !promoting && this.failedVersions.has(spec.version)) return;
+    // The canary the rollout names, unless it is the stable one or failed before (then none serves).
+    const wanted = spec.canary && spec.canary.spec.version !== spec.version && !this.failedVersions.has(spec.canary.spec.version) ? spec.canary : undefined;
+    const canaryServing = wanted !== undefined && wanted.spec.version === gens.canary?.generation.version;
+    const canaryUnchanged = wanted ? canaryServing && wanted.percent === gens.canary?.percent : gens.canary === undefined;
+    if (stableServing && canaryUnchanged) return;
+
+    const previous = gens.current?.version;
+    let stable: { invoker: Invoker; loadMs: number } | undefined;
+    if (!stableServing && !promoting) {
+      stable = await this.loadOne(spec, previous, signal);
+      if (!stable) return;
+    }
+    let canary: { invoker: Invoker; loadMs: number } | undefined;
+    if (wanted && !canaryServing) {
+      canary = await this.loadOne(wanted.spec, gens.canary?.generation.version ?? previous, signal);
+      if (signal.aborted) {
+        if (stable) void stable.invoker.close();
+        return;
+      }
     }
     if (signal.aborted) {
       // A pool cannot stop starting midway, so it was awaited; it never serves.
-      void invoker.close();
+      if (stable) void stable.invoker.close();
+      if (canary) void canary.invoker.close();
       return this.abandoned(spec.version);
     }
-    const old = this.generations.swap(spec.version, invoker);
-    this.failedVersion = undefined;
-    this.lastError = undefined;
-    const loadMs = performance.now() - started;
-    this.emit({ type: 'reloadComplete', function: this.name, version: spec.version, previous, ok: true, loadMs });
-    if (old) this.generations.drain(old, (g: Generation) => this.emit({ type: 'versionRetired', function: this.name, version: g.version }));
+
+    // Everything is loaded and ready: switch in one step, then drain what was replaced.
+    const replaced: Generation[] = [];
+    if (stable || promoting) {
+      const old = stable ? gens.swap(spec.version, stable.invoker) : gens.promote();
+      if (old) replaced.push(old);
+      this.failedVersions.clear();
+      this.lastError = undefined;
+      this.emit({ type: 'reloadComplete', function: this.name, version: spec.version, previous, ok: true, loadMs: stable?.loadMs ?? 0 });
+    }
+    const canaryBefore = gens.canary?.generation.version;
+    if (canary && wanted) {
+      const old = gens.setCanary({ generation: new Generation(wanted.spec.version, canary.invoker), percent: wanted.percent });
+      if (old) replaced.push(old);
+      this.emit({ type: 'reloadComplete', function: this.name, version: wanted.spec.version, previous: canaryBefore ?? previous, ok: true, loadMs: canary.loadMs });
+    } else if (wanted && canaryServing && gens.canary) {
+      gens.setCanary({ generation: gens.canary.generation, percent: wanted.percent });
+    } else if (gens.canary) {
+      // No canary named, or the one named failed to load: the rollout no longer names the old one.
+      const old = gens.setCanary(undefined);
+      if (old) replaced.push(old);
+    }
+    for (const old of replaced) gens.drain(old, (g: Generation) => this.emit({ type: 'versionRetired', function: this.name, version: g.version }));
+  }
+
+  /** Loads one version; on failure it is remembered (tried once, not on every poll) and reported. */
+  private async loadOne(spec: VersionSpec, previous: string | undefined, signal: AbortSignal): Promise<{ invoker: Invoker; loadMs: number } | undefined> {
+    const started = performance.now();
+    try {
+      const invoker = await this.load(spec);
+      return { invoker, loadMs: performance.now() - started };
+    } catch (e) {
+      if (signal.aborted) {
+        this.abandoned(spec.version);
+        return undefined;
+      }
+      this.failedVersions.add(spec.version);
+      const error = (e as Error).message;
+      this.lastError = error;
+      this.emit({ type: 'reloadFailed', function: this.name, version: spec.version, previous, ok: false, loadMs: performance.now() - started, error });
+      return undefined;
+    }
   }
 
   private abandoned(version: string | undefined): void {

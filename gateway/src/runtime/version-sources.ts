@@ -13,21 +13,29 @@
  *  - DeploySource: the `current` pointer of a deploy folder (deploy-store.ts), read on every ask.
  *  - InProcessSource: a handler on the gateway's own thread (createGateway's `handle`): one
  *    fixed version, 'in-process', without a bundle.
- * A fleet version source (versions announced by a control plane) is the next kind to go here:
- * it implements VersionSource, and the runtime builds it where it builds DeploySource.
+ *  - FleetVersionSource (fleet-source.ts): the rollout a control plane names (issue 12): a
+ *    stable version and maybe a canary, each fetched, verified and cached on local disk, with
+ *    the settings and secrets that travel with it (`settings`, `secrets`, `canary` below).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE_FILE, bundleFunction, MAP_FILE, type BuiltBundle, type BundleOptions } from './bundle.js';
 import type { DeployStore } from './deploy-store.js';
+import type { FunctionSettings } from '../control/control-plane.js';
 
 /** A loadable version: its id and the bundle on disk. */
 export interface VersionSpec {
   readonly version: string;
   readonly bundlePath: string;
+  /** Settings that travel with the version (a control plane's record): over the config's for its pool. */
+  readonly settings?: FunctionSettings;
+  /** Secrets from the control plane: over the config's `secrets` for its pool. */
+  readonly secrets?: Readonly<Record<string, string>>;
+  /** A second version for `percent`% of clients' new sessions (canary-pick.ts). */
+  readonly canary?: { readonly spec: VersionSpec; readonly percent: number };
 }
 
-export type VersionSourceKind = 'entry' | 'deploy' | 'in-process';
+export type VersionSourceKind = 'entry' | 'deploy' | 'fleet' | 'in-process';
 
 /** Where a function's versions come from. */
 export interface VersionSource {
