@@ -7,12 +7,12 @@
  * changes it; a ranged read re-checks it on the open file handle and fails with 'changed'
  * rather than mixing two versions of a file into one transfer.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants, realpathSync, type Stats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { openBeneath, OutsideRootError } from '../sources/beneath.js';
-import { ObjectStoreError, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
+import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { inside, openBeneath, OutsideRootError } from '../sources/beneath.js';
+import { ObjectStoreError, type ObjectInfo, type ObjectRef, type WritableObjectStore } from './object-store.js';
 
 function mapFsError(e: unknown, what: string): ObjectStoreError {
   const code = (e as NodeJS.ErrnoException)?.code;
@@ -37,7 +37,7 @@ function aborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new ObjectStoreError('unavailable', `${what}: aborted`);
 }
 
-export class LocalBucketStore implements ObjectStore {
+export class LocalBucketStore implements WritableObjectStore {
   readonly kind = 'folder';
   private readonly root: string;
 
@@ -89,13 +89,67 @@ export class LocalBucketStore implements ObjectStore {
     }
   }
 
+  /**
+   * Writes the whole object: a temporary file beside it, flushed, then renamed into place, so a
+   * reader (and a ranged read pinned to the old ETag) never sees half of it. For deploys
+   * (control/), never for served paths.
+   */
+  async put(ref: ObjectRef, bytes: Uint8Array, onProgress?: (sentBytes: number, totalBytes: number) => void): Promise<void> {
+    const what = `folder write ${ref.bucket}/${ref.key}`;
+    this.checkNames(ref, what);
+    const target = join(this.root, ref.bucket, ref.key);
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      // A folder on the way that is a link out of the root is refused, as on reads.
+      if (!inside(this.root, await realpath(dirname(target)))) throw new ObjectStoreError('denied', `${what}: resolves outside the root`);
+    } catch (e) {
+      if (e instanceof ObjectStoreError) throw e;
+      throw mapFsError(e, what);
+    }
+    const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      // O_EXCL: a link planted under the temporary name is not followed.
+      const fh = await open(temp, 'wx', 0o644);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(temp, target);
+    } catch (e) {
+      await rm(temp, { force: true }).catch(() => {});
+      throw mapFsError(e, what);
+    }
+    onProgress?.(bytes.length, bytes.length);
+  }
+
+  /** The whole object, read from one descriptor. */
+  async get(ref: ObjectRef): Promise<Uint8Array> {
+    const what = `folder read ${ref.bucket}/${ref.key}`;
+    const fh = await this.open(ref, what);
+    try {
+      await this.regularFile(fh, what);
+      return new Uint8Array(await fh.readFile());
+    } catch (e) {
+      if (e instanceof ObjectStoreError) throw e;
+      throw mapFsError(e, what);
+    } finally {
+      await fh.close().catch(() => {});
+    }
+  }
+
   async close(): Promise<void> {}
 
-  /** Validates the names, opens read-only, refuses a descriptor outside the root. */
-  private async open(ref: ObjectRef, what: string): Promise<FileHandle> {
+  private checkNames(ref: ObjectRef, what: string): void {
     if (ref.bucket.includes('/') || !validName(ref.bucket) || !validName(ref.key)) {
       throw new ObjectStoreError('denied', `${what}: invalid bucket or key name`);
     }
+  }
+
+  /** Validates the names, opens read-only, refuses a descriptor outside the root. */
+  private async open(ref: ObjectRef, what: string): Promise<FileHandle> {
+    this.checkNames(ref, what);
     // A folder keeps one version per key; asking for another is like S3's NoSuchVersion.
     if (ref.versionId !== undefined) throw new ObjectStoreError('not-found', `${what}: no versions in a folder`);
     try {

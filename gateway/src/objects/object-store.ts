@@ -55,3 +55,14 @@ export interface ObjectStore {
   /** Stops keep-alive sockets and timers. */
   close(): Promise<void>;
 }
+
+/**
+ * A store that can also write and read whole objects: what the control plane needs for
+ * bundles (control/redis-control.ts). Served paths never write; only deploys do.
+ */
+export interface WritableObjectStore extends ObjectStore {
+  /** Stores `bytes` at `ref` (replacing it); `onProgress` hears the bytes sent so far. Throws ObjectStoreError. */
+  put(ref: ObjectRef, bytes: Uint8Array, onProgress?: (sentBytes: number, totalBytes: number) => void): Promise<void>;
+  /** The whole object. Throws ObjectStoreError ('not-found' when absent). */
+  get(ref: ObjectRef): Promise<Uint8Array>;
+}

@@ -21,13 +21,18 @@
  * because S3 error bodies can echo the access key id and the string that was signed.
  */
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  PutObjectCommand,
   S3Client,
+  UploadPartCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../config/defaults.js';
-import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectRef, type ObjectStore } from './object-store.js';
+import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectRef, type WritableObjectStore } from './object-store.js';
 
 export interface S3StoreOptions {
   /** An S3-compatible server's URL, e.g. http://127.0.0.1:9000; AWS when absent. */
@@ -49,6 +54,14 @@ export interface S3StoreOptions {
   /** Keep-alive sockets per host. Default 256. */
   maxSockets?: number;
 }
+
+/**
+ * Uploads above this go in parts of this size (CreateMultipartUpload / UploadPart, each part
+ * with its own deadline and a progress report); S3 wants parts of at least 5 MiB but the last.
+ */
+export const MULTIPART_PART_BYTES = 8 * 1024 * 1024;
+/** Deadline of one PutObject or one part: uploads are not bounded by the read deadline. */
+const MIN_UPLOAD_TIMEOUT_MS = 60_000;
 
 /** Header wait while stalled: a live S3 answers a HEAD or a ranged GET's headers well within it. */
 export const STALLED_FIRST_BYTE_MS = 250;
@@ -101,7 +114,7 @@ function quoted(etag: string): string {
   return etag.startsWith('"') || etag.startsWith('W/') ? etag : `"${etag}"`;
 }
 
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore implements WritableObjectStore {
   readonly kind = 's3';
   /** Upstream calls made, body bytes received, calls failed; read by the gateway's stats. */
   readonly requests = { head: 0, get: 0, bytes: 0, errors: 0, firstByteTimeouts: 0 };
@@ -192,6 +205,80 @@ export class S3ObjectStore implements ObjectStore {
       this.requests.bytes += bytes.length;
       if (bytes.length !== end - start) {
         throw new ObjectStoreError('unavailable', `${what}: got ${bytes.length} bytes, expected ${end - start}`);
+      }
+      return bytes;
+    } catch (e) {
+      this.requests.errors++;
+      throw classifyS3Error(e, what);
+    }
+  }
+
+  /**
+   * Stores the whole object (deploys only: bundles, control/redis-control.ts). Up to
+   * MULTIPART_PART_BYTES in one PutObject, above it in parts; a failed multipart upload is
+   * aborted so no parts are left billed. `onProgress` hears each finished request.
+   */
+  async put(ref: ObjectRef, bytes: Uint8Array, onProgress?: (sentBytes: number, totalBytes: number) => void): Promise<void> {
+    const what = `S3 PutObject s3://${ref.bucket}/${ref.key}`;
+    const total = bytes.length;
+    const timeoutMs = Math.max(this.requestTimeoutMs, MIN_UPLOAD_TIMEOUT_MS);
+    if (total <= MULTIPART_PART_BYTES) {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ContentLength: total }), {
+          abortSignal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (e) {
+        this.requests.errors++;
+        throw classifyS3Error(e, what);
+      }
+      onProgress?.(total, total);
+      return;
+    }
+    let uploadId: string | undefined;
+    try {
+      const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+      uploadId = created.UploadId;
+      if (!uploadId) throw new ObjectStoreError('unavailable', `${what}: CreateMultipartUpload gave no UploadId`);
+      const parts: { ETag: string; PartNumber: number }[] = [];
+      for (let start = 0, n = 1; start < total; start += MULTIPART_PART_BYTES, n++) {
+        const body = bytes.subarray(start, Math.min(total, start + MULTIPART_PART_BYTES));
+        const r = await this.client.send(
+          new UploadPartCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }),
+          { abortSignal: AbortSignal.timeout(timeoutMs) },
+        );
+        if (!r.ETag) throw new ObjectStoreError('unavailable', `${what}: part ${n} answered without an ETag`);
+        parts.push({ ETag: r.ETag, PartNumber: n });
+        onProgress?.(start + body.length, total);
+      }
+      await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        { abortSignal: AbortSignal.timeout(timeoutMs) },
+      );
+    } catch (e) {
+      this.requests.errors++;
+      if (uploadId) {
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) })
+          .catch(() => {});
+      }
+      throw classifyS3Error(e, what);
+    }
+  }
+
+  /** The whole object in one GetObject (deploys: bundles), under the usual first-byte and whole-call bounds. */
+  async get(ref: ObjectRef): Promise<Uint8Array> {
+    const what = `S3 GetObject s3://${ref.bucket}/${ref.key}`;
+    this.requests.get++;
+    const deadline = this.deadline(undefined);
+    try {
+      const r = await this.firstByte(what, deadline, (abortSignal) =>
+        this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }), { abortSignal }),
+      );
+      if (!r.Body) throw new ObjectStoreError('unavailable', `${what}: reply without a body`);
+      const bytes = await r.Body.transformToByteArray();
+      this.requests.bytes += bytes.length;
+      if (r.ContentLength !== undefined && bytes.length !== r.ContentLength) {
+        throw new ObjectStoreError('unavailable', `${what}: got ${bytes.length} bytes, Content-Length says ${r.ContentLength}`);
       }
       return bytes;
     } catch (e) {
