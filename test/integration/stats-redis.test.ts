@@ -160,7 +160,7 @@ describe('redis stats sink', () => {
     expect(r).toMatchObject({ gateway: GATEWAY_ID, file: 'exact.bin', bytes: EXACT_BYTES, blocks: EXACT_BYTES / 512 + 1, outcome: 'ok', blockSize: 512 });
     expect(sink.stats).toMatchObject({ pushed: 1, flushed: 1, dropped: 0, buffered: 0, flushErrors: 0 });
     // The live view's last-seen entry, and TTLs on every counter key.
-    expect(Number(String(await redis.cli('HGET', 'tftpfn:gateways', GATEWAY_ID)))).toBe(Date.parse(r.endedAt));
+    expect(Number(String(await redis.cli('HGET', 'tftpfn:stats:{tftpfn:sessions}:gateways', GATEWAY_ID)))).toBe(Date.parse(r.endedAt));
     for (const key of ((await redis.cli('KEYS', 'tftpfn:stats:*')) as Buffer[]).map(String)) {
       const ttl = (await redis.cli('TTL', key)) as number;
       expect(ttl, key).toBeGreaterThan(3500);
@@ -197,7 +197,7 @@ describe('redis stats sink', () => {
         fnExpected.bytes += size;
       }
     }
-    const gwSum = await hashSum(`tftpfn:stats:gw:${GATEWAY_ID}:*`);
+    const gwSum = await hashSum(`tftpfn:stats:{tftpfn:sessions}:gw:${GATEWAY_ID}:*`);
     expect(gwSum).toMatchObject({
       sessions: expected.sessions,
       bytes: expected.bytes,
@@ -206,15 +206,15 @@ describe('redis stats sink', () => {
       'outcome:ok': expected.ok,
       'outcome:not-found': expected.notFound,
     });
-    expect(await hashSum('tftpfn:stats:fn:hello:*')).toMatchObject({ sessions: fnExpected.sessions, bytes: fnExpected.bytes, 'outcome:ok': fnExpected.sessions });
-    const folderSum = await hashSum('tftpfn:stats:fn:-:*');
+    expect(await hashSum('tftpfn:stats:{tftpfn:sessions}:fn:hello:*')).toMatchObject({ sessions: fnExpected.sessions, bytes: fnExpected.bytes, 'outcome:ok': fnExpected.sessions });
+    const folderSum = await hashSum('tftpfn:stats:{tftpfn:sessions}:fn:-:*');
     expect(folderSum.sessions + fnExpected.sessions).toBe(100);
     // Top files count sessions; the function's file is the path it saw after stripPrefix.
-    const topFiles = await zsetSum('tftpfn:stats:top:file:*');
+    const topFiles = await zsetSum('tftpfn:stats:{tftpfn:sessions}:top:file:*');
     expect(Object.values(topFiles).reduce((a, b) => a + b, 0)).toBe(100);
     expect(topFiles['exact.bin']).toBe(files['exact.bin']);
     expect(topFiles['small.txt']).toBe(files['small.txt']);
-    expect(await zsetSum('tftpfn:stats:top:peer:*')).toEqual({ '127.0.0.1': 100 });
+    expect(await zsetSum('tftpfn:stats:{tftpfn:sessions}:top:peer:*')).toEqual({ '127.0.0.1': 100 });
     expect(await redis.cli('XLEN', 'tftpfn:sessions')).toBe(100);
     // Batching: far fewer pipelines than records would be one round trip per record.
     expect(sink.stats.batches).toBeLessThanOrEqual(100);

@@ -10,10 +10,18 @@
  *   ├─ meta:BUCKET/KEY               an object's size and ETag, with the time it was checked
  *   ├─ obj:BUCKET/KEY@ETAG:BYTES:N   chunk N (BYTES each) of one object version
  *   ├─ sessions                      the stats stream (statsStreamKey, configured whole)
- *   ├─ gateways                      gateway id → last record time (hash)
- *   └─ stats:{gw,fn,top:file,top:peer}:…:MINUTE   per-minute counters
+ *   └─ stats:{TAG}:                  the stats keys, in the stream's Redis Cluster slot:
+ *      ├─ gateways                   gateway id → last record time (hash)
+ *      └─ {gw,fn,top:file,top:peer}:…:MINUTE   per-minute counters
  *
  * The store adds REDIS_KEY_PREFIX itself: callers of a KvStore pass the part after it.
+ *
+ * Redis Cluster (docs/REDIS.md). A multi-key command, a script or an ioredis pipeline must
+ * touch one slot. The cache and env.kv send one key per command, so their keys need no hash
+ * tag. The stats sink writes a batch (the stream script, the counters and the gateways hash)
+ * as one pipeline, and `tftpfn stats` reads the counters as one: every stats key carries the
+ * stream key's hash tag, `{TAG}` = the stream key itself when it has no tag of its own (so the
+ * default stream keeps its name, `tftpfn:sessions`, and `{tftpfn:sessions}` hashes to its slot).
  */
 
 /** Prepended by RedisKvStore to every key, and to the stats counter keys. */
@@ -44,13 +52,35 @@ export const objectChunkKey = (ref: string, etag: string, chunkBytes: number, in
 /** True for env.kv keys: operator data the integrity tags leave alone. */
 export const isEnvKvKey = (key: string): boolean => key.startsWith(ENV_KV_NAMESPACE);
 
-/** Keys the stats sink writes, for readers (the CLI) and tests. */
-export function statsKeys(prefix: string = REDIS_KEY_PREFIX) {
+/**
+ * The part of a key Redis Cluster hashes (CLUSTER KEYSLOT): the text between the first `{` and
+ * the next `}` when that is not empty, else the whole key.
+ */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return key.slice(open + 1, close);
+  }
+  return key;
+}
+
+/**
+ * Keys the stats sink writes, for readers (the CLI) and tests: all in the slot of `streamKey`
+ * (see the header). A stream key whose braces hold no tag (`a{}b`, `a}b{`) cannot be put in a
+ * tag of its own; such a key is refused, naming statsStreamKey.
+ */
+export function statsKeys(prefix: string = REDIS_KEY_PREFIX, streamKey: string = STATS_STREAM_KEY) {
+  const tag = hashTagOf(streamKey);
+  if (tag.includes('{') || tag.includes('}')) {
+    throw new Error(`statsStreamKey "${streamKey}": braces must enclose a Redis Cluster hash tag, e.g. "tftpfn:{stats}:sessions", or be left out`);
+  }
+  const at = `${prefix}stats:{${tag}}:`;
   return {
-    gateways: `${prefix}gateways`,
-    gateway: (id: string, minute: number) => `${prefix}stats:gw:${id}:${minute}`,
-    fn: (name: string, minute: number) => `${prefix}stats:fn:${name}:${minute}`,
-    topFile: (minute: number) => `${prefix}stats:top:file:${minute}`,
-    topPeer: (minute: number) => `${prefix}stats:top:peer:${minute}`,
+    gateways: `${at}gateways`,
+    gateway: (id: string, minute: number) => `${at}gw:${id}:${minute}`,
+    fn: (name: string, minute: number) => `${at}fn:${name}:${minute}`,
+    topFile: (minute: number) => `${at}top:file:${minute}`,
+    topPeer: (minute: number) => `${at}top:peer:${minute}`,
   };
 }

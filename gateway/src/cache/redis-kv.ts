@@ -17,16 +17,18 @@
  * (one warn line at the start) → up (one info line: how long, how many calls bypassed) → …
  * `available` is true only when up. Keys get `keyPrefix`; `client` is the raw, unprefixed
  * connection, for stream writes (stats) that want to share it.
+ *
+ * Every command names one key, so the store works unchanged on a Redis Cluster (no hash tags
+ * needed; cache/keyspace.ts) and behind Sentinel (redis/connection.ts).
  */
-import { Redis } from 'ioredis';
-import { connectRedis, redactRedisUrl } from '../redis/connection.js';
+import { connectRedis, redactRedisUrl, whenRedisReady, type RedisClient } from '../redis/connection.js';
 import { RedisOutage } from '../redis/outage.js';
 import { REDIS_KEY_PREFIX } from './keyspace.js';
 import type { Logger } from '../logging.js';
 import type { KvStats, KvStore } from './kv.js';
 
 export interface RedisKvOptions {
-  /** `redis://[user:password@]host:port/db` */
+  /** `redis://[user:password@]host:port/db`, `redis-sentinel://…` or `redis-cluster://…` (redis/redis-spec.ts). */
   url: string;
   /** Prepended to every key. Default `tftpfn:`. */
   keyPrefix?: string;
@@ -44,7 +46,7 @@ export { redactRedisUrl };
 export class RedisKvStore implements KvStore {
   readonly kind = 'redis';
   readonly stats: KvStats = { hits: 0, misses: 0, bypassed: 0, errors: 0 };
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly keyPrefix: string;
   readonly commandTimeoutMs: number;
   private readonly logger: Logger;
@@ -78,18 +80,7 @@ export class RedisKvStore implements KvStore {
    * waits this long at start so its first requests use the shared cache rather than bypass it.
    */
   whenConnected(timeoutMs: number): Promise<boolean> {
-    if (this.client.status === 'ready') return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        this.client.off('ready', onReady);
-        resolve(ok);
-      };
-      const onReady = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      timer.unref?.();
-      this.client.once('ready', onReady);
-    });
+    return whenRedisReady(this.client, timeoutMs);
   }
 
   get available(): boolean {

@@ -7,7 +7,8 @@
  * Keys are the ones a function passes to env.kv: the gateway stores them under its Redis key
  * prefix and the 'kv:' namespace (see functionKv in runtime/function-runtime.ts), so
  * `tftpfn kv set machine:default ...` is the Redis key `tftpfn:kv:machine:default`, which
- * `env.kv.get('machine:default')` reads.
+ * `env.kv.get('machine:default')` reads. Each key is its own SET (no multi-key command), so an
+ * import works the same on one server, behind Sentinel or on a Redis Cluster.
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -17,6 +18,7 @@ import { macForms } from '../../../sdk/mac.js';
 import { RedisKvStore } from '../cache/redis-kv.js';
 import { ENV_KV_NAMESPACE, REDIS_KEY_PREFIX } from '../cache/keyspace.js';
 import { redactRedisUrl } from '../redis/connection.js';
+import { parseRedisUrl, REDIS_URL_FORMS } from '../redis/redis-spec.js';
 import { integer } from './arg-parsers.js';
 
 /** The env.kv namespace inside the gateway's key prefix; functionKv() puts env.kv keys there. */
@@ -36,7 +38,7 @@ interface Flags {
 }
 
 function redisUrlOption(): Option {
-  return new Option('--redis-url <url>', 'Redis, redis://HOST:PORT[/DB] (the gateway\'s "redisUrl")').env('TFTPFN_REDIS_URL');
+  return new Option('--redis-url <url>', `Redis, ${REDIS_URL_FORMS} (the gateway's "redisUrl")`).env('TFTPFN_REDIS_URL');
 }
 
 export function kvCommand(): Command {
@@ -119,8 +121,10 @@ async function runWith(verb: string, flags: Flags, body: (store: RedisKvStore) =
     console.error(`tftpfn kv ${verb}: no Redis given: pass --redis-url redis://HOST:PORT or set TFTPFN_REDIS_URL`);
     return 2;
   }
-  if (!/^rediss?:\/\//.test(flags.redisUrl)) {
-    console.error(`tftpfn kv ${verb}: --redis-url must be redis://HOST:PORT[/DB] or rediss:// for TLS, got "${redactRedisUrl(flags.redisUrl)}"`);
+  try {
+    parseRedisUrl(flags.redisUrl);
+  } catch (e) {
+    console.error(`tftpfn kv ${verb}: --redis-url "${redactRedisUrl(flags.redisUrl)}": ${(e as Error).message}`);
     return 2;
   }
   // The store logs an outage once, with its cause: keep that cause for our own error message.

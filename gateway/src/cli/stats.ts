@@ -8,9 +8,10 @@
  * minute the merged ranking is approximate (counts of the members shown are exact per minute).
  */
 import { Command, Option } from 'commander';
-import { Redis } from 'ioredis';
-import { REDIS_KEY_PREFIX, statsKeys } from '../cache/keyspace.js';
-import { redactRedisUrl } from '../redis/connection.js';
+import { REDIS_KEY_PREFIX, STATS_STREAM_KEY, statsKeys } from '../cache/keyspace.js';
+import { connectRedis, redactRedisUrl, type RedisClient } from '../redis/connection.js';
+import { parseRedisUrl, REDIS_URL_FORMS } from '../redis/redis-spec.js';
+import { scanKeys } from '../redis/scan-keys.js';
 import { minuteEpoch } from '../stats/redis-sink.js';
 import { integer } from './arg-parsers.js';
 
@@ -49,10 +50,11 @@ interface StatsFlags {
   once?: boolean;
   json?: boolean;
   keyPrefix: string;
+  streamKey: string;
 }
 
 export function redisUrlOption(): Option {
-  return new Option('--redis-url <url>', 'Redis, redis://HOST:PORT[/DB] (the gateway\'s "redisUrl")').env('TFTPFN_REDIS_URL');
+  return new Option('--redis-url <url>', `Redis, ${REDIS_URL_FORMS} (the gateway's "redisUrl")`).env('TFTPFN_REDIS_URL');
 }
 
 export function statsCommand(): Command {
@@ -64,24 +66,27 @@ export function statsCommand(): Command {
     .option('--once', 'print once and exit')
     .option('--json', 'print the aggregated object as JSON')
     .option('--key-prefix <prefix>', 'counter key prefix the gateways use', REDIS_KEY_PREFIX)
+    .option('--stream-key <key>', 'the stream the gateways write ("statsStreamKey"): the counters share its hash tag', STATS_STREAM_KEY)
     .addHelpText('after', '\nExamples:\n  tftpfn stats --redis-url redis://127.0.0.1:6379\n  tftpfn stats --minutes 15 --once --json | jq .gateways')
     .action(async (flags: StatsFlags) => {
       process.exitCode = await runStats(flags);
     });
 }
 
-/** Connects a one-purpose client; throws a message that says what to check. */
-export async function connectCliRedis(verb: string, url: string | undefined, reconnect: boolean): Promise<Redis> {
+/** Connects a one-purpose client (any topology); throws a message that says what to check. */
+export async function connectCliRedis(verb: string, url: string | undefined, reconnect: boolean): Promise<RedisClient> {
   if (!url) throw new Error(`tftpfn ${verb}: no Redis given: pass --redis-url redis://HOST:PORT or set TFTPFN_REDIS_URL`);
-  if (!/^rediss?:\/\//.test(url)) throw new Error(`tftpfn ${verb}: --redis-url must be redis://HOST:PORT[/DB] or rediss:// for TLS, got "${redactRedisUrl(url)}"`);
-  const client = new Redis(url, {
+  let spec;
+  try {
+    spec = parseRedisUrl(url);
+  } catch (e) {
+    throw new Error(`tftpfn ${verb}: --redis-url "${redactRedisUrl(url)}": ${(e as Error).message}`);
+  }
+  const client = connectRedis(spec, {
     lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
     // A live view outlives a Redis restart; a one-shot command says at once that it cannot connect.
     retryStrategy: reconnect ? (n: number) => Math.min(n * 200, 2000) : () => null,
-    connectTimeout: CONNECT_WAIT_MS,
-    protocol: 2,
+    connectTimeoutMs: CONNECT_WAIT_MS,
   });
   // Without a listener ioredis prints every failed attempt; keep the cause for our own message.
   let cause: Error | undefined;
@@ -98,7 +103,7 @@ export async function connectCliRedis(verb: string, url: string | undefined, rec
 }
 
 async function runStats(flags: StatsFlags): Promise<number> {
-  let client: Redis;
+  let client: RedisClient;
   try {
     client = await connectCliRedis('stats', flags.redisUrl, !flags.once);
   } catch (e) {
@@ -115,7 +120,7 @@ async function runStats(flags: StatsFlags): Promise<number> {
     for (;;) {
       let out: string;
       try {
-        const view = await collectStats(client, { keyPrefix: flags.keyPrefix, minutes: flags.minutes, nowMs: Date.now() });
+        const view = await collectStats(client, { keyPrefix: flags.keyPrefix, streamKey: flags.streamKey, minutes: flags.minutes, nowMs: Date.now() });
         out = flags.json ? JSON.stringify(view, null, live ? 0 : 2) : renderStats(view);
       } catch (e) {
         if (!live) {
@@ -162,8 +167,11 @@ function withRates(t: Totals, seconds: number): Totals {
 }
 
 /** Reads the window's counters, top sets and the gateways hash into one object. */
-export async function collectStats(client: Redis, opts: { keyPrefix: string; minutes: number; nowMs: number }): Promise<StatsView> {
-  const keys = statsKeys(opts.keyPrefix);
+export async function collectStats(
+  client: RedisClient,
+  opts: { keyPrefix: string; streamKey?: string; minutes: number; nowMs: number },
+): Promise<StatsView> {
+  const keys = statsKeys(opts.keyPrefix, opts.streamKey);
   const current = minuteEpoch(opts.nowMs);
   const minutes: number[] = [];
   for (let i = opts.minutes; i >= 0; i--) minutes.push(current - i * 60);
@@ -174,15 +182,10 @@ export async function collectStats(client: Redis, opts: { keyPrefix: string; min
   const gatewayIds = new Set(Object.keys(lastSeen));
   const fnNames = new Set<string>();
   for (const m of minutes) {
-    // Functions have no registry: find the minute's hashes by pattern (a CLI, not a hot path).
-    const fnPattern = keys.fn('*', m);
-    const [head, tail] = fnPattern.split('*');
-    let cursor = '0';
-    do {
-      const [next, found] = await client.scan(cursor, 'MATCH', fnPattern, 'COUNT', 1000);
-      cursor = next;
-      for (const k of found) fnNames.add(k.slice(head.length, k.length - tail.length));
-    } while (cursor !== '0');
+    // Functions have no registry: find the minute's hashes by pattern (a CLI, not a hot path;
+    // on a Cluster every master is scanned). The key's own text is matched literally.
+    const [head, tail] = keys.fn('\0', m).split('\0');
+    for (const k of await scanKeys(client, `${globEscape(head)}*${globEscape(tail)}`)) fnNames.add(k.slice(head.length, k.length - tail.length));
   }
 
   const pipe = client.pipeline();
@@ -267,6 +270,11 @@ function table(head: string[], rows: string[][]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [fmt(head), ...rows.map(fmt)];
+}
+
+/** `text` as a SCAN MATCH pattern that matches only itself: the glob characters escaped. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 function round(n: number, digits: number): number {

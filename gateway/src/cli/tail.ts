@@ -4,11 +4,12 @@
  * Reads with XREAD BLOCK from the id after the last entry seen. "From now" is resolved once to
  * the newest id in the stream (not '$' on every call), so records added between two reads are
  * never skipped. Filters apply to the JSON record, so they see every field, not only the few
- * the stream entry carries at top level.
+ * the stream entry carries at top level. XREAD and XREVRANGE name the one stream key, so the same
+ * reads work on a Redis Cluster (ioredis sends them to the stream's node) and behind Sentinel.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import type { Redis } from 'ioredis';
 import { STATS_STREAM_KEY } from '../cache/keyspace.js';
+import type { RedisClient } from '../redis/connection.js';
 import { compileGlob, type Glob } from '../routing/glob.js';
 import type { SessionRecord } from '../stats/session-record.js';
 import { cidrContains, parseCidr, type Cidr } from '../transport/cidr.js';
@@ -112,7 +113,7 @@ export function formatRecord(r: SessionRecord): string {
   return [r.endedAt, r.gateway, peer, JSON.stringify(r.file), r.outcome, `${r.bytes} B`, duration, fn].map(printable).join('  ');
 }
 
-async function startId(client: Redis, key: string, flags: TailFlags): Promise<string> {
+async function startId(client: RedisClient, key: string, flags: TailFlags): Promise<string> {
   if (flags.fromStart) return '0-0';
   // XREAD returns ids strictly after the one given: "ms-0" minus one sequence is "(ms-1)-max".
   if (flags.since !== undefined) return `${Math.max(0, Date.now() - flags.since - 1)}-18446744073709551615`;
@@ -121,7 +122,7 @@ async function startId(client: Redis, key: string, flags: TailFlags): Promise<st
 }
 
 async function runTail(flags: TailFlags): Promise<number> {
-  let client: Redis;
+  let client: RedisClient;
   try {
     client = await connectCliRedis('tail', flags.redisUrl, true);
   } catch (e) {

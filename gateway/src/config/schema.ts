@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { OPTION_NAMES } from '../protocol/options.js';
 import { cidrProblem, crossFieldIssues, FUNCTION_NAME } from './checks.js';
+import { redisUrlProblem } from '../redis/redis-spec.js';
 
 /** How a wrong value reads in an error: `null`, `an empty string`, `the string "x"`, `true`. */
 export function describeValue(v: unknown): string {
@@ -208,8 +209,18 @@ export const configSchema = z
     s3RequestTimeoutMs: int(100, 600_000).default(DEFAULTS.s3RequestTimeoutMs),
     /** No response headers within this and an S3 call fails, so a hung S3 costs a client seconds, not 22 s. */
     s3FirstByteTimeoutMs: int(50, 600_000).default(DEFAULTS.s3FirstByteTimeoutMs),
-    /** Redis for the shared cache and env.kv (redis:// or rediss://); in memory without it. */
-    redisUrl: z.string().regex(/^rediss?:\/\//, 'use redis://HOST:PORT[/DB] or rediss:// for TLS').optional(),
+    /**
+     * Redis for the shared cache, env.kv and stats; in memory without it. One server
+     * (redis://, rediss://), Sentinel (redis-sentinel://H1:P1,H2:P2/MASTER[/DB]) or a Cluster
+     * (redis-cluster://H1:P1,H2:P2): redis/redis-spec.ts, docs/REDIS.md.
+     */
+    redisUrl: z
+      .string()
+      .superRefine((url, ctx) => {
+        const problem = redisUrlProblem(url);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     cacheChunkBytes: int(64 * 1024, 64 * 1024 * 1024).default(DEFAULTS.cacheChunkBytes),
     cacheWholeMaxBytes: int(0, 512 * 1024 * 1024).default(DEFAULTS.cacheWholeMaxBytes),
     cacheMemoryBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.cacheMemoryBytes),

@@ -1,10 +1,28 @@
 /**
- * One way to open a Redis connection for the gateway (the cache and the stats sink each keep
- * their own, and a control plane will too): fail fast while disconnected, never replay a
- * command after a reconnect, retry forever with capped backoff, and report outages as two
- * calls, down(err) and up(). `./outage.ts` turns those calls into one logged outage.
+ * One way to open a Redis connection for the gateway (the cache, the stats sink and the control
+ * plane each keep their own), whichever the topology (redis-spec.ts: one server, a
+ * Sentinel-managed master, or a Redis Cluster), with one failure behaviour for all three:
+ *   - fail fast while disconnected (`enableOfflineQueue: false`: a call while the connection or
+ *     the cluster is not ready is rejected at once instead of queued);
+ *   - never replay a command after a reconnect (`maxRetriesPerRequest: 0`). A Cluster is the
+ *     exception ioredis makes: a command whose node connection closes while the cluster is
+ *     ready is retried on the slot's new owner after a slot refresh (that is how a cluster
+ *     failover works); docs/REDIS.md says what that means for the cache;
+ *   - retry forever with capped backoff (`reconnectDelayMs`), and
+ *   - report outages as two calls, down(err) and up(); `./outage.ts` turns them into one
+ *     logged outage.
+ *
+ * `duplicateRedis()` opens a second connection like the first (same topology, same options,
+ * the same events), e.g. for a pub/sub subscriber: with the offline queue off, subscribe once
+ * the duplicate is ready; ioredis subscribes again by itself after each reconnect.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { parseRedisUrl, type RedisSpec } from './redis-spec.js';
+
+export { redactRedisUrl } from './redis-spec.js';
+
+/** A connection of any topology: both kinds take the same commands and emit the same events. */
+export type RedisClient = Redis | Cluster;
 
 const MAX_RECONNECT_DELAY_MS = 2000;
 
@@ -20,19 +38,82 @@ export interface RedisEvents {
   up(): void;
 }
 
-export function connectRedis(url: string, opts: { commandTimeoutMs: number; connectTimeoutMs: number }, on: RedisEvents): Redis {
-  const client = new Redis(url, {
-    // A command while disconnected fails at once instead of waiting for a reconnect.
-    enableOfflineQueue: false,
+export interface RedisConnectOptions {
+  /** A command on an open but silent connection fails after this long (unset: no bound). */
+  commandTimeoutMs?: number;
+  /** A Redis (or Sentinel) that accepts TCP but never answers the handshake fails after this long. */
+  connectTimeoutMs: number;
+  /** Delay before reconnect attempt n, or null to give up (one-shot CLI commands). Default reconnectDelayMs. */
+  retryStrategy?: (attempt: number) => number | null;
+  /** Connect on the first connect() call instead of at once. */
+  lazyConnect?: boolean;
+}
+
+export function connectRedis(target: string | RedisSpec, opts: RedisConnectOptions, on?: RedisEvents): RedisClient {
+  const spec = typeof target === 'string' ? parseRedisUrl(target) : target;
+  const retry = opts.retryStrategy ?? reconnectDelayMs;
+  const perConnection = {
     commandTimeout: opts.commandTimeoutMs,
     // Commands in flight when the socket closes fail; a stale SET is never replayed.
     maxRetriesPerRequest: 0,
-    retryStrategy: reconnectDelayMs,
-    // A Redis that accepts TCP but never answers the handshake must not hold a connect forever.
     connectTimeout: opts.connectTimeoutMs,
     // RESP2: plain replies, and the handshake does not depend on HELLO support.
-    protocol: 2,
-  });
+    protocol: 2 as const,
+  };
+  let client: RedisClient;
+  switch (spec.kind) {
+    case 'single':
+      client = new Redis(spec.url, { ...perConnection, enableOfflineQueue: false, retryStrategy: retry, lazyConnect: opts.lazyConnect });
+      break;
+    case 'sentinel':
+      client = new Redis({
+        ...perConnection,
+        enableOfflineQueue: false,
+        retryStrategy: retry,
+        lazyConnect: opts.lazyConnect,
+        sentinels: spec.sentinels.map((s) => ({ host: s.host, port: s.port })),
+        name: spec.name,
+        db: spec.db,
+        username: spec.username,
+        password: spec.password,
+        // Every Sentinel unreachable: the same capped backoff, not ioredis's own.
+        sentinelRetryStrategy: retry,
+        sentinelCommandTimeout: opts.connectTimeoutMs,
+        // Listen for +switch-master so a failover is followed at once, not at the next error.
+        failoverDetector: true,
+      });
+      break;
+    case 'cluster':
+      client = new Cluster(
+        spec.nodes.map((n) => ({ host: n.host, port: n.port })),
+        {
+          enableOfflineQueue: false,
+          clusterRetryStrategy: retry,
+          lazyConnect: opts.lazyConnect,
+          slotsRefreshTimeout: opts.connectTimeoutMs,
+          redisOptions: { ...perConnection, username: spec.username, password: spec.password },
+        },
+      );
+      break;
+  }
+  if (on) watchConnection(client, on);
+  return client;
+}
+
+/** A second connection like `client` (topology and options), reporting to `on`: e.g. a subscriber. */
+export function duplicateRedis(client: RedisClient, on?: RedisEvents): RedisClient {
+  const copy: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  if (on) watchConnection(copy, on);
+  else copy.on('error', () => undefined);
+  return copy;
+}
+
+/**
+ * Turns a connection's events into down()/up(). A Cluster's 'close' means every node is gone and
+ * 'ready' that its slots are known again; one failed node of a ready cluster ('node error') is
+ * not an outage of the whole: its slots fail on their own until the cluster moves them.
+ */
+function watchConnection(client: RedisClient, on: RedisEvents): void {
   let lastError: Error | undefined;
   // Without an 'error' listener ioredis prints every failed reconnect to the console. A socket
   // error on a ready connection (ECONNRESET) comes just before its 'close': keep it, so the
@@ -46,16 +127,20 @@ export function connectRedis(url: string, opts: { commandTimeoutMs: number; conn
     lastError = undefined;
     on.up();
   });
-  return client;
 }
 
-/** The URL with any password masked, fit for logs. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid redis url)';
-  }
+/** Resolves true once `client` is ready, false after `timeoutMs` (never rejects). */
+export function whenRedisReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    timer.unref?.();
+    client.once('ready', onReady);
+  });
 }

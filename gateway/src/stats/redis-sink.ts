@@ -23,11 +23,11 @@
  * ends (how long, how many records were buffered and dropped meanwhile).
  *
  * The connection is the sink's own: stats writes must never queue behind (or ahead of) cache
- * reads on the cache's connection.
+ * reads on the cache's connection. On a Redis Cluster a batch is still one pipeline to one
+ * node: every key it writes carries the stream key's hash tag (cache/keyspace.ts statsKeys).
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logging.js';
-import { connectRedis, redactRedisUrl } from '../redis/connection.js';
+import { connectRedis, redactRedisUrl, type RedisClient } from '../redis/connection.js';
 import { RedisOutage } from '../redis/outage.js';
 import { REDIS_KEY_PREFIX, statsKeys } from '../cache/keyspace.js';
 import type { SessionRecord } from './session-record.js';
@@ -45,7 +45,7 @@ export interface RedisStatsSinkOptions {
   bufferMax: number;
   flushMs: number;
   logger: Logger;
-  /** Prepended to counter keys (not to streamKey, which is configured whole). Default 'tftpfn:'. */
+  /** Prepended to counter keys (not to streamKey, which is configured whole, and whose hash tag they share). Default 'tftpfn:'. */
   keyPrefix?: string;
   /** Records per pipeline. Default DEFAULT_STATS_BATCH_SIZE (200). */
   batchSize?: number;
@@ -88,7 +88,7 @@ export { statsKeys };
 
 export class RedisStatsSink {
   readonly stats: RedisStatsSinkStats = { pushed: 0, flushed: 0, dropped: 0, buffered: 0, batches: 0, flushErrors: 0 };
-  readonly client: Redis;
+  readonly client: RedisClient;
   private readonly opts: Required<Omit<RedisStatsSinkOptions, 'logger'>>;
   private readonly keys: ReturnType<typeof statsKeys>;
   private readonly logger: Logger;
@@ -120,7 +120,7 @@ export class RedisStatsSink {
       batchSize: opts.batchSize ?? DEFAULT_STATS_BATCH_SIZE,
       closeTimeoutMs: opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
     };
-    this.keys = statsKeys(this.opts.keyPrefix);
+    this.keys = statsKeys(this.opts.keyPrefix, this.opts.streamKey);
     this.logger = opts.logger.child({ component: 'redis-stats', redis: redactRedisUrl(opts.url) });
     this.client = connectRedis(
       opts.url,

@@ -15,7 +15,8 @@ const NOT_ERRORS = new Set(['ok', 'option-probe']);
 /**
  * KEYS[1] the stream; ARGV[1] its approximate MAXLEN; then five values per record: gateway,
  * outcome, function, file, JSON. XADD with '*' inside a script is fine since Redis 5 (effects
- * replication).
+ * replication). The script touches KEYS[1] only, as a Redis Cluster requires of a script (every
+ * key declared, all in one slot); the counters it is pipelined with share the stream's hash tag.
  */
 export const XADD_BATCH_LUA = `
 local n = 0

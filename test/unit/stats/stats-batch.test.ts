@@ -21,7 +21,7 @@ describe('stats batch', () => {
   });
 
   it('stats batch: one stream entry per record and the counters of a minute summed over the batch', () => {
-    const keys = statsKeys('t:');
+    const keys = statsKeys('t:', 's');
     const batch = [
       record({ id: '1', bytes: 1000, blocks: 2, retransmits: 1 }),
       record({ id: '2', bytes: 24, blocks: 1, outcome: 'option-probe', peer: { address: '10.0.0.9', port: 1, family: 'IPv4' } }),
@@ -37,24 +37,24 @@ describe('stats batch', () => {
     ]);
     // Counter keys are this sink's gateway's, whatever the record says; an option probe is no error.
     expect(plain(b.hashes)).toEqual({
-      't:stats:gw:me:120': { sessions: 2, bytes: 1024, blocks: 3, retransmits: 1, errors: 0, 'outcome:ok': 1, 'outcome:option-probe': 1 },
-      't:stats:fn:-:120': { sessions: 2, bytes: 1024, blocks: 3, retransmits: 1, errors: 0, 'outcome:ok': 1, 'outcome:option-probe': 1 },
-      't:stats:gw:me:180': { sessions: 1, bytes: 0, blocks: 0, retransmits: 0, errors: 1, 'outcome:timeout': 1 },
-      't:stats:fn:grub:180': { sessions: 1, bytes: 0, blocks: 0, retransmits: 0, errors: 1, 'outcome:timeout': 1 },
+      't:stats:{s}:gw:me:120': { sessions: 2, bytes: 1024, blocks: 3, retransmits: 1, errors: 0, 'outcome:ok': 1, 'outcome:option-probe': 1 },
+      't:stats:{s}:fn:-:120': { sessions: 2, bytes: 1024, blocks: 3, retransmits: 1, errors: 0, 'outcome:ok': 1, 'outcome:option-probe': 1 },
+      't:stats:{s}:gw:me:180': { sessions: 1, bytes: 0, blocks: 0, retransmits: 0, errors: 1, 'outcome:timeout': 1 },
+      't:stats:{s}:fn:grub:180': { sessions: 1, bytes: 0, blocks: 0, retransmits: 0, errors: 1, 'outcome:timeout': 1 },
     });
     // Top sets count sessions, not bytes.
     expect(plain(b.zsets)).toEqual({
-      't:stats:top:file:120': { a: 2 },
-      't:stats:top:peer:120': { '127.0.0.1': 1, '10.0.0.9': 1 },
-      't:stats:top:file:180': { 'grub.cfg': 1 },
-      't:stats:top:peer:180': { '127.0.0.1': 1 },
+      't:stats:{s}:top:file:120': { a: 2 },
+      't:stats:{s}:top:peer:120': { '127.0.0.1': 1, '10.0.0.9': 1 },
+      't:stats:{s}:top:file:180': { 'grub.cfg': 1 },
+      't:stats:{s}:top:peer:180': { '127.0.0.1': 1 },
     });
     expect(b.lastSeenMs).toBe(185_000);
   });
 
   it('stats batch: a record whose end time does not parse counts at the clock passed in', () => {
-    const b = buildStatsBatch([record({ endedAt: 'not a date' })], { gatewayId: 'me', maxLen: 10 }, statsKeys('t:'), () => 3_600_000 + 42);
-    expect([...b.hashes.keys()]).toEqual(['t:stats:gw:me:3600', 't:stats:fn:-:3600']);
+    const b = buildStatsBatch([record({ endedAt: 'not a date' })], { gatewayId: 'me', maxLen: 10 }, statsKeys('t:', 's'), () => 3_600_000 + 42);
+    expect([...b.hashes.keys()]).toEqual(['t:stats:{s}:gw:me:3600', 't:stats:{s}:fn:-:3600']);
     expect(b.lastSeenMs).toBe(3_600_042);
   });
 });
