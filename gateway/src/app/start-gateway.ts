@@ -18,7 +18,9 @@ import { ConfigError, parseConfig } from '../config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
 import { createLogger } from '../logging.js';
 import type { Endpoint, RequestHandler } from '../handlers/request.js';
-import { checkFunctionReferences } from '../config/checks.js';
+import { checkFunctionReferences, controlPlaneKind, requireWritableFolder } from '../config/checks.js';
+import type { ControlPlane } from '../control/control-plane.js';
+import { loadSecretsKey } from '../control/secret-box.js';
 import { FunctionRuntime, type ReloadEvent } from '../runtime/function-runtime.js';
 import { createObjectSetup, type ObjectSetup } from '../objects/object-setup.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from '../stats/http-server.js';
@@ -28,7 +30,7 @@ import type { SessionRecord } from '../stats/session-record.js';
 import { serverStatsSnapshot, type ServerStats } from '../stats/server-stats.js';
 import { DisposerStack } from './disposer-stack.js';
 import { Gateway } from './gateway.js';
-import { GatewayReadiness } from './readiness.js';
+import { GatewayReadiness, routedFunctions } from './readiness.js';
 import { buildRequestHandler } from './request-handler.js';
 import { startServerStatsHook } from './server-stats-hook.js';
 
@@ -48,6 +50,11 @@ export interface StartOptions {
   serverStatsIntervalMs?: number;
   /** Called when a function version is loaded, or rejected. */
   onReload?: (event: ReloadEvent) => void;
+  /**
+   * Where deployed versions come from (issue 12), given by the caller (tests, embedders), who
+   * closes it; without it, the control plane the config names.
+   */
+  controlPlane?: ControlPlane;
 }
 
 export interface RunningGateway {
@@ -78,6 +85,9 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
   const logger = opts.logger ?? createLogger(config.logLevel);
   const inProcess = Object.keys(opts.functions ?? {});
   checkFunctionReferences(config, inProcess);
+  // Folders the gateway writes must be usable before anything starts (the field is named).
+  if (config.deployDir) requireWritableFolder('deployDir', config.deployDir);
+  if (config.controlCacheDir && (opts.controlPlane || controlPlaneKind(config))) requireWritableFolder('controlCacheDir', config.controlCacheDir);
 
   const stack = new DisposerStack();
   try {
@@ -97,9 +107,21 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
   // Bound once the metrics exist; the runtime's hooks read it late.
   let metrics: GatewayMetrics | undefined;
   let runtime: FunctionRuntime | undefined;
-  const wantsFunctions = inProcess.length > 0 || Object.keys(config.functions).length > 0 || config.deployDir !== undefined;
+  const wantsFunctions = inProcess.length > 0 || Object.keys(config.functions).length > 0 || config.deployDir !== undefined || opts.controlPlane !== undefined;
   if (!opts.handler && wantsFunctions) {
+    const controlPlane = opts.controlPlane;
+    let secretsKey: Buffer | undefined;
+    try {
+      secretsKey = loadSecretsKey({ key: config.secretsKey, file: config.secretsKeyFile });
+    } catch (e) {
+      // secret-box.ts says "FIELD: problem"; the config's errors say field "FIELD": problem.
+      const m = /^(secretsKeyFile|secretsKey): ([\s\S]*)$/.exec((e as Error).message);
+      throw new ConfigError(`invalid configuration:\n  - ${m ? `field "${m[1]}": ${m[2]}` : (e as Error).message}`);
+    }
     const rt = await FunctionRuntime.start({
+      controlPlane,
+      secretsKey,
+      gatewayId: config.gatewayId,
       config,
       log: logger,
       inProcess: opts.functions,
@@ -142,7 +164,11 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
 
   const stats = (): ServerStats =>
     serverStatsSnapshot({ counters: gateway.counters, functions: runtime, objects: setup?.objects, kv: setup?.kv, statsSink: sink });
-  const readiness = new GatewayReadiness(() => runtime?.status() ?? []);
+  const readiness = new GatewayReadiness(
+    () => runtime?.status() ?? [],
+    opts.handler ? [] : routedFunctions(config.routes, config.defaultRoute),
+    () => runtime?.degraded(),
+  );
 
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort !== undefined) {

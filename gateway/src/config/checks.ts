@@ -9,7 +9,7 @@
  * This file is where the schema reaches into other floors (transport's CIDR parser, routing's
  * route table), so that schema.ts itself imports neither.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { parseCidr } from '../transport/cidr.js';
 import { parseRouteTable, RouteConfigError } from '../routing/routes.js';
 import { ConfigError } from './config-error.js';
@@ -43,6 +43,33 @@ export interface CrossFieldInput {
   readonly functions: Readonly<Record<string, unknown>>;
   readonly s3AccessKeyId?: string;
   readonly s3SecretAccessKey?: string;
+  readonly controlPlane?: 'folder' | 'redis';
+  readonly deployDir?: string;
+  readonly redisUrl?: string;
+  readonly objectStore?: string;
+  readonly secretsKey?: string;
+  readonly secretsKeyFile?: string;
+}
+
+/** The fields that choose the control plane. */
+export interface ControlPlaneChoice {
+  readonly controlPlane?: 'folder' | 'redis';
+  readonly deployDir?: string;
+  readonly redisUrl?: string;
+  readonly objectStore?: string;
+}
+
+/**
+ * The control plane a config uses (issue 12): the one it names; unset, the deploy folder when
+ * deployDir is set (a config that had one keeps its behaviour), else Redis and the bucket when
+ * redisUrl and objectStore "s3" are both set (a fleet's config already names them, so `tftpfn
+ * deploy -c gateway.json` reaches the fleet with no extra field), else none.
+ */
+export function controlPlaneKind(c: ControlPlaneChoice): 'folder' | 'redis' | undefined {
+  if (c.controlPlane) return c.controlPlane;
+  if (c.deployDir) return 'folder';
+  if (c.redisUrl && c.objectStore === 's3') return 'redis';
+  return undefined;
 }
 
 /** Fields that must agree with each other; the route table; function names. In the order reported. */
@@ -66,6 +93,15 @@ export function crossFieldIssues(c: CrossFieldInput): ConfigIssue[] {
   if (c.singlePort && c.portRange) {
     issues.push({ path: ['portRange'], message: 'portRange has no effect in single-port mode: remove one of them' });
   }
+  if (c.controlPlane === 'folder' && !c.deployDir) {
+    issues.push({ path: ['controlPlane'], message: 'the "folder" control plane is the deploy folder: set deployDir, or use controlPlane "redis"' });
+  }
+  if (c.controlPlane === 'redis' && (!c.redisUrl || c.objectStore !== 's3')) {
+    issues.push({ path: ['controlPlane'], message: 'the "redis" control plane keeps versions in Redis and bundles in the bucket: set redisUrl and objectStore "s3", or use controlPlane "folder" with deployDir' });
+  }
+  if (c.secretsKey !== undefined && c.secretsKeyFile !== undefined) {
+    issues.push({ path: ['secretsKeyFile'], message: 'give secretsKey (TFTPFN_SECRETS_KEY) or secretsKeyFile, not both' });
+  }
   return issues;
 }
 
@@ -85,9 +121,8 @@ function routeIssues(routes: readonly unknown[], defaultRoute: unknown): ConfigI
 }
 
 /** The fields function references are checked against. */
-export interface FunctionReferenceInput {
+export interface FunctionReferenceInput extends ControlPlaneChoice {
   readonly functions: Readonly<Record<string, { readonly entry?: string }>>;
-  readonly deployDir?: string;
   readonly routes: readonly unknown[];
   readonly defaultRoute?: { readonly function?: string };
 }
@@ -99,12 +134,14 @@ export interface FunctionReferenceInput {
  */
 export function checkFunctionReferences(config: FunctionReferenceInput, inProcess: readonly string[]): void {
   const problems: string[] = [];
+  // A control plane (the deploy folder, or Redis and the bucket) may deploy any function later.
+  const deployable = controlPlaneKind(config) !== undefined;
   for (const [name, fn] of Object.entries(config.functions)) {
-    if (!fn.entry && !config.deployDir && !inProcess.includes(name)) {
+    if (!fn.entry && !deployable && !inProcess.includes(name)) {
       problems.push(`field "functions.${name}.entry": give the function's source file, or set "deployDir" where its versions are deployed`);
     }
   }
-  if (!config.deployDir) {
+  if (!deployable) {
     const named: [string, unknown][] = config.routes.map((r, i) => [`routes.${i}.function`, (r as { function?: unknown } | null)?.function]);
     named.push(['defaultRoute.function', config.defaultRoute?.function]);
     for (const [where, name] of named) {
@@ -130,6 +167,28 @@ export function checkRoot(root: string, from: string | undefined): void {
   if (problem) {
     throw new ConfigError(`invalid configuration:\n  - field "root"${where}: ${root} ${problem}: give a readable folder, e.g. --root /srv/tftp`);
   }
+}
+
+/**
+ * A folder the gateway writes to (deployDir, controlCacheDir): created when missing, and it must
+ * then be a folder this user can read and write, or start fails naming the field.
+ */
+export function requireWritableFolder(field: string, dir: string): void {
+  let problem: string | undefined;
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (!statSync(dir).isDirectory()) problem = 'is not a folder';
+    else accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    problem =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'is not a folder'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'cannot be created or written by this user'
+          : `cannot be used (${code ?? (e as Error).message})`;
+  }
+  if (problem) throw new ConfigError(`invalid configuration:\n  - field "${field}": ${dir} ${problem}: point ${field} at a folder this user can write, or create it`);
 }
 
 /** A folder a field names (root, writeRoot, a folder route) must exist when the gateway starts serving it. */

@@ -65,6 +65,11 @@ export const DEFAULTS = {
   functionLogBytesPerInvocation: 1024 * 1024,
   functionLogLinesPerSecond: 2000,
   reloadPollMs: 1000,
+  // The fleet control plane (issue 12): rollout re-read period, presence heartbeat, bundle bucket.
+  controlPollMs: 5000,
+  controlHeartbeatMs: 3000,
+  controlBucket: 'tftpfn',
+  controlPrefix: 'control/',
   // tftpfn dev's watch: quiet time after the last file event of a save (runtime/source-watch.ts).
   sourceWatchDebounceMs: 100,
   objectStore: 'local',

@@ -188,6 +188,22 @@ export const configSchema = z
     /** Deployed function versions (`tftpfn deploy`); watched and hot-reloaded. */
     deployDir: z.string().min(1).optional(),
     reloadPollMs: int(50, 3_600_000).default(DEFAULTS.reloadPollMs),
+    /**
+     * Where deployed versions and rollouts come from (issue 12, docs/DEPLOY.md): 'folder' (the
+     * deploy folder, deployDir) or 'redis' (Redis + the bucket). Unset: 'folder' with deployDir,
+     * else 'redis' with redisUrl and objectStore "s3", else none (config/checks.ts controlPlaneKind).
+     */
+    controlPlane: z.enum(['folder', 'redis'], { error: 'use "folder" (the deploy folder, deployDir) or "redis" (Redis and the S3 bucket)' }).optional(),
+    /** Where this gateway keeps the bundles, records and settings it last served, to start from when the control plane is down. */
+    controlCacheDir: z.string().min(1).optional(),
+    /** How often every rollout is re-read, the fallback for a missed pub/sub message. */
+    controlPollMs: int(100, 3_600_000).default(DEFAULTS.controlPollMs),
+    /** The bucket (objectStore "s3") that holds the fleet's bundles, and their key prefix in it. */
+    controlBucket: z.string().min(1).default(DEFAULTS.controlBucket),
+    controlPrefix: z.string().regex(/^$|^[^/].*\/$/, 'use a prefix ending in "/" (e.g. "tftpfn/"), or "" for none').default(DEFAULTS.controlPrefix),
+    /** The key function secrets are sealed with (64 hex digits or base64 of 32 bytes), or a file holding it; never logged. */
+    secretsKey: z.string().min(1).optional(),
+    secretsKeyFile: z.string().min(1).optional(),
     /** Ordered glob → function or folder rules; see docs/ROUTING.md. */
     routes: z.array(z.unknown()).default([]),
     /** Where a path no route matches goes; without it (and with routes) such paths get ERROR 1. */

@@ -30,8 +30,12 @@ export interface PinnedVersion {
 
 export interface FunctionHandlerOptions {
   readonly name: string;
-  /** Pins the version serving new requests; undefined while none is loaded. */
-  pin(): PinnedVersion | undefined;
+  /**
+   * Pins the version serving this new request; undefined while none is loaded. The request is
+   * handed over so that, while a canary splits a function's clients, the runtime picks the side
+   * by the client's identity (the MAC in the path, else the peer IP: runtime/canary-pick.ts).
+   */
+  pin(request: TftpRequest): PinnedVersion | undefined;
   /** Where file() responses are read from. */
   readonly files: LocalDirSource;
   /** Where a write request goes when the function answers it with file(path); absent: writes are refused. */
@@ -81,7 +85,7 @@ function refusal(result: Extract<FunctionResult, { kind: 'error' }>): TftpError 
 export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
   async function invoke(request: TftpRequest, tags: SessionTags): Promise<{ result: FunctionResult; pinned: PinnedVersion }> {
     tags.function = opts.name;
-    const pinned = opts.pin();
+    const pinned = opts.pin(request);
     if (!pinned) throw functionFailed('unavailable', `function "${opts.name}" has no version loaded`);
     tags.version = pinned.version;
     try {

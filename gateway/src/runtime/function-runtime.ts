@@ -6,12 +6,18 @@
  * settings), each function's view of the kv store, one file source per root, the status the
  * server stats and readiness read, and shutdown.
  *
+ * With a control plane (issue 12) the deployed functions come from the fleet source
+ * (fleet-source.ts: rollouts, canaries, acks, the disk cache for outages) instead of a deploy
+ * folder poll, and each version's pool runs with the settings and secrets that travel with it
+ * (`versionSettings`) over the config's.
+ *
  * The steps of a hot reload are in reload.ts (trigger, ask, load, swap, drain; the ReloadNotice
  * union and its bus, which `subscribe` exposes), the current and draining versions in
  * generations.ts, where versions come from in version-sources.ts, the watch of an entry's folder
  * that triggers `rebuild` in source-watch.ts.
  */
 import { cachedKey, envKvKey } from '../cache/keyspace.js';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Handler } from '../../../sdk/contract.js';
@@ -31,6 +37,12 @@ import { Generations, type PoolTotals } from './generations.js';
 import { DeployPoll, ReloadBus, Reloader, type ReloadEvent, type ReloadNotice, type ReloadTrigger } from './reload.js';
 import { SourceWatch, type SourceWatchOptions } from './source-watch.js';
 import { DeploySource, EntrySource, InProcessSource, type VersionSource, type VersionSourceKind, type VersionSpec } from './version-sources.js';
+import type { ControlPlane } from '../control/control-plane.js';
+import { FleetSource } from './fleet-source.js';
+import { FleetCache } from './fleet-cache.js';
+import { clientIdentity } from './canary-pick.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { defaultControlCacheDir } from './fleet-cache-dir.js';
 
 // Named here too for the runtime's existing importers (index.ts, stats/, app/, tests).
 export type { PoolTotals } from './generations.js';
@@ -42,6 +54,8 @@ export interface FunctionStatus {
   readonly name: string;
   readonly source: VersionSourceKind;
   readonly version: string | undefined;
+  /** A canary version beside it, and the percent of clients whose new sessions it takes. */
+  readonly canary?: { readonly version: string; readonly percent: number };
   readonly workers: number;
   readonly inflight: number;
   /** Older versions still finishing transfers. */
@@ -52,7 +66,7 @@ export interface FunctionStatus {
 
 /** One function: where its versions come from, its generations, its reloads and its handler. */
 class FunctionSlot {
-  readonly generations = new Generations();
+  readonly generations: Generations;
   readonly reloader: Reloader;
   readonly handler: RequestHandler;
 
@@ -66,8 +80,12 @@ class FunctionSlot {
     readAheadBytes: number,
     objects: ObjectSource | undefined,
   ) {
+    this.generations = new Generations(name);
     this.reloader = new Reloader(name, source, load, this.generations, emit);
-    this.handler = functionHandler({ name, pin: () => this.generations.pin(), files, sink, readAheadBytes, objects });
+    // The client's identity is only worked out while a canary splits new sessions.
+    const pin = (request: { path: { normalized: string }; peer: { address: string } }) =>
+      this.generations.pin(this.generations.canary ? clientIdentity(request.path.normalized, request.peer.address) : undefined);
+    this.handler = functionHandler({ name, pin, files, sink, readAheadBytes, objects });
   }
 
   reload(trigger?: ReloadTrigger): Promise<void> {
@@ -94,6 +112,38 @@ export interface RuntimeOptions {
   readonly objects?: ObjectSource;
   /** Invocation latency and outcome, for metrics. */
   readonly onInvocation?: InvocationObserver;
+  /** Where deployed versions come from (issue 12); without it, the deploy folder is polled as before. */
+  readonly controlPlane?: ControlPlane;
+  /** The fleet's secrets key: seals the secrets kept in the disk cache. */
+  readonly secretsKey?: Buffer;
+  /** Names this gateway in acknowledgements and presence. */
+  readonly gatewayId?: string;
+}
+
+/**
+ * A version's pool settings: the config's for the function, with the settings that travel with
+ * the version over them (vars merged, the version's win) and the control plane's secrets over
+ * the config's. Checked against the config schema's bounds: a record that asks for more fails
+ * the load, naming the field, and the previous version keeps serving.
+ */
+export function versionSettings(base: FunctionConfig, spec: VersionSpec): FunctionConfig {
+  const v = spec.settings;
+  if (!v && !spec.secrets) return base;
+  const merged = {
+    ...base,
+    ...(v?.poolSize !== undefined ? { poolSize: v.poolSize } : {}),
+    ...(v?.heapMb !== undefined ? { heapMb: v.heapMb } : {}),
+    ...(v?.timeoutMs !== undefined ? { timeoutMs: v.timeoutMs } : {}),
+    ...(v?.maxConcurrent !== undefined ? { maxConcurrent: v.maxConcurrent } : {}),
+    vars: { ...base.vars, ...v?.vars },
+    secrets: { ...base.secrets, ...spec.secrets },
+  };
+  const parsed = functionConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `field "${i.path.join('.')}": ${i.message}`).join('; ');
+    throw new Error(`version ${spec.version}: its settings are not usable: ${problems}`);
+  }
+  return parsed.data;
 }
 
 /**
@@ -128,6 +178,7 @@ export class FunctionRuntime {
   private readonly store: DeployStore | undefined;
   private readonly buildDir: string;
   private deployPoll: DeployPoll | undefined;
+  private fleet: FleetSource | undefined;
   private readonly bus: ReloadBus;
   private readonly watches = new Set<SourceWatch>();
   private readonly sink: LocalDirSink | undefined;
@@ -172,7 +223,9 @@ export class FunctionRuntime {
       // An entry given in the config is the operator's promise that it works: fail loudly.
       if (!slot.generations.current) throw new Error(`function "${name}" (${settings.entry}) failed to load: ${slot.reloader.lastError ?? 'see the log'}`);
     }
-    if (this.store) {
+    if (this.opts.controlPlane) {
+      await this.startFleet(this.opts.controlPlane);
+    } else if (this.store) {
       const store = this.store;
       this.deployPoll = new DeployPoll(store, this.opts.log, async (names) => {
         for (const name of names) {
@@ -186,11 +239,54 @@ export class FunctionRuntime {
     }
   }
 
-  private addSlot(name: string, source: VersionSource, settings: FunctionConfig, load?: (spec: VersionSpec) => Promise<Invoker>): FunctionSlot {
+  /** Follows the control plane's rollouts; resolves once every deployed function's first load is over. */
+  private async startFleet(controlPlane: ControlPlane): Promise<void> {
+    const c = this.opts.config;
+    const inProcess = new Set(Object.keys(this.opts.inProcess ?? {}));
+    // Routes and entry-less config functions name functions that only a deploy can provide.
+    const named = new Set<string>();
+    for (const r of c.routes) {
+      const fn = (r as { function?: unknown } | null)?.function;
+      if (typeof fn === 'string') named.add(fn);
+    }
+    if (c.defaultRoute?.function) named.add(c.defaultRoute.function);
+    for (const [name, f] of Object.entries(c.functions)) if (!f.entry) named.add(name);
+    const fleet = new FleetSource({
+      controlPlane,
+      cache: new FleetCache(c.controlCacheDir ?? defaultControlCacheDir(c, controlPlane.kind), this.opts.secretsKey),
+      gatewayId: this.opts.gatewayId ?? c.gatewayId ?? `${hostname()}-${process.pid}`,
+      log: this.opts.log,
+      pollMs: c.controlPollMs,
+      heartbeatMs: DEFAULTS.controlHeartbeatMs,
+      names: [...named].filter((n) => !inProcess.has(n)),
+    });
+    this.fleet = fleet;
+    await fleet.start({
+      ensure: (name, source) => {
+        if (this.slots.has(name)) return false;
+        this.addSlot(name, source, this.opts.config.functions[name] ?? DEFAULT_SETTINGS);
+        return true;
+      },
+      reload: (name) => this.slots.get(name)?.reload() ?? Promise.resolve(),
+      serving: (name) => {
+        const g = this.slots.get(name)?.generations;
+        return { versions: g?.serving() ?? [], canaryPercent: g?.canary?.percent };
+      },
+      lastError: (name) => this.slots.get(name)?.reloader.lastError,
+    });
+  }
+
+  /** Why the control plane side is degraded (for /readyz); undefined when it is not, or there is none. */
+  degraded(): string | undefined {
+    return this.fleet?.degraded();
+  }
+
+  private addSlot(name: string, source: VersionSource, configured: FunctionConfig, load?: (spec: VersionSpec) => Promise<Invoker>): FunctionSlot {
     const c = this.opts.config;
     const loader =
       load ??
       (async (spec: VersionSpec) => {
+        const settings = versionSettings(configured, spec);
         const pool = new WorkerPool(
           {
             name,
@@ -217,7 +313,7 @@ export class FunctionRuntime {
         await pool.start();
         return pool;
       });
-    const slot = new FunctionSlot(name, source, loader, this.bus.emit, this.files(settings.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects);
+    const slot = new FunctionSlot(name, source, loader, this.bus.emit, this.files(configured.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects);
     this.slots.set(name, slot);
     return slot;
   }
@@ -240,7 +336,7 @@ export class FunctionRuntime {
 
   /** Discovers newly deployed functions and reloads changed ones; one poll at a time. */
   poll(): Promise<void> {
-    return this.deployPoll?.poll() ?? Promise.resolve();
+    return this.fleet?.poll() ?? this.deployPoll?.poll() ?? Promise.resolve();
   }
 
   /**
@@ -298,10 +394,12 @@ export class FunctionRuntime {
     return this.names().map((name) => {
       const slot = this.slots.get(name)!;
       const inv = slot.generations.current?.invoker;
+      const canary = slot.generations.canary;
       return {
         name,
         source: slot.source.kind,
         version: slot.generations.current?.version,
+        ...(canary ? { canary: { version: canary.generation.version, percent: canary.percent } } : {}),
         workers: inv instanceof WorkerPool ? inv.size : 0,
         inflight: inv?.inflight ?? 0,
         draining: slot.generations.draining.size,
@@ -315,6 +413,7 @@ export class FunctionRuntime {
     for (const w of this.watches) w.close();
     this.watches.clear();
     await this.deployPoll?.close();
+    await this.fleet?.close();
     await Promise.all([...this.slots.values()].map((s) => s.close(graceMs)));
     removeTempDir(this.buildDir);
   }

@@ -1,0 +1,241 @@
+/**
+ * The fleet source (runtime/fleet-source.ts; issue 12) against an in-memory control plane
+ * (test/unit/control/fake-control-plane.ts), with the real reload pipeline (Reloader,
+ * Generations), the real disk cache in a temp folder, and a loader that only reads the bundle
+ * file: a bundle whose code holds `throw` fails to load, as a version that throws at import.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { Generations } from '../../../gateway/src/runtime/generations.js';
+import { Reloader } from '../../../gateway/src/runtime/reload.js';
+import type { VersionSource, VersionSpec } from '../../../gateway/src/runtime/version-sources.js';
+import { FleetCache } from '../../../gateway/src/runtime/fleet-cache.js';
+import { DEGRADED_CACHED, FleetSource, type FleetSlots } from '../../../gateway/src/runtime/fleet-source.js';
+import { FakeInvoker } from '../../helpers/fake-invoker.js';
+import { captureLog, eventually } from '../../helpers/functions.js';
+import { FakeControlPlane } from '../control/fake-control-plane.js';
+
+const KEY = Buffer.alloc(32, 7);
+const dirs: string[] = [];
+const fleets: FleetSource[] = [];
+afterEach(async () => {
+  for (const f of fleets.splice(0)) await f.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function cacheDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'fleet-source-test-'));
+  dirs.push(d);
+  return d;
+}
+
+/** Slots as the function runtime keeps them, with a loader that reads the bundle and records what it was given. */
+function slots() {
+  const map = new Map<string, { gens: Generations; reloader: Reloader }>();
+  const loads: { name: string; spec: VersionSpec; code: string }[] = [];
+  const fleetSlots: FleetSlots = {
+    ensure(name: string, source: VersionSource) {
+      if (map.has(name)) return false;
+      const gens = new Generations(name);
+      const load = async (spec: VersionSpec) => {
+        const code = readFileSync(spec.bundlePath, 'utf8');
+        loads.push({ name, spec, code });
+        if (code.includes('throw')) throw new Error(`${name}@${spec.version}: SyntaxError: boom at import`);
+        return new FakeInvoker(spec.version);
+      };
+      map.set(name, { gens, reloader: new Reloader(name, source, load, gens, () => {}) });
+      return true;
+    },
+    reload: (name) => map.get(name)?.reloader.reload() ?? Promise.resolve(),
+    serving: (name) => ({ versions: map.get(name)?.gens.serving() ?? [], canaryPercent: map.get(name)?.gens.canary?.percent }),
+    lastError: (name) => map.get(name)?.reloader.lastError,
+  };
+  return { fleetSlots, map, loads, serving: (name: string) => map.get(name)?.gens.serving() ?? [] };
+}
+
+function fleet(cp: FakeControlPlane, dir: string, extra: { names?: string[]; heartbeatMs?: number; pollMs?: number; gateway?: string } = {}) {
+  const log = captureLog();
+  const f = new FleetSource({
+    controlPlane: cp,
+    cache: new FleetCache(dir, KEY),
+    gatewayId: extra.gateway ?? 'gw-1',
+    log: log.logger,
+    pollMs: extra.pollMs ?? 60_000,
+    heartbeatMs: extra.heartbeatMs ?? 60_000,
+    names: extra.names ?? [],
+    callTimeoutMs: 1000,
+  });
+  fleets.push(f);
+  return { f, log };
+}
+
+describe('fleet source', () => {
+  test('a rollout change is loaded with its settings and secrets, then acknowledged', async () => {
+    const cp = new FakeControlPlane();
+    const v1 = await cp.add('grub', 'export const handle = () => "one";', { vars: { SITE: 'a' }, poolSize: 3 });
+    await cp.setRollout('grub', { stable: v1.id });
+    await cp.putSecret('grub', 'TOKEN', 's3cret');
+    const s = slots();
+    const { f } = fleet(cp, cacheDir());
+    await f.start(s.fleetSlots);
+    expect(s.serving('grub')).toEqual([v1.id]);
+    expect(s.loads[0].spec.settings).toEqual({ vars: { SITE: 'a' }, poolSize: 3 });
+    expect(s.loads[0].spec.secrets).toEqual({ TOKEN: 's3cret' });
+    expect(cp.ackLog).toEqual([expect.objectContaining({ gateway: 'gw-1', function: 'grub', revision: 1, serving: [v1.id], ok: true })]);
+
+    const v2 = await cp.add('grub', 'export const handle = () => "two";', { timeoutMs: 900 });
+    await cp.setRollout('grub', { stable: v2.id }); // announced: the watch reloads at once
+    expect(await eventually(() => cp.ackLog.length === 2)).toBe(true);
+    expect(s.serving('grub')).toEqual([v2.id]);
+    expect(cp.ackLog[1]).toMatchObject({ revision: 2, serving: [v2.id], ok: true });
+    expect(cp.ackLog[1].error).toBeUndefined();
+    expect(s.loads[1].spec.settings).toEqual({ timeoutMs: 900 });
+  });
+
+  test('a version that throws at import is acknowledged ok:false with the reason, and the previous one keeps serving', async () => {
+    const cp = new FakeControlPlane();
+    const good = await cp.add('ipxe', 'export const handle = () => "ok";');
+    await cp.setRollout('ipxe', { stable: good.id });
+    const s = slots();
+    const { f } = fleet(cp, cacheDir());
+    await f.start(s.fleetSlots);
+    const bad = await cp.add('ipxe', 'throw new Error("at import");');
+    await cp.setRollout('ipxe', { stable: bad.id });
+    expect(await eventually(() => cp.ackLog.length === 2)).toBe(true);
+    expect(cp.ackLog[1]).toMatchObject({ revision: 2, serving: [good.id], ok: false, error: `ipxe@${bad.id}: SyntaxError: boom at import` });
+    expect(s.serving('ipxe')).toEqual([good.id]);
+    // Polls do not load it again, nor ack again.
+    await f.poll();
+    await f.poll();
+    expect(s.loads.filter((l) => l.spec.version === bad.id)).toHaveLength(1);
+    expect(cp.ackLog).toHaveLength(2);
+  });
+
+  test('a bundle whose bytes do not match its sha256 is rejected before it is cached or loaded', async () => {
+    const cp = new FakeControlPlane();
+    const good = await cp.add('hello', 'export const handle = () => "a";');
+    await cp.setRollout('hello', { stable: good.id });
+    const dir = cacheDir();
+    const s = slots();
+    const { f } = fleet(cp, dir);
+    await f.start(s.fleetSlots);
+    const next = await cp.add('hello', 'export const handle = () => "b";');
+    cp.tamper(next.sha256);
+    await cp.setRollout('hello', { stable: next.id });
+    expect(await eventually(() => cp.ackLog.length === 2)).toBe(true);
+    expect(cp.ackLog[1].ok).toBe(false);
+    expect(cp.ackLog[1].error).toMatch(/sha256 mismatch/);
+    expect(cp.ackLog[1].serving).toEqual([good.id]);
+    expect(s.loads.map((l) => l.spec.version)).toEqual([good.id]);
+    expect(await new FleetCache(dir, KEY).hasBundle('hello', next.sha256)).toBe(false);
+  });
+
+  test('a restart with the control plane down serves the cached versions, says so once, and catches up when it returns', async () => {
+    const cp = new FakeControlPlane();
+    const v1 = await cp.add('grub', 'export const handle = () => "one";', { vars: { A: '1' } });
+    await cp.setRollout('grub', { stable: v1.id });
+    await cp.putSecret('grub', 'PASSWORD', 'hunter2');
+    const dir = cacheDir();
+    const first = fleet(cp, dir);
+    await first.f.start(slots().fleetSlots);
+    await first.f.close();
+    // The secret is on disk only sealed.
+    expect(readFileSync(join(dir, 'grub', 'secrets.enc')).includes(Buffer.from('hunter2'))).toBe(false);
+
+    cp.down = true;
+    const s = slots();
+    const { f, log } = fleet(cp, dir, { heartbeatMs: 30, gateway: 'gw-2' });
+    await f.start(s.fleetSlots);
+    expect(s.serving('grub')).toEqual([v1.id]);
+    expect(s.loads[0].spec.settings).toEqual({ vars: { A: '1' } });
+    expect(s.loads[0].spec.secrets).toEqual({ PASSWORD: 'hunter2' });
+    expect(f.degraded()).toBe(DEGRADED_CACHED);
+    const said = log.lines.filter((l) => l.event === 'controlPlaneDegraded');
+    expect(said).toHaveLength(1);
+    expect(String(said[0].msg)).toContain(`serving the versions cached in ${dir}: grub@${v1.id}`);
+
+    // Deployed while this gateway could not hear it: the announcement is lost.
+    cp.down = false;
+    const v2 = await cp.add('grub', 'export const handle = () => "two";');
+    cp.down = true;
+    await cp.setRollout('grub', { stable: v2.id }).catch(() => {});
+    cp.down = false;
+    await cp.setRollout('grub', { stable: v2.id });
+    // The heartbeat finds the control plane back and every rollout is read again.
+    expect(await eventually(() => s.serving('grub')[0] === v2.id && f.degraded() === undefined)).toBe(true);
+    expect(await eventually(() => cp.ackLog.some((a) => a.gateway === 'gw-2' && a.ok && a.serving[0] === v2.id))).toBe(true);
+  });
+
+  test('a start with the control plane down and nothing cached serves nothing and names the state', async () => {
+    const cp = new FakeControlPlane();
+    cp.down = true;
+    const s = slots();
+    const { f, log } = fleet(cp, cacheDir(), { names: ['grub'] });
+    await f.start(s.fleetSlots);
+    expect(s.serving('grub')).toEqual([]);
+    expect(f.degraded()).toBe('control plane unreachable');
+    expect(log.lines.filter((l) => l.event === 'controlPlaneDegraded')).toHaveLength(1);
+  });
+
+  test('a Redis outage after start: the versions serving go on, and the reconnect re-reads the rollouts without waiting for the poll', async () => {
+    const cp = new FakeControlPlane();
+    const v1 = await cp.add('f', 'export const handle = () => 1;');
+    await cp.setRollout('f', { stable: v1.id });
+    const s = slots();
+    const { f } = fleet(cp, cacheDir(), { heartbeatMs: 30, pollMs: 3_600_000 });
+    await f.start(s.fleetSlots);
+    cp.down = true;
+    expect(await eventually(() => f.degraded() === DEGRADED_CACHED)).toBe(true);
+    expect(s.serving('f')).toEqual([v1.id]);
+    cp.down = false;
+    const v2 = await cp.add('f', 'export const handle = () => 2;');
+    cp.down = true;
+    await cp.setRollout('f', { stable: v2.id }).catch(() => {});
+    cp.down = false;
+    // Written straight to the store, unannounced: only a re-read finds it.
+    (cp as unknown as { rollouts: Map<string, unknown> }).rollouts.set('f', { stable: v2.id, revision: 2, updatedAt: new Date().toISOString() });
+    expect(await eventually(() => s.serving('f')[0] === v2.id)).toBe(true);
+    expect(f.degraded()).toBeUndefined();
+  });
+
+  test('a canary: both versions load, the ack names both, and a promote reuses the canary', async () => {
+    const cp = new FakeControlPlane();
+    const a = await cp.add('grub', 'export const handle = () => "a";');
+    const b = await cp.add('grub', 'export const handle = () => "b";');
+    await cp.setRollout('grub', { stable: a.id });
+    const s = slots();
+    const { f } = fleet(cp, cacheDir());
+    await f.start(s.fleetSlots);
+    await cp.setRollout('grub', { stable: a.id, canary: { version: b.id, percent: 30 } });
+    expect(await eventually(() => cp.ackLog.length === 2)).toBe(true);
+    expect(cp.ackLog[1]).toMatchObject({ revision: 2, serving: [a.id, b.id], ok: true });
+    expect(s.map.get('grub')!.gens.canary?.percent).toBe(30);
+    await cp.setRollout('grub', { stable: b.id });
+    expect(await eventually(() => cp.ackLog.length === 3)).toBe(true);
+    expect(cp.ackLog[2]).toMatchObject({ revision: 3, serving: [b.id], ok: true });
+    expect(s.loads.map((l) => l.spec.version)).toEqual([a.id, b.id]);
+  });
+
+  test('functions the routes name are followed before any deploy, and a deploy reaches them', async () => {
+    const cp = new FakeControlPlane();
+    const s = slots();
+    const { f } = fleet(cp, cacheDir(), { names: ['later'] });
+    await f.start(s.fleetSlots);
+    expect(s.map.has('later')).toBe(true);
+    expect(s.serving('later')).toEqual([]);
+    const v = await cp.add('later', 'export const handle = () => "x";');
+    await cp.setRollout('later', { stable: v.id });
+    expect(await eventually(() => s.serving('later')[0] === v.id)).toBe(true);
+  });
+
+  test('a heartbeat says the gateway is live', async () => {
+    const cp = new FakeControlPlane();
+    const { f } = fleet(cp, cacheDir(), { heartbeatMs: 20, gateway: 'gw-9' });
+    await f.start(slots().fleetSlots);
+    expect(await eventually(() => cp.heartbeats.length >= 2)).toBe(true);
+    expect(cp.heartbeats[0]).toMatchObject({ gateway: 'gw-9' });
+    expect(cp.heartbeats[0].degraded).toBeUndefined();
+  });
+});
