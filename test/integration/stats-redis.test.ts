@@ -4,6 +4,9 @@
  * fails, buffered records arrive after a restart in order, drops are counted exactly, one
  * warn and one info line per outage).
  *
+ * The stream, counter and close tests run on one server, behind Sentinel and on a 3-master
+ * Cluster (docs/REDIS.md); the outage tests kill and pause one server.
+ *
  * The test Redis keeps no data across a kill (--save ''), so after an outage the stream holds
  * exactly the records the sink had not yet had acknowledged when Redis died.
  */
@@ -16,6 +19,7 @@ import { RedisStatsSink, type RedisStatsSinkOptions } from '../../gateway/src/st
 import { makeRoot } from '../helpers/gateway.js';
 import { captureLog, eventually, type CapturedLog } from '../helpers/functions.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { REDIS_TOPOLOGIES, startTopology, type TestTopology } from '../helpers/redis-topology.js';
 
 const GATEWAY_ID = 'gw-test-1';
 const EXACT_BYTES = 512 * 8; // a multiple of 512: the transfer ends with an empty block
@@ -24,6 +28,8 @@ const FN_BODY = 'hello from fn\n';
 const fast = { timeoutMs: 300, retries: 5 };
 
 let redis: TestRedis;
+/** The Redis the tests of the moment use: a topology's, or the one server the outage tests kill. */
+let store: { url: string; cli: TestRedis['cli'] };
 let gw: RunningGateway;
 let root: string;
 /** Where the gateway's records go: the test of the moment sets a sink, and an order log. */
@@ -52,11 +58,6 @@ afterAll(async () => {
   await redis?.cleanup();
 });
 
-beforeEach(async () => {
-  if (!redis.running) await redis.start();
-  await redis.cli('FLUSHALL');
-});
-
 afterEach(async () => {
   onRecord = undefined;
   await Promise.all(sinks.splice(0).map((s) => s.close()));
@@ -65,7 +66,7 @@ afterEach(async () => {
 function newSink(extra: Partial<RedisStatsSinkOptions> = {}): { sink: RedisStatsSink; log: CapturedLog; order: SessionRecord[] } {
   const log = captureLog('info');
   const sink = new RedisStatsSink({
-    url: redis.url,
+    url: store.url,
     gatewayId: GATEWAY_ID,
     streamKey: 'tftpfn:sessions',
     maxLen: 100_000,
@@ -93,7 +94,7 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
 
 /** The stream as [id, fields] with fields as a string map. */
 async function streamEntries(key = 'tftpfn:sessions'): Promise<{ id: string; fields: Record<string, string> }[]> {
-  const reply = (await redis.cli('XRANGE', key, '-', '+')) as [Buffer, Buffer[]][];
+  const reply = (await store.cli('XRANGE', key, '-', '+')) as [Buffer, Buffer[]][];
   return reply.map(([id, kv]) => {
     const fields: Record<string, string> = {};
     for (let i = 0; i < kv.length; i += 2) fields[String(kv[i])] = String(kv[i + 1]);
@@ -102,20 +103,20 @@ async function streamEntries(key = 'tftpfn:sessions'): Promise<{ id: string; fie
 }
 
 async function hashSum(pattern: string): Promise<Record<string, number>> {
-  const keys = ((await redis.cli('KEYS', pattern)) as Buffer[]).map(String);
+  const keys = ((await store.cli('KEYS', pattern)) as Buffer[]).map(String);
   const sum: Record<string, number> = {};
   for (const k of keys) {
-    const kv = (await redis.cli('HGETALL', k)) as Buffer[];
+    const kv = (await store.cli('HGETALL', k)) as Buffer[];
     for (let i = 0; i < kv.length; i += 2) sum[String(kv[i])] = (sum[String(kv[i])] ?? 0) + Number(String(kv[i + 1]));
   }
   return sum;
 }
 
 async function zsetSum(pattern: string): Promise<Record<string, number>> {
-  const keys = ((await redis.cli('KEYS', pattern)) as Buffer[]).map(String);
+  const keys = ((await store.cli('KEYS', pattern)) as Buffer[]).map(String);
   const sum: Record<string, number> = {};
   for (const k of keys) {
-    const kv = (await redis.cli('ZRANGE', k, 0, -1, 'WITHSCORES')) as Buffer[];
+    const kv = (await store.cli('ZRANGE', k, 0, -1, 'WITHSCORES')) as Buffer[];
     for (let i = 0; i < kv.length; i += 2) sum[String(kv[i])] = (sum[String(kv[i])] ?? 0) + Number(String(kv[i + 1]));
   }
   return sum;
@@ -146,7 +147,19 @@ async function recordsIn(order: SessionRecord[], n: number): Promise<void> {
   expect(order).toHaveLength(n);
 }
 
-describe('redis stats sink', () => {
+describe.each(REDIS_TOPOLOGIES)('redis stats sink (%s)', (kind) => {
+  let topo: TestTopology;
+  beforeAll(async () => {
+    topo = await startTopology(kind);
+  });
+  afterAll(async () => {
+    await topo?.cleanup();
+  });
+  beforeEach(async () => {
+    store = topo;
+    await topo.cli('FLUSHALL');
+  });
+
   test('stream: a known transfer is one entry with its exact bytes, blocks, outcome and gateway', async () => {
     const { sink } = newSink();
     const got = await get({ host: '127.0.0.1', port: gw.port, path: 'exact.bin', blksize: 512, ...fast });
@@ -160,9 +173,9 @@ describe('redis stats sink', () => {
     expect(r).toMatchObject({ gateway: GATEWAY_ID, file: 'exact.bin', bytes: EXACT_BYTES, blocks: EXACT_BYTES / 512 + 1, outcome: 'ok', blockSize: 512 });
     expect(sink.stats).toMatchObject({ pushed: 1, flushed: 1, dropped: 0, buffered: 0, flushErrors: 0 });
     // The live view's last-seen entry, and TTLs on every counter key.
-    expect(Number(String(await redis.cli('HGET', 'tftpfn:stats:{tftpfn:sessions}:gateways', GATEWAY_ID)))).toBe(Date.parse(r.endedAt));
-    for (const key of ((await redis.cli('KEYS', 'tftpfn:stats:*')) as Buffer[]).map(String)) {
-      const ttl = (await redis.cli('TTL', key)) as number;
+    expect(Number(String(await store.cli('HGET', 'tftpfn:stats:{tftpfn:sessions}:gateways', GATEWAY_ID)))).toBe(Date.parse(r.endedAt));
+    for (const key of ((await store.cli('KEYS', 'tftpfn:stats:*')) as Buffer[]).map(String)) {
+      const ttl = (await store.cli('TTL', key)) as number;
       expect(ttl, key).toBeGreaterThan(3500);
       expect(ttl, key).toBeLessThanOrEqual(3600);
     }
@@ -215,9 +228,33 @@ describe('redis stats sink', () => {
     expect(topFiles['exact.bin']).toBe(files['exact.bin']);
     expect(topFiles['small.txt']).toBe(files['small.txt']);
     expect(await zsetSum('tftpfn:stats:{tftpfn:sessions}:top:peer:*')).toEqual({ '127.0.0.1': 100 });
-    expect(await redis.cli('XLEN', 'tftpfn:sessions')).toBe(100);
+    expect(await store.cli('XLEN', 'tftpfn:sessions')).toBe(100);
     // Batching: far fewer pipelines than records would be one round trip per record.
     expect(sink.stats.batches).toBeLessThanOrEqual(100);
+  });
+
+  test('close: flushes what is queued, then quits; a record pushed after close is counted as dropped', async () => {
+    const { sink, order } = newSink({ flushMs: 60_000 });
+    // Connected first: the 'ready' event flushes whatever is queued at that moment.
+    await until(() => sink.client.status === 'ready', 5000, 'the sink connected');
+    await load(3, 3, () => 'small.txt');
+    await recordsIn(order, 3);
+    expect(sink.stats.buffered).toBe(3);
+    await sink.close();
+    expect(sink.stats).toMatchObject({ pushed: 3, flushed: 3, buffered: 0 });
+    expect(await store.cli('XLEN', 'tftpfn:sessions')).toBe(3);
+    sink.push(order0());
+    expect(sink.stats).toMatchObject({ pushed: 4, dropped: 1 });
+  });
+});
+
+describe('redis stats sink through outages (one server)', () => {
+  beforeAll(() => {
+    store = redis;
+  });
+  beforeEach(async () => {
+    if (!redis.running) await redis.start();
+    await redis.cli('FLUSHALL');
   });
 
   test('outage: Redis killed during 200 transfers fails none; after restart the unacknowledged records arrive in order; one warn, one info', async () => {
@@ -316,19 +353,6 @@ describe('redis stats sink', () => {
     expect(infos(log)).toHaveLength(1);
   });
 
-  test('close: flushes what is queued, then quits; a record pushed after close is counted as dropped', async () => {
-    const { sink, order } = newSink({ flushMs: 60_000 });
-    // Connected first: the 'ready' event flushes whatever is queued at that moment.
-    await until(() => sink.client.status === 'ready', 5000, 'the sink connected');
-    await load(3, 3, () => 'small.txt');
-    await recordsIn(order, 3);
-    expect(sink.stats.buffered).toBe(3);
-    await sink.close();
-    expect(sink.stats).toMatchObject({ pushed: 3, flushed: 3, buffered: 0 });
-    expect(await redis.cli('XLEN', 'tftpfn:sessions')).toBe(3);
-    sink.push(order0());
-    expect(sink.stats).toMatchObject({ pushed: 4, dropped: 1 });
-  });
 });
 
 function order0(): SessionRecord {
