@@ -1,7 +1,8 @@
 /**
  * `tftpfn kv` as a user runs it, against a real redis-server: import the example inventory,
  * read and change keys, and see the grub example (a FunctionRuntime entry on RedisKvStore, as
- * a gateway runs it) answer from the store. Needs the build (`npm run build`).
+ * a gateway runs it) answer from the store. Needs the build (`npm run build`). The import, get,
+ * set and del tests run on one server, behind Sentinel and on a 3-master Cluster.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,13 +17,16 @@ import { FunctionRuntime } from '../../gateway/src/runtime/function-runtime.js';
 import { captureLog, eventually } from '../helpers/functions.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { REDIS_TOPOLOGIES, startTopology, type TestTopology } from '../helpers/redis-topology.js';
 import { runCli } from '../helpers/cli.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const inventoryFile = join(repo, 'functions/grub/inventory.json');
 const inventory = JSON.parse(readFileSync(inventoryFile, 'utf8')) as { default: object; machines: Record<string, object> };
 
-let redis: TestRedis;
+let single: TestRedis;
+/** The Redis of the tests of the moment: a topology's, else the one server. */
+let redis: { url: string; cli: TestRedis['cli'] };
 let work: string;
 
 beforeAll(async () => {
@@ -30,11 +34,11 @@ beforeAll(async () => {
     const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: repo, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('npm run build failed');
   }
-  redis = await startRedis();
+  redis = single = await startRedis();
   work = mkdtempSync(join(tmpdir(), 'tftpfn-cli-kv-'));
 });
 afterAll(async () => {
-  await redis?.cleanup();
+  await single?.cleanup();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -46,7 +50,16 @@ const redisGet = async (key: string) => {
   return v === null ? null : String(v);
 };
 
-describe('tftpfn kv', () => {
+describe.each(REDIS_TOPOLOGIES)('tftpfn kv (%s)', (kind) => {
+  let topo: TestTopology;
+  beforeAll(async () => {
+    redis = topo = await startTopology(kind);
+  });
+  afterAll(async () => {
+    redis = single;
+    await topo?.cleanup();
+  });
+
   test('kv import: every machine goes to tftpfn:kv:machine:<mac|ip>, the default to tftpfn:kv:machine:default', async () => {
     await redis.cli('FLUSHALL');
     const r = await tftpfn(['kv', 'import', inventoryFile]);
@@ -118,6 +131,9 @@ describe('tftpfn kv', () => {
     expect([noFile.code, noFile.stderr]).toEqual([1, 'tftpfn kv set: cannot read nope.json (ENOENT)\n']);
   });
 
+});
+
+describe('tftpfn kv: usage', () => {
   test('kv: no Redis given is a usage error; an unreachable Redis says so and how to fix it', async () => {
     const none = await tftpfn(['kv', 'get', 'x'], { TFTPFN_REDIS_URL: undefined });
     expect([none.code, none.stderr]).toEqual([2, 'tftpfn kv get: no Redis given: pass --redis-url redis://HOST:PORT or set TFTPFN_REDIS_URL\n']);
