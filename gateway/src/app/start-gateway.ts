@@ -84,7 +84,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
   const config = parseConfig((opts.config ?? {}) as Record<string, unknown>);
   const logger = opts.logger ?? createLogger(config.logLevel);
   const inProcess = Object.keys(opts.functions ?? {});
-  checkFunctionReferences(config, inProcess);
+  checkFunctionReferences(config, inProcess, opts.controlPlane !== undefined);
   // Folders the gateway writes must be usable before anything starts (the field is named).
   if (config.deployDir) requireWritableFolder('deployDir', config.deployDir);
   if (config.controlCacheDir && (opts.controlPlane || controlPlaneKind(config))) requireWritableFolder('controlCacheDir', config.controlCacheDir);

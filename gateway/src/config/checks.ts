@@ -132,10 +132,10 @@ export interface FunctionReferenceInput extends ControlPlaneChoice {
  * (createGateway) are known: a function without entry needs a deploy folder or an in-process
  * handler; a route may name a function deployed later only when there is a deploy folder.
  */
-export function checkFunctionReferences(config: FunctionReferenceInput, inProcess: readonly string[]): void {
+export function checkFunctionReferences(config: FunctionReferenceInput, inProcess: readonly string[], givenControlPlane = false): void {
   const problems: string[] = [];
-  // A control plane (the deploy folder, or Redis and the bucket) may deploy any function later.
-  const deployable = controlPlaneKind(config) !== undefined;
+  // A control plane (the deploy folder, Redis and the bucket, or one the embedder gives) may deploy any function later.
+  const deployable = givenControlPlane || controlPlaneKind(config) !== undefined;
   for (const [name, fn] of Object.entries(config.functions)) {
     if (!fn.entry && !deployable && !inProcess.includes(name)) {
       problems.push(`field "functions.${name}.entry": give the function's source file, or set "deployDir" where its versions are deployed`);
