@@ -5,7 +5,9 @@
  * TRUE bytes from the bucket (s3rver), and counts and logs the mismatch.
  *
  * Real parts: redis-server, s3rver, two gateways, the project's TFTP client; the attacker
- * speaks RESP over a plain socket (TestRedis.cli), as any process on the network could.
+ * speaks RESP over a plain socket (TestTopology.cli), as any process on the network could.
+ * The same attacks, with the same assertions, on one server, behind Sentinel and on a 3-master
+ * Cluster (where the chunk keys of one object are hashed over the masters).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
@@ -13,7 +15,7 @@ import { startGateway, type RunningGateway } from '../../gateway/src/index.js';
 import { get } from '../../client/index.js';
 import { cached, text } from '../../sdk/index.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { REDIS_TOPOLOGIES, startTopology, type TestTopology } from '../helpers/redis-topology.js';
 import { seededBytes, testSeed } from '../helpers/seeded.js';
 
 const MiB = 1024 * 1024;
@@ -25,7 +27,7 @@ const TRUE_BYTES = seededBytes(SEED, 3 * MiB + 77);
 const FLEET_KEY = 'cache-integrity-test-fleet-key-0123456789';
 
 let s3: TestS3rver;
-let redis: TestRedis;
+let redis: TestTopology;
 const gateways: RunningGateway[] = [];
 
 interface Gw {
@@ -84,18 +86,24 @@ const chunkKey = (keys: string[], n: number) => {
 
 beforeAll(async () => {
   console.log(`cache-integrity seed ${SEED} (replay with TFTPFN_TEST_SEED=${SEED})`);
-  [s3, redis] = await Promise.all([startS3rver(), startRedis()]);
+  s3 = await startS3rver();
   await s3.createBucket(BUCKET);
   await s3.putObject(BUCKET, KEY, TRUE_BYTES);
 });
 
 afterAll(async () => {
-  for (const g of gateways) await g.close(0).catch(() => undefined);
   await s3?.stop();
-  await redis?.cleanup();
 });
 
-describe('cache poisoning through a raw Redis connection', () => {
+describe.each(REDIS_TOPOLOGIES)('cache poisoning through a raw Redis connection (%s)', (kind) => {
+  beforeAll(async () => {
+    redis = await startTopology(kind);
+  });
+  afterAll(async () => {
+    for (const g of gateways.splice(0)) await g.close(0).catch(() => undefined);
+    await redis?.cleanup();
+  });
+
   test('an overwritten images/vmlinuz chunk: a second gateway serves the true bytes from S3 and counts the mismatch', async () => {
     const a = await gateway();
     expect((await fetch(a, `boot/${KEY}`)).equals(TRUE_BYTES)).toBe(true);
