@@ -183,15 +183,16 @@ describe('tftpfn invoke', () => {
 });
 
 describe('tftpfn deploy', () => {
-  it('deploy: publishes, says unchanged for the same code, lists, rolls back and prunes', async () => {
+  it('deploy: publishes, says unchanged for the same code, lists, rolls back; --prune is deprecated', async () => {
     const dir = join(work, 'deploy-a');
     const first = await tftpfn(['deploy', 'grub', '--deploy-dir', dir]);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     const v1 = /grub: deployed version (\S+), (\d+) bytes/.exec(first.stdout)!;
     expect(v1).not.toBeNull();
-    expect(readFileSync(join(dir, 'grub/current'), 'utf8')).toBe(`${v1[1]}\n`);
-    expect(statSync(join(dir, 'grub', v1[1], 'function.mjs')).size).toBe(Number(v1[2]));
+    // Issue 12: the folder control plane's layout (control/folder-control.ts): versions/<id>/, rollout.json.
+    expect(JSON.parse(readFileSync(join(dir, 'grub/rollout.json'), 'utf8')).stable).toBe(v1[1]);
+    expect(statSync(join(dir, 'grub/versions', v1[1], 'function.mjs')).size).toBe(Number(v1[2]));
 
     const again = await tftpfn(['deploy', 'grub', '--deploy-dir', dir]);
     expect(again.stdout).toContain(`grub: unchanged, the current version ${v1[1]} has the same code`);
@@ -208,11 +209,15 @@ describe('tftpfn deploy', () => {
 
     const back = await tftpfn(['deploy', '--name', 'grub', '--activate', v1[1], '-d', dir]);
     expect(back.stdout).toContain(`grub: current is now ${v1[1]}`);
-    expect(readFileSync(join(dir, 'grub/current'), 'utf8').trim()).toBe(v1[1]);
+    expect(JSON.parse(readFileSync(join(dir, 'grub/rollout.json'), 'utf8')).stable).toBe(v1[1]);
+    expect(back.stderr).toContain(`tftpfn deploy --activate is deprecated; use tftpfn rollback grub --to ${v1[1]}`);
 
+    // Issue 12: versions are pruned at publish (the newest 100 kept), so --prune only says so.
     const pruned = await tftpfn(['deploy', '--name', 'grub', '--prune', '0', '-d', dir]);
-    expect(pruned.stdout).toBe(`grub: deleted 1 version(s): ${v2}\n`);
-    expect(readdirSync(join(dir, 'grub')).sort()).toEqual([v1[1], 'current']);
+    expect(pruned.code).toBe(0);
+    expect(pruned.stdout).toBe('grub: nothing to prune\n');
+    expect(pruned.stderr).toContain('--prune is deprecated: the newest 100 versions of each function are kept');
+    expect(readdirSync(join(dir, 'grub/versions')).sort()).toEqual([v1[1], v2].sort());
   });
 
   it('deploy: an unknown version, a bad name and a missing form are refused', async () => {

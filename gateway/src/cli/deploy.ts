@@ -1,17 +1,55 @@
 /**
- * `tftpfn deploy`: bundle a function and publish it as a new version in a deploy folder, which
- * gateways watch (see runtime/deploy-store.ts); or list, activate (roll back) and prune the
- * versions already there.
+ * `tftpfn deploy <entry> --name NAME`: publish a function version to the control plane the
+ * gateways read (issue 12: the deploy folder, or Redis + the bucket), make it serve (all
+ * clients, or a canary share with --percent), and wait for the live gateways to say so.
+ *
+ * Order, and why: bundle → load it in a worker, calling nothing (and with --smoke, run it once)
+ * → publish → setRollout → wait for acks. Everything that can refuse a version happens before
+ * publish, so a build that throws at import, exports no handler or fails its smoke path is never
+ * recorded and never becomes current: the previous version goes on serving everywhere.
+ *
+ * Exit codes: 0 published and every live gateway serves it (or none is live), 1 refused (the
+ * check, a gateway's rejection, a control-plane failure), 2 usage, 3 published but some live
+ * gateway did not answer within --timeout-ms.
+ *
+ * The pre-issue-12 forms --list, --activate and --prune still work, each with a line naming
+ * the verb that replaces it.
  */
+import { hostname, userInfo } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { Command, Option } from 'commander';
+import type { ControlPlane, FunctionSettings, Rollout } from '../control/control-plane.js';
 import { FUNCTION_NAME } from '../config/schema.js';
-import { DeployStore, type DeployedVersion } from '../runtime/deploy-store.js';
+import { readManifest } from '../control/manifest.js';
+import { checkBundleLoads } from '../runtime/load-check.js';
 import { integer } from './arg-parsers.js';
 import { bundleOrReport, defaultFunctionName, formatBytes, resolveEntry } from './build.js';
+import {
+  addControlOptions,
+  awaitAcks,
+  restoreOnReject,
+  checkName,
+  ControlCliError,
+  describeRollout,
+  processIo,
+  requireVersion,
+  withControlPlane,
+  type AckWait,
+  type ControlFlags,
+  type Io,
+} from './control-cli.js';
+import { parsePercent } from './rollout.js';
 
-interface DeployFlags {
+/** The load check's bound when the manifest sets no timeoutMs: a module that hangs at import is refused. */
+const LOAD_CHECK_TIMEOUT_MS = 10_000;
+
+interface DeployFlags extends ControlFlags {
   name?: string;
-  deployDir: string;
+  message?: string;
+  smoke?: string;
+  percent?: string;
+  timeoutMs: number;
+  author?: string;
   minify?: boolean;
   list?: boolean;
   activate?: string;
@@ -19,116 +57,191 @@ interface DeployFlags {
 }
 
 export function deployCommand(): Command {
-  return new Command('deploy')
-    .description('publish a function as a new version in a deploy folder (or list, activate or prune its versions)')
-    .argument('[file]', "the function's source file, or a folder with an index.ts")
+  const cmd = new Command('deploy')
+    .description('publish a function version to the gateways (deploy folder, or Redis + bucket), make it serve, and wait for the live gateways')
+    .argument('[entry]', "the function's source file, or a folder with an index.ts")
     .option('-n, --name <name>', 'function name (default: the file name, or the folder name for index.ts)')
-    .addOption(new Option('-d, --deploy-dir <dir>', 'the deploy folder').env('TFTPFN_DEPLOY_DIR').default('./deploy'))
+    .option('-m, --message <text>', 'a note kept with the version (tftpfn versions shows it)')
+    .option('--smoke <path>', 'also run the handler once for this path before publishing; an error refuses the deploy')
+    .option('--percent <n>', 'serve it to this share of clients only, as a canary beside the current stable (1-99)')
+    .option('--timeout-ms <ms>', 'how long to wait for the live gateways to acknowledge', integer(0, 3_600_000), 10_000)
+    .addOption(new Option('--author <who>', 'recorded as who deployed (default USER@HOSTNAME)').env('TFTPFN_DEPLOY_AUTHOR'))
     .option('--minify', 'minify the bundle')
-    .option('--list', 'list deployed functions, or with --name the versions of one (* marks current)')
-    .option('--activate <version>', 'point --name at an existing version (rollback or roll forward)')
-    .option('--prune <keep>', 'delete versions of --name except the current one and the newest <keep>', integer(0, 1_000_000))
+    .option('--list', 'deprecated: use tftpfn versions NAME')
+    .option('--activate <version>', 'deprecated: use tftpfn rollback NAME --to VERSION')
+    .option('--prune <keep>', 'deprecated: the newest 100 versions are kept, older ones pruned at publish', integer(0, 1_000_000));
+  return addControlOptions(cmd)
     .addHelpText(
       'after',
       [
         '',
+        'Exit status: 0 every live gateway serves it, 1 refused or rejected (nothing changes on a',
+        'refusal), 2 bad arguments, 3 published but a live gateway did not answer in time.',
+        '',
         'Examples:',
-        '  tftpfn deploy functions/grub                    # publish as "grub" in ./deploy',
-        '  tftpfn deploy hello.ts --name hello -d /srv/tftpfn/deploy',
-        '  tftpfn deploy --list                            # every function and its current version',
-        '  tftpfn deploy --list --name grub                # the versions of grub',
-        '  tftpfn deploy --name grub --activate 20250101T120000000Z-1a2b3c4d',
-        '  tftpfn deploy --name grub --prune 5',
+        '  tftpfn deploy functions/grub -d /srv/tftpfn/deploy -m "grub: new menu"',
+        '  tftpfn deploy functions/grub -c gateway.json --smoke grub.cfg-01-52-54-00-12-34-56',
+        '  tftpfn deploy functions/grub -c gateway.json --percent 10   # a canary for 10% of machines',
+        '  tftpfn versions grub -c gateway.json',
       ].join('\n'),
     )
-    .action(async (file: string | undefined, flags: DeployFlags) => {
-      process.exitCode = await run(file, flags);
+    .action(async (entry: string | undefined, flags: DeployFlags) => {
+      process.exitCode = await runDeploy(entry, flags, processIo);
     });
 }
 
-async function run(file: string | undefined, flags: DeployFlags): Promise<number> {
-  const forms = [file !== undefined, flags.list === true, flags.activate !== undefined, flags.prune !== undefined].filter(Boolean).length;
-  if (forms !== 1) {
-    return usage('give exactly one of: a file to publish, --list, --activate <version>, --prune <keep>');
-  }
-  const store = new DeployStore(flags.deployDir);
+export async function runDeploy(entry: string | undefined, flags: DeployFlags, io: Io): Promise<number> {
+  const forms = [entry !== undefined, flags.list === true, flags.activate !== undefined, flags.prune !== undefined].filter(Boolean).length;
+  if (forms !== 1) return usage(io, 'give exactly one of: an entry file to publish, or the deprecated --list, --activate <version>, --prune <keep>');
+  if (entry === undefined) return legacy(flags, io);
+  let name = flags.name;
+  let percent: number | undefined;
   try {
-    if (flags.list) return await list(store, flags.name);
-    if (file === undefined && flags.name === undefined) return usage(`--${flags.activate !== undefined ? 'activate' : 'prune'} needs --name <function>`);
-    if (flags.name !== undefined && !FUNCTION_NAME.test(flags.name)) {
-      return usage(`invalid function name "${flags.name}": use letters, digits, - and _ (at most 63), starting with a letter or digit`);
+    if (flags.percent !== undefined) percent = parsePercent(flags.percent);
+    if (name === undefined) {
+      name = defaultFunctionName(resolveEntry(entry));
+      if (!FUNCTION_NAME_OK(name)) return usage(io, `"${name}" (from the file name) is not a valid function name; give one with --name`);
     }
-    if (flags.activate !== undefined) {
-      const v = await store.activate(flags.name!, flags.activate);
-      console.log(`${v.name}: current is now ${v.version}, ${formatBytes(v.bytes)}, deployed ${v.deployedAt}`);
-      return 0;
-    }
-    if (flags.prune !== undefined) {
-      const deleted = await store.prune(flags.name!, flags.prune);
-      console.log(deleted.length ? `${flags.name}: deleted ${deleted.length} version(s): ${deleted.join(' ')}` : `${flags.name}: nothing to prune`);
-      return 0;
-    }
-    return await publish(store, file!, flags);
+    checkName(name);
   } catch (e) {
-    console.error(`tftpfn deploy: ${(e as Error).message}`);
+    return usage(io, (e as Error).message);
+  }
+  const fnName = name;
+  return withControlPlane('deploy', flags, io, (cp) => deployVersion(cp, { ...flags, entry, name: fnName, percent, author: flags.author ?? defaultAuthor() }, io));
+}
+
+const FUNCTION_NAME_OK = (n: string) => FUNCTION_NAME.test(n);
+
+
+export function defaultAuthor(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    /* no passwd entry (a container's random uid): keep "unknown" */
+  }
+  return `${user}@${hostname()}`;
+}
+
+export interface DeployInput {
+  readonly entry: string;
+  readonly name: string;
+  readonly author: string;
+  readonly message?: string;
+  readonly smoke?: string;
+  readonly percent?: number;
+  readonly timeoutMs: number;
+  readonly minify?: boolean;
+  /** The load check's bound (default: the manifest's timeoutMs, at least 10 s). */
+  readonly loadTimeoutMs?: number;
+}
+
+/** The deploy itself, against any control plane (tests give an in-memory one). */
+export async function deployVersion(cp: ControlPlane, input: DeployInput, io: Io, wait: Partial<AckWait> = {}): Promise<number> {
+  const { name } = input;
+  const before = await cp.rollout(name);
+  if (input.percent !== undefined && !before) {
+    throw new ControlCliError(`${name} has no stable version yet, so there is nothing to run a canary beside; deploy it without --percent first`, 2);
+  }
+  let settings: FunctionSettings;
+  try {
+    settings = await readManifest(resolveEntry(input.entry));
+  } catch (e) {
+    throw new ControlCliError(`${(e as Error).message}; nothing was published`);
+  }
+  const bundle = await bundleOrReport('deploy', input.entry, input.minify);
+  if (!bundle) return 1;
+  const check = await checkBundleLoads(bundle.code, bundle.map, {
+    ...(input.smoke !== undefined ? { smokePath: input.smoke } : {}),
+    ...(settings.vars ? { vars: settings.vars } : {}),
+    timeoutMs: input.loadTimeoutMs ?? Math.max(LOAD_CHECK_TIMEOUT_MS, settings.timeoutMs ?? 0),
+  });
+  if (!check.ok) {
+    const what = check.stage === 'smoke' ? `failed its smoke run (--smoke ${input.smoke})` : 'cannot be loaded';
+    io.err(`tftpfn deploy: ${bundle.entry} ${what}: ${check.message}`);
+    if (check.smoke?.logs.length) io.err(['logs:', ...check.smoke.logs.map((l) => `  ${l}`)].join('\n'));
+    io.err(`nothing was published; ${before ? `${name} still serves ${describeRollout(before)}` : `${name} has no version`}`);
     return 1;
   }
-}
+  io.out(`${name}: built ${formatBytes(bundle.bytes)} in ${bundle.buildMs.toFixed(0)} ms; loaded in a worker${input.smoke !== undefined ? `, smoke ${input.smoke}: ${check.smoke?.kind}, ${check.smoke?.size} bytes` : ''}: ok`);
 
-async function publish(store: DeployStore, file: string, flags: DeployFlags): Promise<number> {
-  let name = flags.name;
-  if (name === undefined) {
-    try {
-      name = defaultFunctionName(resolveEntry(file));
-    } catch (e) {
-      return usage((e as Error).message);
-    }
-    if (!FUNCTION_NAME.test(name)) return usage(`"${name}" (from the file name) is not a valid function name; give one with --name`);
+  const current = before ? await cp.version(name, before.stable) : undefined;
+  if (input.percent === undefined && !before?.canary && current?.sha256 === bundle.sha256 && JSON.stringify(current.settings) === JSON.stringify(settings)) {
+    io.out(`${name}: unchanged, the current version ${current.id} has the same code (sha256 ${bundle.sha256.slice(0, 12)}…) and settings; nothing deployed`);
+    return 0;
   }
-  const bundle = await bundleOrReport('deploy', file, flags.minify);
-  if (!bundle) return 1;
-  const { deployed, unchanged } = await store.publish(name, bundle);
-  if (unchanged) {
-    console.log(`${name}: unchanged, the current version ${deployed.version} has the same code (sha256 ${deployed.sha256.slice(0, 12)}…); nothing deployed`);
+
+  const code = Buffer.from(bundle.code);
+  const started = performance.now();
+  const record = await cp.publish(
+    name,
+    { code, map: Buffer.from(bundle.map), sha256: bundle.sha256, entry: bundle.entry, ...(input.message !== undefined ? { message: input.message } : {}), author: input.author, settings },
+    (sent, total) => {
+      if (io.isTTY && io.redraw) io.redraw(`${name}: uploading ${progress(sent, total)}`);
+    },
+  );
+  if (io.isTTY && io.redraw) io.redraw('');
+  io.out(`${name}: uploaded ${formatBytes(code.byteLength)} to the ${cp.kind === 'redis' ? 'bucket' : 'deploy folder'} in ${(performance.now() - started).toFixed(0)} ms`);
+  io.out(`${name}: deployed version ${record.id}, ${formatBytes(record.bytes)}, by ${record.author}${record.message ? `: ${record.message}` : ''}`);
+
+  let rollout: Rollout;
+  if (input.percent !== undefined) {
+    rollout = await cp.setRollout(name, { stable: before!.stable, canary: { version: record.id, percent: input.percent } });
   } else {
-    console.log(`${name}: deployed version ${deployed.version}, ${formatBytes(deployed.bytes)}, built in ${bundle.buildMs.toFixed(0)} ms`);
-    console.log(`  ${deployed.bundlePath}`);
+    if (before?.canary) io.out(`${name}: the canary ${before.canary.version} (${before.canary.percent}%) ends: every client gets the new version`);
+    rollout = await cp.setRollout(name, { stable: record.id });
   }
-  return 0;
+  io.out(`${name}: now ${describeRollout(rollout)} (revision ${rollout.revision})`);
+  const acked = await awaitAcks(cp, name, rollout, { timeoutMs: input.timeoutMs, ...wait }, io);
+  return restoreOnReject(cp, name, before, acked, io);
 }
 
-async function list(store: DeployStore, name: string | undefined): Promise<number> {
-  if (name === undefined) {
-    const names = await store.functions();
-    if (!names.length) console.log(`no functions deployed in ${store.dir}`);
-    for (const n of names) {
-      try {
-        const v = (await store.current(n))!;
-        console.log(`${n}  ${v.version}  ${formatBytes(v.bytes)}  deployed ${v.deployedAt}`);
-      } catch (e) {
-        console.log(`${n}  BROKEN: ${(e as Error).message}`);
-      }
+function progress(sent: number, total: number): string {
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  return `${kib(sent)} / ${kib(total)} (${total ? Math.floor((sent / total) * 100) : 100}%)`;
+}
+
+/** The deploy-folder forms from before issue 12, mapped onto the new verbs. */
+async function legacy(flags: DeployFlags, io: Io): Promise<number> {
+  if (!flags.list && flags.name === undefined) return usage(io, `--${flags.activate !== undefined ? 'activate' : 'prune'} needs --name <function>`);
+  if (flags.name !== undefined && !FUNCTION_NAME_OK(flags.name)) {
+    return usage(io, `invalid function name "${flags.name}": use letters, digits, - and _ (at most 63), starting with a letter or digit`);
+  }
+  const name = flags.name;
+  if (flags.prune !== undefined) {
+    io.err(`tftpfn deploy --prune is deprecated: the newest 100 versions of each function are kept and older ones are pruned at publish (never one that serves)`);
+    io.out(`${name}: nothing to prune`);
+    return 0;
+  }
+  return withControlPlane('deploy', flags, io, async (cp) => {
+    if (flags.activate !== undefined) {
+      io.err(`note: tftpfn deploy --activate is deprecated; use tftpfn rollback ${name} --to ${flags.activate}`);
+      await requireVersion(cp, name!, flags.activate);
+      const r = await cp.setRollout(name!, { stable: flags.activate });
+      const v = (await cp.version(name!, r.stable))!;
+      io.out(`${name}: current is now ${v.id}, ${formatBytes(v.bytes)}, deployed ${v.createdAt}`);
+      return 0;
     }
+    io.err(`note: tftpfn deploy --list is deprecated; use tftpfn versions${name ? ` ${name}` : ' NAME'}`);
+    if (name === undefined) {
+      const names = await cp.functions();
+      if (!names.length) io.out(`no functions deployed in this ${cp.kind} control plane`);
+      for (const n of names) {
+        const r = await cp.rollout(n);
+        const v = r ? await cp.version(n, r.stable) : undefined;
+        io.out(v ? `${n}  ${v.id}  ${formatBytes(v.bytes)}  deployed ${v.createdAt}` : `${n}  (no version serves)`);
+      }
+      return 0;
+    }
+    const versions = (await cp.versions(name)).reverse();
+    if (!versions.length) io.out(`no versions of "${name}"`);
+    const r = await cp.rollout(name);
+    for (const v of versions) io.out(`${v.id === r?.stable ? '*' : ' '} ${v.id}  ${formatBytes(v.bytes)}  deployed ${v.createdAt}${v.entry ? `  from ${v.entry}` : ''}`);
     return 0;
-  }
-  const versions = await store.versions(name);
-  if (!versions.length) {
-    console.log(`no versions of "${name}" in ${store.dir}`);
-    return 0;
-  }
-  let current: DeployedVersion | undefined;
-  try {
-    current = await store.current(name);
-  } catch (e) {
-    console.error(`warning: ${(e as Error).message}`);
-  }
-  for (const v of versions) {
-    console.log(`${v.version === current?.version ? '*' : ' '} ${v.version}  ${formatBytes(v.bytes)}  deployed ${v.deployedAt}${v.entry ? `  from ${v.entry}` : ''}`);
-  }
-  return 0;
+  });
 }
 
-function usage(message: string): number {
-  console.error(`tftpfn deploy: ${message} (see tftpfn deploy --help)`);
+function usage(io: Io, message: string): number {
+  io.err(`tftpfn deploy: ${message} (see tftpfn deploy --help)`);
   return 2;
 }

@@ -7,6 +7,10 @@ import { benchCommand } from './bench.js';
 import { getCommand } from './get.js';
 import { buildCommand } from './build.js';
 import { deployCommand } from './deploy.js';
+import { versionsCommand } from './versions.js';
+import { rollbackCommand } from './rollback.js';
+import { rolloutCommand } from './rollout.js';
+import { secretCommand } from './secret.js';
 import { invokeCommand } from './invoke.js';
 import { devCommand } from './dev.js';
 import { kvCommand } from './kv.js';
@@ -24,6 +28,10 @@ const program = new Command('tftpfn')
   .addCommand(buildCommand())
   .addCommand(invokeCommand())
   .addCommand(deployCommand())
+  .addCommand(versionsCommand())
+  .addCommand(rollbackCommand())
+  .addCommand(rolloutCommand())
+  .addCommand(secretCommand())
   .addCommand(kvCommand())
   .addCommand(statsCommand())
   .addCommand(tailCommand());

@@ -10,7 +10,12 @@ import { invokeOnce } from './invoke-once.js';
 import type { LoadCheckBoot, LoadCheckReply } from './load-check.js';
 import { exportedHandle } from './run-handler.js';
 
-const describe = (e: unknown) => (e instanceof Error && e.stack) || String(e);
+/** The error and the author's frames; the loader's and this file's own frames say nothing to them. */
+const describe = (e: unknown) =>
+  ((e instanceof Error && e.stack) || String(e))
+    .split('\n')
+    .filter((l) => !/\(?node:internal\/|load-check-main\.js/.test(l))
+    .join('\n');
 
 async function check(boot: LoadCheckBoot): Promise<LoadCheckReply> {
   let mod: Record<string, unknown>;
