@@ -369,6 +369,8 @@ export class RedisControlPlane implements ControlPlane {
   private async ready(): Promise<void> {
     if (this.closed) throw new ControlPlaneError('the control plane is closed');
     if (this.client.status === 'ready') return;
+    // A connection that gave up (a one-shot command's retry strategy) will never be ready.
+    if (this.client.status === 'end') throw new ControlPlaneError('Redis is not reachable (the connection gave up); check redisUrl and that Redis is up');
     const ok = await new Promise<boolean>((resolve) => {
       const onReady = () => {
         clearTimeout(timer);
@@ -429,14 +431,17 @@ export class RedisControlPlane implements ControlPlane {
   }
 }
 
-/** QUIT when connected (replies in flight are delivered), else drop the socket and stop reconnecting. */
+/**
+ * QUIT when connected (replies in flight are delivered), then disconnect() in every case: it
+ * also stops reconnecting and, behind Sentinel, closes the connections to the Sentinels (the
+ * failover detector's), which QUIT alone leaves open.
+ */
 async function endConnection(c: Redis | Cluster): Promise<void> {
   if (c.status === 'ready') {
     try {
       await c.quit();
-      return;
     } catch {
-      // fall through
+      // closed already, or not answering: disconnect below
     }
   }
   c.disconnect();

@@ -11,6 +11,7 @@ import { RedisControlPlane } from '../../../gateway/src/control/redis-control.js
 import { S3ObjectStore } from '../../../gateway/src/objects/s3-store.js';
 import { connectRedis } from '../../../gateway/src/redis/connection.js';
 import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
+import { startTopology, type RedisTopologyKind } from '../../helpers/redis-topology.js';
 import { startS3rver, type TestS3rver } from '../../helpers/s3rver.js';
 import { bundle, controlPlaneContract, KEY } from './contract.js';
 
@@ -21,8 +22,8 @@ let redis: TestRedis;
 let s3: TestS3rver;
 let admin: S3Client;
 
-function openPlane(secretsKey?: Uint8Array): RedisControlPlane {
-  const client = connectRedis(redis.url, { commandTimeoutMs: 2000, connectTimeoutMs: 2000 }, { down() {}, up() {} });
+function openPlane(secretsKey?: Uint8Array, url: string = redis.url): RedisControlPlane {
+  const client = connectRedis(url, { commandTimeoutMs: 2000, connectTimeoutMs: 2000 }, { down() {}, up() {} });
   return new RedisControlPlane({ redis: client, bucket: new S3ObjectStore(s3.clientOptions), bucketName: BUCKET, prefix: PREFIX, secretsKey });
 }
 
@@ -60,6 +61,29 @@ controlPlaneContract('redis + s3', async () => ({
   childSpec: { kind: 'redis', url: redis.url, s3: s3.clientOptions, bucket: BUCKET, prefix: PREFIX },
   async cleanup() {},
 }));
+
+// The same contract on a Sentinel-managed master and on a 3-master Cluster (issue 12: the
+// control plane must work on each; every key of a function shares one slot).
+for (const kind of ['sentinel', 'cluster'] as RedisTopologyKind[]) {
+  controlPlaneContract(`redis (${kind}) + s3`, async () => {
+    const topology = await startTopology(kind);
+    return {
+      make: async (opts) => openPlane(opts?.secretsKey, topology.url),
+      async storedCopies(name, sha256) {
+        return (await bundleKeysOf(name)).filter((k) => k.includes(sha256) && k.endsWith('.mjs')).length;
+      },
+      async tamper(record) {
+        const key = `${PREFIX}functions/${record.function}/${record.sha256}.mjs`;
+        await admin.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.from(`export function handle() { return "evil"; }\n`) }));
+      },
+      async storedSecretValues(name) {
+        return ((await topology.cli('HVALS', functionKeys(name).secrets)) as Buffer[]).map((b) => b.toString());
+      },
+      childSpec: { kind: 'redis', url: topology.url, s3: s3.clientOptions, bucket: BUCKET, prefix: PREFIX },
+      cleanup: () => topology.cleanup(),
+    };
+  });
+}
 
 describe('RedisControlPlane specifics', () => {
   const planes: ControlPlane[] = [];
