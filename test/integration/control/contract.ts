@@ -141,6 +141,22 @@ export function controlPlaneContract(label: string, open: () => Promise<Contract
       expect((await plane.versions(name)).map((v) => v.id)).toEqual([...ids].reverse());
     });
 
+    it('publish and setRollout from two instances at once: ids all distinct and increasing in publish order, revisions all distinct', async () => {
+      const name = fname('race');
+      const a = await make();
+      const b = await make();
+      const published = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? a : b).publish(name, bundle(`race ${i % 4}`))));
+      const ids = published.map((r) => r.id);
+      expect(new Set(ids).size).toBe(24);
+      const listed = (await plane.versions(name)).map((v) => v.id);
+      expect(listed).toEqual([...ids].sort().reverse());
+      for (const r of published) expect(await plane.version(name, r.id)).toEqual(r);
+      const rollouts = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).setRollout(name, { stable: ids[i] })));
+      expect(rollouts.map((r) => r.revision).sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+      const last = rollouts.find((r) => r.revision === 12)!;
+      expect(await plane.rollout(name)).toEqual(last);
+    });
+
     it(`versions: at most ${MAX_VERSIONS} are kept, the oldest pruned first, never one the rollout names`, async () => {
       const name = fname('prune');
       const first = await plane.publish(name, bundle('stable'));
