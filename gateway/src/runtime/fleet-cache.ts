@@ -40,9 +40,10 @@ export interface ServedState {
 
 const tmpName = (path: string) => `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
 
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** Bundles are read by sandboxed workers running as another user (the sandbox copies them with their mode): 0644. Records and secrets: 0600. */
+async function writeAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const tmp = tmpName(path);
-  await writeFile(tmp, data, { mode: 0o600 });
+  await writeFile(tmp, data, { mode });
   await rename(tmp, path);
 }
 
@@ -81,8 +82,8 @@ export class FleetCache {
     const path = this.bundlePath(fn, sha256);
     const folder = join(this.fnDir(fn), sha256);
     await mkdir(folder, { recursive: true });
-    if (map) await writeAtomic(join(folder, MAP_FILE), map);
-    await writeAtomic(path, code);
+    if (map) await writeAtomic(join(folder, MAP_FILE), map, 0o644);
+    await writeAtomic(path, code, 0o644);
     return path;
   }
 
