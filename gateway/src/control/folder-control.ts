@@ -267,7 +267,7 @@ export class FolderControlPlane implements ControlPlane {
 
   async heartbeat(presence: GatewayPresence, ttlMs: number): Promise<void> {
     checkGatewayId(presence.gateway);
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new ControlPlaneError(`heartbeat ttlMs must be a positive number, got ${ttlMs}`);
+    if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw new ControlPlaneError(`heartbeat ttlMs must be a whole number of ms above 0, got ${ttlMs}`);
     const dir = join(this.dir, PRESENCE_DIR);
     await mkdir(dir, { recursive: true });
     // The rename gives the file a fresh mtime: live until mtime + ttlMs.

@@ -131,6 +131,9 @@ export class RedisControlPlane implements ControlPlane {
   constructor(opts: RedisControlOptions) {
     this.client = opts.redis;
     this.redis = opts.redis as unknown as Redis;
+    // Failures reach callers as rejected calls; without a listener ioredis would also print
+    // every failed reconnect ("Unhandled error event") when the caller attached none.
+    this.client.on('error', () => undefined);
     this.bucket = opts.bucket;
     this.bucketName = opts.bucketName;
     if (opts.prefix !== '' && !opts.prefix.endsWith('/')) throw new ControlPlaneError(`controlPrefix "${opts.prefix}": use a prefix ending in "/" (e.g. "tftpfn/"), or "" for none`);

@@ -133,6 +133,29 @@ describe('RedisControlPlane specifics', () => {
     expect(await until(() => heard.includes(name), 5000)).toBe(true);
   });
 
+  it('outage: calls while Redis is down fail within readyWaitMs with a clear error, and work again when it is back', async () => {
+    const client = connectRedis(redis.url, { commandTimeoutMs: 2000, connectTimeoutMs: 2000 }, { down() {}, up() {} });
+    const plane = new RedisControlPlane({ redis: client, bucket: new S3ObjectStore(s3.clientOptions), bucketName: BUCKET, prefix: PREFIX, readyWaitMs: 300 });
+    planes.push(plane);
+    const name = `outage-${process.pid}`;
+    const r = await plane.publish(name, bundle('o'));
+    await redis.stop();
+    try {
+      const t0 = Date.now();
+      const e = await plane.setRollout(name, { stable: r.id }).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      expect(e?.message).toMatch(/Redis is not reachable/);
+      expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      await redis.start();
+    }
+    // Back (the test server keeps no data across a restart): publish again and roll out.
+    const again = await plane.publish(name, bundle('o2'));
+    expect((await plane.setRollout(name, { stable: again.id })).revision).toBe(1);
+  });
+
   it('watch: after a Redis restart the subscriber is back and hears changes', async () => {
     const deployer = openPlane(KEY);
     const gateway = openPlane(KEY);
