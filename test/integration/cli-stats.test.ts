@@ -17,6 +17,7 @@ import { makeRoot } from '../helpers/gateway.js';
 import { eventually } from '../helpers/functions.js';
 import { REDIS_TOPOLOGIES, startTopology, type TestTopology } from '../helpers/redis-topology.js';
 import { spawnCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const GATEWAY_ID = 'gw-cli';
@@ -34,6 +35,17 @@ describe('tftpfn stats: usage', () => {
     const r = await spawnCli(['stats', '--once'], { env: { TFTPFN_REDIS_URL: undefined }, timeoutMs: 20_000 }).done;
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('pass --redis-url redis://HOST:PORT or set TFTPFN_REDIS_URL');
+  });
+
+  test('tail and stats against Sentinels that are all down say so and exit 2 within the connect bound', async () => {
+    const url = `redis-sentinel://127.0.0.1:${await freePort()}/mymaster`;
+    for (const args of [['tail', '--count', '1'], ['stats', '--once']]) {
+      const r = await spawnCli([...args, '--redis-url', url], { timeoutMs: 20_000 }).done;
+      expect(r.code, args[0]).toBe(2);
+      expect(r.stderr).toContain(`tftpfn ${args[0]}: cannot reach Redis at ${url} (`);
+      // The 5 s connect bound, plus the CLI's start and ioredis's ~2 s before the process exits.
+      expect(r.ms).toBeLessThan(12_000);
+    }
   });
 });
 

@@ -91,13 +91,22 @@ export async function connectCliRedis(verb: string, url: string | undefined, rec
   // Without a listener ioredis prints every failed attempt; keep the cause for our own message.
   let cause: Error | undefined;
   client.on('error', (err: Error) => void (cause = err));
+  // Bounded: behind Sentinel, connect() keeps asking unreachable Sentinels instead of failing.
+  const connecting = client.connect();
+  connecting.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no connection within ${CONNECT_WAIT_MS} ms`)), CONNECT_WAIT_MS);
+  });
   try {
-    await client.connect();
+    await Promise.race([connecting, bound]);
   } catch (e) {
     client.disconnect();
     throw new Error(
       `tftpfn ${verb}: cannot reach Redis at ${redactRedisUrl(url)} (${(cause ?? (e as Error)).message}): is redis-server running there? Check --redis-url or TFTPFN_REDIS_URL`,
     );
+  } finally {
+    clearTimeout(timer);
   }
   return client;
 }
