@@ -5,7 +5,8 @@
  *
  * Start-up order, and so (reversed) the teardown order:
  *   1. object store and key-value store (Redis)     closed last: functions and routes use them
- *   2. function runtime (worker pools)              after the gateway: sessions in flight call it
+ *   2. control plane (deploy folder, or Redis + the bucket), then the function runtime (worker
+ *      pools; deployed versions loaded before ready)  after the gateway: sessions in flight call it
  *   3. Redis stats sink                             after the gateway: the last records are pushed
  *   4. metrics and the /metrics, /readyz server     after the gateway: /readyz says "shutting down"
  *                                                   while sessions drain, and scrapes still work
@@ -21,6 +22,7 @@ import type { Endpoint, RequestHandler } from '../handlers/request.js';
 import { checkFunctionReferences, controlPlaneKind, requireWritableFolder } from '../config/checks.js';
 import type { ControlPlane } from '../control/control-plane.js';
 import { loadSecretsKey } from '../control/secret-box.js';
+import { openControlPlane } from '../control/open.js';
 import { FunctionRuntime, type ReloadEvent } from '../runtime/function-runtime.js';
 import { createObjectSetup, type ObjectSetup } from '../objects/object-setup.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from '../stats/http-server.js';
@@ -107,9 +109,9 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
   // Bound once the metrics exist; the runtime's hooks read it late.
   let metrics: GatewayMetrics | undefined;
   let runtime: FunctionRuntime | undefined;
-  const wantsFunctions = inProcess.length > 0 || Object.keys(config.functions).length > 0 || config.deployDir !== undefined || opts.controlPlane !== undefined;
+  const kind = controlPlaneKind(config);
+  const wantsFunctions = inProcess.length > 0 || Object.keys(config.functions).length > 0 || kind !== undefined || opts.controlPlane !== undefined;
   if (!opts.handler && wantsFunctions) {
-    const controlPlane = opts.controlPlane;
     let secretsKey: Buffer | undefined;
     try {
       secretsKey = loadSecretsKey({ key: config.secretsKey, file: config.secretsKeyFile });
@@ -117,6 +119,15 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
       // secret-box.ts says "FIELD: problem"; the config's errors say field "FIELD": problem.
       const m = /^(secretsKeyFile|secretsKey): ([\s\S]*)$/.exec((e as Error).message);
       throw new ConfigError(`invalid configuration:\n  - ${m ? `field "${m[1]}": ${m[2]}` : (e as Error).message}`);
+    }
+    let controlPlane = opts.controlPlane;
+    if (!controlPlane && kind) {
+      // The deploy folder keeps its check period (reloadPollMs); Redis announces on pub/sub.
+      // (The fleet source logs an outage and the return, once each: no Redis events needed here.)
+      const opened = await openControlPlane(config, { pollMs: config.reloadPollMs });
+      controlPlane = opened;
+      // Closed after the runtime (the stack runs newest first): its last acks still go out.
+      stack.defer('controlPlane', () => opened.close());
     }
     const rt = await FunctionRuntime.start({
       controlPlane,

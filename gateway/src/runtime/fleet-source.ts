@@ -60,6 +60,7 @@ function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: no answer from the control plane in ${ms} ms`)), ms);
+    timer.unref(); // a bound, not a reason to keep the process alive
   });
   work.catch(() => {}); // a rejection after the timeout is not unhandled
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
@@ -110,6 +111,7 @@ export class FleetSource {
   private pollTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private unwatch: (() => void) | undefined;
+  private beating: Promise<void> | undefined;
   private closed = false;
   private readonly now: () => Date;
   private readonly callMs: number;
@@ -164,8 +166,8 @@ export class FleetSource {
     });
     this.pollTimer = setInterval(() => void this.poll(), this.opts.pollMs);
     this.pollTimer.unref();
-    void this.heartbeat();
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.opts.heartbeatMs);
+    this.beat();
+    this.heartbeatTimer = setInterval(() => this.beat(), this.opts.heartbeatMs);
     this.heartbeatTimer.unref();
   }
 
@@ -209,6 +211,12 @@ export class FleetSource {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.polling;
+    await this.beating;
+  }
+
+  /** One heartbeat at a time: a slow control plane does not pile them up. */
+  private beat(): void {
+    this.beating ??= this.heartbeat().finally(() => (this.beating = undefined));
   }
 
   private follow(name: string): void {
