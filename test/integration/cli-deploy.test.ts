@@ -125,6 +125,12 @@ describe('tftpfn deploy, versions, rollout, rollback (deploy folder)', () => {
     expect(lines[1]).toMatch(new RegExp(`^stable\\s+${ids[2]}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ\\s+ci@test\\s+`));
     expect(lines[3]).toMatch(new RegExp(`^\\s+${ids[0]}\\s+.*first menu$`));
     expect(r.stdout).toContain(`grub: stable ${ids[2]} (revision 6`);
+    // The gateway's config file works as is, though the folder it serves does not exist here.
+    const viaConfig = join(work, 'gateway.json');
+    writeFileSync(viaConfig, JSON.stringify({ root: '/srv/tftp-not-on-this-machine', deployDir: dir, port: 69 }));
+    const same = await tftpfn(['versions', 'grub', '-c', viaConfig]);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toBe(r.stdout);
     const unknown = await tftpfn(['versions', 'grbu', '-d', dir]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('tftpfn versions: unknown function "grbu" (the functions here are grub); deploy it first');

@@ -72,6 +72,8 @@ export function addControlOptions(cmd: Command): Command {
 /** The config the gateway would load from the same file, environment and flags. */
 export function controlConfig(flags: ControlFlags, io: Io): GatewayConfig {
   const overrides: Record<string, unknown> = {
+    // The folder the gateway serves need not exist where the deployer runs: it is not used here.
+    root: '.',
     deployDir: flags.deployDir,
     redisUrl: flags.redisUrl,
     controlBucket: flags.controlBucket,
