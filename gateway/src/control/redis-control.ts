@@ -152,7 +152,7 @@ export class RedisControlPlane implements ControlPlane {
     await this.ready();
     const k = functionKeys(name);
     for (let attempt = 0; ; attempt++) {
-      const ms = Number(await this.redis.eval(NEXT_TIME_LUA, 2, k.clock, k.versions, String(Date.now())));
+      const ms = Number(await this.io(`publish ${name}`, () => this.redis.eval(NEXT_TIME_LUA, 2, k.clock, k.versions, String(Date.now()))));
       const id = formatVersionId(ms, input.sha256);
       const record: VersionRecord = {
         function: name,
@@ -172,39 +172,35 @@ export class RedisControlPlane implements ControlPlane {
         if (String((e as Error).message).startsWith('EXISTS') && attempt < 5) continue;
         throw this.redisError(e, `publish ${name}`);
       }
-      await this.redis.sadd(controlKeys.functions, name);
+      await this.io(`publish ${name}`, () => this.redis.sadd(controlKeys.functions, name));
       return record;
     }
   }
 
   async versions(name: string): Promise<VersionRecord[]> {
     checkFunctionName(name);
-    await this.ready();
     const k = functionKeys(name);
-    const ids = await this.redis.zrevrange(k.versions, 0, -1);
+    const ids = await this.io(`list the versions of ${name}`, () => this.redis.zrevrange(k.versions, 0, -1));
     if (ids.length === 0) return [];
     // One slot: an MGET is fine on a Cluster.
-    const docs = await this.redis.mget(...ids.map((id) => k.version(id)));
+    const docs = await this.io(`list the versions of ${name}`, () => this.redis.mget(...ids.map((id) => k.version(id))));
     return docs.filter((d): d is string => d !== null).map((d) => JSON.parse(d) as VersionRecord);
   }
 
   async version(name: string, id: string): Promise<VersionRecord | undefined> {
     checkFunctionName(name);
     if (!VERSION_ID.test(id)) return undefined;
-    await this.ready();
-    const doc = await this.redis.get(functionKeys(name).version(id));
+    const doc = await this.io(`read version ${id} of ${name}`, () => this.redis.get(functionKeys(name).version(id)));
     return doc === null ? undefined : (JSON.parse(doc) as VersionRecord);
   }
 
   async functions(): Promise<string[]> {
-    await this.ready();
-    return (await this.redis.smembers(controlKeys.functions)).sort();
+    return (await this.io('list the functions', () => this.redis.smembers(controlKeys.functions))).sort();
   }
 
   async rollout(name: string): Promise<Rollout | undefined> {
     checkFunctionName(name);
-    await this.ready();
-    const doc = await this.redis.get(functionKeys(name).rollout);
+    const doc = await this.io(`read the rollout of ${name}`, () => this.redis.get(functionKeys(name).rollout));
     return doc === null ? undefined : (JSON.parse(doc) as Rollout);
   }
 
@@ -221,8 +217,10 @@ export class RedisControlPlane implements ControlPlane {
       if (m) throw new ControlPlaneError(`function "${name}" has no version ${m[1]}; "tftpfn versions ${name}" lists them`);
       throw this.redisError(e, `set the rollout of ${name}`);
     }
-    // Announced after the write: a gateway that hears it reads the new rollout.
-    await this.redis.publish(controlKeys.rolloutsChannel, name);
+    // Announced after the write: a gateway that hears it reads the new rollout. The rollout is
+    // already changed, so a failed announcement is not a failed setRollout: gateways re-read
+    // every rollout each controlPollMs and catch up then.
+    await this.redis.publish(controlKeys.rolloutsChannel, name).catch(() => undefined);
     return JSON.parse(doc) as Rollout;
   }
 
@@ -261,32 +259,33 @@ export class RedisControlPlane implements ControlPlane {
   async ack(ack: GatewayAck): Promise<void> {
     checkFunctionName(ack.function);
     checkGatewayId(ack.gateway);
-    await this.ready();
-    await this.redis.hset(functionKeys(ack.function).acks, ack.gateway, JSON.stringify(ack));
+    await this.io(`record the ack of ${ack.gateway} for ${ack.function}`, () => this.redis.hset(functionKeys(ack.function).acks, ack.gateway, JSON.stringify(ack)));
   }
 
   async acks(name: string): Promise<GatewayAck[]> {
     checkFunctionName(name);
-    await this.ready();
-    return (await this.redis.hvals(functionKeys(name).acks)).map((d) => JSON.parse(d) as GatewayAck);
+    return (await this.io(`read the acks of ${name}`, () => this.redis.hvals(functionKeys(name).acks))).map((d) => JSON.parse(d) as GatewayAck);
   }
 
   async heartbeat(presence: GatewayPresence, ttlMs: number): Promise<void> {
     checkGatewayId(presence.gateway);
     if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw new ControlPlaneError(`heartbeat ttlMs must be a whole number of ms above 0, got ${ttlMs}`);
-    await this.ready();
     // Two slots, two commands: the presence key expires by itself; the set only lists ids to look up.
-    await this.redis.set(controlKeys.gateway(presence.gateway), JSON.stringify(presence), 'PX', ttlMs);
-    await this.redis.sadd(controlKeys.gateways, presence.gateway);
+    await this.io(`record the heartbeat of ${presence.gateway}`, async () => {
+      await this.redis.set(controlKeys.gateway(presence.gateway), JSON.stringify(presence), 'PX', ttlMs);
+      await this.redis.sadd(controlKeys.gateways, presence.gateway);
+    });
   }
 
   async liveGateways(): Promise<GatewayPresence[]> {
-    await this.ready();
-    const ids = (await this.redis.smembers(controlKeys.gateways)).sort();
-    const docs = await Promise.all(ids.map((id) => this.redis.get(controlKeys.gateway(id))));
-    const stale = ids.filter((_, i) => docs[i] === null);
-    // Expired presences leave the list; a gateway that beats again is added back.
-    if (stale.length > 0) await this.redis.srem(controlKeys.gateways, ...stale);
+    const { docs } = await this.io('list the live gateways', async () => {
+      const ids = (await this.redis.smembers(controlKeys.gateways)).sort();
+      const found = await Promise.all(ids.map((id) => this.redis.get(controlKeys.gateway(id))));
+      const stale = ids.filter((_, i) => found[i] === null);
+      // Expired presences leave the list; a gateway that beats again is added back.
+      if (stale.length > 0) await this.redis.srem(controlKeys.gateways, ...stale);
+      return { docs: found };
+    });
     return docs.filter((d): d is string => d !== null).map((d) => JSON.parse(d) as GatewayPresence);
   }
 
@@ -294,27 +293,23 @@ export class RedisControlPlane implements ControlPlane {
     checkFunctionName(name);
     checkSecretName(key);
     const sealed = sealSecret(this.requireKey(), name, key, value);
-    await this.ready();
-    await this.redis.hset(functionKeys(name).secrets, key, sealed);
+    await this.io(`store secret ${key} of ${name}`, () => this.redis.hset(functionKeys(name).secrets, key, sealed));
   }
 
   async deleteSecret(name: string, key: string): Promise<boolean> {
     checkFunctionName(name);
     checkSecretName(key);
-    await this.ready();
-    return (await this.redis.hdel(functionKeys(name).secrets, key)) > 0;
+    return (await this.io(`delete secret ${key} of ${name}`, () => this.redis.hdel(functionKeys(name).secrets, key))) > 0;
   }
 
   async secretNames(name: string): Promise<string[]> {
     checkFunctionName(name);
-    await this.ready();
-    return (await this.redis.hkeys(functionKeys(name).secrets)).sort();
+    return (await this.io(`list the secrets of ${name}`, () => this.redis.hkeys(functionKeys(name).secrets))).sort();
   }
 
   async secrets(name: string): Promise<Record<string, string>> {
     checkFunctionName(name);
-    await this.ready();
-    const sealed = await this.redis.hgetall(functionKeys(name).secrets);
+    const sealed = await this.io(`read the secrets of ${name}`, () => this.redis.hgetall(functionKeys(name).secrets));
     if (Object.keys(sealed).length === 0) return {};
     const key = this.requireKey();
     const out: Record<string, string> = {};
@@ -355,6 +350,16 @@ export class RedisControlPlane implements ControlPlane {
   private bucketError(e: unknown, key: string): ControlPlaneError {
     const kind = e instanceof ObjectStoreError ? ` (${e.kind})` : '';
     return new ControlPlaneError(`cannot store s3://${this.bucketName}/${key}${kind}: ${(e as Error).message}; check controlBucket, the S3 settings and that the bucket exists`);
+  }
+
+  /** One Redis step: waits for the connection (bounded), and names what failed as a ControlPlaneError. */
+  private async io<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await this.ready();
+    try {
+      return await fn();
+    } catch (e) {
+      throw e instanceof ControlPlaneError ? e : this.redisError(e, what);
+    }
   }
 
   private redisError(e: unknown, what: string): ControlPlaneError {

@@ -5,7 +5,7 @@
  */
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ControlPlane } from '../../../gateway/src/control/control-plane.js';
+import { ControlPlaneError, type ControlPlane } from '../../../gateway/src/control/control-plane.js';
 import { functionKeys } from '../../../gateway/src/control/keys.js';
 import { RedisControlPlane } from '../../../gateway/src/control/redis-control.js';
 import { S3ObjectStore } from '../../../gateway/src/objects/s3-store.js';
@@ -131,6 +131,19 @@ describe('RedisControlPlane specifics', () => {
     heard.length = 0;
     await deployer.setRollout(name, { stable: r.id });
     expect(await until(() => heard.includes(name), 5000)).toBe(true);
+  });
+
+  it('errors: a Redis failure reaches the caller as a ControlPlaneError saying what was being done', async () => {
+    const plane = openPlane(KEY);
+    planes.push(plane);
+    const name = `wrongtype-${process.pid}`;
+    await redis.cli('HSET', functionKeys(name).rollout, 'x', '1');
+    const e = await plane.rollout(name).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    expect(e).toBeInstanceOf(ControlPlaneError);
+    expect(e?.message).toMatch(new RegExp(`^cannot read the rollout of ${name} in Redis: WRONGTYPE`));
   });
 
   it('outage: calls while Redis is down fail within readyWaitMs with a clear error, and work again when it is back', async () => {
