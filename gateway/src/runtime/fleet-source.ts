@@ -52,6 +52,12 @@ export interface FleetOptions {
   readonly names: readonly string[];
   /** Longest wait for one control plane call before it counts as unreachable (a client that queues while disconnected would hang start). */
   readonly callTimeoutMs?: number;
+  /**
+   * The same for the first call at start (default 2000): a start while the control plane is down
+   * should serve the cache soon, and a control plane that was only slow is caught up with by the
+   * next heartbeat.
+   */
+  readonly startTimeoutMs?: number;
   readonly now?: () => Date;
 }
 
@@ -141,7 +147,7 @@ export class FleetSource {
     this.slots = slots;
     let names: string[];
     try {
-      names = await this.call('functions', () => this.cp.functions());
+      names = await within(Promise.resolve().then(() => this.cp.functions()), this.opts.startTimeoutMs ?? Math.min(this.callMs, 2000), 'functions');
     } catch (e) {
       this.markUnreachable(e);
       names = await this.opts.cache.functions();
@@ -234,6 +240,12 @@ export class FleetSource {
   /** What reload.ts asks: the versions the rollout names, ready on disk. */
   async resolve(name: string): Promise<VersionSpec | undefined> {
     const serving = this.slots!.serving(name);
+    // Known to be unreachable and nothing serving (a start while it is down): the disk first,
+    // rather than wait for a call that will time out; the heartbeat notices its return.
+    if (this.unreachable && serving.versions.length === 0) {
+      const cached = await this.fromDisk(name, this.unreachable);
+      if (cached) return cached;
+    }
     let rollout: Rollout | undefined;
     try {
       rollout = await this.call(`rollout ${name}`, () => this.cp.rollout(name));
