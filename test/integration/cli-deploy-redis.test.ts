@@ -1,6 +1,7 @@
 /**
- * The control-plane verbs against the fleet's control plane (issue 12): a real redis-server and
- * an S3-protocol server (s3rver) on loopback, chosen from the gateway's own config file
+ * The control-plane verbs against the fleet's control plane (issue 12): a real Redis (one
+ * server, a Sentinel-managed master, a 3-master Cluster) and an S3-protocol server (s3rver) on
+ * loopback, chosen from the gateway's own config file
  * (`-c gateway.json`: redisUrl + objectStore "s3"), as an operator deploys to a fleet. Asserts
  * exit codes, output, the bundle uploaded to the bucket under its sha256, and the records and
  * rollouts read back through openControlPlane; and that an unreachable Redis names itself.
@@ -14,11 +15,11 @@ import { parseConfig } from '../../gateway/src/config/load.js';
 import type { ControlPlane } from '../../gateway/src/control/control-plane.js';
 import { openControlPlane } from '../../gateway/src/control/open.js';
 import { REPO, runCli, spawnCli } from '../helpers/cli.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { REDIS_TOPOLOGIES, startTopology, type TestTopology } from '../helpers/redis-topology.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
 
 let work: string;
-let redis: TestRedis;
+let redis: TestTopology;
 let s3: TestS3rver;
 let cp: ControlPlane;
 let configFile: string;
@@ -38,22 +39,31 @@ beforeAll(async () => {
     const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('npm run build failed');
   }
-  work = mkdtempSync(join(tmpdir(), 'tftpfn-cli-deploy-redis-'));
-  [redis, s3] = await Promise.all([startRedis(), startS3rver()]);
-  await s3.createBucket('fleet-bundles');
-  const config = { redisUrl: redis.url, ...s3.gatewayConfig, controlBucket: 'fleet-bundles', controlPrefix: 'lab/' };
-  configFile = join(work, 'gateway.json');
-  writeFileSync(configFile, JSON.stringify(config));
-  cp = await openControlPlane(parseConfig({ ...config, secretsKey: KEY }));
+  s3 = await startS3rver();
 }, 120_000);
 
 afterAll(async () => {
-  await cp?.close();
-  await Promise.all([redis?.cleanup(), s3?.stop()]);
-  if (work) rmSync(work, { recursive: true, force: true });
+  await s3?.stop();
 });
 
-describe('tftpfn deploy to Redis + the bucket (-c gateway.json)', () => {
+describe.each(REDIS_TOPOLOGIES)('tftpfn deploy to Redis (%s) + the bucket (-c gateway.json)', (kind) => {
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'tftpfn-cli-deploy-redis-'));
+    redis = await startTopology(kind);
+    const bucket = `fleet-${kind}`;
+    await s3.createBucket(bucket);
+    const config = { redisUrl: redis.url, ...s3.gatewayConfig, controlBucket: bucket, controlPrefix: 'lab/' };
+    configFile = join(work, 'gateway.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    cp = await openControlPlane(parseConfig({ ...config, secretsKey: KEY }));
+  }, 120_000);
+
+  afterAll(async () => {
+    await cp?.close();
+    await redis?.cleanup();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
   it('deploy: uploads the bundle to the bucket by sha256, records the version in Redis, makes it stable', async () => {
     grub('fleet v1\n');
     await s3.clearRequests();
@@ -69,7 +79,7 @@ describe('tftpfn deploy to Redis + the bucket (-c gateway.json)', () => {
     expect((await cp.rollout('grub'))!).toMatchObject({ stable: id, revision: 1 });
     // The path may carry the SDK's query (?x-id=PutObject).
     const puts = (await s3.requests()).filter((q) => q.method === 'PUT').map((q) => q.path.split('?')[0]);
-    expect(puts).toContain(`/fleet-bundles/lab/functions/grub/${v.sha256}.mjs`);
+    expect(puts).toContain(`/fleet-${kind}/lab/functions/grub/${v.sha256}.mjs`);
     expect((await cp.fetchBundle(v)).code.toString()).toContain('fleet v1');
   }, 60_000);
 
@@ -118,10 +128,11 @@ describe('tftpfn deploy to Redis + the bucket (-c gateway.json)', () => {
   }, 60_000);
 
   it('an unreachable Redis is named, with exit 1, within seconds', async () => {
-    const r = await tftpfn(['versions', 'grub', '--redis-url', 'redis://127.0.0.1:1', '--control-bucket', 'fleet-bundles'], { TFTPFN_S3_ENDPOINT: s3.endpoint });
+    const nowhere = { single: 'redis://127.0.0.1:1', sentinel: 'redis-sentinel://127.0.0.1:1/mymaster', cluster: 'redis-cluster://127.0.0.1:1' }[kind];
+    const r = await tftpfn(['versions', 'grub', '--redis-url', nowhere, '--control-bucket', `fleet-${kind}`], { TFTPFN_S3_ENDPOINT: s3.endpoint });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^tftpfn versions: .*(Redis|redis)/m);
     expect(r.ms).toBeLessThan(15_000);
-    console.log(`unreachable Redis: ${r.ms} ms: ${r.stderr.split('\n').find((l) => l.startsWith('tftpfn'))}`);
+    console.log(`unreachable Redis (${kind}): ${r.ms} ms: ${r.stderr.split('\n').find((l) => l.startsWith('tftpfn'))}`);
   }, 30_000);
 });
