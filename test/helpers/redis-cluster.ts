@@ -25,6 +25,8 @@ export interface TestCluster {
   /** How long start took, ms (processes, cluster create, every node ok). */
   readonly startMs: number;
   cli(...args: (string | Buffer | number)[]): Promise<RespReply>;
+  /** SIGKILLs master `index` (no replica takes over: its slots stay down). */
+  killNode(index: number): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -91,6 +93,7 @@ export async function startRedisCluster(opts: { masters?: number; startTimeoutMs
         if (replies.every((r) => typeof r === 'number')) return (replies as number[]).reduce((a, b) => a + b, 0);
         return replies[0];
       },
+      killNode: (index) => procs[index].kill(),
       async cleanup() {
         await Promise.all(procs.map((p) => p.kill()));
         rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * Sentinel pair (two Sentinels, quorum 1) on free ports, each a child process with its files in
  * one temp folder. `url` is the redis-sentinel:// URL a gateway is given.
  *
- * The Sentinels are tuned for tests (down-after 1 s, failover-timeout 5 s): `failover()` kills
+ * The Sentinels are tuned for tests (down-after 1 s and 2 s, failover-timeout 3 s): `failover()` kills
  * the master and waits until the Sentinels name the replica, bounded. A failover needs a
  * majority of the known Sentinels to elect a leader, so both Sentinels stay up.
  */
@@ -50,7 +50,7 @@ export async function startRedisSentinel(opts: { startTimeoutMs?: number } = {})
       'the replica to sync with the master',
     );
     const sentinelPorts = [await freePort(), await freePort()];
-    for (const port of sentinelPorts) {
+    for (const [i, port] of sentinelPorts.entries()) {
       // Sentinel rewrites its config file: one writable file per Sentinel.
       const conf = join(dir, `sentinel-${port}.conf`);
       writeFileSync(
@@ -62,8 +62,11 @@ export async function startRedisSentinel(opts: { startTimeoutMs?: number } = {})
           `dir ${dir}`,
           'loglevel warning',
           `sentinel monitor ${SENTINEL_MASTER_NAME} 127.0.0.1 ${masterPort} 1`,
-          `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} 1000`,
-          `sentinel failover-timeout ${SENTINEL_MASTER_NAME} 5000`,
+          // Staggered: the first Sentinel to see the master down asks for votes alone and gets both.
+          // Two asking at once split the vote, and the next election waits 2 x failover-timeout
+          // (measured: 12.6 s instead of 2.1 s).
+          `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} ${1000 + i * 1000}`,
+          `sentinel failover-timeout ${SENTINEL_MASTER_NAME} 3000`,
           `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
           '',
         ].join('\n'),

@@ -5,10 +5,9 @@
  * (the current master behind Sentinel; on a Cluster, MOVED followed and KEYS/DBSIZE/FLUSHALL
  * merged over the masters).
  */
-import type { RespReply } from './redis-server.js';
-import { startRedis } from './redis-server.js';
-import { startRedisCluster } from './redis-cluster.js';
-import { startRedisSentinel } from './redis-sentinel.js';
+import { startRedis, type RespReply, type TestRedis } from './redis-server.js';
+import { startRedisCluster, type TestCluster } from './redis-cluster.js';
+import { startRedisSentinel, type TestSentinel } from './redis-sentinel.js';
 
 export type RedisTopologyKind = 'single' | 'sentinel' | 'cluster';
 export const REDIS_TOPOLOGIES: readonly RedisTopologyKind[] = ['single', 'sentinel', 'cluster'];
@@ -20,6 +19,8 @@ export interface TestTopology {
   readonly startMs: number;
   cli(...args: (string | Buffer | number)[]): Promise<RespReply>;
   cleanup(): Promise<void>;
+  /** The topology's own handle, for what only it can do (kill a node, fail over). */
+  readonly server: TestRedis | TestSentinel | TestCluster;
 }
 
 export async function startTopology(kind: RedisTopologyKind): Promise<TestTopology> {
@@ -27,5 +28,5 @@ export async function startTopology(kind: RedisTopologyKind): Promise<TestTopolo
   const started = kind === 'single' ? await startRedis() : kind === 'sentinel' ? await startRedisSentinel() : await startRedisCluster();
   const startMs = performance.now() - t0;
   console.log(`redis topology ${kind}: started in ${startMs.toFixed(0)} ms`);
-  return { kind, url: started.url, startMs, cli: (...args) => started.cli(...args), cleanup: () => started.cleanup() };
+  return { kind, url: started.url, startMs, cli: (...args) => started.cli(...args), cleanup: () => started.cleanup(), server: started };
 }

@@ -3,7 +3,7 @@
  * connection (the control plane's subscriber) receives pub/sub on each; a client given nodes
  * that are all down fails fast and reports the outage on each; the cache follows a Sentinel
  * failover with one warn and one info line; on a Cluster, every key a stats batch writes is in
- * the stream's slot. The Redis-backed behaviour itself runs on all three in redis-kv,
+ * the stream's slot; with one master of a Cluster lost, no cache call waits. The Redis-backed behaviour itself runs on all three in redis-kv,
  * stats-redis, cache-integrity-redis, cli-stats and cli-kv.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -14,6 +14,7 @@ import type { SessionRecord } from '../../gateway/src/index.js';
 import { captureLog, eventually } from '../helpers/functions.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRedisSentinel, type TestSentinel } from '../helpers/redis-sentinel.js';
+import type { TestCluster } from '../helpers/redis-cluster.js';
 import { REDIS_TOPOLOGIES, startTopology, type RedisTopologyKind, type TestTopology } from '../helpers/redis-topology.js';
 
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {
@@ -166,6 +167,43 @@ describe('redis topology cluster: hash tags', () => {
       expect(await topo.cli('XLEN', 'tftpfn:sessions')).toBe(30);
     } finally {
       await sink.close();
+    }
+  });
+});
+
+describe('redis topology cluster: one master lost', () => {
+  // Last in the file: it kills a master of the file's cluster (no replica takes over).
+  test('the cache answers every call at once: keys on the lost master bypass, the others still hit', async () => {
+    const topo = await topology('cluster');
+    const cluster = topo.server as TestCluster;
+    const log = captureLog('info');
+    const commandTimeoutMs = 500;
+    const kv = new RedisKvStore({ url: topo.url, logger: log.logger, commandTimeoutMs });
+    try {
+      await until(() => kv.available, 10_000, 'the store connected to the cluster');
+      const keys = Array.from({ length: 30 }, (_, i) => `lost-${i}`);
+      for (const k of keys) await kv.set(k, Buffer.from(k));
+      expect(kv.stats.bypassed).toBe(0);
+      await cluster.killNode(1);
+      let rejected = 0;
+      let worstMs = 0;
+      const hitsBefore = kv.stats.hits;
+      // Three rounds over 1 s: before the survivors mark the node failed (cluster-node-timeout 2 s).
+      for (let round = 0; round < 3; round++) {
+        for (const k of keys) {
+          const t0 = performance.now();
+          await kv.get(k).catch(() => void rejected++);
+          worstMs = Math.max(worstMs, performance.now() - t0);
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      console.log(`cluster, one master lost: worst call ${worstMs.toFixed(1)} ms, stats ${JSON.stringify(kv.stats)}`);
+      expect(rejected).toBe(0);
+      expect(worstMs).toBeLessThan(commandTimeoutMs / 2);
+      expect(kv.stats.hits - hitsBefore).toBeGreaterThan(0);
+      expect(kv.stats.bypassed).toBeGreaterThan(0);
+    } finally {
+      await kv.close();
     }
   });
 });
