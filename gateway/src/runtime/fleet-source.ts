@@ -255,7 +255,14 @@ export class FleetSource {
       return this.fromDisk(name, e);
     }
     this.markReachable();
-    if (!rollout) return undefined;
+    if (!rollout) {
+      // Reachable, and it names nothing (a Redis that came back empty): what serves goes on, as a
+      // choice rather than a degradation.
+      if (this.fromCache.delete(name)) {
+        this.opts.log.warn({ event: 'controlPlaneNoRollout', function: name, serving: serving.versions }, `the control plane has no rollout for ${name}; ${serving.versions.join(' + ')} goes on serving`);
+      }
+      return undefined;
+    }
     this.rollouts.set(name, rollout);
     const wanted = rolloutVersions(rollout);
     const spec = (version: string): VersionSpec => ({ version, bundlePath: '' });
