@@ -1,7 +1,8 @@
 /**
  * `tftpfn rollback NAME [--to VERSION]`: make an earlier version serve every client, at once
  * (the bundle is already in every gateway's reach: only the rollout changes), then wait for
- * the live gateways as deploy does. Without --to: the version published just before the one
+ * the live gateways as deploy does. Without --to: the previous stable version when the control
+ * plane records it (Rollout.previousStable), else the version published just before the one
  * that serves now. A canary in progress ends.
  */
 import { Command } from 'commander';
@@ -44,7 +45,9 @@ export async function rollback(cp: ControlPlane, name: string, flags: { to?: str
   await requireFunction(cp, name);
   const before = await cp.rollout(name);
   let target = flags.to;
-  if (target === undefined) {
+  if (target === undefined && before?.previousStable !== undefined && (await cp.version(name, before.previousStable))) {
+    target = before.previousStable;
+  } else if (target === undefined) {
     const versions = await cp.versions(name);
     const at = before ? versions.findIndex((v) => v.id === before.stable) : -1;
     const previous = at >= 0 ? versions[at + 1] : undefined;

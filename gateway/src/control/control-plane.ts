@@ -55,6 +55,12 @@ export interface Rollout {
   /** Bumped on every change: a gateway compares it to know it is behind. */
   readonly revision: number;
   readonly updatedAt: string;
+  /**
+   * The stable version before the last change of `stable`, when the plane records it:
+   * `tftpfn rollback` goes there by default (without it, to the version published before the
+   * stable, which may be one that never served).
+   */
+  readonly previousStable?: string;
 }
 
 /** What one gateway last said about one function. */

@@ -30,6 +30,8 @@ export class FakeControlPlane implements ControlPlane {
   /** A clock the test controls, for version ids and times. */
   nowMs = Date.parse('2026-12-07T02:00:00.000Z');
   setRollouts = 0;
+  /** Whether rollouts carry previousStable (the contract makes it optional). */
+  recordsPreviousStable = false;
   published = 0;
 
   private now(): Date {
@@ -83,7 +85,14 @@ export class FakeControlPlane implements ControlPlane {
       if (!(await this.version(name, id))) throw new ControlPlaneError(`${name} has no version ${id}`);
     }
     const prev = this.rollouts.get(name);
-    const r: Rollout = { stable: next.stable, ...(next.canary ? { canary: next.canary } : {}), revision: (prev?.revision ?? 0) + 1, updatedAt: this.now().toISOString() };
+    const previousStable = prev && prev.stable !== next.stable ? prev.stable : prev?.previousStable;
+    const r: Rollout = {
+      stable: next.stable,
+      ...(next.canary ? { canary: next.canary } : {}),
+      revision: (prev?.revision ?? 0) + 1,
+      updatedAt: this.now().toISOString(),
+      ...(this.recordsPreviousStable && previousStable !== undefined ? { previousStable } : {}),
+    };
     this.rollouts.set(name, r);
     this.setRollouts++;
     for (const w of this.watchers) w(name);

@@ -95,6 +95,17 @@ describe('rollback', () => {
     expect(io.stdout.join('\n')).toMatch(new RegExp(`^gw-1\\s+${ids[1]}\\s+ok$`, 'm'));
   });
 
+  it('rollback: with previousStable recorded, goes back to the version that served before, skipping one that never did', async () => {
+    const { cp, ids } = await planeWithVersions();
+    cp.recordsPreviousStable = true;
+    // ids[2] serves; ids[1] was published but never served (a refused deploy); then ids[0] becomes stable after ids[2].
+    await cp.setRollout('grub', { stable: ids[0] });
+    const io = captureIo();
+    expect(await rollback(cp, 'grub', { timeoutMs: 0 }, io, noSleep)).toBe(0);
+    expect((await cp.rollout('grub'))!.stable).toBe(ids[2]);
+    expect(io.stdout[0]).toBe(`grub: rolled back from stable ${ids[0]} to ${ids[2]} (revision 3)`);
+  });
+
   it('rollback: --to names any version; unknown versions and the oldest are refused with the fix', async () => {
     const { cp, ids } = await planeWithVersions();
     expect(await rollback(cp, 'grub', { to: ids[0], timeoutMs: 0 }, captureIo())).toBe(0);
