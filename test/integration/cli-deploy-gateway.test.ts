@@ -41,6 +41,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'tftpfn-cli-deploy-gw-'));
   dir = join(work, 'deploy');
   mkdirSync(dir);
+  mkdirSync(join(work, 'cache'));
   hello('hello v1\n');
   // The first version, before the gateway starts: it must load it before it is ready.
   const first = await tftpfn(['deploy', 'hello', '-d', dir]);
@@ -53,6 +54,8 @@ beforeAll(async () => {
     port: 0,
     root: work,
     deployDir: dir,
+    // Inside the work folder, so the test leaves no cache behind.
+    controlCacheDir: join(work, 'cache'),
     gatewayId: 'gw-ack-test',
     controlPollMs: 200,
     functions: { hello: { uid, gid: process.getgid?.() ?? uid } },
