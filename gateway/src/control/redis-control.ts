@@ -355,6 +355,7 @@ export class RedisControlPlane implements ControlPlane {
   /** One Redis step: waits for the connection (bounded), and names what failed as a ControlPlaneError. */
   private async io<T>(what: string, fn: () => Promise<T>): Promise<T> {
     await this.ready();
+    await this.clusterNodesReady();
     try {
       return await fn();
     } catch (e) {
@@ -391,6 +392,36 @@ export class RedisControlPlane implements ControlPlane {
       this.client.once('ready', onReady);
     });
     if (!ok) throw new ControlPlaneError(`Redis is not reachable (connection ${this.client.status} after ${this.readyWaitMs} ms); check redisUrl and that Redis is up`);
+  }
+
+  /**
+   * A Cluster connects to each node on its first command, and with the offline queue off
+   * (redis/connection.ts) ioredis rejects a command for a node still connecting with
+   * "Connection is closed." (ioredis cluster/index.js: neither "ready" nor "wait"): two
+   * concurrent first commands to one node lose the second. So every master is connected, and
+   * waited for (bounded), before a command is sent; once they are ready this is a check of
+   * three statuses.
+   */
+  private async clusterNodesReady(): Promise<void> {
+    if (!(this.client instanceof Cluster)) return;
+    const pending = this.client.nodes('master').filter((n) => n.status !== 'ready');
+    if (pending.length === 0) return;
+    await Promise.all(
+      pending.map(
+        (node) =>
+          new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              node.off('ready', done);
+              resolve();
+            };
+            const timer = setTimeout(done, this.readyWaitMs);
+            node.once('ready', done);
+            if (node.status === 'wait') node.connect().catch(() => undefined);
+            if (node.status === 'ready') done();
+          }),
+      ),
+    );
   }
 
   private fire(name: string): void {
