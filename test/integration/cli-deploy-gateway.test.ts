@@ -46,9 +46,6 @@ beforeAll(async () => {
   // The first version, before the gateway starts: it must load it before it is ready.
   const first = await tftpfn(['deploy', 'hello', '-d', dir]);
   expect(first.code).toBe(0);
-  // The sandbox runs as the gateway's own user: as root it would run as nobody, which cannot read
-  // the fleet cache's bundles (written 0600 by runtime/fleet-cache.ts at the time of writing).
-  const uid = process.getuid?.() ?? 0;
   const config = {
     hosts: ['127.0.0.1'],
     port: 0,
@@ -58,7 +55,6 @@ beforeAll(async () => {
     controlCacheDir: join(work, 'cache'),
     gatewayId: 'gw-ack-test',
     controlPollMs: 200,
-    functions: { hello: { uid, gid: process.getgid?.() ?? uid } },
     routes: [{ match: 'hello.txt', function: 'hello' }],
   };
   cp = await openControlPlane(parseConfig(config), { pollMs: 50 });
