@@ -39,7 +39,7 @@ import {
 import { checkPublishInput, verifyBundle } from './bundle-check.js';
 import { replaceFile, syncDir, tempSuffix, withFileLock, writeDurable } from './folder-files.js';
 import { versionsToPrune } from './retention.js';
-import { checkFunctionName, checkRolloutRequest, checkVersionId, rolloutVersions } from './rollout-rules.js';
+import { checkFunctionName, checkRolloutRequest, checkVersionId, rolloutVersions, nextPreviousStable } from './rollout-rules.js';
 import { checkGatewayId, checkSecretName } from './names.js';
 import { openSecret, sealSecret } from './secret-box.js';
 import { formatVersionId, nextVersionMs, VERSION_ID } from './version-id.js';
@@ -202,7 +202,13 @@ export class FolderControlPlane implements ControlPlane {
         }
       }
       const previous = await this.rollout(name).catch(() => undefined);
-      const rollout: Rollout = { ...request, revision: (previous?.revision ?? 0) + 1, updatedAt: new Date().toISOString() };
+      const previousStable = nextPreviousStable(previous, request.stable);
+      const rollout: Rollout = {
+        ...request,
+        ...(previousStable !== undefined ? { previousStable } : {}),
+        revision: (previous?.revision ?? 0) + 1,
+        updatedAt: new Date().toISOString(),
+      };
       await replaceFile(join(fnDir, ROLLOUT_FILE), `${JSON.stringify(rollout, null, 2)}\n`);
       return rollout;
     });

@@ -99,17 +99,26 @@ return pruned
 `;
 
 /**
- * Replaces the rollout with revision + 1 once every version it names exists. KEYS: rollout,
- * versions. ARGV: the rollout as JSON without its revision, then the ids to check.
+ * Replaces the rollout with revision + 1 once every version it names exists, and remembers the
+ * stable it replaces as previousStable (rollout-rules.ts nextPreviousStable, the same rule in
+ * Lua). KEYS: rollout, versions. ARGV: the rollout as JSON without its revision, the next
+ * stable, then the ids to check.
  */
 const SET_ROLLOUT_LUA = `
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then return redis.error_reply('UNKNOWN ' .. ARGV[i]) end
 end
 local rev = 1
+local prevStable = nil
 local cur = redis.call('GET', KEYS[1])
-if cur then rev = (tonumber(cjson.decode(cur).revision) or 0) + 1 end
-local doc = '{"revision":' .. string.format('%d', rev) .. ',' .. string.sub(ARGV[1], 2)
+if cur then
+  local c = cjson.decode(cur)
+  rev = (tonumber(c.revision) or 0) + 1
+  if c.stable ~= ARGV[2] then prevStable = c.stable else prevStable = c.previousStable end
+end
+local prev = ''
+if type(prevStable) == 'string' then prev = '"previousStable":' .. cjson.encode(prevStable) .. ',' end
+local doc = '{"revision":' .. string.format('%d', rev) .. ',' .. prev .. string.sub(ARGV[1], 2)
 redis.call('SET', KEYS[1], doc)
 return doc
 `;
@@ -211,7 +220,7 @@ export class RedisControlPlane implements ControlPlane {
     const body = JSON.stringify({ ...request, updatedAt: new Date().toISOString() });
     let doc: string;
     try {
-      doc = String(await this.redis.eval(SET_ROLLOUT_LUA, 2, k.rollout, k.versions, body, ...rolloutVersions(request)));
+      doc = String(await this.redis.eval(SET_ROLLOUT_LUA, 2, k.rollout, k.versions, body, request.stable, ...rolloutVersions(request)));
     } catch (e) {
       const m = /UNKNOWN (\S+)/.exec(String((e as Error).message));
       if (m) throw new ControlPlaneError(`function "${name}" has no version ${m[1]}; "tftpfn versions ${name}" lists them`);

@@ -46,3 +46,13 @@ export function rolloutVersions(r: Pick<Rollout, 'stable' | 'canary'> | undefine
   if (!r) return [];
   return r.canary ? [r.stable, r.canary.version] : [r.stable];
 }
+
+/**
+ * The stable version before the last change of stable (what `tftpfn rollback` goes back to):
+ * the current stable when the next rollout changes it, else the one already remembered (a
+ * canary or a promote of the same stable does not move it).
+ */
+export function nextPreviousStable(current: Pick<Rollout, 'stable' | 'previousStable'> | undefined, nextStable: string): string | undefined {
+  if (!current) return undefined;
+  return current.stable !== nextStable ? current.stable : current.previousStable;
+}

@@ -187,13 +187,19 @@ export function controlPlaneContract(label: string, open: () => Promise<Contract
       const r2 = await plane.setRollout(name, { stable: b.id });
       expect(r2.revision).toBe(2);
       expect(await plane.rollout(name)).toEqual(r2);
+      // The stable it replaced is remembered for rollback; a canary beside it does not move that.
+      expect(r2.previousStable).toBe(a.id);
+      const withCanary = await plane.setRollout(name, { stable: b.id, canary: { version: a.id, percent: 20 } });
+      expect(withCanary).toMatchObject({ stable: b.id, previousStable: a.id, canary: { version: a.id, percent: 20 }, revision: 3 });
+      const r4 = await plane.setRollout(name, { stable: b.id });
+      expect(r4).toMatchObject({ stable: b.id, previousStable: a.id, revision: 4 });
       const missing = '20990101T000000000Z-deadbeef';
       const e = await rejection(plane.setRollout(name, { stable: missing }));
       expect(e).toBeInstanceOf(ControlPlaneError);
       expect(e.message).toContain(missing);
       expect((await rejection(plane.setRollout(name, { stable: a.id, canary: { version: missing, percent: 5 } }))).message).toContain(missing);
       expect((await rejection(plane.setRollout(name, { stable: 'latest' }))).message).toContain('not a version id');
-      expect(await plane.rollout(name)).toEqual(r2);
+      expect(await plane.rollout(name)).toEqual(r4);
       // Another function's versions do not count.
       const elsewhere = await plane.publish(fname('roll-other'), bundle('c'));
       expect((await rejection(plane.setRollout(name, { stable: elsewhere.id }))).message).toContain(elsewhere.id);
