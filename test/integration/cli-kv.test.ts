@@ -2,7 +2,8 @@
  * `tftpfn kv` as a user runs it, against a real redis-server: import the example inventory,
  * read and change keys, and see the grub example (a FunctionRuntime entry on RedisKvStore, as
  * a gateway runs it) answer from the store. Needs the build (`npm run build`). The import, get,
- * set and del tests run on one server, behind Sentinel and on a 3-master Cluster.
+ * set and del tests run on one server, behind Sentinel and on a 3-master Cluster; refusals,
+ * usage errors and the grub example on one server.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,6 +87,30 @@ describe.each(REDIS_TOPOLOGIES)('tftpfn kv (%s)', (kind) => {
     ]);
   });
 
+  test('kv get, set (text, @file, --ttl) and del', async () => {
+    await redis.cli('FLUSHALL');
+    expect(await tftpfn(['kv', 'set', 'motd', 'hello there'])).toMatchObject({ code: 0, stdout: 'set motd (11 bytes)\n' });
+    expect(await redisGet('tftpfn:kv:motd')).toBe('hello there');
+    expect(await tftpfn(['kv', 'get', 'motd'])).toMatchObject({ code: 0, stdout: 'hello there', stderr: '' });
+
+    const entry = join(work, 'entry.json');
+    writeFileSync(entry, JSON.stringify({ kernel: '/from-file' }));
+    expect((await tftpfn(['kv', 'set', 'machine:default', `@${entry}`, '--ttl', '600'])).code).toBe(0);
+    expect(await redisGet('tftpfn:kv:machine:default')).toBe('{"kernel":"/from-file"}');
+    const ttl = (await redis.cli('TTL', 'tftpfn:kv:machine:default')) as number;
+    expect(ttl > 590 && ttl <= 600).toBe(true);
+
+    expect(await tftpfn(['kv', 'del', 'motd'])).toMatchObject({ code: 0, stdout: 'deleted motd\n' });
+    const absent = await tftpfn(['kv', 'get', 'motd']);
+    expect([absent.code, absent.stdout, absent.stderr]).toEqual([1, '', 'tftpfn kv get: no key "motd" (Redis key tftpfn:kv:motd)\n']);
+    const noFile = await tftpfn(['kv', 'set', 'x', '@nope.json']);
+    expect([noFile.code, noFile.stderr]).toEqual([1, 'tftpfn kv set: cannot read nope.json (ENOENT)\n']);
+  });
+
+});
+
+// Refused before Redis is written to: one server is enough.
+describe('tftpfn kv: refusals and usage', () => {
   test('kv import: a bad inventory is refused with the reason, and nothing is written', async () => {
     await redis.cli('FLUSHALL');
     const cases: [unknown, string][] = [
@@ -111,29 +136,6 @@ describe.each(REDIS_TOPOLOGIES)('tftpfn kv (%s)', (kind) => {
     expect(await redis.cli('DBSIZE')).toBe(0);
   });
 
-  test('kv get, set (text, @file, --ttl) and del', async () => {
-    await redis.cli('FLUSHALL');
-    expect(await tftpfn(['kv', 'set', 'motd', 'hello there'])).toMatchObject({ code: 0, stdout: 'set motd (11 bytes)\n' });
-    expect(await redisGet('tftpfn:kv:motd')).toBe('hello there');
-    expect(await tftpfn(['kv', 'get', 'motd'])).toMatchObject({ code: 0, stdout: 'hello there', stderr: '' });
-
-    const entry = join(work, 'entry.json');
-    writeFileSync(entry, JSON.stringify({ kernel: '/from-file' }));
-    expect((await tftpfn(['kv', 'set', 'machine:default', `@${entry}`, '--ttl', '600'])).code).toBe(0);
-    expect(await redisGet('tftpfn:kv:machine:default')).toBe('{"kernel":"/from-file"}');
-    const ttl = (await redis.cli('TTL', 'tftpfn:kv:machine:default')) as number;
-    expect(ttl > 590 && ttl <= 600).toBe(true);
-
-    expect(await tftpfn(['kv', 'del', 'motd'])).toMatchObject({ code: 0, stdout: 'deleted motd\n' });
-    const absent = await tftpfn(['kv', 'get', 'motd']);
-    expect([absent.code, absent.stdout, absent.stderr]).toEqual([1, '', 'tftpfn kv get: no key "motd" (Redis key tftpfn:kv:motd)\n']);
-    const noFile = await tftpfn(['kv', 'set', 'x', '@nope.json']);
-    expect([noFile.code, noFile.stderr]).toEqual([1, 'tftpfn kv set: cannot read nope.json (ENOENT)\n']);
-  });
-
-});
-
-describe('tftpfn kv: usage', () => {
   test('kv: no Redis given is a usage error; an unreachable Redis says so and how to fix it', async () => {
     const none = await tftpfn(['kv', 'get', 'x'], { TFTPFN_REDIS_URL: undefined });
     expect([none.code, none.stderr]).toEqual([2, 'tftpfn kv get: no Redis given: pass --redis-url redis://HOST:PORT or set TFTPFN_REDIS_URL\n']);

@@ -37,15 +37,14 @@ describe('tftpfn stats: usage', () => {
     expect(r.stderr).toContain('pass --redis-url redis://HOST:PORT or set TFTPFN_REDIS_URL');
   });
 
-  test('tail and stats against Sentinels that are all down say so and exit 2 within the connect bound', async () => {
+  test('tail against Sentinels that are all down says so and exits 2 within the connect bound', async () => {
+    // tail reconnects (a live view outlives a restart), so only the 5 s connect bound ends this.
     const url = `redis-sentinel://127.0.0.1:${await freePort()}/mymaster`;
-    for (const args of [['tail', '--count', '1'], ['stats', '--once']]) {
-      const r = await spawnCli([...args, '--redis-url', url], { timeoutMs: 20_000 }).done;
-      expect(r.code, args[0]).toBe(2);
-      expect(r.stderr).toContain(`tftpfn ${args[0]}: cannot reach Redis at ${url} (`);
-      // The 5 s connect bound, plus the CLI's start and ioredis's ~2 s before the process exits.
-      expect(r.ms).toBeLessThan(12_000);
-    }
+    const r = await spawnCli(['tail', '--count', '1', '--redis-url', url], { timeoutMs: 20_000 }).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`tftpfn tail: cannot reach Redis at ${url} (`);
+    // The bound, plus the CLI's start and ioredis's ~2 s before the process exits.
+    expect(r.ms).toBeLessThan(12_000);
   });
 });
 
