@@ -61,6 +61,7 @@ async function gateway(cp: FakeControlPlane, host: string, id: string, cacheDir:
       gatewayId: id,
       controlCacheDir: cacheDir,
       controlPollMs: 500,
+      metricsPort: 0,
       // Seals the secrets kept in the disk cache (the fake control plane keeps its own in clear).
       secretsKey: 'ab'.repeat(32),
       routes: [{ match: 'hello/**', function: 'hello' }],
@@ -101,6 +102,11 @@ describe('fleet source with real gateways', () => {
 
     // A route to a function never deployed: not ready, and the reason names it.
     expect(a.g.ready()).toEqual({ ready: false, reasons: ['function hello has no version loaded'] });
+    const readyz = async (gw: Gw) => {
+      const r = await fetch(`http://127.0.0.1:${gw.g.metricsPort}/readyz`);
+      return `${r.status} ${await r.text()}`;
+    };
+    expect(await readyz(a)).toBe('503 not ready\n- function hello has no version loaded\n');
 
     // Deploy: both gateways serve it, with its settings and secrets, and acknowledge.
     const one = await cp.add('hello', await bundle('one'), { vars: { SITE: 'rack1' } });
@@ -111,6 +117,7 @@ describe('fleet source with real gateways', () => {
     console.log(`fleet-source: deploy served by both gateways ${Date.now() - deployedAt} ms after setRollout`);
     expect(await eventually(() => ['gw-a', 'gw-b'].every((id) => cp.ackLog.some((k) => k.gateway === id && k.revision === 1 && k.ok)))).toBe(true);
     expect(a.g.ready()).toEqual({ ready: true, reasons: [] });
+    expect(await readyz(a)).toBe('200 ready\n');
 
     // Canary at 30%: every client (a MAC in the path) lands where the pure pick says, every time, on both gateways.
     const two = await cp.add('hello', await bundle('two'), { vars: { SITE: 'rack1' } });
@@ -161,6 +168,7 @@ describe('fleet source with real gateways', () => {
     cp.down = true;
     b = await gateway(cp, '127.0.0.2', 'gw-b', cacheB);
     expect(b.g.ready()).toEqual({ ready: true, reasons: ['degraded: control plane unreachable, serving cached versions'] });
+    expect((await readyz(b)).startsWith('200 ready\n')).toBe(true);
     expect(await fetchText(b, 'hello/x')).toBe('one rack1 tok');
     // A deploy it cannot hear; then the control plane returns and B catches up.
     cp.down = false;
