@@ -153,6 +153,12 @@ export class FleetSource {
       names = await this.opts.cache.functions();
     }
     for (const name of [...names, ...this.opts.names]) this.follow(name);
+    // Watching before the first loads: a rollout changed meanwhile is not left for the poll.
+    this.unwatch = this.cp.watch((name) => {
+      if (this.closed) return;
+      this.follow(name);
+      if (this.followed.has(name)) void this.settle(name);
+    });
     await Promise.all([...this.followed].map((n) => this.settle(n)));
     if (this.unreachable || this.fromCache.size > 0) {
       // The one line a start without the control plane logs (later outages log their own).
@@ -165,11 +171,6 @@ export class FleetSource {
           : `control plane unreachable (${reason}); nothing cached in ${this.opts.cache.dir}, so no deployed function serves until it answers`,
       );
     }
-    this.unwatch = this.cp.watch((name) => {
-      if (this.closed) return;
-      this.follow(name);
-      if (this.followed.has(name)) void this.settle(name);
-    });
     this.pollTimer = setInterval(() => void this.poll(), this.opts.pollMs);
     this.pollTimer.unref();
     this.beat();
