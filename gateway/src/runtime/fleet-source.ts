@@ -72,6 +72,9 @@ function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** How long a bundle that could not be fetched (or failed its hash) is left alone while the function serves another version. */
+export const FETCH_RETRY_MS = 15_000;
+
 /** The words /readyz and the heartbeat carry while the gateway serves what it cached. */
 export const DEGRADED_CACHED = 'control plane unreachable, serving cached versions';
 export const DEGRADED_EMPTY = 'control plane unreachable';
@@ -102,6 +105,12 @@ export class FleetSource {
   private readonly records = new Map<string, VersionRecord>();
   /** The rollout each function was last read at (the ack names its revision). */
   private readonly rollouts = new Map<string, Rollout>();
+  /**
+   * Bundles that could not be fetched or failed their hash check (by function NUL version), and
+   * when: not fetched again for FETCH_RETRY_MS while the function serves something, so a damaged
+   * bundle costs one download and one log line per period, not one per poll.
+   */
+  private readonly failedFetches = new Map<string, { atMs: number; error: string }>();
   /** Why the last resolve of a function failed (a fetch, a hash mismatch), until one succeeds. */
   private readonly resolveErrors = new Map<string, string>();
   /** The secrets the function's pools were last given (cached to disk with what it serves). */
@@ -272,6 +281,13 @@ export class FleetSource {
       this.resolveErrors.delete(name);
       return { ...spec(rollout.stable), canary: rollout.canary && wanted.length > 1 ? { spec: spec(rollout.canary.version), percent: rollout.canary.percent } : undefined };
     }
+    const recent = wanted.map((v) => this.failedFetches.get(`${name}\0${v}`)).find((f) => f !== undefined && this.now().getTime() - f.atMs < FETCH_RETRY_MS);
+    if (recent && serving.versions.length > 0) {
+      // What serves is asked for again (nothing to do); the ack keeps the reason.
+      this.resolveErrors.set(name, recent.error);
+      const [stable, canary] = serving.versions;
+      return { ...spec(stable), canary: canary !== undefined ? { spec: spec(canary), percent: serving.canaryPercent ?? 0 } : undefined };
+    }
     try {
       const secrets = await this.call(`secrets of ${name}`, () => this.cp.secrets(name));
       const stable = await this.prepare(name, rollout.stable, secrets);
@@ -303,12 +319,18 @@ export class FleetSource {
     let bundlePath: string;
     if (await this.opts.cache.hasBundle(name, record.sha256)) bundlePath = this.opts.cache.bundlePath(name, record.sha256);
     else {
-      // A bundle is megabytes at most: six call timeouts is a slow bucket, not a dead one.
-      const { code, map } = await within(Promise.resolve().then(() => this.cp.fetchBundle(record)), 6 * this.callMs, `bundle of ${name}@${id}`);
-      // fetchBundle verifies; a second look costs one hash and guards a control plane that did not.
-      const actual = createHash('sha256').update(code).digest('hex');
-      if (actual !== record.sha256) throw new Error(`${name}@${id}: bundle sha256 mismatch (expected ${record.sha256}, got ${actual}); rejected`);
-      bundlePath = await this.opts.cache.putBundle(name, record.sha256, code, map);
+      try {
+        // A bundle is megabytes at most: six call timeouts is a slow bucket, not a dead one.
+        const { code, map } = await within(Promise.resolve().then(() => this.cp.fetchBundle(record)), 6 * this.callMs, `bundle of ${name}@${id}`);
+        // fetchBundle verifies; a second look costs one hash and guards a control plane that did not.
+        const actual = createHash('sha256').update(code).digest('hex');
+        if (actual !== record.sha256) throw new Error(`${name}@${id}: bundle sha256 mismatch (expected ${record.sha256}, got ${actual}); rejected`);
+        bundlePath = await this.opts.cache.putBundle(name, record.sha256, code, map);
+      } catch (e) {
+        this.failedFetches.set(key, { atMs: this.now().getTime(), error: (e as Error).message });
+        throw e;
+      }
+      this.failedFetches.delete(key);
     }
     return { version: id, bundlePath, settings: record.settings, secrets };
   }

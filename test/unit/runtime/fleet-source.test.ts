@@ -12,7 +12,7 @@ import { Generations } from '../../../gateway/src/runtime/generations.js';
 import { Reloader } from '../../../gateway/src/runtime/reload.js';
 import type { VersionSource, VersionSpec } from '../../../gateway/src/runtime/version-sources.js';
 import { FleetCache } from '../../../gateway/src/runtime/fleet-cache.js';
-import { DEGRADED_CACHED, FleetSource, type FleetSlots } from '../../../gateway/src/runtime/fleet-source.js';
+import { DEGRADED_CACHED, FETCH_RETRY_MS, FleetSource, type FleetSlots } from '../../../gateway/src/runtime/fleet-source.js';
 import { FakeInvoker } from '../../helpers/fake-invoker.js';
 import { captureLog, eventually } from '../../helpers/functions.js';
 import { FakeControlPlane } from '../control/fake-control-plane.js';
@@ -55,7 +55,7 @@ function slots() {
   return { fleetSlots, map, loads, serving: (name: string) => map.get(name)?.gens.serving() ?? [] };
 }
 
-function fleet(cp: FakeControlPlane, dir: string, extra: { names?: string[]; heartbeatMs?: number; pollMs?: number; gateway?: string } = {}) {
+function fleet(cp: FakeControlPlane, dir: string, extra: { names?: string[]; heartbeatMs?: number; pollMs?: number; gateway?: string; now?: () => Date } = {}) {
   const log = captureLog();
   const f = new FleetSource({
     controlPlane: cp,
@@ -66,6 +66,7 @@ function fleet(cp: FakeControlPlane, dir: string, extra: { names?: string[]; hea
     heartbeatMs: extra.heartbeatMs ?? 60_000,
     names: extra.names ?? [],
     callTimeoutMs: 1000,
+    now: extra.now,
   });
   fleets.push(f);
   return { f, log };
@@ -119,7 +120,8 @@ describe('fleet source', () => {
     await cp.setRollout('hello', { stable: good.id });
     const dir = cacheDir();
     const s = slots();
-    const { f } = fleet(cp, dir);
+    let nowMs = Date.UTC(2026, 0, 1);
+    const { f } = fleet(cp, dir, { now: () => new Date(nowMs) });
     await f.start(s.fleetSlots);
     const next = await cp.add('hello', 'export const handle = () => "b";');
     cp.tamper(next.sha256);
@@ -130,6 +132,17 @@ describe('fleet source', () => {
     expect(cp.ackLog[1].serving).toEqual([good.id]);
     expect(s.loads.map((l) => l.spec.version)).toEqual([good.id]);
     expect(await new FleetCache(dir, KEY).hasBundle('hello', next.sha256)).toBe(false);
+    // Not downloaded again on every poll: once per FETCH_RETRY_MS while the previous one serves.
+    const fetches = cp.fetches;
+    await f.poll();
+    await f.poll();
+    expect(cp.fetches).toBe(fetches);
+    expect(cp.ackLog).toHaveLength(2);
+    nowMs += FETCH_RETRY_MS;
+    await f.poll();
+    expect(cp.fetches).toBe(fetches + 1);
+    expect(s.serving('hello')).toEqual([good.id]);
+    expect(cp.ackLog).toHaveLength(2);
   });
 
   test('a restart with the control plane down serves the cached versions, says so once, and catches up when it returns', async () => {
