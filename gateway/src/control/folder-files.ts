@@ -4,9 +4,10 @@
  * version folder is written under a temporary name, flushed, and renamed into place (atomic
  * on POSIX) — and a short lock file serialises the read-modify-write steps of one function
  * (rollout revision, pruning, secrets), so concurrent deployers and gateways stay consistent.
+ * A folder or file that is not there (yet) reads as empty, not as an error.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ControlPlaneError } from './control-plane.js';
 
@@ -86,5 +87,27 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): P
     return await fn();
   } finally {
     await rm(lockPath, { force: true });
+  }
+}
+
+/** The names in `dir`; none when it (or a parent) does not exist. */
+export async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw e;
+  }
+}
+
+/** The file's text; undefined when it (or a parent) does not exist. */
+export async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw e;
   }
 }
