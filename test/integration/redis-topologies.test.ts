@@ -171,6 +171,25 @@ describe('redis topology cluster: hash tags', () => {
   });
 });
 
+describe('redis topology cluster: first commands', () => {
+  test('once whenConnected() resolves, a burst of concurrent reads reaches every master: none is bypassed', async () => {
+    const topo = await topology('cluster');
+    const keys = Array.from({ length: 60 }, (_, i) => `burst-${i}`);
+    for (const k of keys) expect(await topo.cli('SET', `tftpfn:${k}`, k)).toBe('OK');
+    const kv = new RedisKvStore({ url: topo.url, logger: captureLog('silent').logger, commandTimeoutMs: 2000 });
+    try {
+      expect(await kv.whenConnected(10_000)).toBe(true);
+      // ioredis connects a cluster's node lazily; with the offline queue off, a second command
+      // to a node still connecting would be refused ('Connection is closed.').
+      const got = await Promise.all(keys.map((k) => kv.get(k)));
+      expect(got.map((v) => (v ? Buffer.from(v).toString() : undefined))).toEqual(keys);
+      expect(kv.stats).toMatchObject({ hits: keys.length, bypassed: 0, errors: 0 });
+    } finally {
+      await kv.close();
+    }
+  });
+});
+
 describe('redis topology cluster: one master lost', () => {
   // Last in the file: it kills a master of the file's cluster (no replica takes over).
   test('the cache answers every call at once: keys on the lost master bypass, the others still hit', async () => {

@@ -135,6 +135,8 @@ async function runWith(verb: string, flags: Flags, body: (store: RedisKvStore) =
     const deadline = Date.now() + CONNECT_WAIT_MS;
     // A refused connection is final for a one-shot command; only a slow one is worth the wait.
     while (!store.available && cause === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // A Cluster: every master's connection open before an import's burst of writes (redis/connection.ts).
+    if (store.available) await store.whenConnected(Math.max(0, deadline - Date.now()));
     if (!store.available) {
       throw new KvCliError(
         `cannot reach Redis at ${redactRedisUrl(flags.redisUrl)} (${cause ?? `no connection within ${CONNECT_WAIT_MS} ms`}): is redis-server running there? Check --redis-url or TFTPFN_REDIS_URL`,

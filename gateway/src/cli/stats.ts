@@ -9,7 +9,7 @@
  */
 import { Command, Option } from 'commander';
 import { REDIS_KEY_PREFIX, STATS_STREAM_KEY, statsKeys } from '../cache/keyspace.js';
-import { connectRedis, redactRedisUrl, type RedisClient } from '../redis/connection.js';
+import { connectRedis, redactRedisUrl, whenRedisReady, type RedisClient } from '../redis/connection.js';
 import { parseRedisUrl, REDIS_URL_FORMS } from '../redis/redis-spec.js';
 import { scanKeys } from '../redis/scan-keys.js';
 import { minuteEpoch } from '../stats/redis-sink.js';
@@ -100,6 +100,8 @@ export async function connectCliRedis(verb: string, url: string | undefined, rec
   });
   try {
     await Promise.race([connecting, bound]);
+    // A Cluster: every master's connection open before the first commands (redis/connection.ts).
+    await whenRedisReady(client, CONNECT_WAIT_MS);
   } catch (e) {
     client.disconnect();
     throw new Error(

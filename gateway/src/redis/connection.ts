@@ -107,6 +107,9 @@ export function connectRedis(target: string | RedisSpec, opts: RedisConnectOptio
   return client;
 }
 
+/** A cluster node still opening its connection. */
+const OPENING = new Set(['wait', 'connecting', 'connect']);
+
 /** A second connection like `client` (topology and options), reporting to `on`: e.g. a subscriber. */
 export function duplicateRedis(client: RedisClient, on?: RedisEvents): RedisClient {
   const copy: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
@@ -136,8 +139,30 @@ function watchConnection(client: RedisClient, on: RedisEvents): void {
   });
 }
 
-/** Resolves true once `client` is ready, false after `timeoutMs` (never rejects). */
-export function whenRedisReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+/**
+ * Resolves true once `client` is ready, false after `timeoutMs` (never rejects).
+ *
+ * A Cluster is ready when its slot map is known, but ioredis opens a node's connection only at
+ * the node's first command, and with the offline queue off it refuses ('Connection is closed.')
+ * every other command for that node until the connection is up: a burst of first reads lost a
+ * third of them (measured: 60 concurrent GETs right after 'ready', 20 bypassed). So here every
+ * master connects now, and this resolves once none is still opening. Call it before a burst
+ * (the gateway's start, a CLI command); a lone command on a cold node is fine without it.
+ */
+export async function whenRedisReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  if (!(await whenStatusReady(client, timeoutMs))) return false;
+  if (!(client instanceof Cluster)) return true;
+  for (const node of client.nodes('master')) if (node.status === 'wait') node.connect().catch(() => undefined);
+  // Bounded: a master that is down ends its attempt ('end'), so this loop does not wait for it.
+  while (client.nodes('master').some((n) => OPENING.has(n.status))) {
+    if (performance.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return client.status === 'ready';
+}
+
+function whenStatusReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
   if (client.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
