@@ -53,6 +53,8 @@ export const DEFAULTS = {
   fileCacheMaxFileBytes: 8 * 1024 * 1024,
   fileCacheMaxBytes: 128 * 1024 * 1024,
   socketBufferBytes: 4 * 1024 * 1024,
+  /** How DATA windows leave: 'auto' (UDP GSO where it works), 'gso', or 'plain' (one datagram per send). */
+  sendPath: 'auto' as 'auto' | 'gso' | 'plain',
   logLevel: 'info',
   shutdownGraceMs: 10000,
   processes: 1,

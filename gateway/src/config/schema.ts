@@ -126,6 +126,12 @@ export const configSchema = z
     /** Idle session sockets kept per local address for reuse (0 = a fresh random port per session). */
     sessionSocketPool: int(0, 65535).default(DEFAULTS.sessionSocketPool),
     socketBufferBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.socketBufferBytes),
+    /** How DATA windows leave the socket (transport/batch-send): runs of equal blocks as one UDP GSO sendmsg, or one datagram per send. */
+    sendPath: z
+      .enum(['auto', 'gso', 'plain'], {
+        error: 'use "auto" (UDP GSO where the kernel and the optional koffi package allow it, else one datagram per send), "gso" (the same, warning when GSO is unusable) or "plain" (one datagram per send)',
+      })
+      .default(DEFAULTS.sendPath),
 
     // ── Local policy: retransmission, slow start and session limits (docs/RELIABILITY.md).
     timeoutMs: int(10, 255_000).default(DEFAULTS.timeoutMs),

@@ -24,6 +24,7 @@ import type { FailureKind } from '../runtime/function-failure.js';
 import type { ReloadEvent } from '../runtime/function-runtime.js';
 import type { SessionRecord } from './session-record.js';
 import { REASON_OF_LIMIT, type RefusalLimit } from '../admission/admission.js';
+import { SEND_PATH_STATS } from '../transport/batch-send/send-path-stats.js';
 
 export const METRIC_PREFIX = 'tftpfn_';
 
@@ -187,6 +188,41 @@ export class GatewayMetrics {
       collect() {
         const s = stats();
         if (s) this.set(s.counters.bufferBytesReservedPeak ?? 0);
+      },
+    });
+    // The send path is process-wide (the kernel's UDP_SEGMENT, the koffi binary, the NIC), read
+    // at scrape time from transport/batch-send/send-path-stats.ts.
+    new Gauge({
+      name: name('send_path_info'),
+      help: "How DATA windows leave the sockets now: path=\"gso\" (runs of equal blocks as one UDP GSO sendmsg) or \"plain\" (one datagram per send; config sendPath, or GSO unusable here); 1 for the path in use.",
+      labelNames: ['path'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ path: SEND_PATH_STATS.path }, 1);
+      },
+    });
+    const sendPathCounter = (metric: string, help: string, read: () => number) =>
+      new Counter({
+        name: name(metric),
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    sendPathCounter('gso_sends_total', 'UDP GSO sendmsg calls that succeeded (each carries a run of equal-size DATA blocks).', () => SEND_PATH_STATS.gsoSends);
+    sendPathCounter('gso_segments_total', 'Datagrams carried by successful UDP GSO sends.', () => SEND_PATH_STATS.gsoSegments);
+    sendPathCounter('plain_datagrams_total', 'Datagrams of session windows sent one per send through dgram (single and short last blocks, the plain path, fallbacks).', () => SEND_PATH_STATS.plainDatagrams);
+    new Counter({
+      name: name('gso_fallbacks_total'),
+      help: 'UDP GSO sends that failed and went out through dgram instead, by errno (EAGAIN: socket full, that window only; EIO: no offload, GSO off for the process; others: off for that socket).',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of Object.entries(SEND_PATH_STATS.fallbacksByCode)) this.inc({ code }, n);
       },
     });
 

@@ -24,6 +24,12 @@ export interface SessionEnd {
 
 export interface DriverIo {
   send(datagram: Datagram): void;
+  /**
+   * Everything the session polled out in one drain, in order (a DATA window, or one packet).
+   * When given, it replaces `send` so the transport can batch a window (UDP GSO,
+   * transport/batch-send); the session decided what goes, this only decides how.
+   */
+  sendWindow?(datagrams: readonly Datagram[]): void;
   reader?: ByteReader;
   writer?: ByteWriter;
   netascii: boolean;
@@ -107,7 +113,15 @@ export class SessionDriver {
 
   private drainSends(): void {
     let pkt: Datagram | undefined;
-    while ((pkt = this.session.pollTransmit()) !== undefined) this.io.send(pkt);
+    if (this.io.sendWindow === undefined) {
+      while ((pkt = this.session.pollTransmit()) !== undefined) this.io.send(pkt);
+      return;
+    }
+    const first = this.session.pollTransmit();
+    if (first === undefined) return;
+    const window: Datagram[] = [first];
+    while ((pkt = this.session.pollTransmit()) !== undefined) window.push(pkt);
+    this.io.sendWindow(window);
   }
 
   private onEvent(ev: SessionEvent): void {

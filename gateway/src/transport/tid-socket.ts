@@ -13,9 +13,13 @@
  * gateway.
  */
 import type dgram from 'node:dgram';
+import type { Logger } from 'pino';
+import type { Datagram } from '../session/types.js';
 import type { Endpoint } from './endpoint.js';
 import { bindSessionSocket } from './bind.js';
 import { SocketPool } from './socket-pool.js';
+import { WindowSender, type Peer, type SendPathMode } from './batch-send/window-sender.js';
+import type { SendPath } from './batch-send/send-path-stats.js';
 
 /** Linux's usual net.core.wmem_default / rmem_default. */
 const DEFAULT_SOCKET_BUFFER_BYTES = 212_992;
@@ -28,6 +32,8 @@ export interface TidSocketConfig {
   sessionSocketPool: number;
   socketBufferBytes: number;
   portRange?: string;
+  /** How DATA windows leave (batch-send/window-sender.ts); absent: 'auto'. */
+  sendPath?: SendPathMode;
 }
 
 export class TidSockets {
@@ -36,8 +42,14 @@ export class TidSockets {
   private readonly portRange: { low: number; high: number } | undefined;
   /** A valid ACK at a session's port is evidence that the peer reads our packets. */
   readonly portIsSecret: boolean;
+  /** Sends a session's windows: UDP GSO runs where usable, dgram otherwise. */
+  private readonly windows: WindowSender;
 
-  constructor(private readonly config: TidSocketConfig) {
+  constructor(
+    private readonly config: TidSocketConfig,
+    log?: Pick<Logger, 'info' | 'warn'>,
+  ) {
+    this.windows = new WindowSender(config.sendPath ?? 'auto', { log });
     // Reused at random, and only once a quarter of the pool is idle (see SocketPool).
     this.pool = new SocketPool(config.sessionSocketPool, Math.max(1, Math.ceil(config.sessionSocketPool / 4)));
     if (config.portRange) {
@@ -61,6 +73,24 @@ export class TidSockets {
       reused.setSendBufferSize(bufferBytes);
     }
     return reused ?? (await bindSessionSocket(local.address, local.family, this.portRange, bufferBytes));
+  }
+
+  /** Settles with the send path once detection at start is done (windows go through dgram until then). */
+  get sendPathReady(): Promise<SendPath> {
+    return this.windows.ready;
+  }
+
+  /** The send path windows take now ('gso' or 'plain'), for the listening log line. */
+  get sendPath(): SendPath {
+    return this.windows.currentPath;
+  }
+
+  /**
+   * Sends what the session polled out in one drain (a window, or one packet) to its peer, in
+   * order, from `socket`: the session's TID socket, or the listening socket in single-port mode.
+   */
+  sendWindow(socket: dgram.Socket, datagrams: readonly Datagram[], peer: Peer): void {
+    this.windows.sendWindow(socket, datagrams, peer);
   }
 
   /** A session's socket back, for reuse (or closed when the pool is off or full). */

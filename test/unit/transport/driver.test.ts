@@ -62,6 +62,28 @@ afterEach(() => {
 });
 
 describe('transport: session driver', () => {
+  it('driver: with sendWindow, everything one drain polls out goes in one call, in order (the batching seam); send is not used', () => {
+    const s = new ScriptedSession();
+    const windows: Datagram[][] = [];
+    const single: Datagram[] = [];
+    s.sends.push(Uint8Array.of(0, 3, 0, 1), Uint8Array.of(0, 3, 0, 2), Uint8Array.of(0, 3, 0, 3));
+    const driver = new SessionDriver(s, {
+      send: (d) => single.push(d),
+      sendWindow: (ds) => windows.push([...ds]),
+      netascii: false,
+      onEnd: () => {},
+      onClose: () => {},
+    });
+    driver.start();
+    expect(windows.map((w) => w.map((d) => (d as Uint8Array)[3]))).toEqual([[1, 2, 3]]);
+    // A lock-step step: one packet, one call; a drain with nothing to send: no call.
+    s.sends.push(Uint8Array.of(0, 3, 0, 4));
+    driver.onDatagram(Buffer.from([0, 4, 0, 3]));
+    driver.onDatagram(Buffer.from([0, 4, 0, 3]));
+    expect(windows.map((w) => w.length)).toEqual([3, 1]);
+    expect(single).toEqual([]);
+  });
+
   it('driver: start sends what the session queued and arms one timer for its deadline', () => {
     const s = new ScriptedSession();
     s.sends.push(Uint8Array.of(0, 6));
