@@ -12,6 +12,7 @@ import { FUNCTION_NAME } from '../config/schema.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { ControlPlane, GatewayAck, Rollout } from '../control/control-plane.js';
 import { openControlPlane } from '../control/open.js';
+import { integer } from './arg-parsers.js';
 
 /** Where a verb writes: stdout lines, stderr lines, and whether stdout is a terminal (progress redraws). */
 export interface Io {
@@ -67,6 +68,11 @@ export function addControlOptions(cmd: Command): Command {
     .option('--control-prefix <prefix>', 'their key prefix in it (the gateway\'s "controlPrefix", default control/)')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint of the bucket (default AWS)')
     .option('--s3-region <region>', 'S3 region');
+}
+
+/** --timeout-ms, as every verb that changes a rollout takes it (the wait of settleRollout). */
+export function addAckTimeoutOption(cmd: Command): Command {
+  return cmd.option('--timeout-ms <ms>', 'how long to wait for the live gateways to acknowledge', integer(0, 3_600_000), 10_000);
 }
 
 /** The config the gateway would load from the same file, environment and flags. */
@@ -191,6 +197,16 @@ export async function restoreOnReject(cp: ControlPlane, name: string, before: Ro
   const back = await cp.setRollout(name, { stable: before.stable, ...(before.canary ? { canary: before.canary } : {}) });
   io.err(`${name}: the rollout is back to ${describeRollout(back)} (revision ${back.revision}); fix the version and deploy again`);
   return code;
+}
+
+/**
+ * How every verb that changed a rollout ends (deploy, rollback, rollout): wait for the live
+ * gateways' acknowledgements, and after a rejection put back the rollout from `before`.
+ * Returns the exit code (awaitAcks's).
+ */
+export async function settleRollout(cp: ControlPlane, name: string, before: Rollout | undefined, rollout: Rollout, wait: AckWait, io: Io): Promise<number> {
+  const code = await awaitAcks(cp, name, rollout, wait, io);
+  return restoreOnReject(cp, name, before, code, io);
 }
 
 function printAckTable(rows: AckRow[], timeoutMs: number, io: Io): void {

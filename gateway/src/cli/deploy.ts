@@ -25,14 +25,14 @@ import { checkBundleLoads } from '../runtime/load-check.js';
 import { integer } from './arg-parsers.js';
 import { bundleOrReport, defaultFunctionName, formatBytes, resolveEntry } from './build.js';
 import {
+  addAckTimeoutOption,
   addControlOptions,
-  awaitAcks,
-  restoreOnReject,
   checkName,
   ControlCliError,
   describeRollout,
   processIo,
   requireVersion,
+  settleRollout,
   withControlPlane,
   type AckWait,
   type ControlFlags,
@@ -64,7 +64,6 @@ export function deployCommand(): Command {
     .option('-m, --message <text>', 'a note kept with the version (tftpfn versions shows it)')
     .option('--smoke <path>', 'also run the handler once for this path before publishing; an error refuses the deploy')
     .option('--percent <n>', 'serve it to this share of clients only, as a canary beside the current stable (1-99)')
-    .option('--timeout-ms <ms>', 'how long to wait for the live gateways to acknowledge', integer(0, 3_600_000), 10_000)
     .addOption(new Option('--author <who>', 'recorded as who deployed (default USER@HOSTNAME)').env('TFTPFN_DEPLOY_AUTHOR'))
     .option('--minify', 'minify the bundle')
     .option('--list', 'deprecated: use tftpfn versions NAME')
@@ -192,8 +191,7 @@ export async function deployVersion(cp: ControlPlane, input: DeployInput, io: Io
     rollout = await cp.setRollout(name, { stable: record.id });
   }
   io.out(`${name}: now ${describeRollout(rollout)} (revision ${rollout.revision})`);
-  const acked = await awaitAcks(cp, name, rollout, { timeoutMs: input.timeoutMs, ...wait }, io);
-  return restoreOnReject(cp, name, before, acked, io);
+  return settleRollout(cp, name, before, rollout, { timeoutMs: input.timeoutMs, ...wait }, io);
 }
 
 function progress(sent: number, total: number): string {

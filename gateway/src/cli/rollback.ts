@@ -7,16 +7,15 @@
  */
 import { Command } from 'commander';
 import type { ControlPlane } from '../control/control-plane.js';
-import { integer } from './arg-parsers.js';
 import {
+  addAckTimeoutOption,
   addControlOptions,
-  awaitAcks,
-  restoreOnReject,
   ControlCliError,
   describeRollout,
   processIo,
   requireFunction,
   requireVersion,
+  settleRollout,
   withControlPlane,
   type AckWait,
   type ControlFlags,
@@ -32,9 +31,8 @@ export function rollbackCommand(): Command {
   const cmd = new Command('rollback')
     .description('make an earlier version serve every client at once (default: the one before the current stable)')
     .argument('<name>', 'the function')
-    .option('--to <version>', 'the version to go back (or forward) to; see tftpfn versions NAME')
-    .option('--timeout-ms <ms>', 'how long to wait for the live gateways to acknowledge', integer(0, 3_600_000), 10_000);
-  return addControlOptions(cmd)
+    .option('--to <version>', 'the version to go back (or forward) to; see tftpfn versions NAME');
+  return addControlOptions(addAckTimeoutOption(cmd))
     .addHelpText('after', '\nExit status as deploy: 0 every live gateway serves it, 1 refused or rejected, 2 usage, 3 a gateway did not answer in time.\n\nExamples:\n  tftpfn rollback grub -d ./deploy\n  tftpfn rollback grub --to 20261207T020001000Z-1a2b3c4d -c gateway.json')
     .action(async (name: string, flags: RollbackFlags) => {
       process.exitCode = await withControlPlane('rollback', flags, processIo, (cp) => rollback(cp, name, flags, processIo));
@@ -65,6 +63,5 @@ export async function rollback(cp: ControlPlane, name: string, flags: { to?: str
   if (before?.canary) io.out(`${name}: the canary ${before.canary.version} (${before.canary.percent}%) ends`);
   const rollout = await cp.setRollout(name, { stable: target });
   io.out(`${name}: rolled back from ${before ? describeRollout(before) : 'nothing'} to ${target} (revision ${rollout.revision})`);
-  const code = await awaitAcks(cp, name, rollout, { timeoutMs: flags.timeoutMs, ...wait }, io);
-  return restoreOnReject(cp, name, before, code, io);
+  return settleRollout(cp, name, before, rollout, { timeoutMs: flags.timeoutMs, ...wait }, io);
 }

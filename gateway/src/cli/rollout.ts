@@ -10,16 +10,15 @@
  */
 import { Command } from 'commander';
 import type { ControlPlane, Rollout } from '../control/control-plane.js';
-import { integer } from './arg-parsers.js';
 import {
+  addAckTimeoutOption,
   addControlOptions,
-  awaitAcks,
-  restoreOnReject,
   ControlCliError,
   describeRollout,
   processIo,
   requireFunction,
   requireVersion,
+  settleRollout,
   withControlPlane,
   type AckWait,
   type ControlFlags,
@@ -40,9 +39,8 @@ export function rolloutCommand(): Command {
     .argument('[version]', 'the canary version (with --percent)')
     .option('--percent <n>', 'share of clients (1-99) whose new sessions get VERSION')
     .option('--promote', 'the canary becomes the stable version for every client')
-    .option('--abort', 'end the canary: every client gets the stable version')
-    .option('--timeout-ms <ms>', 'how long to wait for the live gateways to acknowledge', integer(0, 3_600_000), 10_000);
-  return addControlOptions(cmd)
+    .option('--abort', 'end the canary: every client gets the stable version');
+  return addControlOptions(addAckTimeoutOption(cmd))
     .addHelpText(
       'after',
       '\nExamples:\n  tftpfn rollout grub 20261207T020001000Z-1a2b3c4d --percent 10 -c gateway.json\n  tftpfn rollout grub --promote -c gateway.json\n  tftpfn rollout grub --abort -c gateway.json\n  tftpfn rollout grub -c gateway.json          # show it',
@@ -86,6 +84,5 @@ export async function rollout(cp: ControlPlane, name: string, version: string | 
     next = await cp.setRollout(name, { stable });
     io.out(flags.promote ? `${name}: promoted ${stable} to stable for every client (revision ${next.revision})` : `${name}: canary ${before.canary.version} aborted; ${stable} serves every client (revision ${next.revision})`);
   }
-  const code = await awaitAcks(cp, name, next, { timeoutMs: flags.timeoutMs, ...wait }, io);
-  return restoreOnReject(cp, name, before, code, io);
+  return settleRollout(cp, name, before, next, { timeoutMs: flags.timeoutMs, ...wait }, io);
 }
