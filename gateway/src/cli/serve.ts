@@ -32,7 +32,7 @@ export function serveCommand(): Command {
     .option('--allow <cidr>', 'only these client networks, repeatable', collect)
     .option('--deny <cidr>', 'never these client networks, repeatable', collect)
     .option('--metrics-port <n>', `serve Prometheus /metrics, /healthz and /readyz on this TCP port (metricsHost, default ${DEFAULTS.metricsHost})`)
-    .option('--redis-url <url>', 'Redis for the shared cache, env.kv and session stats (redis://host:port)')
+    .option('--redis-url <url>', 'Redis for the shared cache, env.kv and session stats (redis://host:port, redis-sentinel://h1:p1,h2:p2/master or redis-cluster://h1:p1,h2:p2)')
     .option('--deploy-dir <dir>', 'deploy folder of function versions (tftpfn deploy), watched and hot-reloaded')
     .option('--write-root <dir>', 'accept uploads (WRQ) into this folder; off by default')
     .option('--allow-overwrite', 'let uploads replace existing files')
