@@ -4,7 +4,8 @@
  * config (control/open.ts), as `tftpfn serve` does, and a second RedisControlPlane plays the
  * deployer. A version live at start is loaded before startGateway returns; a deploy is served
  * within 2 s; with Redis stopped a restarted gateway serves its cached version, degraded; when
- * Redis comes back (empty: the test server keeps no data) a new deploy reaches it.
+ * Redis comes back (empty: the test server keeps no data) a new deploy reaches it. Then the same
+ * deploy, canary and rollback on a 3-master Redis Cluster.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ import { bundleFunction } from '../../gateway/src/runtime/bundle.js';
 import { FIXTURES } from '../helpers/functions.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
+import { startTopology } from '../helpers/redis-topology.js';
+import { picksCanary } from '../../gateway/src/runtime/canary-pick.js';
 
 const SOURCE = `import { text, type Handler } from 'tftpfn/sdk';
 export const handle: Handler = (request, env) => text(\`__VERSION__ \${env.secrets.TOKEN ?? '-'}\\n\`);
@@ -146,5 +149,60 @@ describe('fleet source on Redis and the bucket', () => {
     expect(await eventually(async () => (await fetchText(g)) === 'three tok3', 15_000)).toBe(true);
     expect(g.ready()).toEqual({ ready: true, reasons: [] });
     expect(await eventually(async () => (await cp.acks('hello')).some((a) => a.gateway === 'gw-r2' && a.ok && a.serving[0] === v3.id))).toBe(true);
+  });
+
+  test('on a 3-master Redis Cluster: loaded before ready, a deploy, a canary by MAC and a rollback reach the gateway', { timeout: 120_000 }, async () => {
+    const [cluster, bucketServer] = await Promise.all([startTopology('cluster'), s3 ? Promise.resolve(s3) : startS3rver()]);
+    closers.push(() => cluster.cleanup());
+    s3 = bucketServer;
+    await s3.createBucket(`${BUCKET}-cluster`).catch(() => {});
+    const cp = new RedisControlPlane({
+      redis: connectRedis(cluster.url, { commandTimeoutMs: 2000, connectTimeoutMs: 2000 }, { down() {}, up() {} }),
+      bucket: new S3ObjectStore(s3.clientOptions),
+      bucketName: `${BUCKET}-cluster`,
+      prefix: PREFIX,
+      secretsKey: Buffer.from(KEY_HEX, 'hex'),
+    });
+    closers.push(() => cp.close());
+    const v1 = await cp.publish('hello', await bundle('one'));
+    await cp.putSecret('hello', 'TOKEN', 'c');
+    await cp.setRollout('hello', { stable: v1.id });
+    const g = await startGateway({
+      config: {
+        hosts: ['127.0.0.1'],
+        port: 0,
+        root: temp('fleet-cluster-root-'),
+        gatewayId: 'gw-c1',
+        redisUrl: cluster.url,
+        ...s3.gatewayConfig,
+        statsToRedis: false,
+        controlBucket: `${BUCKET}-cluster`,
+        controlPrefix: PREFIX,
+        controlCacheDir: temp('fleet-cluster-cache-'),
+        secretsKey: KEY_HEX,
+        routes: [{ match: 'hello/**', function: 'hello' }],
+        functions: { hello: { poolSize: 1, isolation: 'thread' } },
+      },
+      logger: pino({ level: process.env.TFTPFN_TEST_LOG ?? 'silent' }),
+    });
+    closers.push(() => g.close(0));
+    const fetchText = async (path = 'hello/x') => (await get({ host: '127.0.0.1', port: g.port, path, timeoutMs: 300, retries: 5 })).data!.toString('utf8').trim();
+    expect(g.ready()).toEqual({ ready: true, reasons: [] });
+    expect(await fetchText()).toBe('one c');
+
+    const v2 = await cp.publish('hello', await bundle('two'));
+    await cp.setRollout('hello', { stable: v2.id });
+    const t0 = Date.now();
+    expect(await eventually(async () => (await fetchText()) === 'two c', 2000)).toBe(true);
+    console.log(`fleet-source-redis (cluster): deploy served ${Date.now() - t0} ms after setRollout returned`);
+
+    await cp.setRollout('hello', { stable: v1.id, canary: { version: v2.id, percent: 30 } });
+    expect(await eventually(async () => (await cp.acks('hello')).some((a) => a.gateway === 'gw-c1' && a.revision === 3 && a.ok), 5000)).toBe(true);
+    for (let i = 0; i < 30; i++) {
+      const mac = `52:54:00:00:02:${i.toString(16).padStart(2, '0')}`;
+      expect((await fetchText(`hello/${mac}/boot.ipxe`)).split(' ')[0]).toBe(picksCanary(`mac:${mac}`, 'hello', 30) ? 'two' : 'one');
+    }
+    await cp.setRollout('hello', { stable: v1.id });
+    expect(await eventually(async () => (await fetchText('hello/01-52-54-00-00-02-01')) === 'one c', 2000)).toBe(true);
   });
 });
