@@ -1,7 +1,9 @@
 /**
  * Hot reload, per function: trigger → ask the version source → load → swap → drain.
  *
- *  - Triggers: the deploy poll (DeployPoll, every reloadPollMs: new functions are discovered and
+ *  - Triggers: the fleet source (fleet-source.ts: a control plane's watch, its controlPollMs
+ *    poll and the re-read after an outage), the deploy poll (DeployPoll, every reloadPollMs, for
+ *    a runtime given a deploy folder but no control plane: new functions are discovered and
  *    every deploy-folder function is asked for its current version), a change of an entry's
  *    files (FunctionRuntime.rebuild, called by source-watch.ts's debounced watch in `tftpfn dev`:
  *    the entry source is invalidated first), and start-up.
