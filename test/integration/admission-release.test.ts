@@ -5,12 +5,15 @@
  * 3 s runs): the released-late sessions were not dallying; they ended 'ok' within
  * milliseconds. A client that has its last block sends its final ACK to the session's port
  * and at once its next request to the listening port, and the event loop may read the request
- * first, while the finished session still holds its slot. A busy verdict is now decided again
- * after one turn of the event loop.
+ * first, while the finished session still holds its slot. A busy request now waits for a slot
+ * (up to DEFER_MAX_MS, admission/session-table.ts): deciding it again after one turn of the
+ * event loop alone still let 2-7 refusals through in half of six 3 s runs, when the final ACKs
+ * arrived after that turn's poll.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLoad } from '../../client/load.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { waitUntil } from '../helpers/raw-peer.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -18,16 +21,23 @@ afterEach(async () => {
 });
 
 describe('admission: slots are released when sessions end', () => {
-  it('admission: 40 requesters from one address for 3 s (below maxSessionsPerClient 64) are never refused busy', async () => {
+  it('admission: 40 requesters from one address, three 2 s runs in a row (below maxSessionsPerClient 64), are never refused busy', async () => {
     const gw = await startTestGateway({ files: { 'small.bin': Buffer.alloc(1024, 1) } });
     cleanups.push(() => gw.stop());
-    const result = await runLoad({ host: '127.0.0.1', port: gw.port, path: 'small.bin', concurrency: 40, durationS: 3, timeoutMs: 1000, retries: 3 });
     const c = gw.gateway.counters;
-    console.log(`[admission release] ${result.requests} requests, ${result.requestsPerSec.toFixed(0)} req/s, failures ${JSON.stringify(result.failuresByCode)}, refusals ${JSON.stringify(c.refusalsByLimit)}, p99 ${result.latency.p99Ms.toFixed(1)} ms`);
-    expect(result.requests).toBeGreaterThan(100);
+    let total = 0;
+    for (let run = 0; run < 3; run++) {
+      const result = await runLoad({ host: '127.0.0.1', port: gw.port, path: 'small.bin', concurrency: 40, durationS: 2, timeoutMs: 1000, retries: 3 });
+      total += result.requests;
+      console.log(`[admission release run ${run + 1}] ${result.requests} requests, ${result.requestsPerSec.toFixed(0)} req/s, failures ${JSON.stringify(result.failuresByCode)}, refusals ${JSON.stringify(c.refusalsByLimit)}, p99 ${result.latency.p99Ms.toFixed(1)} ms, max ${result.latency.maxMs.toFixed(1)} ms`);
+      expect(result.requests).toBeGreaterThan(100);
+      expect(result.failures).toBe(0);
+      // No request waited out a client timeout (a refusal retried or an ignored RRQ would).
+      expect(result.latency.maxMs).toBeLessThan(1000);
+    }
+    await waitUntil(() => gw.records.length >= total, 3000, 'every record');
     expect(gw.records.filter((r) => r.outcome !== 'ok')).toEqual([]);
     expect(c.refusalsByLimit.client ?? 0).toBe(0);
     expect(c.refusedBusy).toBe(0);
-    expect(result.failures).toBe(0);
-  }, 30_000);
+  }, 60_000);
 });

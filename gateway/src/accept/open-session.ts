@@ -136,8 +136,9 @@ function start(ctx: AcceptContext, arrival: Arrival, opened: Opened): void {
     writer,
     netascii: request.mode === 'netascii',
     onEnd: (end) => {
-      // The outcome is known: the slots go back now, not after an upload's dally.
-      ctx.admission.release(entry.ticket);
+      // The outcome is known: the slots go back now, not after an upload's dally, and a
+      // request waiting for one is woken (admission/session-table.ts).
+      ctx.table.releaseSlots(entry);
       const c = session.counters;
       if (request.kind === 'read') ctx.counters.bytesSent += c.bytes;
       else ctx.counters.bytesReceived += c.bytes;
@@ -155,6 +156,9 @@ function start(ctx: AcceptContext, arrival: Arrival, opened: Opened): void {
     },
   });
   entry.driver = driver;
+  entry.ownSocket = ownSocket;
+  // The same request again once our last packet is out is the peer's next transfer (issue 13).
+  entry.lastBlockSent = () => session.lastBlockSent === true;
   if (ownSocket) {
     watchTid(socket, peer, {
       onPeerDatagram: (msg) => {

@@ -169,6 +169,16 @@ export class Admission {
     return { admitted: true, ticket: { address, prefix, bufferBytes: 0, released: false } };
   }
 
+  /**
+   * Whether the session caps would admit a request from `address` now (rates not checked,
+   * nothing taken): a request refused busy waits for this (admission/session-table.ts).
+   */
+  hasSlotFor(address: string): boolean {
+    if (this.sessions >= this.config.maxSessions) return false;
+    if ((this.perClient.get(address) ?? 0) >= this.config.maxSessionsPerClient) return false;
+    return (this.perPrefix.get(this.factsOf(address).prefix) ?? 0) < this.config.maxSessionsPerPrefix;
+  }
+
   /** Reserves a session's buffers (once its window is negotiated); false when the budget is spent. */
   reserveBuffers(ticket: AdmissionTicket, bytes: number): boolean {
     if (ticket.released) return false;

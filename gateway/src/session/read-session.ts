@@ -177,6 +177,11 @@ export class ReadSession implements Session {
     return this.state === 'done' || this.state === 'failed';
   }
 
+  /** The final (short) DATA block has been sent, or the session is over (see Session). */
+  get lastBlockSent(): boolean {
+    return this.finalBlock !== undefined || this.finished;
+  }
+
   /** Absolute number of the last block acknowledged, for tests and stats. */
   get lastAcked(): number {
     return this.base - 1;

@@ -127,6 +127,11 @@ export class WriteSession implements Session {
     return this.state === 'done' || this.state === 'failed';
   }
 
+  /** The final ACK has been sent (we dally for its loss), or the session is over (see Session). */
+  get lastBlockSent(): boolean {
+    return this.state === 'dallying' || this.finished;
+  }
+
   handle(input: SessionInput, now: number): void {
     if (this.finished) return;
     dispatch(WriteSession.TRANSITIONS[this.state as LiveState], this, input, now);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Admission, type AdmissionConfig, type AdmissionTicket } from '../../../gateway/src/admission/admission.js';
-import { peerKey, SessionTable } from '../../../gateway/src/admission/session-table.js';
+import { DEFER_MAX_MS, peerKey, SessionTable } from '../../../gateway/src/admission/session-table.js';
 import { newServerCounters } from '../../../gateway/src/stats/counters.js';
 import type { SessionDriver } from '../../../gateway/src/transport/session-driver.js';
 
@@ -20,8 +20,8 @@ const config: AdmissionConfig = {
   rateLimitExempt: [],
 };
 
-function setup() {
-  const admission = new Admission(config, 0);
+function setup(overrides: Partial<AdmissionConfig> = {}) {
+  const admission = new Admission({ ...config, ...overrides }, 0);
   const counters = newServerCounters();
   const table = new SessionTable(admission, counters);
   const ticket = (address: string): AdmissionTicket => {
@@ -93,6 +93,77 @@ describe('admission: session table', () => {
     await new Promise((r) => setImmediate(r));
     expect(retried).toBe(1);
     expect(table.arrive(key, Buffer.from('x'))).toBe('new');
+  });
+
+  it('session table: the same request bytes once the session sent its last block are a new transfer; on its own socket the old session runs on to its end', () => {
+    const { table, admission, counters, ticket } = setup();
+    const key = peerKey('10.0.0.1', 1000);
+    const rrq = Buffer.from('\x00\x01a\x00octet\x00', 'latin1');
+    const old = table.add(key, '10.0.0.1', rrq, ticket('10.0.0.1'));
+    const { driver, calls } = fakeDriver();
+    old.driver = driver;
+    old.ownSocket = true;
+    let sentLast = false;
+    old.lastBlockSent = () => sentLast;
+    expect(table.arrive(key, Buffer.from(rrq))).toBe('duplicate');
+    sentLast = true;
+    expect(table.arrive(key, Buffer.from(rrq))).toBe('new');
+    expect(counters.duplicateRequests).toBe(1);
+    // Not cancelled: its final ACK reaches it on its own port and its record tells the truth.
+    expect(calls).toEqual(['repeat']);
+    expect(old.superseded).toBe(false);
+    expect(table.has(key)).toBe(false);
+    expect(table.size).toBe(1);
+    const newer = table.add(key, '10.0.0.1', rrq, ticket('10.0.0.1'));
+    expect(table.size).toBe(2);
+    expect(admission.activeSessions).toBe(2);
+    table.release(old);
+    expect(table.get(key)).toBe(newer);
+    expect(table.all()).toEqual([newer]);
+    expect(admission.activeSessions).toBe(1);
+  });
+
+  it('session table: in single-port mode (datagrams routed by the table) the finished-sending session is superseded instead', () => {
+    const { table, admission, ticket } = setup();
+    const key = peerKey('10.0.0.1', 1000);
+    const rrq = Buffer.from('\x00\x01a\x00octet\x00', 'latin1');
+    const old = table.add(key, '10.0.0.1', rrq, ticket('10.0.0.1'));
+    const { driver, calls } = fakeDriver();
+    old.driver = driver;
+    old.lastBlockSent = () => true;
+    expect(table.arrive(key, Buffer.from(rrq))).toBe('new');
+    expect(calls).toEqual(['cancel:superseded']);
+    expect(old.released).toBe(true);
+    expect(admission.activeSessions).toBe(0);
+  });
+
+  it('session table: a busy request waits for a slot and goes on as soon as a session releases its slots', async () => {
+    const { table, admission, ticket } = setup({ maxSessionsPerClient: 1 });
+    const held = table.add(peerKey('10.0.0.5', 1), '10.0.0.5', Buffer.from('a'), ticket('10.0.0.5'));
+    let retried = 0;
+    expect(admission.hasSlotFor('10.0.0.5')).toBe(false);
+    expect(table.defer(peerKey('10.0.0.5', 2), () => retried++)).toBe(true);
+    // One turn of the event loop: still no slot, so it keeps waiting (not refused yet).
+    await new Promise((r) => setImmediate(r));
+    expect(retried).toBe(0);
+    table.releaseSlots(held);
+    expect(admission.hasSlotFor('10.0.0.5')).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(retried).toBe(1);
+    // Released once: the entry going later does not free anything twice.
+    table.release(held);
+    expect(admission.activeSessions).toBe(0);
+  });
+
+  it('session table: a busy request that no slot frees for is decided for good after DEFER_MAX_MS', async () => {
+    const { table, ticket } = setup({ maxSessionsPerClient: 1 });
+    table.add(peerKey('10.0.0.6', 1), '10.0.0.6', Buffer.from('a'), ticket('10.0.0.6'));
+    let retriedAtMs = 0;
+    const startedMs = performance.now();
+    table.defer(peerKey('10.0.0.6', 2), () => (retriedAtMs = performance.now()));
+    const deadline = Date.now() + 5_000;
+    while (retriedAtMs === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(retriedAtMs - startedMs).toBeGreaterThanOrEqual(DEFER_MAX_MS - 1);
   });
 
   it('session table: drained resolves when the last entry is released, before the grace period', async () => {
