@@ -58,6 +58,11 @@ export interface Measurement {
   /** Whole-machine busy CPU per run: server + client + kernel + anything else running. */
   machineBusySecondsPerRun: number;
   peakRssMiB: number;
+  /**
+   * RSS of the server's tree just before the measured runs: after the readiness probe (and the
+   * warm-up, in scenarios that have one). In (d), which has no warm-up, it is the idle figure.
+   */
+  idleRssMiB?: number;
   /** Scenario (f) only. */
   memory?: { idleRssMiB: number; heldRssMiB: number; heldSessions: number };
   /** Scenario (h), rows served from S3: what the S3 server counted, one entry per run. */
@@ -179,6 +184,7 @@ class ServerUnderTest {
     const load = this.scenario.load(this.port, this.sizes);
     return {
       ...summarize(this.spec.name, this.runs, this.cpuSeconds, this.busySeconds, peakRssMiB),
+      idleRssMiB: this.idleRssMiB,
       memory: load.holdMs ? { idleRssMiB: this.idleRssMiB, heldRssMiB: this.heldRssMiB, heldSessions: load.concurrency } : undefined,
     };
   }

@@ -29,6 +29,7 @@ import { mergeReports, nextRunId, normalizeStored, type StoredReport } from './m
 import { renderMarkdown } from './report.js';
 import { runS3Storm } from './s3-storm.js';
 import { runStatsCost } from './stats-cost.js';
+import { ensureBenchTools } from './setup.js';
 import { FILES, HELD_BYTES, SMALL_BYTES, scenarios, sizesFor, type ScenarioId } from './scenarios.js';
 import { describeLoad } from './load-client.js';
 import { describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, type ServerName } from './servers.js';
@@ -47,15 +48,18 @@ function parseCli() {
       'port-base': { type: 'string', default: '16900' },
       'no-iperf': { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
+      'no-setup': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,in.tftpd,fbtftp]
-                     [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh]
+    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,j,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,in.tftpd,atftpd,npm-tftp,fbtftp]
+                     [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh] [--no-setup]
 
 Scenarios and servers not selected keep their stored figures from --json (each says which run
-measured it); --fresh discards them. iperf3 runs only when (b), which is judged against it, runs.\n`);
+measured it); --fresh discards them. iperf3 runs only when (b), which is judged against it, runs.
+Missing comparison servers (tftpd-hpa, atftpd) and iperf3 are installed with apt-get first
+(bench/setup.ts); --no-setup skips that.\n`);
     process.exit(0);
   }
   const runs = values.runs === undefined ? undefined : Number(values.runs);
@@ -72,6 +76,7 @@ measured it); --fresh discards them. iperf3 runs only when (b), which is judged 
     portBase,
     iperf: !values['no-iperf'],
     fresh: values.fresh!,
+    setup: !values['no-setup'],
   };
 }
 
@@ -129,22 +134,25 @@ async function main(): Promise<void> {
     writeFunctionConfigs(confDir);
     const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
+    const setupProblems = cli.setup ? ensureBenchTools(log) : [];
     const specs = serverSpecs(confDir);
     const ports: Record<ServerName, number> = {
       tftpfn: cli.portBase, 'tftpfn-p2': cli.portBase + 1, 'in.tftpd': cli.portBase + 2, fbtftp: cli.portBase + 3,
+      atftpd: cli.portBase + 8, 'npm-tftp': cli.portBase + 12,
       'tftpfn-fn1': cli.portBase + 4, 'tftpfn-fn2': cli.portBase + 5, 'tftpfn-fn4': cli.portBase + 6,
       'tftpfn-s3-cold': cli.portBase + 7, 'tftpfn-s3-warm': cli.portBase + 7, 'tftpfn-s3-fleet': cli.portBase + 7,
-      // +8 is free, +9 is iperf3's.
+      // +8 is atftpd's, +9 iperf3's.
       'tftpfn-stats': cli.portBase + 10, 'tftpfn-stats-metrics': cli.portBase + 11,
     };
-    const skipped: string[] = [];
+    const skipped: string[] = [...setupProblems];
     for (const s of specs) if (s.unavailable) skipped.push(`${s.name}: ${s.unavailable}`);
 
     const iperf: IperfResult[] = [];
     // The ceiling is only (b)'s yardstick: a run without (b) keeps the stored one.
     const iperfWanted = cli.iperf && (!cli.only || cli.only.has('b'));
     if (iperfWanted) {
-      for (const size of [1472, 65468]) {
+      // 1468: the payload of a 1468-byte block, as issue 13's ceiling (iperf3 -u -l 1468).
+      for (const size of [1468, 65468]) {
         try {
           log(`iperf3 -u, ${size}-byte datagrams`);
           iperf.push(await runIperf(cli.portBase + 9, size, cli.quick ? 2 : 5));

@@ -5,8 +5,9 @@
 import type { LoadSpec } from './load-client.js';
 import type { ServerName } from './servers.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'i';
-export const SCENARIO_IDS: readonly ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'i' | 'j';
+/** Report order: (j), windowsize 16, came later than the letters but belongs beside (b). */
+export const SCENARIO_IDS: readonly ScenarioId[] = ['a', 'j', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
 
 export interface Sizes {
   bigBytes: number;
@@ -60,7 +61,11 @@ export interface Scenario {
   redis?: boolean;
 }
 
-const ALL: ServerName[] = ['tftpfn', 'in.tftpd', 'fbtftp'];
+const ALL: ServerName[] = ['tftpfn', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp'];
+/** The servers that implement RFC 7440 windowsize; the others show "—" in (j) and (b). */
+export const WINDOWED: ServerName[] = ['tftpfn', 'atftpd', 'npm-tftp'];
+/** The peers tftpfn is judged against (issue 13): the C servers and the node one. */
+export const PEERS: ServerName[] = ['in.tftpd', 'atftpd', 'npm-tftp'];
 
 export function scenarios(): Scenario[] {
   return [
@@ -74,9 +79,18 @@ export function scenarios(): Scenario[] {
       timeoutMs: () => 300_000,
     },
     {
+      id: 'j',
+      title: 'one large file, blksize 1468, windowsize 16',
+      servers: WINDOWED,
+      load: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468, windowsize: 16 }),
+      warmup: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468, windowsize: 16 }),
+      runs: (_, s) => s.runs,
+      timeoutMs: () => 300_000,
+    },
+    {
       id: 'b',
       title: 'one large file, blksize 1468, windowsize 64',
-      servers: ALL,
+      servers: WINDOWED,
       load: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468, windowsize: 64 }),
       warmup: (port) => ({ port, path: FILES.big, concurrency: 1, count: 1, blksize: 1468, windowsize: 64 }),
       runs: (_, s) => s.runs,
@@ -94,7 +108,7 @@ export function scenarios(): Scenario[] {
     {
       id: 'd',
       title: 'boot storm: every client at once, blksize 1468, lock-step',
-      servers: ['tftpfn', 'tftpfn-p2', 'in.tftpd', 'fbtftp'],
+      servers: ['tftpfn', 'tftpfn-p2', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp'],
       load: (port, s) => ({ port, path: FILES.boot, concurrency: s.stormClients, count: s.stormClients, blksize: 1468, timeoutMs: 2000 }),
       // fbtftp forks a Python process per client; one storm is enough to place it.
       runs: (server, s) => (server === 'fbtftp' ? 1 : s.runs),

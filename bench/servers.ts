@@ -3,14 +3,18 @@
  * the report.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get } from '../client/index.js';
 import { ManagedProcess } from './child-process.js';
+import { REPO_ROOT } from './repo-root.js';
+import { atftpdPath, atftpdVersion } from './setup.js';
 
 export type ServerName =
   | 'tftpfn' | 'tftpfn-p2' | 'tftpfn-fn1' | 'tftpfn-fn2' | 'tftpfn-fn4' | 'in.tftpd' | 'fbtftp'
+  // The strongest peers of issue 13: atftpd (C, RFC 7440) and the npm `tftp` package's server.
+  | 'atftpd' | 'npm-tftp'
   // (h), bench/s3-storm.ts: one gateway config (S3 + Redis), three cache states.
   | 'tftpfn-s3-cold' | 'tftpfn-s3-warm' | 'tftpfn-s3-fleet'
   // (i), bench/stats-cost.ts: session stats to Redis, and that plus Prometheus metrics.
@@ -25,6 +29,8 @@ export const SERVER_LABELS: Record<ServerName, string> = {
   'tftpfn-fn4': 'tftpfn (worker function, poolSize 4)',
   'in.tftpd': 'in.tftpd',
   fbtftp: 'fbtftp',
+  atftpd: 'atftpd',
+  'npm-tftp': 'node tftp (npm)',
   'tftpfn-s3-cold': 'tftpfn from S3, cold (fresh gateway, Redis flushed)',
   'tftpfn-s3-warm': 'tftpfn from S3, warm (second storm, same gateway and Redis)',
   'tftpfn-s3-fleet': 'tftpfn from S3, another gateway (fresh process, warm Redis)',
@@ -63,9 +69,10 @@ export interface ServerSpec {
   windowed: boolean;
 }
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const tftpfnBin = fileURLToPath(new URL('../../bin/tftpfn.js', import.meta.url));
-const fbtftpScript = fileURLToPath(new URL('../../bench/fbtftp_static_server.py', import.meta.url));
+const repoRoot = REPO_ROOT;
+const tftpfnBin = join(REPO_ROOT, 'bin/tftpfn.js');
+const fbtftpScript = join(REPO_ROOT, 'bench/fbtftp_static_server.py');
+const npmTftpLauncher = join(REPO_ROOT, 'bench/npm-tftp-server.mjs');
 export const IN_TFTPD = '/usr/sbin/in.tftpd';
 const PYTHON = '/usr/bin/python3';
 
@@ -101,6 +108,8 @@ export function serverSpecs(confDir: string): ServerSpec[] {
       // -u root: --secure chroots and then drops to "nobody", who cannot read a 0700 temp dir.
       command: (port, root) => ({ cmd: IN_TFTPD, args: ['--foreground', '--address', `127.0.0.1:${port}`, '-u', 'root', '--secure', root] }),
     },
+    atftpdSpec(),
+    npmTftpSpec(),
     {
       name: 'fbtftp',
       windowed: false,
@@ -108,6 +117,35 @@ export function serverSpecs(confDir: string): ServerSpec[] {
       command: (port, root) => ({ cmd: PYTHON, args: [fbtftpScript, '--address', '127.0.0.1', '--port', String(port), '--root', root] }),
     },
   ];
+}
+
+/**
+ * atftpd in the foreground on a loopback port, no daemon and no inetd: --daemon makes it listen
+ * itself, --no-fork keeps it in the foreground. Its defaults otherwise (at most 100 transfer
+ * threads, 5 s retry timeout, every RFC 2347/2348/2349/7440 option on). As root it would drop to
+ * nobody, who cannot read the harness's 0700 temp folder, so it stays root, like in.tftpd.
+ */
+export function atftpdSpec(): ServerSpec {
+  const bin = atftpdPath();
+  return {
+    name: 'atftpd',
+    windowed: true,
+    unavailable: bin ? undefined : 'atftpd not found (the harness unpacks the Debian package atftpd; see the skipped list for why it could not)',
+    command: (port, root) => ({
+      cmd: bin ?? 'atftpd',
+      args: ['--daemon', '--no-fork', '--port', String(port), '--bind-address', '127.0.0.1', '--user', 'root', '--group', 'root', '--logfile', '/dev/null', root],
+    }),
+  };
+}
+
+/** The npm `tftp` package's server through bench/npm-tftp-server.ts (caps raised to blksize 65464, windowsize 64). */
+export function npmTftpSpec(): ServerSpec {
+  return {
+    name: 'npm-tftp',
+    windowed: true,
+    unavailable: existsSync(join(REPO_ROOT, 'node_modules/tftp/package.json')) ? undefined : 'node_modules/tftp missing (npm install: it is a devDependency)',
+    command: (port, root) => ({ cmd: process.execPath, args: [npmTftpLauncher, '--host', '127.0.0.1', '--port', String(port), '--root', root] }),
+  };
 }
 
 function hasFbtftp(): boolean {
@@ -139,9 +177,17 @@ export async function startServer(spec: ServerSpec, port: number, root: string, 
   throw new Error(`${spec.name} did not become ready on port ${port}: ${(lastError as Error)?.message ?? 'exited'}; stderr: ${proc.stderr.trim().slice(-500)}`);
 }
 
+function npmTftpVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/tftp/package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function describeCommand(spec: ServerSpec, port: number | string, root: string, confDir?: string): string {
   const { cmd, args } = spec.command(port, root);
-  const shown = cmd === process.execPath ? 'node' : cmd;
+  const shown = cmd === process.execPath ? 'node' : cmd.replace(repoRoot, '');
   return [shown, ...args.map((a) => (confDir ? a.replace(confDir, 'CONF') : a).replace(repoRoot, ''))].join(' ');
 }
 
@@ -156,6 +202,8 @@ export function serverVersions(): Record<string, string> {
   };
   out['tftpd-hpa'] = pkg('tftpd-hpa');
   out['python3-fbtftp'] = pkg('python3-fbtftp');
+  out.atftpd = atftpdVersion();
+  out['npm tftp'] = npmTftpVersion();
   out.iperf3 = pkg('iperf3');
   out.node = process.version;
   return out;

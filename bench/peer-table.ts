@@ -1,0 +1,121 @@
+/**
+ * Issue 13's side-by-side table: tftpfn against the strongest peers (in.tftpd, atftpd, the npm
+ * `tftp` server) scenario by scenario, its ratio to the best peer, and the issue's targets with
+ * whether each was met. A server that cannot do a scenario (no RFC 7440 windowsize) shows "—".
+ */
+import type { Measurement } from './measure.js';
+import type { StoredReport } from './merge.js';
+import { PEERS, type ScenarioId } from './scenarios.js';
+import { SERVER_LABELS, type ServerName } from './servers.js';
+
+const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
+
+function row(r: StoredReport, id: ScenarioId, server: string): Measurement | undefined {
+  return r.results[id]?.find((m) => m.server === server && !m.error);
+}
+
+/** RRQs the load client had to send again (timeout before any reply), summed over the runs. */
+export function rrqRetransmits(m: Measurement): number | undefined {
+  const counted = m.runs.filter((x) => x.rrqRetransmits !== undefined);
+  return counted.length ? counted.reduce((n, x) => n + (x.rrqRetransmits ?? 0), 0) : undefined;
+}
+
+export interface PeerTarget {
+  text: string;
+  detail: string;
+  /** undefined: a side is missing. */
+  met: boolean | undefined;
+}
+
+interface Line {
+  scenario: string;
+  /** A figure per server, as shown. */
+  cell(m: Measurement): string;
+  /** The figure compared; larger is better unless `lowerIsBetter`. */
+  value(m: Measurement): number | undefined;
+  lowerIsBetter?: boolean;
+  id: ScenarioId;
+}
+
+const LINES: Line[] = [
+  { id: 'a', scenario: '64 MiB, blksize 1468, lock-step (MiB/s)', cell: (m) => f(m.median.throughputMiBps), value: (m) => m.median.throughputMiBps },
+  { id: 'c', scenario: '64 MiB, blksize 65464, lock-step (MiB/s)', cell: (m) => f(m.median.throughputMiBps), value: (m) => m.median.throughputMiBps },
+  { id: 'j', scenario: '64 MiB, blksize 1468, windowsize 16 (MiB/s)', cell: (m) => f(m.median.throughputMiBps), value: (m) => m.median.throughputMiBps },
+  { id: 'b', scenario: '64 MiB, blksize 1468, windowsize 64 (MiB/s)', cell: (m) => f(m.median.throughputMiBps), value: (m) => m.median.throughputMiBps },
+  { id: 'd', scenario: 'boot storm, throughput (MiB/s)', cell: (m) => `${f(m.median.throughputMiBps)}${m.failures ? ` (${m.failures} failed)` : ''}`, value: (m) => m.median.throughputMiBps },
+  { id: 'd', scenario: 'boot storm, p99 completion (s)', cell: (m) => f(m.median.p99Ms / 1000, 1), value: (m) => m.median.p99Ms, lowerIsBetter: true },
+  { id: 'e', scenario: '1 KiB, 20 requesters (req/s)', cell: (m) => f(m.median.requestsPerSec, 0), value: (m) => m.median.requestsPerSec },
+  { id: 'e', scenario: '1 KiB, 20 requesters, p99 (ms)', cell: (m) => f(m.median.p99Ms, 2), value: (m) => m.median.p99Ms, lowerIsBetter: true },
+  { id: 'e', scenario: '1 KiB, 20 requesters, RRQ retransmissions by the client', cell: (m) => f(rrqRetransmits(m), 0), value: (m) => rrqRetransmits(m), lowerIsBetter: true },
+  { id: 'd', scenario: 'idle RSS, fresh server after one probe (MiB)', cell: (m) => f(m.idleRssMiB), value: (m) => m.idleRssMiB, lowerIsBetter: true },
+  { id: 'd', scenario: 'peak RSS, boot storm (MiB)', cell: (m) => f(m.peakRssMiB), value: (m) => m.peakRssMiB, lowerIsBetter: true },
+  { id: 'e', scenario: 'peak RSS, 1 KiB run (MiB)', cell: (m) => f(m.peakRssMiB), value: (m) => m.peakRssMiB, lowerIsBetter: true },
+];
+
+/** tftpfn's figure over the best peer's (or best over tftpfn's when lower is better): > 1 means ahead. */
+function ratioToBest(line: Line, r: StoredReport): { ratio: number | undefined; best: string | undefined } {
+  const t = row(r, line.id, 'tftpfn');
+  const peers = PEERS.map((p) => ({ p, m: row(r, line.id, p) })).filter((x) => x.m && Number.isFinite(line.value(x.m)));
+  if (!t || peers.length === 0) return { ratio: undefined, best: undefined };
+  const pick = peers.reduce((a, b) => ((line.lowerIsBetter ? line.value(b.m!)! < line.value(a.m!)! : line.value(b.m!)! > line.value(a.m!)!) ? b : a));
+  const tv = line.value(t), pv = line.value(pick.m!);
+  if (tv === undefined || pv === undefined) return { ratio: undefined, best: pick.p };
+  return { ratio: line.lowerIsBetter ? (tv === 0 && pv === 0 ? 1 : pv / tv) : tv / pv, best: pick.p };
+}
+
+export function peerTable(r: StoredReport): string[] {
+  const servers: ServerName[] = [...PEERS, 'tftpfn'];
+  const out = [
+    `| scenario | ${servers.map((s) => SERVER_LABELS[s]).join(' | ')} | tftpfn ÷ best peer | runs |`,
+    `|---|${servers.map(() => '---:').join('|')}|---:|---|`,
+  ];
+  for (const line of LINES) {
+    const cells = servers.map((s) => {
+      const m = row(r, line.id, s);
+      return m ? line.cell(m) : '—';
+    });
+    const { ratio, best } = ratioToBest(line, r);
+    const runs = [...new Set(servers.map((s) => row(r, line.id, s)?.run).filter((x) => x !== undefined))].sort().join(', ');
+    out.push(`| ${line.scenario} | ${cells.join(' | ')} | ${ratio === undefined ? '—' : `${f(ratio, 2)}× ${line.lowerIsBetter ? '(best ÷ tftpfn) ' : ''}vs ${SERVER_LABELS[best as ServerName]}`} | ${runs || '—'} |`);
+  }
+  const ceiling = r.iperf.find((i) => i.datagramBytes === 1468) ?? r.iperf.find((i) => i.datagramBytes === 1472);
+  const b = row(r, 'b', 'tftpfn');
+  out.push(`| iperf3 -u -l ${ceiling?.datagramBytes ?? 1468}, received (MiB/s) | | | | ${f(ceiling?.receivedMiBps)} | windowsize 64 ÷ iperf3: ${f(b && ceiling ? b.median.throughputMiBps / ceiling.receivedMiBps : undefined, 2)}× | ${r.iperfRun ?? '—'} |`);
+  return out;
+}
+
+/** Issue 13's targets, judged on the stored rows. */
+export function peerTargets(r: StoredReport): PeerTarget[] {
+  const out: PeerTarget[] = [];
+  const judge = (ok: () => boolean, have: unknown[]) => (have.every((x) => x !== undefined) ? ok() : undefined);
+  const mibps = (m: Measurement | undefined) => m?.median.throughputMiBps;
+  const t = (id: ScenarioId) => row(r, id, 'tftpfn');
+  const at = (id: ScenarioId) => row(r, id, 'atftpd');
+  const ceiling = r.iperf.find((i) => i.datagramBytes === 1468) ?? r.iperf.find((i) => i.datagramBytes === 1472);
+
+  const b = t('b'), bA = at('b');
+  out.push({ text: 'windowsize 64: ≥ 2× atftpd', met: judge(() => mibps(b)! >= 2 * mibps(bA)!, [b, bA]), detail: `${f(mibps(b))} vs ${f(mibps(bA))} MiB/s = ${f(b && bA ? mibps(b)! / mibps(bA)! : undefined, 2)}×` });
+  out.push({ text: 'windowsize 64: ≥ 1.0× iperf3 UDP loopback (same run)', met: judge(() => mibps(b)! >= ceiling!.receivedMiBps, [b, ceiling]), detail: `${f(mibps(b))} vs ${f(ceiling?.receivedMiBps)} MiB/s = ${f(b && ceiling ? mibps(b)! / ceiling.receivedMiBps : undefined, 2)}×` });
+  const j = t('j'), jA = at('j');
+  out.push({ text: 'windowsize 16: ≥ 1.5× atftpd', met: judge(() => mibps(j)! >= 1.5 * mibps(jA)!, [j, jA]), detail: `${f(mibps(j))} vs ${f(mibps(jA))} MiB/s = ${f(j && jA ? mibps(j)! / mibps(jA)! : undefined, 2)}×` });
+  for (const id of ['a', 'c'] as const) {
+    const x = t(id);
+    const best = [row(r, id, 'in.tftpd'), at(id)].filter((m) => m !== undefined).sort((p, q) => mibps(q)! - mibps(p)!)[0];
+    out.push({ text: `lock-step blksize ${id === 'a' ? 1468 : 65464}: ≥ 1.0× the best of in.tftpd and atftpd`, met: judge(() => mibps(x)! >= mibps(best)!, [x, best]),
+      detail: `${f(mibps(x))} vs ${f(mibps(best))} MiB/s (${best ? SERVER_LABELS[best.server as ServerName] : '—'}) = ${f(x && best ? mibps(x)! / mibps(best)! : undefined, 2)}×` });
+  }
+  const d = t('d'), dA = at('d');
+  out.push({ text: 'boot storm: ≥ 1.5× atftpd throughput', met: judge(() => mibps(d)! >= 1.5 * mibps(dA)!, [d, dA]), detail: `${f(mibps(d))} vs ${f(mibps(dA))} MiB/s = ${f(d && dA ? mibps(d)! / mibps(dA)! : undefined, 2)}×` });
+  out.push({ text: 'boot storm: p99 ≤ 0.7× atftpd\'s', met: judge(() => d!.median.p99Ms <= 0.7 * dA!.median.p99Ms, [d, dA]), detail: `${f(d ? d.median.p99Ms / 1000 : undefined, 1)} vs ${f(dA ? dA.median.p99Ms / 1000 : undefined, 1)} s = ${f(d && dA ? d.median.p99Ms / dA.median.p99Ms : undefined, 2)}×` });
+  out.push({ text: 'boot storm: every transfer ok', met: judge(() => d!.failures === 0, [d]), detail: d ? `${d.requests} ok, ${d.failures} failed` : '—' });
+  const e = t('e'), eA = at('e');
+  out.push({ text: '1 KiB × 20: ≥ 2× atftpd req/s', met: judge(() => e!.median.requestsPerSec >= 2 * eA!.median.requestsPerSec, [e, eA]), detail: `${f(e?.median.requestsPerSec, 0)} vs ${f(eA?.median.requestsPerSec, 0)} req/s = ${f(e && eA ? e.median.requestsPerSec / eA.median.requestsPerSec : undefined, 2)}×` });
+  out.push({ text: '1 KiB × 20: p99 ≤ atftpd\'s', met: judge(() => e!.median.p99Ms <= eA!.median.p99Ms, [e, eA]), detail: `${f(e?.median.p99Ms, 2)} vs ${f(eA?.median.p99Ms, 2)} ms` });
+  const rrq = e ? rrqRetransmits(e) : undefined;
+  out.push({ text: '1 KiB × 20: zero RRQ retransmissions by the client', met: judge(() => rrq === 0, [rrq]), detail: rrq === undefined ? '— (not counted in that run)' : `${rrq} over ${e!.runs.length} run(s)` });
+  const idle = d?.idleRssMiB;
+  out.push({ text: 'idle RSS ≤ 60 MiB', met: judge(() => idle! <= 60, [idle]), detail: `${f(idle)} MiB (fresh server after one probe, before the storm)` });
+  const peak = d && e ? Math.max(d.peakRssMiB, e.peakRssMiB) : undefined;
+  out.push({ text: 'peak RSS during the storm and the 1 KiB run ≤ 100 MiB', met: judge(() => peak! <= 100, [peak]), detail: `storm ${f(d?.peakRssMiB)}, 1 KiB ${f(e?.peakRssMiB)} MiB` });
+  return out;
+}

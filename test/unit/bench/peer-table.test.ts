@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import type { Measurement } from '../../../bench/measure.js';
+import type { StoredReport } from '../../../bench/merge.js';
+import { peerTable, peerTargets } from '../../../bench/peer-table.js';
+
+/** A row with only the figures the table reads. */
+function m(server: string, o: { mibps?: number; rps?: number; p99Ms?: number; rrq?: number; peak?: number; idle?: number; failures?: number }): Measurement {
+  return {
+    server,
+    run: 1,
+    runs: [{ rrqRetransmits: o.rrq ?? 0 } as Measurement['runs'][number]],
+    median: { throughputMiBps: o.mibps ?? NaN, requestsPerSec: o.rps ?? NaN, p50Ms: NaN, p90Ms: NaN, p99Ms: o.p99Ms ?? NaN, maxMs: NaN, elapsedMs: NaN },
+    requests: 500,
+    failures: o.failures ?? 0,
+    failuresByCode: {},
+    negotiated: undefined,
+    cpuSecondsPerRun: NaN,
+    clientCpuSecondsPerRun: NaN,
+    machineBusySecondsPerRun: NaN,
+    peakRssMiB: o.peak ?? NaN,
+    idleRssMiB: o.idle,
+  };
+}
+
+const report = {
+  iperf: [{ datagramBytes: 1468, sentMiBps: 400, receivedMiBps: 400, lostPercent: 0, command: 'iperf3' }],
+  iperfRun: 1,
+  results: {
+    a: [m('in.tftpd', { mibps: 21 }), m('atftpd', { mibps: 22 }), m('npm-tftp', { mibps: 20 }), m('tftpfn', { mibps: 22 })],
+    b: [m('atftpd', { mibps: 200 }), m('npm-tftp', { mibps: 150 }), m('tftpfn', { mibps: 450 })],
+    d: [m('atftpd', { mibps: 100, p99Ms: 10_000, peak: 10, idle: 3 }), m('tftpfn', { mibps: 160, p99Ms: 6000, peak: 90, idle: 50 })],
+    e: [m('atftpd', { rps: 9000, p99Ms: 4 }), m('tftpfn', { rps: 17_000, p99Ms: 5, rrq: 3, peak: 120 })],
+  },
+} as unknown as StoredReport;
+
+describe('peer table (issue 13)', () => {
+  it('shows "—" where a server did not run a scenario (in.tftpd has no windowsize) and tftpfn over the best peer', () => {
+    const lines = peerTable(report);
+    const ws64 = lines.find((l) => l.includes('windowsize 64 (MiB/s)'))!;
+    expect(ws64).toBe('| 64 MiB, blksize 1468, windowsize 64 (MiB/s) | — | 200.0 | 150.0 | 450.0 | 2.25× vs atftpd | 1 |');
+    expect(lines.find((l) => l.includes('lock-step (MiB/s)') && l.includes('1468'))).toContain('| 1.00× vs atftpd |');
+    expect(lines.at(-1)).toContain('windowsize 64 ÷ iperf3: 1.13×');
+  });
+
+  it('judges the targets: met, not met, and not judged when a side is missing', () => {
+    const byText = new Map(peerTargets(report).map((t) => [t.text, t]));
+    expect(byText.get('windowsize 64: ≥ 2× atftpd')?.met).toBe(true);
+    expect(byText.get('windowsize 64: ≥ 1.0× iperf3 UDP loopback (same run)')?.met).toBe(true);
+    expect(byText.get('windowsize 16: ≥ 1.5× atftpd')?.met).toBeUndefined();
+    expect(byText.get('lock-step blksize 1468: ≥ 1.0× the best of in.tftpd and atftpd')?.met).toBe(true);
+    expect(byText.get('boot storm: ≥ 1.5× atftpd throughput')?.met).toBe(true);
+    expect(byText.get('boot storm: p99 ≤ 0.7× atftpd\'s')?.met).toBe(true);
+    expect(byText.get('1 KiB × 20: p99 ≤ atftpd\'s')?.met).toBe(false);
+    expect(byText.get('1 KiB × 20: zero RRQ retransmissions by the client')).toMatchObject({ met: false, detail: '3 over 1 run(s)' });
+    expect(byText.get('idle RSS ≤ 60 MiB')?.met).toBe(true);
+    expect(byText.get('peak RSS during the storm and the 1 KiB run ≤ 100 MiB')?.met).toBe(false);
+  });
+});
