@@ -34,7 +34,7 @@ export class RedisIo {
   /** Waits for the connection to be ready (bounded); the connection itself never queues. */
   async ready(): Promise<void> {
     if (this.isClosed()) throw new ControlPlaneError('the control plane is closed');
-    if (this.client.status === 'ready') return;
+    if (this.client.status === 'ready' && this.writable()) return;
     // A connection that gave up (a one-shot command's retry strategy) will never be ready.
     if (this.client.status === 'end') throw new ControlPlaneError('Redis is not reachable (the connection gave up); check redisUrl and that Redis is up');
     const ok = await new Promise<boolean>((resolve) => {
@@ -49,6 +49,18 @@ export class RedisIo {
       this.client.once('ready', onReady);
     });
     if (!ok) throw new ControlPlaneError(`Redis is not reachable (connection ${this.client.status} after ${this.readyWaitMs} ms); check redisUrl and that Redis is up`);
+  }
+
+  /**
+   * Between the server going away and ioredis's 'close' the status still says "ready", but the
+   * socket takes no more writes and, with the offline queue off, a command fails with "Stream
+   * isn't writeable" (ioredis Redis.js sendCommand) instead of waiting: so a call made then waits
+   * for the reconnect like any other (seen in the outage test under load). A Cluster has no one
+   * stream; its nodes are checked by clusterNodesReady.
+   */
+  private writable(): boolean {
+    const stream = (this.client as Partial<Pick<Redis, 'stream'>>).stream;
+    return stream === undefined || stream.writable;
   }
 
   /**
