@@ -417,7 +417,7 @@ export class FleetSource {
   }
 
   private markUnreachable(e: unknown): void {
-    if (this.unreachable) return;
+    if (this.unreachable || this.closed) return; // a call cut short by shutdown is no outage
     this.unreachable = (e as Error)?.message ?? String(e);
     if (this.slots && this.pollTimer) this.opts.log.warn({ event: 'controlPlaneUnreachable', err: e }, `control plane unreachable (${this.unreachable}); the versions serving go on serving`);
   }
