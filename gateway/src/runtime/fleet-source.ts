@@ -163,11 +163,16 @@ export class FleetSource {
     }
     for (const name of [...names, ...this.opts.names]) this.follow(name);
     // Watching before the first loads: a rollout changed meanwhile is not left for the poll.
-    this.unwatch = this.cp.watch((name) => {
-      if (this.closed) return;
-      this.follow(name);
-      if (this.followed.has(name)) void this.settle(name);
-    });
+    try {
+      this.unwatch = this.cp.watch((name) => {
+        if (this.closed) return;
+        this.follow(name);
+        if (this.followed.has(name)) void this.settle(name);
+      });
+    } catch (e) {
+      // Without announcements the poll still finds every change, controlPollMs later.
+      this.opts.log.error({ event: 'controlWatchFailed', err: e }, `cannot watch the control plane for changes; rollouts are read every ${this.opts.pollMs} ms`);
+    }
     await Promise.all([...this.followed].map((n) => this.settle(n)));
     if (this.unreachable || this.fromCache.size > 0) {
       // The one line a start without the control plane logs (later outages log their own).
