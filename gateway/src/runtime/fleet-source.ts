@@ -248,8 +248,13 @@ export class FleetSource {
 
   /** Reloads one function, then records and acknowledges what it serves. */
   private async settle(name: string): Promise<void> {
-    await this.slots!.reload(name);
-    await this.report(name);
+    try {
+      await this.slots!.reload(name);
+      await this.report(name);
+    } catch (e) {
+      // Called unawaited from the watch: nothing may escape as an unhandled rejection.
+      this.opts.log.error({ event: 'fleetSettleFailed', function: name, err: e }, `${name}: acting on its rollout failed`);
+    }
   }
 
   /** What reload.ts asks: the versions the rollout names, ready on disk. */
