@@ -147,10 +147,12 @@ describe('tftpfn deploy, versions, rollout, rollback (deploy folder)', () => {
     const unknown = await tftpfn(['rollback', 'grub', '--to', '20200101T000000000Z-deadbeef', '-d', dir]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('"grub" has no version 20200101T000000000Z-deadbeef; list them with tftpfn versions grub');
-    const oldest = await tftpfn(['rollback', 'grub', '-d', dir]);
-    expect(oldest.code).toBe(1);
-    expect(oldest.stderr).toContain(`has no version older than its stable ${ids[0]}`);
-    expect(await stableOf()).toMatchObject({ stable: ids[0], revision: 8 });
+    // The plane remembers the stable each change replaced (Rollout.previousStable): a plain
+    // rollback now returns to the version that served before --to, not to an older one.
+    const again = await tftpfn(['rollback', 'grub', '-d', dir]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`grub: rolled back from stable ${ids[0]} to ${ids[1]} (revision 9)`);
+    expect(await stableOf()).toMatchObject({ stable: ids[1], previousStable: ids[0], revision: 9 });
   }, 60_000);
 });
 
