@@ -218,6 +218,8 @@ export class FleetSource {
         }
         for (const name of names) this.follow(name);
         await Promise.all([...this.followed].map((n) => this.settle(n)));
+      } catch (e) {
+        this.opts.log.error({ event: 'fleetPollFailed', err: e }, 'reading the rollouts failed');
       } finally {
         this.polling = undefined;
       }
