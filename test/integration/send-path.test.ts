@@ -59,7 +59,7 @@ async function startServer(sendPath: 'gso' | 'plain', address: string) {
     const negotiated = plan.negotiate('read', packet.options, BODY.length);
     void tids.open(local, negotiated).then((socket) => {
       sockets.add(socket);
-      const peer = { address: rinfo.address, port: rinfo.port };
+      const peer = { address: rinfo.address, port: rinfo.port, family };
       const session = plan.session('read', negotiated, performance.now());
       const driver = new SessionDriver(session, {
         send: (d) => socket.send(d as Uint8Array | Uint8Array[], peer.port, peer.address),
