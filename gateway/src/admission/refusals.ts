@@ -70,7 +70,8 @@ export class AdmissionRefusals {
       this.scheduleSummary();
       return;
     }
-    const counters = { ...newCounters(), packetsSent: message ? 1 : 0 };
+    const counters = newCounters();
+    counters.packetsSent = message ? 1 : 0;
     const record = buildRecord({
       gateway: this.config.gatewayId,
       request: request(),
