@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type dgram from 'node:dgram';
+import type { Endpoint } from '../../gateway/src/transport/endpoint.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get } from '../../client/index.js';
 import { SessionPlan } from '../../gateway/src/accept/session-plan.js';
@@ -59,7 +60,7 @@ async function startServer(sendPath: 'gso' | 'plain', address: string) {
     const negotiated = plan.negotiate('read', packet.options, BODY.length);
     void tids.open(local, negotiated).then((socket) => {
       sockets.add(socket);
-      const peer = { address: rinfo.address, port: rinfo.port, family };
+      const peer: Endpoint = { address: rinfo.address, port: rinfo.port, family };
       const session = plan.session('read', negotiated, performance.now());
       const driver = new SessionDriver(session, {
         send: (d) => socket.send(d as Uint8Array | Uint8Array[], peer.port, peer.address),
@@ -106,7 +107,7 @@ function expectSameBytes(got: Uint8Array | undefined, what: string): void {
   expect(Buffer.compare(Buffer.from(got!), Buffer.from(BODY)), `${what}: contents differ (replay with TFTPFN_TEST_SEED=${SEED})`).toBe(0);
 }
 
-describe.each(['gso', 'plain'] as const)('send path %s', (sendPath) => {
+describe.each(['plain', 'gso'] as const)('send path %s', (sendPath) => {
   let server: Awaited<ReturnType<typeof startServer>>;
   let server6: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
