@@ -9,7 +9,7 @@
  * With a control plane (issue 12) the deployed functions come from the fleet source
  * (fleet-source.ts: rollouts, canaries, acks, the disk cache for outages) instead of a deploy
  * folder poll, and each version's pool runs with the settings and secrets that travel with it
- * (`versionSettings`) over the config's.
+ * (version-settings.ts) over the config's.
  *
  * The steps of a hot reload are in reload.ts (trigger, ask, load, swap, drain; the ReloadNotice
  * union and its bus, which `subscribe` exposes), the current and draining versions in
@@ -43,6 +43,7 @@ import { FleetCache } from './fleet-cache.js';
 import { clientIdentity } from './canary-pick.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { defaultControlCacheDir } from './fleet-cache-dir.js';
+import { versionSettings } from './version-settings.js';
 
 // Named here too for the runtime's existing importers (index.ts, stats/, app/, tests).
 export type { PoolTotals } from './generations.js';
@@ -118,32 +119,6 @@ export interface RuntimeOptions {
   readonly secretsKey?: Buffer;
   /** Names this gateway in acknowledgements and presence. */
   readonly gatewayId?: string;
-}
-
-/**
- * A version's pool settings: the config's for the function, with the settings that travel with
- * the version over them (vars merged, the version's win) and the control plane's secrets over
- * the config's. Checked against the config schema's bounds: a record that asks for more fails
- * the load, naming the field, and the previous version keeps serving.
- */
-export function versionSettings(base: FunctionConfig, spec: VersionSpec): FunctionConfig {
-  const v = spec.settings;
-  if (!v && !spec.secrets) return base;
-  const merged = {
-    ...base,
-    ...(v?.poolSize !== undefined ? { poolSize: v.poolSize } : {}),
-    ...(v?.heapMb !== undefined ? { heapMb: v.heapMb } : {}),
-    ...(v?.timeoutMs !== undefined ? { timeoutMs: v.timeoutMs } : {}),
-    ...(v?.maxConcurrent !== undefined ? { maxConcurrent: v.maxConcurrent } : {}),
-    vars: { ...base.vars, ...v?.vars },
-    secrets: { ...base.secrets, ...spec.secrets },
-  };
-  const parsed = functionConfigSchema.safeParse(merged);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `field "${i.path.join('.')}": ${i.message}`).join('; ');
-    throw new Error(`version ${spec.version}: its settings are not usable: ${problems}`);
-  }
-  return parsed.data;
 }
 
 /**
