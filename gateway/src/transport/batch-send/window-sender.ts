@@ -39,6 +39,14 @@ export interface Peer {
 
 const TRANSIENT = new Set(['EAGAIN', 'EWOULDBLOCK', 'ENOBUFS', 'EINTR']);
 
+/** Set once a failure says GSO cannot work on this machine (EIO, a throw): every sender in the process goes plain. */
+let offForProcess = false;
+
+/** Tests: forget a process-wide fallback (a real process keeps it until it restarts). */
+export function resetProcessFallback(): void {
+  offForProcess = false;
+}
+
 export interface WindowSenderOptions {
   log?: Pick<Logger, 'info' | 'warn'>;
   /** Tests: a stand-in for the native call (e.g. one that fails with EIO). */
@@ -77,6 +85,7 @@ export class WindowSender {
       if (!loaded.ok) return this.settle('plain', loaded.reason);
       syscall = loaded.syscall;
     }
+    if (offForProcess) return this.settle('plain', 'an earlier GSO send in this process failed with EIO (no segmentation offload)');
     const probe = await probeGso(syscall);
     if (!probe.ok) return this.settle('plain', probe.reason);
     this.syscall = syscall;
@@ -95,6 +104,7 @@ export class WindowSender {
 
   /** Sends `datagrams` to `peer` in order, from `socket` (the session's TID, or the listening socket in single-port mode). */
   sendWindow(socket: dgram.Socket, datagrams: readonly Datagram[], peer: Peer): void {
+    if (offForProcess && this.path === 'gso') this.path = 'plain';
     if (this.path !== 'gso' || datagrams.length < 2 || this.plainSockets.has(socket)) {
       this.sendPlain(socket, datagrams, 0, datagrams.length, peer);
       return;
@@ -147,6 +157,7 @@ export class WindowSender {
     SEND_PATH_STATS.fallbacks++;
     SEND_PATH_STATS.fallbacksByCode[code] = (SEND_PATH_STATS.fallbacksByCode[code] ?? 0) + 1;
     if (scope === 'process') {
+      offForProcess = true;
       this.path = 'plain';
       SEND_PATH_STATS.path = 'plain';
       SEND_PATH_STATS.reason = `a GSO send failed with ${code}${detail ? ` (${detail})` : ''}`;

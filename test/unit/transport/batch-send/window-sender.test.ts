@@ -9,7 +9,7 @@ import { bindUdp } from '../../../../gateway/src/transport/bind.js';
 import { loadGsoSyscall, type GsoSyscall } from '../../../../gateway/src/transport/batch-send/gso-syscall.js';
 import { socketFd } from '../../../../gateway/src/transport/batch-send/socket-fd.js';
 import { sendPathSnapshot } from '../../../../gateway/src/transport/batch-send/send-path-stats.js';
-import { WindowSender } from '../../../../gateway/src/transport/batch-send/window-sender.js';
+import { WindowSender, resetProcessFallback } from '../../../../gateway/src/transport/batch-send/window-sender.js';
 
 // The project's machines (and CI) are Linux >= 4.18 with the optional koffi installed, so GSO
 // must be there: a missing koffi binary fails here instead of silently testing the fallback only.
@@ -18,6 +18,7 @@ const sockets: dgram.Socket[] = [];
 
 afterEach(() => {
   for (const s of sockets.splice(0)) s.close();
+  resetProcessFallback();
 });
 
 async function pair(family: 'IPv4' | 'IPv6' = 'IPv4') {
@@ -129,6 +130,10 @@ describe('window sender: UDP GSO path', () => {
     sender.sendWindow(from, next.map((b) => data(b.block, b.payloadBytes)), peer);
     expect(described(await arrived)).toEqual(expected([...blocks, ...next]));
     // No further GSO attempt once off.
+    expect(state.calls).toBe(callsAfterFirst);
+    // Off for the whole process: a sender started afterwards does not even probe.
+    const later = new WindowSender('auto', { syscall });
+    expect(await later.ready).toBe('plain');
     expect(state.calls).toBe(callsAfterFirst);
     const after = sendPathSnapshot();
     expect(after.fallbacksByCode.EIO - (before.fallbacksByCode.EIO ?? 0)).toBe(1);
