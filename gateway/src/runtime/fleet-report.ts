@@ -28,7 +28,9 @@ export class FleetReporter {
     const r = this.resolver;
     const rollout = r.rollouts.get(name);
     const servingKey = `${serving.versions.join(',')}@${serving.canaryPercent ?? ''}`;
-    if (serving.versions.length > 0 && !r.fromCache.has(name) && this.written.get(name) !== servingKey) await this.writeServed(name, serving, servingKey, rollout?.revision ?? 0);
+    // The load keys too: a rotated secret is written to the cache, though no version changed.
+    const writtenKey = `${serving.keys.join(',')}@${serving.canaryPercent ?? ''}`;
+    if (serving.versions.length > 0 && !r.fromCache.has(name) && this.written.get(name) !== writtenKey) await this.writeServed(name, serving, writtenKey, rollout?.revision ?? 0);
     if (!rollout) return;
     const ok = sameList(rolloutVersions(rollout), serving.versions);
     const error = ok ? undefined : (r.errors.get(name) ?? lastError ?? `not loaded: serving ${serving.versions.join(', ') || 'nothing'}`);
@@ -45,7 +47,7 @@ export class FleetReporter {
     }
   }
 
-  private async writeServed(name: string, serving: Serving, servingKey: string, revision: number): Promise<void> {
+  private async writeServed(name: string, serving: Serving, writtenKey: string, revision: number): Promise<void> {
     const stable = this.resolver.record(name, serving.versions[0]);
     const canary = serving.versions[1] !== undefined ? this.resolver.record(name, serving.versions[1]) : undefined;
     if (!stable) return;
@@ -55,7 +57,7 @@ export class FleetReporter {
       ...(canary ? { canary: { record: canary, percent: serving.canaryPercent ?? 0 } } : {}),
       at: this.link.now().toISOString(),
     };
-    this.written.set(name, servingKey);
+    this.written.set(name, writtenKey);
     try {
       await this.cache.putServed(name, state, this.resolver.secretsFor.get(name) ?? {});
     } catch (e) {

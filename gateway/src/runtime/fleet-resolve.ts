@@ -5,8 +5,11 @@
  * is checked again here before the bytes are cached), the settings that travel with it and the
  * function's secrets.
  *
- *  - When the versions asked for are the ones serving, nothing is read beyond the rollout: the
- *    reload finds nothing to do.
+ *  - When the versions asked for are the ones serving, with the same secrets, nothing is read
+ *    beyond the rollout and the secrets: the reload finds nothing to do. Each spec's load key is
+ *    its version and a fingerprint of the secrets, so a rotated secret (`tftpfn secret put`)
+ *    loads the same version again with it within one poll, as a deploy would (new pool ready
+ *    first, the old one drains).
  *  - A bundle that could not be fetched or failed its hash is left alone for FETCH_RETRY_MS while
  *    the function serves another version (the answer is then what serves); the reason is kept
  *    for the ack.
@@ -27,7 +30,16 @@ export const FETCH_RETRY_MS = 15_000;
 /** The versions a function serves new requests with: stable first, then the canary, and its percent. */
 export interface Serving {
   readonly versions: readonly string[];
+  /** Their load keys (generations.ts), in the same order. */
+  readonly keys: readonly string[];
   readonly canaryPercent?: number;
+}
+
+/** A version's load key: the version, and a fingerprint of the secrets its pool gets (none: the version alone). */
+export function loadKey(version: string, secrets: Readonly<Record<string, string>>): string {
+  const entries = Object.entries(secrets).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (entries.length === 0) return version;
+  return `${version}#${createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 12)}`;
 }
 
 /** The versions a rollout asks for: stable first, then the canary. */
@@ -37,7 +49,8 @@ export function rolloutVersions(r: Pick<Rollout, 'stable' | 'canary'>): string[]
 
 export const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-const unloaded = (version: string): VersionSpec => ({ version, bundlePath: '' });
+/** A spec of a version that is already loaded: the reload pipeline finds it serving and loads nothing. */
+const unloaded = (version: string, key: string): VersionSpec => ({ version, bundlePath: '', loadKey: key });
 
 export class FleetResolver {
   /** Version records by function NUL id (immutable). */
@@ -91,21 +104,36 @@ export class FleetResolver {
     }
     this.rollouts.set(name, rollout);
     const wanted = rolloutVersions(rollout);
-    // Nothing to load: the reload pipeline will find every version already serving.
-    if (sameList(wanted, serving.versions) && (rollout.canary?.percent ?? undefined) === serving.canaryPercent && !this.fromCache.has(name)) {
+    const sameVersions = sameList(wanted, serving.versions) && (rollout.canary?.percent ?? undefined) === serving.canaryPercent && !this.fromCache.has(name);
+    // What serves, asked for again: the reload pipeline finds nothing to do.
+    const asServing = (): VersionSpec => {
+      const [stable, canary] = serving.versions;
+      return { ...unloaded(stable, serving.keys[0]), canary: canary !== undefined ? { spec: unloaded(canary, serving.keys[1]), percent: serving.canaryPercent ?? 0 } : undefined };
+    };
+    let secrets: Record<string, string>;
+    try {
+      secrets = await link.call(`secrets of ${name}`, () => link.cp.secrets(name));
+    } catch (e) {
+      if (sameVersions) return asServing(); // unchanged versions: the secrets they have go on
+      this.errors.set(name, (e as Error).message);
+      if (serving.versions.length === 0) {
+        const cached = await this.fromDisk(name, e);
+        if (cached) return cached;
+      }
+      throw e;
+    }
+    if (sameVersions && sameList(wanted.map((v) => loadKey(v, secrets)), serving.keys)) {
       this.errors.delete(name);
-      return { ...unloaded(rollout.stable), canary: rollout.canary && wanted.length > 1 ? { spec: unloaded(rollout.canary.version), percent: rollout.canary.percent } : undefined };
+      return asServing();
     }
     const nowMs = link.now().getTime();
     const recent = wanted.map((v) => this.failedFetches.get(`${name}\0${v}`)).find((f) => f !== undefined && nowMs - f.atMs < FETCH_RETRY_MS);
     if (recent && serving.versions.length > 0) {
-      // What serves is asked for again (nothing to do); the ack keeps the reason.
+      // The ack keeps the reason; the bundle is tried again after FETCH_RETRY_MS.
       this.errors.set(name, recent.error);
-      const [stable, canary] = serving.versions;
-      return { ...unloaded(stable), canary: canary !== undefined ? { spec: unloaded(canary), percent: serving.canaryPercent ?? 0 } : undefined };
+      return asServing();
     }
     try {
-      const secrets = await link.call(`secrets of ${name}`, () => link.cp.secrets(name));
       const stable = await this.prepare(name, rollout.stable, secrets);
       const canary = rollout.canary && wanted.length > 1 ? { spec: await this.prepare(name, rollout.canary.version, secrets), percent: rollout.canary.percent } : undefined;
       this.secretsFor.set(name, secrets);
@@ -150,7 +178,7 @@ export class FleetResolver {
       }
       this.failedFetches.delete(key);
     }
-    return { version: id, bundlePath, settings: record.settings, secrets };
+    return { version: id, bundlePath, settings: record.settings, secrets, loadKey: loadKey(id, secrets) };
   }
 
   /** The versions this gateway last served of `name`, from the disk cache; undefined when none (or damaged). */
@@ -174,12 +202,17 @@ export class FleetResolver {
     this.secretsFor.set(name, secrets);
     this.fromCache.add(name);
     this.log.debug({ event: 'controlCacheUsed', function: name, err: cause }, `${name}: loading the cached ${state.stable.id}`);
+    const canaryId = state.canary?.record.id;
     return {
       version: state.stable.id,
       bundlePath: stablePath,
       settings: state.stable.settings,
       secrets,
-      canary: state.canary && canaryPath ? { spec: { version: state.canary.record.id, bundlePath: canaryPath, settings: state.canary.record.settings, secrets }, percent: state.canary.percent } : undefined,
+      loadKey: loadKey(state.stable.id, secrets),
+      canary:
+        state.canary && canaryPath && canaryId
+          ? { spec: { version: canaryId, bundlePath: canaryPath, settings: state.canary.record.settings, secrets, loadKey: loadKey(canaryId, secrets) }, percent: state.canary.percent }
+          : undefined,
     };
   }
 }

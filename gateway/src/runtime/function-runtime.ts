@@ -245,7 +245,7 @@ export class FunctionRuntime {
       reload: (name) => this.slots.get(name)?.reload() ?? Promise.resolve(),
       serving: (name) => {
         const g = this.slots.get(name)?.generations;
-        return { versions: g?.serving() ?? [], canaryPercent: g?.canary?.percent };
+        return { versions: g?.serving() ?? [], keys: g?.servingKeys() ?? [], canaryPercent: g?.canary?.percent };
       },
       lastError: (name) => this.slots.get(name)?.reloader.lastError,
     });

@@ -50,7 +50,15 @@ export class Generation {
   private resolveRetired: () => void = () => {};
   private closing: Promise<void> | undefined;
 
-  constructor(readonly version: string, readonly invoker: Invoker) {}
+  /**
+   * `loadKey`: what was loaded, when more than the version (a fleet version with a fingerprint
+   * of the secrets it was given, so a rotated secret loads the same version again).
+   */
+  constructor(
+    readonly version: string,
+    readonly invoker: Invoker,
+    readonly loadKey: string = version,
+  ) {}
 
   pin(): PinnedGeneration {
     this.refs++;
@@ -128,7 +136,16 @@ export class Generations {
 
   /** The versions serving new requests: the stable one first, then the canary. */
   serving(): string[] {
-    return [...(this.current ? [this.current.version] : []), ...(this.canary ? [this.canary.generation.version] : [])];
+    return this.live().map((g) => g.version);
+  }
+
+  /** The load keys of the generations serving new requests, in the order of `serving()`. */
+  servingKeys(): string[] {
+    return this.live().map((g) => g.loadKey);
+  }
+
+  private live(): Generation[] {
+    return [...(this.current ? [this.current] : []), ...(this.canary ? [this.canary.generation] : [])];
   }
 
   /**
@@ -155,9 +172,9 @@ export class Generations {
    * Returns the previous generation, which the caller hands to `drain` once it has announced the
    * swap.
    */
-  swap(version: string, invoker: Invoker): Generation | undefined {
+  swap(version: string, invoker: Invoker, loadKey?: string): Generation | undefined {
     const old = this.current;
-    this.current = new Generation(version, invoker);
+    this.current = new Generation(version, invoker, loadKey);
     return old;
   }
 

@@ -153,6 +153,9 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** What a spec loads: its load key, else its version. */
+const keyOf = (s: VersionSpec): string => s.loadKey ?? s.version;
+
 function untagged<T extends { type: string }>(n: T): Omit<T, 'type'> {
   const { type: _type, ...event } = n;
   return event;
@@ -164,7 +167,7 @@ export class Reloader {
   private again = false;
   private changed = false; // a change arrived since the last attempt began
   private attempt: AbortController | undefined; // aborts the attempt under way
-  /** Versions that failed to load since the stable version last changed: not tried again until then. */
+  /** Versions (load keys) that failed to load since the stable version last changed: not tried again until then. */
   private readonly failedVersions = new Set<string>();
   /** Why the last reload attempt failed, if it did. */
   lastError: string | undefined;
@@ -230,12 +233,14 @@ export class Reloader {
     }
     if (!spec) return;
     const gens = this.generations;
-    const stableServing = spec.version === gens.current?.version;
-    const promoting = !stableServing && spec.version === gens.canary?.generation.version;
-    if (!stableServing && !promoting && this.failedVersions.has(spec.version)) return;
+    // A generation serves a spec when it loaded the same thing: the version, and its load key.
+    const serves = (g: Generation | undefined, s: VersionSpec) => g !== undefined && g.version === s.version && g.loadKey === keyOf(s);
+    const stableServing = serves(gens.current, spec);
+    const promoting = !stableServing && serves(gens.canary?.generation, spec);
+    if (!stableServing && !promoting && this.failedVersions.has(keyOf(spec))) return;
     // The canary the rollout names, unless it is the stable one or failed before (then none serves).
-    const wanted = spec.canary && spec.canary.spec.version !== spec.version && !this.failedVersions.has(spec.canary.spec.version) ? spec.canary : undefined;
-    const canaryServing = wanted !== undefined && wanted.spec.version === gens.canary?.generation.version;
+    const wanted = spec.canary && spec.canary.spec.version !== spec.version && !this.failedVersions.has(keyOf(spec.canary.spec)) ? spec.canary : undefined;
+    const canaryServing = wanted !== undefined && serves(gens.canary?.generation, wanted.spec);
     const canaryUnchanged = wanted ? canaryServing && wanted.percent === gens.canary?.percent : gens.canary === undefined;
     if (stableServing && canaryUnchanged) return;
 
@@ -263,7 +268,7 @@ export class Reloader {
     // Everything is loaded and ready: switch in one step, then drain what was replaced.
     const replaced: Generation[] = [];
     if (stable || promoting) {
-      const old = stable ? gens.swap(spec.version, stable.invoker) : gens.promote();
+      const old = stable ? gens.swap(spec.version, stable.invoker, keyOf(spec)) : gens.promote();
       if (old) replaced.push(old);
       this.failedVersions.clear();
       this.lastError = undefined;
@@ -271,7 +276,7 @@ export class Reloader {
     }
     const canaryBefore = gens.canary?.generation.version;
     if (canary && wanted) {
-      const old = gens.setCanary({ generation: new Generation(wanted.spec.version, canary.invoker), percent: wanted.percent });
+      const old = gens.setCanary({ generation: new Generation(wanted.spec.version, canary.invoker, keyOf(wanted.spec)), percent: wanted.percent });
       if (old) replaced.push(old);
       this.emit({ type: 'reloadComplete', function: this.name, version: wanted.spec.version, previous: canaryBefore ?? previous, ok: true, loadMs: canary.loadMs });
     } else if (wanted && canaryServing && gens.canary) {
@@ -295,7 +300,7 @@ export class Reloader {
         this.abandoned(spec.version);
         return undefined;
       }
-      this.failedVersions.add(spec.version);
+      this.failedVersions.add(keyOf(spec));
       const error = (e as Error).message;
       this.lastError = error;
       this.emit({ type: 'reloadFailed', function: this.name, version: spec.version, previous, ok: false, loadMs: performance.now() - started, error });

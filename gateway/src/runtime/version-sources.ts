@@ -31,6 +31,11 @@ export interface VersionSpec {
   readonly settings?: FunctionSettings;
   /** Secrets from the control plane: over the config's `secrets` for its pool. */
   readonly secrets?: Readonly<Record<string, string>>;
+  /**
+   * What is loaded, when more than the version: the same version with another key is loaded
+   * again (a fleet version whose secrets were rotated). Default: the version.
+   */
+  readonly loadKey?: string;
   /** A second version for `percent`% of clients' new sessions (canary-pick.ts). */
   readonly canary?: { readonly spec: VersionSpec; readonly percent: number };
 }

@@ -49,7 +49,7 @@ function slots() {
       return true;
     },
     reload: (name) => map.get(name)?.reloader.reload() ?? Promise.resolve(),
-    serving: (name) => ({ versions: map.get(name)?.gens.serving() ?? [], canaryPercent: map.get(name)?.gens.canary?.percent }),
+    serving: (name) => ({ versions: map.get(name)?.gens.serving() ?? [], keys: map.get(name)?.gens.servingKeys() ?? [], canaryPercent: map.get(name)?.gens.canary?.percent }),
     lastError: (name) => map.get(name)?.reloader.lastError,
   };
   return { fleetSlots, map, loads, serving: (name: string) => map.get(name)?.gens.serving() ?? [] };
@@ -250,5 +250,37 @@ describe('fleet source', () => {
     expect(await eventually(() => cp.heartbeats.length >= 2)).toBe(true);
     expect(cp.heartbeats[0]).toMatchObject({ gateway: 'gw-9' });
     expect(cp.heartbeats[0].degraded).toBeUndefined();
+  });
+});
+
+describe('fleet source: secrets', () => {
+  test('a rotated secret loads the same version again with it, without an ack or a version change, and reaches the disk cache', async () => {
+    const cp = new FakeControlPlane();
+    const v1 = await cp.add('grub', 'export const handle = () => "one";');
+    await cp.setRollout('grub', { stable: v1.id });
+    await cp.putSecret('grub', 'TOKEN', 'old');
+    const dir = cacheDir();
+    const s = slots();
+    const { f } = fleet(cp, dir);
+    await f.start(s.fleetSlots);
+    expect(s.loads.map((l) => l.spec.secrets)).toEqual([{ TOKEN: 'old' }]);
+    // Nothing changed: a poll loads nothing.
+    await f.poll();
+    expect(s.loads).toHaveLength(1);
+    await cp.putSecret('grub', 'TOKEN', 'new');
+    await f.poll();
+    expect(s.loads.map((l) => [l.spec.version, l.spec.secrets])).toEqual([
+      [v1.id, { TOKEN: 'old' }],
+      [v1.id, { TOKEN: 'new' }],
+    ]);
+    expect(s.serving('grub')).toEqual([v1.id]);
+    // The same version, loaded again under a new key; the first pool retires (nothing pins it).
+    const gens = s.map.get('grub')!.gens;
+    expect(gens.current?.loadKey).toMatch(new RegExp(`^${v1.id}#[0-9a-f]{12}$`));
+    expect(await eventually(() => gens.draining.size === 0)).toBe(true);
+    expect(cp.ackLog).toHaveLength(1);
+    expect((await new FleetCache(dir, KEY).served('grub'))?.secrets).toEqual({ TOKEN: 'new' });
+    await f.poll();
+    expect(s.loads).toHaveLength(2);
   });
 });
