@@ -3,8 +3,9 @@
 # s3rver, the S3-compatible server), the Debian packages of the independent TFTP clients (curl,
 # tftp-hpa, atftp, busybox) and of redis-server, and what the boot tests run (QEMU with SeaBIOS
 # and iPXE, OVMF, GRUB's network image, dnsmasq, a static busybox, a Debian kernel).
-# The main suite runs first, then the boot tests (scripts/test-boot.sh) in their own network
-# namespace.
+# The main suite runs first, then (issue 14) the unit, interop and function tests on Node 24, then
+# the boot tests (scripts/test-boot.sh) in their own network namespace beside the interop and
+# reflection suites on the fallback send path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,4 +59,19 @@ else
   PATH="$node24_bin:$PATH" npx vitest run test/unit test/interop functions/
 fi
 # --- end Node 24 -------------------------------------------------------------------------------
-bash scripts/test-boot.sh
+# The interop and reflection suites once more on the fallback send path (sendPath "plain": one
+# dgram send per datagram; the runs above take "auto", which is UDP GSO where the kernel has it),
+# beside the boot tests: both mostly wait, on clients and on QEMU.
+plain_log=$(mktemp)
+TFTPFN_TEST_SEND_PATH=plain npx vitest run test/interop test/robustness/amplification.test.ts \
+  test/robustness/reflection-costs.test.ts test/robustness/reflection-ports.test.ts \
+  test/robustness/reflection-spoof.test.ts >"$plain_log" 2>&1 &
+plain_pid=$!
+boot_rc=0
+bash scripts/test-boot.sh || boot_rc=$?
+plain_rc=0
+wait "$plain_pid" || plain_rc=$?
+echo "test: interop and reflection suites on the plain send path (exit $plain_rc):"
+cat "$plain_log"
+rm -f "$plain_log"
+[ "$boot_rc" = 0 ] && [ "$plain_rc" = 0 ]

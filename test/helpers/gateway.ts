@@ -33,7 +33,9 @@ export async function startTestGateway(
   const records: SessionRecord[] = [];
   const waiters: { pred: (r: SessionRecord) => boolean; resolve: (r: SessionRecord) => void }[] = [];
   const running = await startGateway({
-    config: { hosts: ['127.0.0.1'], port: 0, root, ...opts.config },
+    // TFTPFN_TEST_SEND_PATH=plain runs a suite on the fallback send path (scripts/test.sh runs
+    // the interop and reflection suites once more that way; the main run takes 'auto': GSO).
+    config: { hosts: ['127.0.0.1'], port: 0, root, ...(process.env.TFTPFN_TEST_SEND_PATH ? { sendPath: process.env.TFTPFN_TEST_SEND_PATH as 'plain' } : {}), ...opts.config },
     handler: opts.handler,
     functions: opts.functions,
     logger: pino({ level: process.env.TFTPFN_TEST_LOG ?? 'silent' }),

@@ -132,6 +132,9 @@ function start(ctx: AcceptContext, arrival: Arrival, opened: Opened): void {
   const ownSocket = socket !== via.socket;
   const driver = new SessionDriver(followBudget(ctx, entry, session, negotiated.blockSize, request.mode === 'octet' ? reader?.size : undefined), {
     send: (d) => socket.send(d as Uint8Array | Uint8Array[], peer.port, peer.address),
+    // A window leaves in as few sendmsg calls as the send path allows (transport/batch-send: UDP
+    // GSO, or plain dgram sends); the session still decided every datagram in it.
+    sendWindow: (ds) => ctx.tids.sendWindow(socket, ds, peer),
     reader,
     writer,
     netascii: request.mode === 'netascii',

@@ -82,7 +82,7 @@ export class Gateway {
     this.gate = new RequestGate(config, this.admission);
     this.refusals = new AdmissionRefusals({ refusalLogSamples: config.refusalLogSamples, refusalLogIntervalMs: config.refusalLogIntervalMs, gatewayId: this.id }, this.counters, bus, log);
     this.table = new SessionTable(this.admission, this.counters);
-    this.tids = new TidSockets(config);
+    this.tids = new TidSockets(config, log);
     const strangers = new StrangerReplies(config.strangerRepliesPerSecond, this.counters);
     this.accept = {
       gatewayId: this.id,
@@ -105,12 +105,20 @@ export class Gateway {
     });
   }
 
+  /** How DATA windows leave: 'gso' (UDP_SEGMENT batches) or 'plain' (one dgram send each). */
+  get sendPath(): string {
+    return this.tids.sendPath;
+  }
+
   get activeSessions(): number {
     return this.table.size;
   }
 
   /** Binds every listening socket; resolves with what is bound (port 0 becomes the real port). */
   async start(): Promise<Endpoint[]> {
+    // The send path probe (a real GSO send between two loopback sockets, ~20 ms) settles first,
+    // so the first window already leaves the way the log line says.
+    await this.tids.sendPathReady;
     const bound = await this.listeners.start();
     this.accepting = true;
     return bound;

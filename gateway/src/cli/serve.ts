@@ -116,6 +116,7 @@ async function runGateway(base: GatewayConfig): Promise<void> {
       refuse: config.refuse,
       timeoutMs: config.timeoutMs,
       retries: config.retries,
+      sendPath: running.gateway.sendPath,
       writes: config.writeRoot ? 'enabled' : 'disabled',
       functions: running.functions?.status().map((f) => `${f.name}@${f.version ?? 'unavailable'}`),
       gatewayId: running.gateway.id,
