@@ -2,9 +2,39 @@
 // The tftpfn command. The TypeScript sources are built to dist/ by `npm install` (prepare).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * V8 heap limits for `tftpfn serve` (issue 13, docs/PERFORMANCE.md "Memory"). V8 sizes its heap
+ * for the machine's RAM: a 16 MiB semi-space (32 MiB of young generation) and an old generation
+ * allowed to grow to about 4x its live size before a full collection. The gateway's live heap
+ * is ~20 MiB, but a 1 KiB load let RSS climb to 160-175 MiB on garbage alone. With these limits
+ * it peaked at 88-90 MiB for the same load (semi-space 1-2 MiB; an old-space cap of 512 MiB
+ * also makes V8 grow the old generation about 1.7x instead of 4x), far above what 10,000
+ * sessions hold (~16 MiB per 1,000).
+ */
+const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512'];
+
 const main = new URL('../dist/gateway/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   console.error('tftpfn: dist/ is missing; run `npm install` (or `npm run build`) in the tftpfn checkout first.');
   process.exit(1);
+}
+
+// Flags must be given when node starts. Where node can replace its own process image
+// (process.execve: Node 22.15+, 23.11+), `serve` restarts itself with them once, keeping its
+// pid, stdio and signals; elsewhere (Node 20) run `node --max-semi-space-size=2
+// --max-old-space-size=512 bin/tftpfn.js serve` or put them in NODE_OPTIONS. Heap flags the
+// operator gave (on the command line or in NODE_OPTIONS) always win.
+const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
+if (
+  process.argv[2] === 'serve' &&
+  typeof process.execve === 'function' &&
+  !/--max-(semi|old)-space-size/.test(given)
+) {
+  try {
+    process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  } catch {
+    // Not allowed here (permission model, a platform without execve): run with V8's defaults.
+  }
 }
 await import(main.href);
