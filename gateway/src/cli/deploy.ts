@@ -69,7 +69,7 @@ export function deployCommand(): Command {
     .option('--list', 'deprecated: use tftpfn versions NAME')
     .option('--activate <version>', 'deprecated: use tftpfn rollback NAME --to VERSION')
     .option('--prune <keep>', 'deprecated: the newest 100 versions are kept, older ones pruned at publish', integer(0, 1_000_000));
-  return addControlOptions(cmd)
+  return addControlOptions(addAckTimeoutOption(cmd))
     .addHelpText(
       'after',
       [
