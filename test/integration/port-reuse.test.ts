@@ -82,6 +82,26 @@ describe('port reuse: the same request after the last block is a new transfer', 
     }, 30_000);
   }
 
+  it('port reuse: a one-block file without options: a repeat before any ACK gets DATA 1 again from the same session (no second session), which also serves a client that reused its port', async () => {
+    // DATA 1 is also the last block here, and nothing is acknowledged yet: the repeat may be a
+    // retransmission, so it keeps the reflection rule (one answer per request datagram).
+    const gw = await startTestGateway({ files: { 'one.bin': Buffer.alloc(100, 3) } });
+    cleanups.push(() => gw.stop());
+    const peer = await RawPeer.open();
+    cleanups.push(() => peer.close());
+    peer.rrq(gw.port, 'one.bin');
+    const d1 = await peer.expect(3, 1000);
+    peer.rrq(gw.port, 'one.bin');
+    const again = await peer.expect(3, 1000);
+    expect(again.port).toBe(d1.port);
+    expect(again.packet.data.length).toBe(100);
+    expect(gw.gateway.counters.duplicateRequests).toBe(1);
+    peer.ack(d1.port, 1);
+    await waitUntil(() => gw.records.length === 1, 3000, 'the record');
+    expect(gw.records.map((r) => r.outcome)).toEqual(['ok']);
+    expect(gw.gateway.counters.sessionsStarted).toBe(1);
+  });
+
   it('port reuse: a repeated request before the last block is still a retransmission (one answer per request datagram)', async () => {
     // 4 blocks: after DATA 1 the peer repeats its request; the session answers DATA 1 again
     // from the same port and no second session starts.

@@ -177,9 +177,14 @@ export class ReadSession implements Session {
     return this.state === 'done' || this.state === 'failed';
   }
 
-  /** The final (short) DATA block has been sent, or the session is over (see Session). */
+  /**
+   * The final (short) DATA block has been sent to a peer that acknowledged one of our packets,
+   * or the session is over (see Session). Before any ACK, a repeat of the request may be a
+   * retransmission (DATA 1 of a one-block file is also its last block): it gets DATA 1 again,
+   * one answer per request datagram, which also serves a client that reused its port.
+   */
   get lastBlockSent(): boolean {
-    return this.finalBlock !== undefined || this.finished;
+    return (this.finalBlock !== undefined && this.window.peerAcked) || this.finished;
   }
 
   /** Absolute number of the last block acknowledged, for tests and stats. */

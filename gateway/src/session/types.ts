@@ -96,9 +96,10 @@ export interface Session {
   /** True once the session needs nothing more: no timer, no input. */
   readonly finished: boolean;
   /**
-   * True once our last packet of the transfer has gone out (a read session's final DATA, a
-   * write session's final ACK) or the session finished: the same request again from the same
-   * address and port is then the peer's next transfer, not a retransmission (issue 13).
+   * True once our last packet of the transfer has gone out (a read session's final DATA, once
+   * the peer has acknowledged something; a write session's final ACK) or the session finished:
+   * the same request again from the same address and port is then the peer's next transfer,
+   * not a retransmission (issue 13).
    */
   readonly lastBlockSent?: boolean;
   readonly counters: Readonly<SessionCounters>;
