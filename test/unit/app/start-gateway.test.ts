@@ -24,16 +24,42 @@ function bindUdp(address: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => s.once('error', reject).bind({ address, port, exclusive: true }, () => resolve(s)));
 }
 
+/**
+ * The open handles once closes have run their course: dgram emits 'close' a tick before libuv
+ * lets go of the handle, so a socket closed just now is still listed for a loop turn or two.
+ * Polls (bounded, 1 s) until the count matches `want`, and returns the last count.
+ */
+async function settledHandles(want: Record<string, number>): Promise<Record<string, number>> {
+  const end = Date.now() + 1000;
+  let now = handles();
+  while (JSON.stringify(now) !== JSON.stringify(want) && Date.now() < end) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    now = handles();
+  }
+  return now;
+}
+
+/** The open handles once nothing has been closing for a while (3 equal samples 10 ms apart, at most 1 s). */
+async function quietHandles(): Promise<Record<string, number>> {
+  const end = Date.now() + 1000;
+  let last = JSON.stringify(handles());
+  for (let same = 0; same < 3 && Date.now() < end; ) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const now = JSON.stringify(handles());
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return JSON.parse(last) as Record<string, number>;
+}
+
 const close = (s: Socket) => new Promise<void>((resolve) => s.close(() => resolve()));
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('startGateway teardown', () => {
   it('start gateway: a start that binds one address and fails on the next closes the first and the metrics server, and never calls the stats hook', async () => {
     const holder = await bindUdp('127.0.0.2', 0);
     const port = holder.address().port;
     try {
-      await turn();
-      const before = handles();
+      const before = await quietHandles();
       const stats: unknown[] = [];
       await expect(
         startGateway({
@@ -44,8 +70,7 @@ describe('startGateway teardown', () => {
           serverStatsIntervalMs: 100,
         }),
       ).rejects.toThrow(/cannot listen on 127\.0\.0\.2/);
-      await turn();
-      expect(handles()).toEqual(before);
+      expect(await settledHandles(before)).toEqual(before);
       // The first address was bound by the failed start; it is free again.
       await close(await bindUdp('127.0.0.1', port));
       expect(stats).toEqual([]);
@@ -57,21 +82,18 @@ describe('startGateway teardown', () => {
   it('start gateway: a metrics port in use fails the start naming the field, and leaves nothing open', async () => {
     const first = await startGateway({ config: { hosts: ['127.0.0.1'], port: 0, root: makeRoot(), metricsPort: 0 }, logger });
     try {
-      await turn();
-      const before = handles();
+      const before = await quietHandles();
       await expect(
         startGateway({ config: { hosts: ['127.0.0.1'], port: 0, root: makeRoot(), metricsPort: first.metricsPort }, functions: { main: () => text('x') }, logger }),
       ).rejects.toThrow(`field "metricsPort": cannot listen on 127.0.0.1:${first.metricsPort}`);
-      await turn();
-      expect(handles()).toEqual(before);
+      expect(await settledHandles(before)).toEqual(before);
     } finally {
       await first.close(0);
     }
   });
 
   it('start gateway: a remap file that cannot be read, found after the function runtime started, closes the runtime once', async () => {
-    await turn();
-    const before = handles();
+    const before = await quietHandles();
     const close = vi.spyOn(FunctionRuntime.prototype, 'close');
     try {
       await expect(
@@ -86,8 +108,7 @@ describe('startGateway teardown', () => {
     } finally {
       close.mockRestore();
     }
-    await turn();
-    expect(handles()).toEqual(before);
+    expect(await settledHandles(before)).toEqual(before);
   });
 
   it('start gateway: close() reports shutting down at once, serves /readyz through the drain, and runs once', async () => {

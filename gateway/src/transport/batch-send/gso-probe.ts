@@ -58,7 +58,7 @@ export async function probeGso(syscall: GsoSyscall): Promise<ProbeResult> {
   } catch (e) {
     return { ok: false, reason: `the GSO probe failed: ${(e as Error).message}` };
   } finally {
-    sender?.close();
-    receiver?.close();
+    // Closed before the answer: a start that fails right after must leave no socket behind.
+    await Promise.all([sender, receiver].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
   }
 }

@@ -23,7 +23,9 @@ import type { Logger } from 'pino';
 import type { Datagram } from '../../session/types.js';
 import type { GsoSyscall } from './gso-syscall.js';
 import { loadGsoSyscall } from './gso-syscall.js';
-import { probeGso } from './gso-probe.js';
+import { probeGso, type ProbeResult } from './gso-probe.js';
+
+let processProbe: Promise<ProbeResult> | undefined;
 import { planRuns } from './segment-plan.js';
 import { SEND_PATH_STATS, type SendPath } from './send-path-stats.js';
 import { socketFd } from './socket-fd.js';
@@ -86,7 +88,9 @@ export class WindowSender {
       syscall = loaded.syscall;
     }
     if (offForProcess) return this.settle('plain', 'an earlier GSO send in this process failed with EIO (no segmentation offload)');
-    const probe = await probeGso(syscall);
+    // The kernel's answer does not change within a process: the real syscall is probed once,
+    // however many gateways (or TID socket sets) start; an injected one (tests) every time.
+    const probe = this.options.syscall ? await probeGso(syscall) : await (processProbe ??= probeGso(syscall));
     if (!probe.ok) return this.settle('plain', probe.reason);
     this.syscall = syscall;
     return this.settle('gso', 'UDP_SEGMENT probe passed');
