@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
 import { createGateway, type RunningGateway, type ServerStats, type SessionRecord } from '../../gateway/src/index.js';
 import { get } from '../../client/index.js';
-import { encodeAck } from '../../gateway/src/protocol/packet.js';
+import { encodeAck, Opcode } from '../../gateway/src/protocol/packet.js';
 import { text, stream } from '../../sdk/index.js';
 import { FIXTURES } from '../helpers/functions.js';
 import { describeRun, killAllClients, runClient } from '../interop/run-client.js';
@@ -129,22 +129,31 @@ describe('a worker function behind the gateway', () => {
   test('a lost DATA block is resent from the window: the function runs once per transfer', async () => {
     const peer = await RawPeer.open();
     try {
-      peer.rrq(gw.port, 'bytes');
+      // Four blocks: a repeat of the request after DATA 1 is a retransmission while the transfer
+      // is still under way (after its last block the same request is the client's next transfer:
+      // issue 13, test/robustness/port-reuse.test.ts).
+      peer.rrq(gw.port, 'bytes-2k');
       const first = await peer.next(2000);
       // The client repeats its request, as one whose DATA 1 was lost does (before any ACK the
       // gateway answers each request datagram once: issue 9, reflection bound): the same DATA 1
       // comes from the window, without a second invocation.
-      peer.rrq(gw.port, 'bytes');
+      peer.rrq(gw.port, 'bytes-2k');
       const again = await peer.next(3000);
       expect(again.packet).toEqual(first.packet);
       expect(again.from.port).toBe(first.from.port);
       peer.send(encodeAck(1), first.from.port);
+      for (let block = 2; block <= 4; block++) {
+        const d = await peer.expect(Opcode.Data, 3000);
+        expect(d.packet).toMatchObject({ block });
+        peer.send(encodeAck(block), first.from.port);
+      }
       // Closed only after the record: a datagram still queued on a closed socket is lost.
-      await recordFor('bytes');
+      await recordFor('bytes-2k');
     } finally {
       peer.close();
     }
-    const rec = await recordFor('bytes');
+    const rec = await recordFor('bytes-2k');
+    expect(rec.bytes).toBe(2000);
     expect(rec.outcome).toBe('ok');
     expect(rec.retransmits).toBeGreaterThanOrEqual(1);
     const pool = gw.functions!.status().find((s) => s.name === 'main')!;
