@@ -16,6 +16,7 @@ command -v atftp >/dev/null || missing+=(atftp)
 # busybox-static: the boot tests put it in an initrd, and it serves the interop tests as well.
 if ! command -v busybox >/dev/null || ldd "$(command -v busybox)" >/dev/null 2>&1; then missing+=(busybox-static); fi
 command -v ip >/dev/null || missing+=(iproute2)
+command -v systemd-analyze >/dev/null || missing+=(systemd)  # infra/systemd unit check (test/unit/infra)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)
 [ -e /usr/lib/grub/x86_64-efi/monolithic/grubnetx64.efi ] || missing+=(grub-efi-amd64-bin)
