@@ -130,6 +130,12 @@ describe('metrics endpoint', () => {
     const body = await res.text();
     expect(body).toContain('function grub has no version loaded');
     expect(body).toContain('listeners not bound');
+
+    // Serving, but from cached versions (the control plane is unreachable): 200, and it says so.
+    readiness = { ready: true, reasons: ['degraded: control plane unreachable, serving cached versions'] };
+    res = await fetchBounded('/readyz');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('ready\n- degraded: control plane unreachable, serving cached versions\n');
     readiness = { ready: true, reasons: [] };
   });
 

@@ -80,7 +80,9 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
         } catch (e) {
           r = { ready: false, reasons: [`readiness check failed: ${e instanceof Error ? e.message : String(e)}`] };
         }
-        if (r.ready) send(req, res, 200, 'ready\n');
+        // Ready may still carry notes (degraded: serving cached versions while the control plane
+        // is unreachable): they follow the first line, as the reasons of a 503 do.
+        if (r.ready) send(req, res, 200, `ready\n${r.reasons.map((x) => `- ${x}\n`).join('')}`);
         else send(req, res, 503, `not ready\n${(r.reasons.length ? r.reasons : ['not ready']).map((x) => `- ${x}\n`).join('')}`);
         return;
       }
