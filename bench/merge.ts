@@ -85,13 +85,16 @@ export function normalizeStored(raw: unknown): StoredReport | undefined {
 /**
  * @param current this run's report, its rows and iperf (when measured) tagged with `run.id`
  * @param titles every scenario's current title, in report order
+ * @param servers every scenario's current servers: stored rows of other servers are dropped
  */
-export function mergeReports(previous: StoredReport | undefined, current: StoredReport, titles: Record<ScenarioId, string>): StoredReport {
+export function mergeReports(previous: StoredReport | undefined, current: StoredReport, titles: Record<ScenarioId, string>, servers?: Partial<Record<ScenarioId, readonly string[]>>): StoredReport {
   if (!previous) return current;
   const results: StoredReport['results'] = {};
   for (const id of SCENARIO_IDS) {
     const now = current.results[id] ?? [];
-    const kept = (previous.results[id] ?? []).filter((old) => !now.some((m) => m.server === old.server));
+    // A stored row of a server the scenario no longer runs (in.tftpd in (b) since issue 13: it
+    // has no windowsize) is dropped rather than shown beside this run's rows.
+    const kept = (previous.results[id] ?? []).filter((old) => !now.some((m) => m.server === old.server) && (!servers?.[id] || servers[id]!.includes(old.server)));
     if (now.length + kept.length > 0) results[id] = [...now, ...kept];
   }
   const iperfNow = current.iperfRun !== undefined;

@@ -5,12 +5,14 @@
  */
 import type { Measurement } from './measure.js';
 import type { StoredReport } from './merge.js';
-import { PEERS, type ScenarioId } from './scenarios.js';
+import { PEERS, WINDOWED, type ScenarioId } from './scenarios.js';
 import { SERVER_LABELS, type ServerName } from './servers.js';
 
 const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
 
 function row(r: StoredReport, id: ScenarioId, server: string): Measurement | undefined {
+  // Windowed scenarios: a server without RFC 7440 shows "—", even from a stored lock-step row.
+  if ((id === 'b' || id === 'j') && !WINDOWED.includes(server as ServerName)) return undefined;
   return r.results[id]?.find((m) => m.server === server && !m.error);
 }
 

@@ -241,7 +241,7 @@ async function main(): Promise<void> {
       scenarios: all.map((s) => ({ id: s.id, title: s.title })),
     };
     const titles = Object.fromEntries(scenarios().map((s) => [s.id, s.title])) as Record<ScenarioId, string>;
-    const report = mergeReports(previous, current, titles);
+    const report = mergeReports(previous, current, titles, Object.fromEntries(scenarios().map((s) => [s.id, s.servers])));
     writeFileSync(cli.out, renderMarkdown(report));
     mkdirSync(join(cli.json, '..'), { recursive: true });
     writeFileSync(cli.json, JSON.stringify(report, null, 1));

@@ -27,7 +27,8 @@ const report = {
   iperfRun: 1,
   results: {
     a: [m('in.tftpd', { mibps: 21 }), m('atftpd', { mibps: 22 }), m('npm-tftp', { mibps: 20 }), m('tftpfn', { mibps: 22 })],
-    b: [m('atftpd', { mibps: 200 }), m('npm-tftp', { mibps: 150 }), m('tftpfn', { mibps: 450 })],
+    // A lock-step row stored from before (b) ran windowed servers only: shown as "—".
+    b: [m('in.tftpd', { mibps: 20 }), m('atftpd', { mibps: 200 }), m('npm-tftp', { mibps: 150 }), m('tftpfn', { mibps: 450 })],
     d: [m('atftpd', { mibps: 100, p99Ms: 10_000, peak: 10, idle: 3 }), m('tftpfn', { mibps: 160, p99Ms: 6000, peak: 90, idle: 50 })],
     e: [m('atftpd', { rps: 9000, p99Ms: 4 }), m('tftpfn', { rps: 17_000, p99Ms: 5, rrq: 3, peak: 120 })],
   },
@@ -54,5 +55,16 @@ describe('peer table (issue 13)', () => {
     expect(byText.get('1 KiB × 20: zero RRQ retransmissions by the client')).toMatchObject({ met: false, detail: '3 over 1 run(s)' });
     expect(byText.get('idle RSS ≤ 60 MiB')?.met).toBe(true);
     expect(byText.get('peak RSS during the storm and the 1 KiB run ≤ 100 MiB')?.met).toBe(false);
+  });
+});
+
+describe('merging a run into the stored results', () => {
+  it('drops stored rows of servers the scenario no longer runs, keeps the others', async () => {
+    const { mergeReports } = await import('../../../bench/merge.js');
+    const base = { date: 'd', machine: {}, versions: {}, commands: { servers: {}, loads: {}, iperf: [] }, iperf: [], skipped: [], scenarios: [] };
+    const previous = { ...base, runs: [{ id: 1 }], results: { b: [m('in.tftpd', { mibps: 20 }), m('fbtftp', { mibps: 15 }), m('npm-tftp', { mibps: 100 })] } } as unknown as StoredReport;
+    const current = { ...base, runs: [{ id: 2 }], results: { b: [{ ...m('tftpfn', { mibps: 300 }), run: 2 }] } } as unknown as StoredReport;
+    const merged = mergeReports(previous, current, { b: 'windowsize 64' } as never, { b: ['tftpfn', 'atftpd', 'npm-tftp'] });
+    expect(merged.results.b?.map((x) => `${x.server}@${x.run}`)).toEqual(['tftpfn@2', 'npm-tftp@1']);
   });
 });
