@@ -171,7 +171,7 @@ describe('tftpfn secret (deploy folder)', () => {
 
     const ok = await put('API_TOKEN', 'tok-123-secret', { TFTPFN_SECRETS_KEY: KEY });
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toBe("grub: secret API_TOKEN set (14 bytes, encrypted); running gateways use it once the function's versions change (deploy, rollout, rollback); a gateway that starts uses it at once\n");
+    expect(ok.stdout).toBe("grub: secret API_TOKEN set (14 bytes, encrypted); running gateways load it within one check of the control plane (controlPollMs, 5 s by default) without a restart; a gateway that starts uses it at once\n");
     expect(ok.stdout + ok.stderr).not.toContain('tok-123-secret');
     const keyed = await openControlPlane(parseConfig({ deployDir: dir, secretsKey: KEY }));
     expect(await keyed.secrets('grub')).toEqual({ API_TOKEN: 'tok-123-secret' });

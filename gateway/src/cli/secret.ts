@@ -58,7 +58,7 @@ export async function putSecret(cp: ControlPlane, config: GatewayConfig, name: s
   if (value.length === 0) throw new ControlCliError(`no value on stdin for ${key}: pipe it in (printf %s "$VALUE" | tftpfn secret put ${name} ${key}); to delete it, use tftpfn secret rm ${name} ${key}`);
   if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new ControlCliError(`the value of ${key} is ${Buffer.byteLength(value)} bytes; a secret is at most ${MAX_SECRET_BYTES} (put files in the bucket and the secret to reach them here)`);
   await cp.putSecret(name, key, value);
-  io.out(`${name}: secret ${key} set (${Buffer.byteLength(value)} bytes, encrypted); running gateways use it once the function's versions change (deploy, rollout, rollback); a gateway that starts uses it at once`);
+  io.out(`${name}: secret ${key} set (${Buffer.byteLength(value)} bytes, encrypted); running gateways load it within one check of the control plane (controlPollMs, 5 s by default) without a restart; a gateway that starts uses it at once`);
   return 0;
 }
 

@@ -19,7 +19,7 @@ describe('secret', () => {
     expect(await putSecret(cp, keyed, 'grub', 'API_TOKEN', async () => VALUE, io)).toBe(0);
     expect(await putSecret(cp, keyed, 'grub', 'DB_PASS', async () => 'other', io)).toBe(0);
     expect(await cp.secrets('grub')).toEqual({ API_TOKEN: VALUE, DB_PASS: 'other' });
-    expect(io.stdout[0]).toBe(`grub: secret API_TOKEN set (${VALUE.length} bytes, encrypted); running gateways use it once the function's versions change (deploy, rollout, rollback); a gateway that starts uses it at once`);
+    expect(io.stdout[0]).toBe(`grub: secret API_TOKEN set (${VALUE.length} bytes, encrypted); running gateways load it within one check of the control plane (controlPollMs, 5 s by default) without a restart; a gateway that starts uses it at once`);
     const list = captureIo();
     expect(await listSecrets(cp, 'grub', list)).toBe(0);
     expect(list.stdout).toEqual(['API_TOKEN', 'DB_PASS']);
