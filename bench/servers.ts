@@ -76,6 +76,13 @@ const npmTftpLauncher = join(REPO_ROOT, 'bench/npm-tftp-server.mjs');
 export const IN_TFTPD = '/usr/sbin/in.tftpd';
 const PYTHON = '/usr/bin/python3';
 
+/**
+ * `tftpfn serve` restarts itself with V8 heap limits where node has process.execve (Node 22.15+,
+ * which users run; bin/tftpfn.js). On an older node (Node 20 here) the harness gives the same
+ * flags itself, so the benchmark measures the gateway as it runs on 22 and 24.
+ */
+const SERVE_HEAP_FLAGS = typeof (process as { execve?: unknown }).execve === 'function' ? [] : ['--max-semi-space-size=2', '--max-old-space-size=512'];
+
 export function tftpfn(name: ServerName, processes: number, config?: string): ServerSpec {
   return {
     name,
@@ -83,6 +90,7 @@ export function tftpfn(name: ServerName, processes: number, config?: string): Se
     command: (port, root) => ({
       cmd: process.execPath,
       args: [
+        ...SERVE_HEAP_FLAGS,
         tftpfnBin, 'serve', ...(config ? ['-c', config] : []), '--host', '127.0.0.1', '--port', String(port), '--root', root,
         // Benchmarks are about the data path: the per-client cap (64) would refuse a boot storm
         // from one loopback address, and info logs cost a line per session.
