@@ -42,10 +42,14 @@ export class SessionBus {
     const byOutcome = this.counters.sessionsByOutcome;
     byOutcome[record.outcome] = (byOutcome[record.outcome] ?? 0) + 1;
     const quiet = QUIET_OUTCOMES.has(record.outcome);
-    // A failure gets its cause with the stack; an expected outcome (GRUB probing a name that
-    // does not exist) gets only the cause's code, so a boot's log holds no stack traces.
-    const why = cause === undefined ? {} : quiet ? { cause: causeCode(cause) } : { err: cause };
-    this.log[quiet ? 'info' : 'warn']({ event: 'session', ...record, ...why }, 'session finished');
+    const level = quiet ? 'info' : 'warn';
+    // Built only when the level is on: a busy gateway at level warn skips ~1 µs per session.
+    if (this.log.isLevelEnabled?.(level) !== false) {
+      // A failure gets its cause with the stack; an expected outcome (GRUB probing a name that
+      // does not exist) gets only the cause's code, so a boot's log holds no stack traces.
+      const why = cause === undefined ? {} : quiet ? { cause: causeCode(cause) } : { err: cause };
+      this.log[level]({ event: 'session', ...record, ...why }, 'session finished');
+    }
     this.publish(record);
   }
 
