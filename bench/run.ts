@@ -49,12 +49,13 @@ function parseCli() {
       'no-iperf': { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
       'no-setup': { type: 'boolean', default: false },
+      commit: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,j,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,in.tftpd,atftpd,npm-tftp,fbtftp]
-                     [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh] [--no-setup]
+                     [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh] [--no-setup] [--commit SHA]
 
 Scenarios and servers not selected keep their stored figures from --json (each says which run
 measured it); --fresh discards them. iperf3 runs only when (b), which is judged against it, runs.
@@ -77,6 +78,7 @@ Missing comparison servers (tftpd-hpa, atftpd) and iperf3 are installed with apt
     iperf: !values['no-iperf'],
     fresh: values.fresh!,
     setup: !values['no-setup'],
+    commit: values.commit,
   };
 }
 
@@ -232,7 +234,9 @@ async function main(): Promise<void> {
         sizes,
         loadAverage: `${loadAtStart} / ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
         tftpfnVersion: versions.tftpfn,
-        commit: gitDescribe(),
+        // A private copy (bench/README.md) shares the checkout's .git, whose HEAD may have moved
+        // on since the copy was taken: --commit names what was copied.
+        commit: cli.commit ?? gitDescribe(),
       }],
       iperf,
       iperfRun: iperf.length > 0 ? runId : undefined,
