@@ -10,6 +10,8 @@ import type { FunctionRuntime } from '../runtime/function-runtime.js';
 import { bucketHandler } from '../handlers/bucket.js';
 import { folderHandler } from '../handlers/folder.js';
 import type { ObjectSource } from '../objects/object-source.js';
+import { FunctionRoutes, type CompiledFunctionRoutes } from '../routing/function-routes.js';
+import type { Logger } from 'pino';
 
 export interface HandlerParts {
   readonly config: GatewayConfig;
@@ -19,9 +21,25 @@ export interface HandlerParts {
   readonly objects: ObjectSource | undefined;
   /** Names of the functions given in process. */
   readonly inProcess: readonly string[];
+  /** Where a deployed version's routes that cannot be compiled are reported. */
+  readonly log?: Logger;
 }
 
-export function buildRequestHandler({ config, handler, runtime, objects, inProcess }: HandlerParts): RequestHandler {
+/** The routes of the functions' serving versions, compiled when they change; problems logged once. */
+function functionRoutesOf(runtime: FunctionRuntime, log: Logger | undefined): () => CompiledFunctionRoutes {
+  const compiler = new FunctionRoutes();
+  let last: CompiledFunctionRoutes | undefined;
+  return () => {
+    const compiled = compiler.compile(runtime.routeClaims());
+    if (compiled !== last) {
+      last = compiled;
+      for (const problem of compiled.problems) log?.warn({ event: 'functionRoutes' }, problem);
+    }
+    return compiled;
+  };
+}
+
+export function buildRequestHandler({ config, handler, runtime, objects, inProcess, log }: HandlerParts): RequestHandler {
   const folderOptions = {
     readAheadBytes: config.readAheadBytes,
     fileCacheTtlMs: config.fileCacheTtlMs,
@@ -35,6 +53,8 @@ export function buildRequestHandler({ config, handler, runtime, objects, inProce
     h = buildRouterFromConfig(config, {
       rootHandler,
       functionHandler: (name) => runtime?.handler(name),
+      // Versions from a control plane may bring their own routes (tftpfn.json "routes").
+      functionRoutes: runtime?.followsControlPlane ? functionRoutesOf(runtime, log) : undefined,
       bucketHandler: objects && ((bucket, prefix) => bucketHandler(objects, bucket, prefix)),
       folderHandler: (folder) => {
         let f = folders.get(folder);

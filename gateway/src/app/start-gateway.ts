@@ -148,7 +148,7 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
     stack.defer('functions', (graceMs) => rt.close(graceMs));
   }
 
-  const handler = buildRequestHandler({ config, handler: opts.handler, runtime, objects: setup?.objects, inProcess });
+  const handler = buildRequestHandler({ config, handler: opts.handler, runtime, objects: setup?.objects, inProcess, log: logger });
   let sink: RedisStatsSink | undefined;
   const gateway = new Gateway(config, handler, logger, {
     // Metrics and the Redis sink first: a user hook that throws must not cost them the record.

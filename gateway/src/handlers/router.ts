@@ -13,7 +13,9 @@
  *
  * The router does no I/O: folder handlers are built once, up front (so a missing folder
  * fails at start-up rather than on the first request), and function handlers are looked up
- * per request, because a deployed function can appear, or go, while the gateway runs.
+ * per request, because a deployed function can appear, or go, while the gateway runs; so can
+ * the routes a deployed version declares (routing/function-routes.ts), tried after the
+ * config's routes and before the default.
  */
 import { ConfigError } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
@@ -26,6 +28,7 @@ import { functionFailed } from '../runtime/function-failure.js';
 import { applyRemap, type RemapRule } from '../routing/remap.js';
 import { readRemapFile } from '../routing/remap-file.js';
 import { parseRouteTable, resolveRoute, type Route, type RouteTable } from '../routing/routes.js';
+import type { CompiledFunctionRoutes } from '../routing/function-routes.js';
 
 export interface RouterOptions {
   /** From parseRouteTable. */
@@ -38,6 +41,12 @@ export interface RouterOptions {
   folderHandler(folder: string): RequestHandler;
   /** A handler serving objects `prefix + path` from a bucket; absent: bucket routes are a config error. */
   bucketHandler?(bucket: string, prefix: string): RequestHandler;
+  /**
+   * Routes the functions' serving versions declare (routing/function-routes.ts), asked per
+   * request: tried after the table's routes, before its default. Compiled and cached by the
+   * caller: the same object while nothing changed.
+   */
+  functionRoutes?(): CompiledFunctionRoutes;
 }
 
 /** ERROR texts hold at most this much client-derived text (an 'a' rule's "\1" can copy it). */
@@ -102,10 +111,20 @@ export function createRouter(opts: RouterOptions): RequestHandler {
     }
   }
 
+  // The table with the functions' own routes spliced in before the default, rebuilt only when
+  // the compiled set changes (a deploy that adds or drops routes).
+  let spliced: { from: CompiledFunctionRoutes; table: RouteTable } | undefined;
+  function currentTable(): RouteTable {
+    const fn = opts.functionRoutes?.();
+    if (!fn || fn.routes.length === 0) return table;
+    if (spliced?.from !== fn) spliced = { from: fn, table: { routes: [...table.routes, ...fn.routes], fallback: table.fallback } };
+    return spliced.table;
+  }
+
   /** Resolves the target and tags the session; throws the TftpError the client should get. */
   function route(request: TftpRequest, tags: SessionTags): { handler: RequestHandler; request: TftpRequest } {
     const path = remap && remap.length > 0 ? remapPath(remap, request, tags) : request.path;
-    const resolved = resolveRoute(table, path.normalized);
+    const resolved = resolveRoute(currentTable(), path.normalized);
     if (!resolved) throw wireError(WIRE_TEXT.fileNotFound, { cause: new Error(`no route matches ${JSON.stringify(path.normalized)} and there is no default`) });
     const { route: r, rest } = resolved;
     tags.route = String(r.index);
@@ -147,6 +166,8 @@ export interface RouterDeps {
    * remap file is configured; without it, folderHandler(config.root) (read-only) is used.
    */
   rootHandler?(): RequestHandler;
+  /** The routes deployed functions declare (a control plane's versions): see RouterOptions. */
+  functionRoutes?(): CompiledFunctionRoutes;
 }
 
 /**
@@ -159,7 +180,9 @@ export interface RouterDeps {
  */
 export function buildRouterFromConfig(config: GatewayConfig, deps: RouterDeps): RequestHandler | undefined {
   const hasRoutes = config.routes.length > 0 || config.defaultRoute !== undefined;
-  if (!hasRoutes && config.remapFile === undefined) return undefined;
+  // Functions that bring their own routes need the router even when the config names none:
+  // what no route matches goes to the root folder, as with a remap file alone.
+  if (!hasRoutes && config.remapFile === undefined && deps.functionRoutes === undefined) return undefined;
   const remap = config.remapFile !== undefined ? readRemapFile(config.remapFile) : undefined;
   const table = parseRouteTable({ routes: config.routes, default: hasRoutes ? config.defaultRoute : { folder: config.root } });
   // Built here, not by createRouter, so its errors speak of "root", the field the operator set.
@@ -169,6 +192,7 @@ export function buildRouterFromConfig(config: GatewayConfig, deps: RouterDeps): 
     remap,
     functionHandler: (name) => deps.functionHandler(name),
     bucketHandler: deps.bucketHandler && ((bucket, prefix) => deps.bucketHandler!(bucket, prefix)),
+    functionRoutes: deps.functionRoutes,
     // With no routes the only folder target is the synthesised root fallback.
     folderHandler: (folder) => root ?? deps.folderHandler(folder),
   });

@@ -18,8 +18,11 @@ export type RouteTarget =
   | { readonly kind: 'bucket'; readonly bucket: string; readonly prefix: string };
 
 export interface Route {
-  /** Position in `routes`, or 'default'; for logs and stats. */
-  readonly index: number | 'default';
+  /**
+   * For logs and stats: the position in `routes`, 'default', or `NAME@VERSION#i` for a route a
+   * function's version declared (function-routes.ts).
+   */
+  readonly index: number | string;
   readonly glob: Glob | undefined;
   readonly target: RouteTarget;
   /** The literal leading path (no trailing '/') removed from `rest`; '' when nothing is stripped. */

@@ -44,6 +44,7 @@ import { clientIdentity } from './canary-pick.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { defaultControlCacheDir } from './fleet-cache-dir.js';
 import { versionSettings } from './version-settings.js';
+import type { FunctionRouteClaim } from '../routing/function-routes.js';
 
 // Named here too for the runtime's existing importers (index.ts, stats/, app/, tests).
 export type { PoolTotals } from './generations.js';
@@ -154,6 +155,8 @@ export class FunctionRuntime {
   private readonly buildDir: string;
   private deployPoll: DeployPoll | undefined;
   private fleet: FleetSource | undefined;
+  /** Routes a loaded version declared, by NAME@VERSION (routeClaims() reads the serving ones). */
+  private readonly declaredRoutes = new Map<string, FunctionRouteClaim['routes']>();
   private readonly bus: ReloadBus;
   private readonly watches = new Set<SourceWatch>();
   private readonly sink: LocalDirSink | undefined;
@@ -256,12 +259,29 @@ export class FunctionRuntime {
     return this.fleet?.degraded();
   }
 
+  /** True when deployed versions come from a control plane (and may declare routes). */
+  get followsControlPlane(): boolean {
+    return this.fleet !== undefined;
+  }
+
+  /** The routes each function's stable version declares (its settings' `routes`), for the router. */
+  routeClaims(): FunctionRouteClaim[] {
+    const claims: FunctionRouteClaim[] = [];
+    for (const [name, slot] of this.slots) {
+      const version = slot.generations.current?.version;
+      const routes = version === undefined ? undefined : this.declaredRoutes.get(`${name}@${version}`);
+      if (version !== undefined && routes && routes.length > 0) claims.push({ function: name, version, routes });
+    }
+    return claims;
+  }
+
   private addSlot(name: string, source: VersionSource, configured: FunctionConfig, load?: (spec: VersionSpec) => Promise<Invoker>): FunctionSlot {
     const c = this.opts.config;
     const loader =
       load ??
       (async (spec: VersionSpec) => {
         const settings = versionSettings(configured, spec);
+        if (spec.settings?.routes) this.declaredRoutes.set(`${name}@${spec.version}`, spec.settings.routes);
         const pool = new WorkerPool(
           {
             name,
