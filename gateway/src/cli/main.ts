@@ -16,6 +16,7 @@ import { devCommand } from './dev.js';
 import { kvCommand } from './kv.js';
 import { statsCommand } from './stats.js';
 import { tailCommand } from './tail.js';
+import { objectCommand } from './object.js';
 
 const program = new Command('tftpfn')
   .description('tftpfn: a dynamic TFTP platform')
@@ -33,6 +34,7 @@ const program = new Command('tftpfn')
   .addCommand(rolloutCommand())
   .addCommand(secretCommand())
   .addCommand(kvCommand())
+  .addCommand(objectCommand())
   .addCommand(statsCommand())
   .addCommand(tailCommand());
 

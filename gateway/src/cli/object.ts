@@ -1,0 +1,300 @@
+/**
+ * `tftpfn object put|ls|rm`: boot files into the buckets the gateway reads (s3Object()
+ * responses, bucket routes), without a separate AWS CLI (issue 14).
+ *
+ *   tftpfn object put ipxe.efi boot/ipxe.efi      FILE to BUCKET/KEY (KEY defaults to the file's name)
+ *   tftpfn object ls boot[/PREFIX]                keys, sizes and dates
+ *   tftpfn object rm boot/ipxe.efi
+ *
+ * Which store: the gateway's own config (-c, TFTPFN_*, flags), so the command writes exactly
+ * where the gateway reads: S3 through S3ObjectStore (the gateway's client; multipart above
+ * MULTIPART_PART_BYTES, with progress per part), or the local bucket folder (objectStore
+ * "local", bucketsDir/BUCKET/KEY, written atomically by LocalBucketStore). Listing and deleting
+ * are not part of the gateway's store interface (it never does either), so they are here.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { readFile, readdir, realpath, stat, unlink } from 'node:fs/promises';
+import { basename, join, relative, sep } from 'node:path';
+import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { LocalBucketStore } from '../objects/local-bucket.js';
+import { ObjectStoreError, type ObjectRef, type WritableObjectStore } from '../objects/object-store.js';
+import { classifyS3Error, S3ObjectStore } from '../objects/s3-store.js';
+import { processIo, type Io } from './control-cli.js';
+
+export interface ObjectFlags {
+  config?: string;
+  objectStore?: string;
+  bucketsDir?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  lastModified?: Date;
+}
+
+/** The three operations over one store; `where` names it in messages (s3://b/k or a path). */
+export interface ObjectBackend {
+  where(ref: ObjectRef): string;
+  put(ref: ObjectRef, bytes: Uint8Array, onProgress?: (sentBytes: number, totalBytes: number) => void): Promise<void>;
+  list(bucket: string, prefix: string): Promise<ListedObject[]>;
+  /** Throws ObjectStoreError 'not-found' when there is no such object. */
+  remove(ref: ObjectRef): Promise<void>;
+  close(): Promise<void>;
+}
+
+class ObjectCliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+/** "BUCKET/KEY", "s3://BUCKET/KEY" or just "BUCKET" (key empty). */
+export function parseTarget(text: string): { bucket: string; key: string } {
+  const s = text.replace(/^s3:\/\//, '');
+  const slash = s.indexOf('/');
+  const bucket = slash < 0 ? s : s.slice(0, slash);
+  const key = slash < 0 ? '' : s.slice(slash + 1);
+  if (bucket === '') throw new ObjectCliError(`"${text}" names no bucket: write BUCKET/KEY, e.g. boot/ipxe.efi`, 2);
+  return { bucket, key };
+}
+
+/** The config the gateway would load, as the control-plane verbs do (its root need not exist here). */
+export function objectConfig(flags: ObjectFlags, io: Io): GatewayConfig {
+  return loadConfig({
+    configFile: flags.config,
+    flags: { root: '.', objectStore: flags.objectStore, bucketsDir: flags.bucketsDir, s3Endpoint: flags.s3Endpoint, s3Region: flags.s3Region },
+    onWarning: (w) => io.err(`warning: ${w}`),
+  });
+}
+
+export function openBackend(config: GatewayConfig, opts: { create?: boolean } = {}): ObjectBackend {
+  if (config.objectStore === 's3') return s3Backend(config);
+  return localBackend(config.bucketsDir, opts.create === true);
+}
+
+function s3Backend(config: GatewayConfig): ObjectBackend {
+  const credentials =
+    config.s3AccessKeyId && config.s3SecretAccessKey ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } : undefined;
+  const base = { endpoint: config.s3Endpoint, region: config.s3Region, forcePathStyle: config.s3ForcePathStyle, credentials };
+  const store = new S3ObjectStore({ ...base, requestTimeoutMs: config.s3RequestTimeoutMs, firstByteTimeoutMs: config.s3FirstByteTimeoutMs });
+  // Listing and deleting only: same endpoint, region, path style and credentials as the store.
+  const client = new S3Client({ ...base, region: config.s3Region ?? process.env.AWS_REGION ?? 'us-east-1', maxAttempts: 3 });
+  const timeout = () => AbortSignal.timeout(Math.max(config.s3RequestTimeoutMs, 30_000));
+  return {
+    where: (ref) => `s3://${ref.bucket}/${ref.key}`,
+    put: (ref, bytes, onProgress) => store.put(ref, bytes, onProgress),
+    async list(bucket, prefix) {
+      const out: ListedObject[] = [];
+      let token: string | undefined;
+      // Bounded: 10,000 pages of up to 1,000 keys.
+      for (let page = 0; page < 10_000; page++) {
+        let r;
+        try {
+          r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }), { abortSignal: timeout() });
+        } catch (e) {
+          throw classifyS3Error(e, `S3 ListObjectsV2 s3://${bucket}/${prefix}`);
+        }
+        for (const o of r.Contents ?? []) if (o.Key !== undefined) out.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified });
+        if (!r.IsTruncated || !r.NextContinuationToken) break;
+        token = r.NextContinuationToken;
+      }
+      return out;
+    },
+    async remove(ref) {
+      // S3 answers a delete of a missing key with success: ask first, so a typo is not "removed".
+      const info = await store.head(ref);
+      if (info === 'not-modified') return;
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: timeout() });
+      } catch (e) {
+        throw classifyS3Error(e, `S3 DeleteObject s3://${ref.bucket}/${ref.key}`);
+      }
+    },
+    async close() {
+      client.destroy();
+      await store.close();
+    },
+  };
+}
+
+function localBackend(bucketsDir: string, create: boolean): ObjectBackend {
+  let store: WritableObjectStore | undefined;
+  const open = (): WritableObjectStore => {
+    if (store) return store;
+    let exists = false;
+    try {
+      exists = statSync(bucketsDir).isDirectory();
+    } catch {
+      exists = false;
+    }
+    if (!exists) {
+      if (!create) throw new ObjectStoreError('not-found', `the bucket folder ${bucketsDir} does not exist (bucketsDir; objectStore "local")`);
+      mkdirSync(bucketsDir, { recursive: true });
+    }
+    store = new LocalBucketStore(bucketsDir);
+    return store;
+  };
+  const path = (ref: ObjectRef) => join(bucketsDir, ref.bucket, ref.key);
+  return {
+    where: path,
+    put: (ref, bytes, onProgress) => open().put(ref, bytes, onProgress),
+    async list(bucket, prefix) {
+      open();
+      const top = join(bucketsDir, bucket);
+      const root = await realpath(top).catch(() => {
+        throw new ObjectStoreError('not-found', `no bucket ${bucket}: ${top} does not exist`);
+      });
+      const out: ListedObject[] = [];
+      // Regular files only, links not followed (the gateway refuses those leading out anyway).
+      const walk = async (dir: string, depth: number): Promise<void> => {
+        if (depth > 64) return;
+        for (const ent of await readdir(dir, { withFileTypes: true })) {
+          const full = join(dir, ent.name);
+          if (ent.isDirectory()) await walk(full, depth + 1);
+          else if (ent.isFile() && !/\.tmp-\d+-[0-9a-f]{8}$/.test(ent.name)) {
+            const key = relative(root, full).split(sep).join('/');
+            if (!key.startsWith(prefix)) continue;
+            const st = await stat(full);
+            out.push({ key, size: st.size, lastModified: st.mtime });
+          }
+        }
+      };
+      await walk(root, 0);
+      return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    },
+    async remove(ref) {
+      const s = open();
+      // head() checks the names and that the file lies inside the folder (links refused).
+      await s.head(ref);
+      try {
+        await unlink(path(ref));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new ObjectStoreError(code === 'ENOENT' ? 'not-found' : 'denied', `cannot remove ${path(ref)}: ${code}`);
+      }
+    },
+    async close() {},
+  };
+}
+
+const MIB = 1024 * 1024;
+const size = (bytes: number) => (bytes >= MIB ? `${(bytes / MIB).toFixed(1)} MiB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${bytes} B`);
+
+/** Why, in words a user can act on. */
+function explain(e: unknown, backend: string): string {
+  if (e instanceof ObjectStoreError) {
+    if (e.kind === 'not-found') return `${e.message}: not found (check the bucket and key; \`tftpfn object ls BUCKET\` lists them)`;
+    if (e.kind === 'denied') return `${e.message}: access denied (check s3AccessKeyId / s3SecretAccessKey or the AWS credentials, or the folder's permissions)`;
+    return `${e.message}: ${backend} did not answer (check s3Endpoint and that the server is up)`;
+  }
+  return (e as Error).message;
+}
+
+export async function objectPut(backend: ObjectBackend, file: string, target: string, io: Io, nowMs = () => performance.now()): Promise<number> {
+  const t = parseTarget(target);
+  const ref = { bucket: t.bucket, key: t.key === '' || t.key.endsWith('/') ? `${t.key}${basename(file)}` : t.key };
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new ObjectCliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const where = backend.where(ref);
+  const started = nowMs();
+  // On a terminal the line is redrawn per finished part; elsewhere (logs, CI) one line at the end.
+  const onProgress = (sent: number, total: number) => {
+    if (io.isTTY && io.redraw) io.redraw(`put ${file} -> ${where}  ${size(sent)} / ${size(total)}  ${total === 0 ? 100 : Math.floor((sent / total) * 100)}%`);
+  };
+  await backend.put(ref, bytes, onProgress);
+  const seconds = (nowMs() - started) / 1000;
+  if (io.isTTY && io.redraw) io.redraw('');
+  io.out(`put ${file} -> ${where}  ${size(bytes.length)} in ${seconds.toFixed(1)} s`);
+  return 0;
+}
+
+export async function objectList(backend: ObjectBackend, target: string, io: Io): Promise<number> {
+  const t = parseTarget(target);
+  const objects = await backend.list(t.bucket, t.key);
+  for (const o of objects) io.out(`${o.lastModified ? o.lastModified.toISOString().slice(0, 19).replace('T', ' ') : '-'}  ${String(o.size).padStart(12)}  ${o.key}`);
+  if (objects.length === 0) io.err(`no objects in ${t.bucket}${t.key ? ` under "${t.key}"` : ''}`);
+  return 0;
+}
+
+export async function objectRemove(backend: ObjectBackend, target: string, io: Io): Promise<number> {
+  const t = parseTarget(target);
+  if (t.key === '' || t.key.endsWith('/')) throw new ObjectCliError(`"${target}" names no object: write BUCKET/KEY (rm removes one object)`, 2);
+  await backend.remove(t);
+  io.out(`removed ${backend.where(t)}`);
+  return 0;
+}
+
+/** Runs one verb against the configured store; any failure is one line and an exit code. */
+export async function runObject(verb: 'put' | 'ls' | 'rm', flags: ObjectFlags, io: Io, body: (b: ObjectBackend) => Promise<number>): Promise<number> {
+  let backend: ObjectBackend | undefined;
+  let kind = 'the object store';
+  try {
+    const config = objectConfig(flags, io);
+    kind = config.objectStore === 's3' ? `S3${config.s3Endpoint ? ` at ${config.s3Endpoint}` : ''}` : `the bucket folder ${config.bucketsDir}`;
+    backend = openBackend(config, { create: verb === 'put' });
+    return await body(backend);
+  } catch (e) {
+    const code = e instanceof ObjectCliError ? e.exitCode : e instanceof Error && e.name === 'ConfigError' ? 2 : 1;
+    io.err(`tftpfn object ${verb}: ${explain(e, kind)}`);
+    return code;
+  } finally {
+    await backend?.close().catch(() => undefined);
+  }
+}
+
+function storeOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', "the gateway's JSON config file: the object store it reads (TFTPFN_CONFIG)")
+    .option('--object-store <kind>', '"s3" or "local" (the gateway\'s objectStore)')
+    .option('--buckets-dir <dir>', 'the local bucket folder (objectStore "local"; the gateway\'s bucketsDir)')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. http://127.0.0.1:4568 (implies --object-store s3)')
+    .option('--s3-region <region>', 'S3 region');
+}
+
+const withS3 = (o: ObjectFlags): ObjectFlags => (o.s3Endpoint !== undefined && o.objectStore === undefined ? { ...o, objectStore: 's3' } : o);
+
+export function objectCommand(): Command {
+  const cmd = new Command('object')
+    .description('put, list and remove objects in the buckets the gateway reads (S3 or the local bucket folder)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The store is the gateway\'s: objectStore, bucketsDir and s3* from -c, TFTPFN_* or the flags. See docs/OBJECTS.md.',
+        '',
+        'Examples:',
+        '  tftpfn object put ipxe.efi boot/               (to the bucket folder: buckets/boot/ipxe.efi)',
+        '  tftpfn object put initrd.img boot/debian/initrd.img -c gateway.json',
+        '  tftpfn object ls boot --s3-endpoint http://127.0.0.1:4568',
+        '  tftpfn object rm boot/debian/initrd.img -c gateway.json',
+      ].join('\n'),
+    );
+  cmd.addCommand(
+    storeOptions(new Command('put').description('upload FILE to BUCKET/KEY (KEY defaults to the file name; multipart above 8 MiB)').argument('<file>').argument('<target>', 'BUCKET/KEY or BUCKET/PREFIX/')).action(
+      async (file: string, target: string, opts: ObjectFlags) => {
+        process.exitCode = await runObject('put', withS3(opts), processIo, (b) => objectPut(b, file, target, processIo));
+      },
+    ),
+  );
+  cmd.addCommand(
+    storeOptions(new Command('ls').description('list the objects in BUCKET, or under BUCKET/PREFIX').argument('<target>', 'BUCKET or BUCKET/PREFIX')).action(async (target: string, opts: ObjectFlags) => {
+      process.exitCode = await runObject('ls', withS3(opts), processIo, (b) => objectList(b, target, processIo));
+    }),
+  );
+  cmd.addCommand(
+    storeOptions(new Command('rm').description('remove the object BUCKET/KEY').argument('<target>', 'BUCKET/KEY')).action(async (target: string, opts: ObjectFlags) => {
+      process.exitCode = await runObject('rm', withS3(opts), processIo, (b) => objectRemove(b, target, processIo));
+    }),
+  );
+  return cmd;
+}
