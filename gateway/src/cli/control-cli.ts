@@ -75,6 +75,16 @@ export function addAckTimeoutOption(cmd: Command): Command {
   return cmd.option('--timeout-ms <ms>', 'how long to wait for the live gateways to acknowledge', integer(0, 3_600_000), 10_000);
 }
 
+/** The flags of a verb that changes a rollout (deploy, rollback, rollout): the control plane's and --timeout-ms. */
+export interface RolloutVerbFlags extends ControlFlags {
+  timeoutMs: number;
+}
+
+/** The options of a verb that changes a rollout: --timeout-ms, then the control plane's (RolloutVerbFlags). */
+export function addRolloutVerbOptions(cmd: Command): Command {
+  return addControlOptions(addAckTimeoutOption(cmd));
+}
+
 /** The config the gateway would load from the same file, environment and flags. */
 export function controlConfig(flags: ControlFlags, io: Io): GatewayConfig {
   const overrides: Record<string, unknown> = {
@@ -112,6 +122,11 @@ export async function withControlPlane(verb: string, flags: ControlFlags, io: Io
   } finally {
     await cp?.close().catch(() => undefined);
   }
+}
+
+/** A commander action: runs `body` on the control plane the flags name, with the process's stdout and stderr, and sets the exit code. */
+export async function runControlVerb(verb: string, flags: ControlFlags, body: (cp: ControlPlane, io: Io) => Promise<number>): Promise<void> {
+  process.exitCode = await withControlPlane(verb, flags, processIo, (cp) => body(cp, processIo));
 }
 
 /** A function that must exist: named in the error with the functions that do. */

@@ -24,31 +24,17 @@ import { readManifest } from '../control/manifest.js';
 import { checkBundleLoads } from '../runtime/load-check.js';
 import { integer } from './arg-parsers.js';
 import { bundleOrReport, defaultFunctionName, formatBytes, resolveEntry } from './build.js';
-import {
-  addAckTimeoutOption,
-  addControlOptions,
-  checkName,
-  ControlCliError,
-  describeRollout,
-  processIo,
-  requireVersion,
-  settleRollout,
-  withControlPlane,
-  type AckWait,
-  type ControlFlags,
-  type Io,
-} from './control-cli.js';
+import { addRolloutVerbOptions, checkName, ControlCliError, describeRollout, processIo, requireVersion, settleRollout, withControlPlane, type AckWait, type Io, type RolloutVerbFlags } from './control-cli.js';
 import { parsePercent } from './rollout.js';
 
 /** The load check's bound when the manifest sets no timeoutMs: a module that hangs at import is refused. */
 const LOAD_CHECK_TIMEOUT_MS = 10_000;
 
-interface DeployFlags extends ControlFlags {
+interface DeployFlags extends RolloutVerbFlags {
   name?: string;
   message?: string;
   smoke?: string;
   percent?: string;
-  timeoutMs: number;
   author?: string;
   minify?: boolean;
   list?: boolean;
@@ -69,7 +55,7 @@ export function deployCommand(): Command {
     .option('--list', 'deprecated: use tftpfn versions NAME')
     .option('--activate <version>', 'deprecated: use tftpfn rollback NAME --to VERSION')
     .option('--prune <keep>', 'deprecated: the newest 100 versions are kept, older ones pruned at publish', integer(0, 1_000_000));
-  return addControlOptions(addAckTimeoutOption(cmd))
+  return addRolloutVerbOptions(cmd)
     .addHelpText(
       'after',
       [

@@ -7,24 +7,10 @@
  */
 import { Command } from 'commander';
 import type { ControlPlane } from '../control/control-plane.js';
-import {
-  addAckTimeoutOption,
-  addControlOptions,
-  ControlCliError,
-  describeRollout,
-  processIo,
-  requireFunction,
-  requireVersion,
-  settleRollout,
-  withControlPlane,
-  type AckWait,
-  type ControlFlags,
-  type Io,
-} from './control-cli.js';
+import { addRolloutVerbOptions, ControlCliError, describeRollout, requireFunction, requireVersion, runControlVerb, settleRollout, type AckWait, type Io, type RolloutVerbFlags } from './control-cli.js';
 
-interface RollbackFlags extends ControlFlags {
+interface RollbackFlags extends RolloutVerbFlags {
   to?: string;
-  timeoutMs: number;
 }
 
 export function rollbackCommand(): Command {
@@ -32,11 +18,9 @@ export function rollbackCommand(): Command {
     .description('make an earlier version serve every client at once (default: the one before the current stable)')
     .argument('<name>', 'the function')
     .option('--to <version>', 'the version to go back (or forward) to; see tftpfn versions NAME');
-  return addControlOptions(addAckTimeoutOption(cmd))
+  return addRolloutVerbOptions(cmd)
     .addHelpText('after', '\nExit status as deploy: 0 every live gateway serves it, 1 refused or rejected, 2 usage, 3 a gateway did not answer in time.\n\nExamples:\n  tftpfn rollback grub -d ./deploy\n  tftpfn rollback grub --to 20261207T020001000Z-1a2b3c4d -c gateway.json')
-    .action(async (name: string, flags: RollbackFlags) => {
-      process.exitCode = await withControlPlane('rollback', flags, processIo, (cp) => rollback(cp, name, flags, processIo));
-    });
+    .action((name: string, flags: RollbackFlags) => runControlVerb('rollback', flags, (cp, io) => rollback(cp, name, flags, io)));
 }
 
 export async function rollback(cp: ControlPlane, name: string, flags: { to?: string; timeoutMs: number }, io: Io, wait: Partial<AckWait> = {}): Promise<number> {

@@ -10,26 +10,12 @@
  */
 import { Command } from 'commander';
 import type { ControlPlane, Rollout } from '../control/control-plane.js';
-import {
-  addAckTimeoutOption,
-  addControlOptions,
-  ControlCliError,
-  describeRollout,
-  processIo,
-  requireFunction,
-  requireVersion,
-  settleRollout,
-  withControlPlane,
-  type AckWait,
-  type ControlFlags,
-  type Io,
-} from './control-cli.js';
+import { addRolloutVerbOptions, ControlCliError, describeRollout, requireFunction, requireVersion, runControlVerb, settleRollout, type AckWait, type ControlFlags, type Io, type RolloutVerbFlags } from './control-cli.js';
 
-interface RolloutFlags extends ControlFlags {
+interface RolloutFlags extends RolloutVerbFlags {
   percent?: string;
   promote?: boolean;
   abort?: boolean;
-  timeoutMs: number;
 }
 
 export function rolloutCommand(): Command {
@@ -40,14 +26,12 @@ export function rolloutCommand(): Command {
     .option('--percent <n>', 'share of clients (1-99) whose new sessions get VERSION')
     .option('--promote', 'the canary becomes the stable version for every client')
     .option('--abort', 'end the canary: every client gets the stable version');
-  return addControlOptions(addAckTimeoutOption(cmd))
+  return addRolloutVerbOptions(cmd)
     .addHelpText(
       'after',
       '\nExamples:\n  tftpfn rollout grub 20261207T020001000Z-1a2b3c4d --percent 10 -c gateway.json\n  tftpfn rollout grub --promote -c gateway.json\n  tftpfn rollout grub --abort -c gateway.json\n  tftpfn rollout grub -c gateway.json          # show it',
     )
-    .action(async (name: string, version: string | undefined, flags: RolloutFlags) => {
-      process.exitCode = await withControlPlane('rollout', flags, processIo, (cp) => rollout(cp, name, version, flags, processIo));
-    });
+    .action((name: string, version: string | undefined, flags: RolloutFlags) => runControlVerb('rollout', flags, (cp, io) => rollout(cp, name, version, flags, io)));
 }
 
 /** Percent as typed: a whole number 1-99, else an error naming the fix. */
