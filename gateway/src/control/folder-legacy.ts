@@ -10,8 +10,8 @@ import { ControlPlaneError, type Rollout, type VersionRecord } from './control-p
 import { readIfExists } from './folder-files.js';
 import { VERSION_ID } from './version-id.js';
 
-/** meta.json as the deploy store wrote it before issue 12. */
-interface LegacyMeta {
+/** meta.json as the deploy store writes it (runtime/deploy-store.ts), the only meta before issue 12. */
+export interface LegacyMeta {
   name: string;
   version: string;
   sha256: string;

@@ -18,17 +18,16 @@
  * Version ids are `YYYYMMDDTHHMMSSmmmZ-<first 8 hex of sha256>`: they sort by deploy time and
  * differ for different code deployed in the same millisecond.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FUNCTION_NAME } from '../config/schema.js';
+import { replaceFile, syncDir, tempSuffix, writeDurable } from '../control/folder-files.js';
+import type { LegacyMeta as Meta } from '../control/folder-legacy.js';
+import { formatVersionId, nextVersionMs, VERSION_ID } from '../control/version-id.js';
 import { BUNDLE_FILE, MAP_FILE, type BuiltBundle } from './bundle.js';
 
 export const META_FILE = 'meta.json';
 export const CURRENT_FILE = 'current';
-
-/** A version id: deploy time (UTC, to the millisecond) and the start of the code's sha256. */
-const VERSION_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
 
 /** Temporary folders older than this are leftovers of a deployer that died; prune removes them. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
@@ -45,15 +44,6 @@ export interface DeployedVersion {
   /** ISO 8601. */
   deployedAt: string;
   /** The source file it was built from, as the deployer named it. */
-  entry?: string;
-}
-
-interface Meta {
-  name: string;
-  version: string;
-  sha256: string;
-  bytes: number;
-  deployedAt: string;
   entry?: string;
 }
 
@@ -76,7 +66,7 @@ export class DeployStore {
     if (current && current.sha256 === bundle.sha256) return { deployed: current, unchanged: true };
 
     const now = await this.nextDeployTime(name);
-    const version = `${now.toISOString().replace(/[-:.]/g, '')}-${bundle.sha256.slice(0, 8)}`;
+    const version = formatVersionId(now.getTime(), bundle.sha256);
     const meta: Meta = { name, version, sha256: bundle.sha256, bytes: bundle.bytes, deployedAt: now.toISOString(), entry: bundle.entry };
     const temp = join(fnDir, `.tmp-${version}-${tempSuffix()}`);
     await mkdir(temp);
@@ -203,11 +193,7 @@ export class DeployStore {
    */
   private async nextDeployTime(name: string): Promise<Date> {
     const now = Date.now();
-    const newest = (await this.versionIds(name)).at(-1);
-    if (!newest) return new Date(now);
-    const m = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(\d{3})Z/.exec(newest)!;
-    const newestMs = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], +m[7]);
-    return new Date(Math.max(now, newestMs + 1));
+    return new Date(nextVersionMs(now, (await this.versionIds(name)).at(-1)));
   }
 
   private functionDir(name: string): string {
@@ -264,16 +250,7 @@ export class DeployStore {
   }
 
   private async writePointer(name: string, version: string): Promise<void> {
-    const fnDir = this.functionDir(name);
-    const temp = join(fnDir, `${CURRENT_FILE}.tmp-${tempSuffix()}`);
-    try {
-      await writeDurable(temp, `${version}\n`);
-      await rename(temp, join(fnDir, CURRENT_FILE));
-    } catch (e) {
-      await rm(temp, { force: true });
-      throw e;
-    }
-    await syncDir(fnDir);
+    await replaceFile(join(this.functionDir(name), CURRENT_FILE), `${version}\n`);
   }
 
   private async removeStaleTemps(fnDir: string): Promise<void> {
@@ -286,35 +263,6 @@ export class DeployStore {
         // gone already
       }
     }
-  }
-}
-
-function tempSuffix(): string {
-  return `${process.pid}-${randomBytes(4).toString('hex')}`;
-}
-
-/** Written and flushed before any rename publishes it, so a crash cannot expose a short file. */
-async function writeDurable(path: string, data: string): Promise<void> {
-  const fh = await open(path, 'wx');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Makes a rename inside `dir` durable; best effort (some filesystems refuse fsync on a folder). */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // not supported here: the rename is still atomic, only its durability across a crash is weaker
   }
 }
 
