@@ -14,6 +14,7 @@ import { LocalBucketStore } from './local-bucket.js';
 import { ObjectSource } from './object-source.js';
 import type { ObjectStore } from './object-store.js';
 import { S3ObjectStore } from './s3-store.js';
+import { s3StoreOptions } from './s3-options.js';
 
 export interface ObjectSetup {
   readonly kv: KvStore;
@@ -29,19 +30,14 @@ export function createObjectSetup(config: GatewayConfig, log: Logger): ObjectSet
   const kv: KvStore = redis ? tagged(redis, config, log) : new MemoryKvStore({ maxBytes: config.memoryKvMaxBytes });
   let store: ObjectStore | undefined;
   if (config.objectStore === 's3') {
-    store = new S3ObjectStore({
-      endpoint: config.s3Endpoint,
-      region: config.s3Region,
-      forcePathStyle: config.s3ForcePathStyle,
-      credentials: config.s3AccessKeyId && config.s3SecretAccessKey ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } : undefined,
-      requestTimeoutMs: config.s3RequestTimeoutMs,
-      firstByteTimeoutMs: config.s3FirstByteTimeoutMs,
-    });
+    store = new S3ObjectStore(s3StoreOptions(config));
   } else if (existsSync(config.bucketsDir)) {
     store = new LocalBucketStore(config.bucketsDir);
   } else {
-    // Not an error: most folder-serving gateways never touch a bucket. Said once, at start.
-    log.info({ event: 'noObjectStore', bucketsDir: config.bucketsDir }, `no object store: ${config.bucketsDir} does not exist and objectStore is "local"; s3Object() responses and bucket routes are unavailable`);
+    // Not an error: most folder-serving gateways never touch a bucket. Said once, at start, and
+    // at info only when a route asks for a bucket (a function's s3Object() is not known here).
+    const asksForBuckets = [...config.routes, config.defaultRoute].some((r) => typeof r === 'object' && r !== null && 'bucket' in r && r.bucket !== undefined);
+    log[asksForBuckets ? 'info' : 'debug']({ event: 'noObjectStore', bucketsDir: config.bucketsDir }, `no object store: ${config.bucketsDir} does not exist and objectStore is "local"; s3Object() responses and bucket routes are unavailable`);
   }
   const objects = store
     ? new ObjectSource(
