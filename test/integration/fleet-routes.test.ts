@@ -4,29 +4,19 @@
  * order after the config's own routes and before the default; a version that drops them takes
  * them away; a canary's routes do not count. Real FolderControlPlane, real gateway, real client.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { get } from '../../client/index.js';
 import { TftpError } from '../../gateway/src/protocol/error-codes.js';
 import { FolderControlPlane } from '../../gateway/src/control/folder-control.js';
 import { startGateway, type SessionRecord } from '../../gateway/src/index.js';
 import { bundleFunction } from '../../gateway/src/runtime/bundle.js';
 import { FIXTURES } from '../helpers/functions.js';
+import { eventually as eventuallyWithin, scratch } from '../helpers/scratch.js';
 
-const dirs: string[] = [];
-const temp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
-const closers: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const { temp, defer } = scratch();
 
 async function publish(cp: FolderControlPlane, marker: string, routes?: { match: string; stripPrefix?: boolean }[]) {
   const src = join(FIXTURES, `.fleet-routes-${marker}-${process.pid}.ts`);
@@ -39,14 +29,7 @@ async function publish(cp: FolderControlPlane, marker: string, routes?: { match:
   }
 }
 
-async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const eventually = (check: () => Promise<boolean>) => eventuallyWithin(check, 10_000);
 
 test('a version brings its routes; the config route wins its path; a version without them takes them away; a canary does not add its own', { timeout: 120_000 }, async () => {
   const deployDir = temp('fleet-routes-deploy-');
@@ -56,7 +39,7 @@ test('a version brings its routes; the config route wins its path; a version wit
   mkdirSync(join(fixed, 'menu'));
   writeFileSync(join(fixed, 'menu', 'fixed.cfg'), 'from the config route\n');
   const cp = new FolderControlPlane(deployDir, { pollMs: 50 });
-  closers.push(() => cp.close());
+  defer(() => cp.close());
   const v1 = await publish(cp, 'one', [{ match: 'menu/**', stripPrefix: true }]);
   await cp.setRollout('menu', { stable: v1.id });
 
@@ -77,7 +60,7 @@ test('a version brings its routes; the config route wins its path; a version wit
     logger: pino({ level: process.env.TFTPFN_TEST_LOG ?? 'silent' }),
     onSession: (r) => records.push(r),
   });
-  closers.push(() => g.close(0));
+  defer(() => g.close(0));
   const fetchText = async (path: string) => (await get({ host: '127.0.0.1', port: g.port, path, timeoutMs: 300, retries: 5 })).data!.toString('utf8').trim();
   const fetchError = async (path: string) => get({ host: '127.0.0.1', port: g.port, path, timeoutMs: 300, retries: 5 }).then(() => undefined, (e: unknown) => e);
 

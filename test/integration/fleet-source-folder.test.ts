@@ -6,11 +6,10 @@
  * acknowledges each rollout in the folder.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { get } from '../../client/index.js';
 import { FolderControlPlane } from '../../gateway/src/control/folder-control.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/index.js';
@@ -18,6 +17,7 @@ import { bundleFunction, type BuiltBundle } from '../../gateway/src/runtime/bund
 import { DeployStore } from '../../gateway/src/runtime/deploy-store.js';
 import { picksCanary } from '../../gateway/src/runtime/canary-pick.js';
 import { FIXTURES } from '../helpers/functions.js';
+import { eventually, scratch } from '../helpers/scratch.js';
 
 const SOURCE = `import { text, type Handler } from 'tftpfn/sdk';
 export const handle: Handler = (request, env) => text(\`__VERSION__ \${env.vars.SITE ?? '-'} \${env.secrets.TOKEN ?? '-'}\\n\`);
@@ -34,26 +34,7 @@ async function bundle(version: string): Promise<BuiltBundle> {
   }
 }
 
-const dirs: string[] = [];
-const temp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
-const closers: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const { temp, defer } = scratch();
 
 describe('fleet source on the folder control plane', () => {
   test('a deploy folder written the old way serves, then versions, secrets, a canary and a rejected version go through the control plane', { timeout: 120_000 }, async () => {
@@ -61,7 +42,7 @@ describe('fleet source on the folder control plane', () => {
     // The old way: a version folder and the `current` pointer.
     const legacy = await new DeployStore(deployDir).publish('hello', await bundle('one'));
     const cp = new FolderControlPlane(deployDir, { secretsKey: Buffer.from(KEY_HEX, 'hex'), pollMs: 50 });
-    closers.push(() => cp.close());
+    defer(() => cp.close());
     const g: RunningGateway = await startGateway({
       config: {
         hosts: ['127.0.0.1'],
@@ -77,7 +58,7 @@ describe('fleet source on the folder control plane', () => {
       controlPlane: cp,
       logger: pino({ level: process.env.TFTPFN_TEST_LOG ?? 'silent' }),
     });
-    closers.push(() => g.close(0));
+    defer(() => g.close(0));
     const fetchText = async (path: string) => (await get({ host: '127.0.0.1', port: g.port, path, timeoutMs: 300, retries: 5 })).data!.toString('utf8').trim();
 
     expect(await fetchText('hello/x')).toBe('one - -');

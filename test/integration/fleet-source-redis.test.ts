@@ -7,11 +7,10 @@
  * Redis comes back (empty: the test server keeps no data) a new deploy reaches it. Then the same
  * deploy, canary and rollback on a 3-master Redis Cluster.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { get } from '../../client/index.js';
 import { RedisControlPlane } from '../../gateway/src/control/redis-control.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/index.js';
@@ -19,6 +18,7 @@ import { S3ObjectStore } from '../../gateway/src/objects/s3-store.js';
 import { connectRedis } from '../../gateway/src/redis/connection.js';
 import { bundleFunction } from '../../gateway/src/runtime/bundle.js';
 import { FIXTURES } from '../helpers/functions.js';
+import { eventually, scratch } from '../helpers/scratch.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
 import { startTopology } from '../helpers/redis-topology.js';
@@ -42,29 +42,13 @@ async function bundle(version: string) {
   }
 }
 
-async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const dirs: string[] = [];
-const temp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const { temp, defer } = scratch({ ignoreCloseErrors: true });
 let redis: TestRedis | undefined;
 let s3: TestS3rver | undefined;
-const closers: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of closers.splice(0).reverse()) await c().catch(() => {});
+// Deferred first, so it runs after every other closer: the servers go last.
+defer(async () => {
   await s3?.stop();
   await redis?.cleanup();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('fleet source on Redis and the bucket', () => {
@@ -105,7 +89,7 @@ describe('fleet source on Redis and the bucket', () => {
         },
         logger: pino({ level: process.env.TFTPFN_TEST_LOG ?? 'silent' }),
       });
-      closers.push(() => g.close(0));
+      defer(() => g.close(0));
       return g;
     };
     const fetchText = async (g: RunningGateway, path = 'hello/x') => (await get({ host: '127.0.0.1', port: g.port, path, timeoutMs: 300, retries: 5 })).data!.toString('utf8').trim();
@@ -142,7 +126,7 @@ describe('fleet source on Redis and the bucket', () => {
     expect(await eventually(() => g.ready().reasons.length === 0, 10_000)).toBe(true);
     expect(await fetchText(g)).toBe('two tok');
     cp = deployer();
-    closers.push(() => cp.close());
+    defer(() => cp.close());
     const v3 = await cp.publish('hello', await bundle('three'));
     await cp.putSecret('hello', 'TOKEN', 'tok3');
     await cp.setRollout('hello', { stable: v3.id });
@@ -153,7 +137,7 @@ describe('fleet source on Redis and the bucket', () => {
 
   test('on a 3-master Redis Cluster: loaded before ready, a deploy, a canary by MAC and a rollback reach the gateway', { timeout: 120_000 }, async () => {
     const [cluster, bucketServer] = await Promise.all([startTopology('cluster'), s3 ? Promise.resolve(s3) : startS3rver()]);
-    closers.push(() => cluster.cleanup());
+    defer(() => cluster.cleanup());
     s3 = bucketServer;
     await s3.createBucket(`${BUCKET}-cluster`).catch(() => {});
     const cp = new RedisControlPlane({
@@ -163,7 +147,7 @@ describe('fleet source on Redis and the bucket', () => {
       prefix: PREFIX,
       secretsKey: Buffer.from(KEY_HEX, 'hex'),
     });
-    closers.push(() => cp.close());
+    defer(() => cp.close());
     const v1 = await cp.publish('hello', await bundle('one'));
     await cp.putSecret('hello', 'TOKEN', 'c');
     await cp.setRollout('hello', { stable: v1.id });
@@ -185,7 +169,7 @@ describe('fleet source on Redis and the bucket', () => {
       },
       logger: pino({ level: process.env.TFTPFN_TEST_LOG ?? 'silent' }),
     });
-    closers.push(() => g.close(0));
+    defer(() => g.close(0));
     const fetchText = async (path = 'hello/x') => (await get({ host: '127.0.0.1', port: g.port, path, timeoutMs: 300, retries: 5 })).data!.toString('utf8').trim();
     expect(g.ready()).toEqual({ ready: true, reasons: [] });
     expect(await fetchText()).toBe('one c');

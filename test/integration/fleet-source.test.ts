@@ -6,17 +6,17 @@
  * rollback, a version that throws at import, and a restart with the control plane down (cached
  * versions, degraded /readyz, catch-up when it returns).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { get } from '../../client/index.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/index.js';
 import { bundleFunction } from '../../gateway/src/runtime/bundle.js';
 import { picksCanary } from '../../gateway/src/runtime/canary-pick.js';
 import type { SessionRecord } from '../../gateway/src/stats/session-record.js';
 import { FIXTURES } from '../helpers/functions.js';
+import { eventually, scratch } from '../helpers/scratch.js';
 import { FakeControlPlane } from '../unit/control/fake-control-plane.js';
 
 const SOURCE = `import { text, type Handler } from 'tftpfn/sdk';
@@ -33,17 +33,9 @@ async function bundle(version: string): Promise<string> {
   }
 }
 
-const dirs: string[] = [];
-const temp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const { temp, defer } = scratch();
 const running: RunningGateway[] = [];
-afterAll(async () => {
-  await Promise.all(running.splice(0).map((g) => g.close(0)));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+defer(() => Promise.all(running.splice(0).map((g) => g.close(0))));
 
 interface Gw {
   g: RunningGateway;
@@ -78,16 +70,6 @@ async function gateway(cp: FakeControlPlane, host: string, id: string, cacheDir:
 async function fetchText(gw: Gw, path: string): Promise<string> {
   const r = await get({ host: gw.host, port: gw.g.port, path, timeoutMs: 300, retries: 5 });
   return r.data!.toString('utf8').trim();
-}
-
-/** Polls an async check until it holds or `ms` pass (bounded: at most ms / 25 tries). */
-async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** The first word of every answer: the version that produced it. */
