@@ -49,6 +49,17 @@ export interface FunctionRequest {
   readonly local: Endpoint;
   /** The MAC address the path carries (see parseMac), lower-case 'aa:bb:cc:dd:ee:ff'. */
   readonly mac: string | undefined;
+  /**
+   * For a write: the size the client declared with the tsize option (RFC 2349), when it sent
+   * one (octet mode only: netascii changes the length). Undefined for reads.
+   */
+  readonly tsize?: number;
+  /**
+   * For a write, in the `invoke` harness: the incoming bytes. The gateway does not stream an
+   * upload into a function: answer with s3Put() (the gateway stores the bytes itself), discard()
+   * or denied(); see docs/UPLOADS.md.
+   */
+  readonly body?: AsyncIterable<Uint8Array>;
 }
 
 /**

@@ -30,6 +30,12 @@ export interface InvokeRequest {
   id?: string;
   /** Overrides the MAC parsed from the path. */
   mac?: string;
+  /**
+   * For a write (`kind: 'write'`): the bytes the client uploads, handed to the handler as
+   * `request.body`; with s3Put() or discard() they are consumed as the gateway would and an
+   * s3Put's bytes are returned in `stored`.
+   */
+  body?: Uint8Array | string | AsyncIterable<Uint8Array>;
 }
 
 /**
@@ -89,6 +95,8 @@ export interface InvokeResult {
   thrown?: unknown;
   /** Lines logged through env.log (when the test did not pass its own logger). */
   logs: LogEntry[];
+  /** For a write answered with s3Put(): where the gateway would store the upload, and its bytes. */
+  stored?: { bucket: string; key: string; contentType: string | undefined; body: Buffer };
 }
 
 let counter = 0;
@@ -144,6 +152,7 @@ export async function invoke(
     peer: endpoint(given.peer, { address: '192.0.2.10', port: 1234 }),
     local: endpoint(given.local, { address: '192.0.2.1', port: 69 }),
     mac: 'mac' in given ? given.mac : parseMac(path.normalized),
+    ...writeFields(given),
   };
   const bindings: EnvBindings = {
     vars: env.vars ?? {},
@@ -162,6 +171,15 @@ export async function invoke(
   switch (r.kind) {
     case 'error':
       return result({ ...base, errorCode: r.code, errorMessage: r.message });
+    case 'put':
+    case 'discard': {
+      if (full.kind !== 'write') return internal(new Error(`a read request cannot be answered with ${r.kind === 'put' ? 's3Put()' : 'discard()'}`), base);
+      // The gateway would receive the bytes now; what the handler already read is gone, as on the wire.
+      const chunks: Uint8Array[] = [];
+      if (full.body) for await (const chunk of full.body) chunks.push(chunk);
+      if (r.kind === 'discard') return result(base);
+      return result({ ...base, stored: { bucket: r.bucket, key: r.key, contentType: r.contentType, body: Buffer.concat(chunks) } });
+    }
     case 'bytes': {
       const body = Buffer.from(r.body);
       return result({ ...base, body, size: body.length, tsize: body.length });
@@ -213,6 +231,23 @@ export async function invoke(
       return result({ ...base, body, size: body.length, tsize: r.size });
     }
   }
+}
+
+/** A write's body (once iterable) and declared tsize (octet mode only, as the gateway does). */
+function writeFields(given: InvokeRequest): { tsize?: number; body?: AsyncIterable<Uint8Array> } {
+  if (given.kind !== 'write') return {};
+  const declared = given.options?.tsize;
+  const tsize = declared !== undefined && /^[0-9]{1,15}$/.test(declared) && (given.mode ?? 'octet') === 'octet' ? Number(declared) : undefined;
+  const b = given.body;
+  let body: AsyncIterable<Uint8Array> | undefined;
+  if (typeof b === 'string') body = onceIterable(new TextEncoder().encode(b));
+  else if (b instanceof Uint8Array) body = onceIterable(b);
+  else body = b;
+  return { ...(tsize !== undefined ? { tsize } : {}), ...(body ? { body } : {}) };
+}
+
+async function* onceIterable(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  if (bytes.byteLength > 0) yield bytes;
 }
 
 function endpoint(given: Partial<Endpoint> | undefined, fallback: { address: string; port: number }): Endpoint {

@@ -103,7 +103,36 @@ export interface ObjectResponse {
   readonly versionId: string | undefined;
 }
 
-export type Response = BytesResponse | StreamResponse | FileResponse | ErrorResponse | ObjectResponse;
+/**
+ * The answer to a write request: the gateway streams the upload into this object itself
+ * (a multipart upload, completed on the last block; nothing is left when it fails). Built by
+ * s3Put().
+ *
+ * @example
+ * ```ts
+ * const r: PutResponse = s3Put({ bucket: 'backups', key: 'sw1/running-config' });
+ * ```
+ */
+export interface PutResponse {
+  readonly kind: 'put';
+  readonly bucket: string;
+  readonly key: string;
+  readonly contentType: string | undefined;
+}
+
+/**
+ * The answer to a write request: accept the bytes and throw them away. Built by discard().
+ *
+ * @example
+ * ```ts
+ * const r: DiscardResponse = discard(); // { kind: 'discard' }
+ * ```
+ */
+export interface DiscardResponse {
+  readonly kind: 'discard';
+}
+
+export type Response = BytesResponse | StreamResponse | FileResponse | ErrorResponse | ObjectResponse | PutResponse | DiscardResponse;
 
 const encoder = new TextEncoder();
 
@@ -209,6 +238,50 @@ export function s3Object(ref: { bucket: string; key: string; versionId?: string 
   return { kind: 'object', bucket: ref.bucket, key: ref.key, versionId: ref.versionId };
 }
 
+/**
+ * Answers a write request (WRQ) by storing the upload at `bucket`/`key`: the gateway streams
+ * the bytes there itself, part by part, and the object appears only once the last block has
+ * arrived (the final ACK waits for the store). Only for functions with `writes: true` in their
+ * config. A key that exists is refused with ERROR 6 unless the function's `allowOverwrite` is set.
+ *
+ * @example
+ * ```ts
+ * import { denied, s3Put, type Handler } from 'tftpfn/sdk';
+ *
+ * export const handle: Handler = (request) =>
+ *   request.kind === 'write' ? s3Put({ bucket: 'dumps', key: `${request.peer.address}/${request.path}` }) : denied();
+ * ```
+ */
+export function s3Put(ref: { bucket: string; key: string; contentType?: string }): PutResponse {
+  const problem = putProblem(ref);
+  if (problem) throw new TypeError(`s3Put(): ${problem}`);
+  return { kind: 'put', bucket: ref.bucket, key: ref.key, contentType: ref.contentType };
+}
+
+/**
+ * Answers a write request by accepting the bytes and storing nothing (a sink for probes and
+ * tests). The client sees a normal, successful upload.
+ *
+ * @example
+ * ```ts
+ * import { discard, type Handler } from 'tftpfn/sdk';
+ *
+ * export const handle: Handler = () => discard();
+ * ```
+ */
+export function discard(): DiscardResponse {
+  return { kind: 'discard' };
+}
+
+function putProblem(r: { bucket?: unknown; key?: unknown; contentType?: unknown } | null | undefined): string | undefined {
+  const problem = objectProblem(r);
+  if (problem) return problem;
+  const c = (r as { contentType?: unknown }).contentType;
+  // A header value: printable ASCII only, so nothing can be smuggled into the request.
+  if (c !== undefined && (typeof c !== 'string' || !/^[\x20-\x7e]{1,255}$/.test(c))) return `contentType must be printable ASCII (1-255 characters), got ${describe(c)}`;
+  return undefined;
+}
+
 function objectProblem(r: { bucket?: unknown; key?: unknown; versionId?: unknown } | null | undefined): string | undefined {
   if (r === null || typeof r !== 'object') return `give { bucket, key }, got ${describe(r)}`;
   // S3's own bucket naming rules (3-63 characters; lower case, digits, dots, hyphens).
@@ -286,7 +359,7 @@ export function error(code: TftpErrorCode, message: string): ErrorResponse {
  * ```
  */
 export function responseProblem(x: unknown): string | undefined {
-  const hint = 'a handler must return a Response built with the sdk helpers (text, bytes, stream, file, s3Object, notFound, denied, error)';
+  const hint = 'a handler must return a Response built with the sdk helpers (text, bytes, stream, file, s3Object, s3Put, discard, notFound, denied, error)';
   if (x === null || typeof x !== 'object') return `${hint}, got ${describe(x)}`;
   const r = x as Record<string, unknown>;
   switch (r.kind) {
@@ -307,6 +380,12 @@ export function responseProblem(x: unknown): string | undefined {
       const problem = objectProblem(r);
       return problem ? `object response: ${problem}` : undefined;
     }
+    case 'put': {
+      const problem = putProblem(r);
+      return problem ? `put response: ${problem}` : undefined;
+    }
+    case 'discard':
+      return undefined;
     case 'error':
       if (!isErrorCode(r.code)) return `error response: code must be an integer from 0 to 8, got ${describe(r.code)}`;
       if (typeof r.message !== 'string' || r.message.includes('\0')) return `error response: message must be a string without NUL`;

@@ -66,6 +66,13 @@ export const DEFAULTS = {
   functionLogLinesPerInvocation: 1000,
   functionLogBytesPerInvocation: 1024 * 1024,
   functionLogLinesPerSecond: 2000,
+  // Uploads through functions (issue 15, docs/UPLOADS.md): per function, then per gateway.
+  functionWrites: false,
+  functionMaxUploadsPerClient: 4,
+  uploadPartBytes: 8 * 1024 * 1024,
+  uploadPartsInFlight: 2,
+  uploadSweepIntervalMs: 600_000,
+  uploadSweepAgeMs: 6 * 3600 * 1000,
   reloadPollMs: 1000,
   // The fleet control plane (issue 12): rollout re-read period, presence heartbeat, bundle bucket.
   controlPollMs: 5000,

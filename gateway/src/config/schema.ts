@@ -80,6 +80,14 @@ export const functionConfigSchema = z
     logLinesPerInvocation: int(0, 1_000_000).default(DEFAULTS.functionLogLinesPerInvocation),
     logBytesPerInvocation: int(0, 1024 * 1024 * 1024).default(DEFAULTS.functionLogBytesPerInvocation),
     logLinesPerSecond: int(1, 1_000_000).default(DEFAULTS.functionLogLinesPerSecond),
+    /** Uploads (WRQ) reach this function, which answers s3Put(), discard() or an error (docs/UPLOADS.md). */
+    writes: bool.default(DEFAULTS.functionWrites),
+    /** Largest upload through this function, bytes (ERROR 3); the gateway's maxUploadBytes when unset. */
+    maxUploadBytes: int(0, Number.MAX_SAFE_INTEGER).optional(),
+    /** Uploads in flight per client address through this function; more get ERROR 0 "server busy". */
+    maxUploadsPerClient: int(1, 100_000).default(DEFAULTS.functionMaxUploadsPerClient),
+    /** Let s3Put() replace an existing object; false: ERROR 6 when the key exists. */
+    allowOverwrite: bool.default(DEFAULTS.allowOverwrite),
   })
   .strict()
   .superRefine((f, ctx) => {
@@ -179,6 +187,12 @@ export const configSchema = z
     writeRoot: z.string().min(1).optional(),
     allowOverwrite: bool.default(DEFAULTS.allowOverwrite),
     maxUploadBytes: int(0, Number.MAX_SAFE_INTEGER).default(DEFAULTS.maxUploadBytes),
+    /** s3Put() uploads: part size (S3 wants at least 5 MiB) and parts in flight per upload; memory per upload stays under (1 + inFlight) parts. */
+    uploadPartBytes: int(5 * 1024 * 1024, 512 * 1024 * 1024).default(DEFAULTS.uploadPartBytes),
+    uploadPartsInFlight: int(1, 16).default(DEFAULTS.uploadPartsInFlight),
+    /** How often unfinished multipart uploads older than uploadSweepAgeMs are aborted under the prefixes this gateway wrote (0 = never). */
+    uploadSweepIntervalMs: int(0, 7 * 24 * 3600 * 1000).default(DEFAULTS.uploadSweepIntervalMs),
+    uploadSweepAgeMs: int(60_000, 30 * 24 * 3600 * 1000).default(DEFAULTS.uploadSweepAgeMs),
     readAheadBytes: int(512, 64 * 1024 * 1024).default(DEFAULTS.readAheadBytes),
     fileCacheTtlMs: int(0, 3_600_000).default(DEFAULTS.fileCacheTtlMs),
     fileCacheMaxFileBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.fileCacheMaxFileBytes),

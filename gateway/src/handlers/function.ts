@@ -7,6 +7,17 @@
  *  - stream  → credit-based chunks from the worker, until the session stops reading
  *  - error   → the ERROR packet the function asked for
  *
+ * A write request (WRQ) reaches the function only when its config says `writes: true` (or,
+ * as before, when the gateway has a writeRoot: then file(path) answers it). The function
+ * answers with where the bytes go, and the gateway receives them itself:
+ *  - put      → s3Put(): streamed into the bucket part by part (objects/upload-writer.ts),
+ *               visible only once complete; the final ACK waits for the store
+ *  - discard  → accepted and dropped
+ *  - file     → under the writeRoot (LocalDirSink)
+ *  - error    → refused
+ * A declared tsize above the function's maxUploadBytes is refused with ERROR 3 before the
+ * function runs (RFC 2349 lets the server refuse a size it cannot take).
+ *
  * A version is held from invocation until the session is done with it, so a hot reload
  * never pulls a worker out from under a transfer.
  */
@@ -20,6 +31,12 @@ import type { ByteReader, OpenedRead } from '../sources/types.js';
 import { functionFailed } from '../runtime/function-failure.js';
 import type { ObjectSource } from '../objects/object-source.js';
 import type { FunctionResult, Invoker } from '../runtime/invoker.js';
+import type { ByteWriter } from '../sources/types.js';
+import { wireError } from '../errors/to-tftp-error.js';
+import { WIRE_TEXT } from '../errors/wire-texts.js';
+import { acceptsUploads, type UploadStore } from '../objects/upload-store.js';
+import { UploadRegistry } from '../objects/upload-registry.js';
+import { UploadWriter } from '../objects/upload-writer.js';
 
 /** The version a request runs on, pinned until `release` is called. */
 export interface PinnedVersion {
@@ -41,8 +58,46 @@ export interface FunctionHandlerOptions {
   /** Where a write request goes when the function answers it with file(path); absent: writes are refused. */
   readonly sink?: LocalDirSink;
   readonly readAheadBytes: number;
-  /** Where s3Object() responses are read from; absent: such responses are a function error. */
+  /** Where s3Object() responses are read from, and s3Put() uploads go; absent: such responses are a function error. */
   readonly objects?: ObjectSource;
+  /** Uploads through this function (functions.NAME.writes and its limits); absent or disabled: only the writeRoot path. */
+  readonly uploads?: FunctionUploadOptions;
+}
+
+/** functions.NAME.writes and the limits that go with it (config/schema.ts, docs/UPLOADS.md). */
+export interface FunctionUploadOptions {
+  readonly enabled: boolean;
+  readonly maxBytes: number;
+  readonly maxPerClient: number;
+  readonly overwrite: boolean;
+  readonly partBytes: number;
+  readonly partsInFlight: number;
+  readonly sweepIntervalMs: number;
+  readonly sweepAgeMs: number;
+}
+
+/** One registry per upload store, shared by every function writing to it (per-client counts are keyed by function). */
+const registries = new WeakMap<UploadStore, UploadRegistry>();
+
+export function uploadRegistry(store: UploadStore, sweep: { sweepIntervalMs: number; sweepAgeMs: number }): UploadRegistry {
+  let r = registries.get(store);
+  if (!r) {
+    r = new UploadRegistry(store, sweep);
+    registries.set(store, r);
+  }
+  return r;
+}
+
+/** The declared upload size (RFC 2349 tsize in a WRQ), when it is exact: octet mode only. */
+function declaredTsize(request: TftpRequest): number | undefined {
+  const t = request.options.tsize;
+  if (request.kind !== 'write' || request.mode !== 'octet' || t === undefined || !/^[0-9]{1,15}$/.test(t)) return undefined;
+  return Number(t);
+}
+
+/** A writer that keeps nothing: discard(). */
+function discardWriter(): ByteWriter {
+  return { write: async () => {}, commit: async () => {}, abort: async () => {} };
 }
 
 export function toFunctionRequest(request: TftpRequest): FunctionRequest {
@@ -56,6 +111,7 @@ export function toFunctionRequest(request: TftpRequest): FunctionRequest {
     peer: { ...request.peer },
     local: { ...request.local },
     mac: parseMac(request.path.normalized),
+    ...(declaredTsize(request) !== undefined ? { tsize: declaredTsize(request) } : {}),
   };
 }
 
@@ -121,22 +177,78 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
           tags.cacheHit = opened.cacheHit;
           return { reader: opened.reader, source: opened.source };
         }
+        case 'put':
+        case 'discard':
+          pinned.release();
+          throw functionFailed('bad-response', `a read request cannot be answered with ${result.kind === 'put' ? 's3Put()' : 'discard()'}`);
       }
     },
-    // Uploads reach a function only when the gateway accepts uploads at all; the function
-    // then decides where the file goes (file(path), under the write root) or refuses it.
-    openWrite: opts.sink
-      ? async (request, tags) => {
-          const sink = opts.sink!;
-          const { result, pinned } = await invoke(request, tags);
-          pinned.release();
-          if (result.kind === 'error') throw refusal(result);
-          if (result.kind !== 'file') {
-            if (result.kind === 'stream') void result.reader.close();
-            throw functionFailed('bad-response', `a write request must be answered with file(path) or an error, got a ${result.kind} response`);
-          }
-          return sink.openWrite({ raw: result.path, normalized: result.path });
-        }
-      : undefined,
+    // Uploads reach a function only when it opted in (writes: true) or the gateway has a write
+    // root; the function then decides where the file goes, or refuses it.
+    openWrite: opts.sink || opts.uploads?.enabled ? (request, tags) => openWrite(request, tags) : undefined,
   };
+
+  async function openWrite(request: TftpRequest, tags: SessionTags): Promise<ByteWriter> {
+    const uploads = opts.uploads?.enabled ? opts.uploads : undefined;
+    const tsize = declaredTsize(request);
+    if (uploads && tsize !== undefined && tsize > uploads.maxBytes) {
+      tags.function = opts.name;
+      throw wireError(WIRE_TEXT.uploadTooLarge);
+    }
+    const { result, pinned } = await invoke(request, tags);
+    pinned.release();
+    switch (result.kind) {
+      case 'error':
+        throw refusal(result);
+      case 'file':
+        if (!opts.sink) throw functionFailed('bad-response', 'file(path) answers a write request only when the gateway has a writeRoot; use s3Put()');
+        return opts.sink.openWrite({ raw: result.path, normalized: result.path });
+      case 'discard':
+        if (!uploads) break;
+        tags.source = 'discard';
+        return discardWriter();
+      case 'put': {
+        if (!uploads) break;
+        const store = opts.objects?.store;
+        if (!acceptsUploads(store)) throw functionFailed('bad-response', 's3Put() needs an object store, and none is configured');
+        return openUpload(store.uploadStore(), uploads, request, tags, result.ref, result.contentType);
+      }
+      case 'stream':
+        void result.reader.close();
+        break;
+    }
+    const allowed = uploads ? 's3Put(), discard()' : 'file(path)';
+    throw functionFailed('bad-response', `a write request must be answered with ${allowed} or an error, got a ${result.kind} response`);
+  }
+
+  async function openUpload(
+    store: UploadStore,
+    uploads: FunctionUploadOptions,
+    request: TftpRequest,
+    tags: SessionTags,
+    ref: { bucket: string; key: string },
+    contentType: string | undefined,
+  ): Promise<ByteWriter> {
+    const registry = uploadRegistry(store, uploads);
+    const client = `${opts.name}|${request.peer.address}`;
+    if (!registry.acquire(client, uploads.maxPerClient)) throw wireError(WIRE_TEXT.busy);
+    tags.source = store.kind;
+    tags.objectKey = `${ref.bucket}/${ref.key}`;
+    try {
+      const writer = await UploadWriter.open(store, { bucket: ref.bucket, key: ref.key }, {
+        contentType,
+        overwrite: uploads.overwrite,
+        maxBytes: uploads.maxBytes,
+        partBytes: uploads.partBytes,
+        maxPartsInFlight: uploads.partsInFlight,
+        onEnd: (outcome, bytes) => registry.release(client, outcome, bytes),
+        onAbortFailed: (r, uploadId) => registry.abortFailed(r, uploadId),
+      });
+      registry.wroteTo(ref.bucket, ref.key);
+      return writer;
+    } catch (e) {
+      registry.release(client, 'aborted', 0);
+      throw e;
+    }
+  }
 }

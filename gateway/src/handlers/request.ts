@@ -26,6 +26,8 @@ export interface SessionTags {
   source?: string;
   /** For objects from a bucket: whether the first chunk came from a cache rather than the bucket. */
   cacheHit?: boolean;
+  /** For uploads into a bucket (s3Put): BUCKET/KEY written. */
+  objectKey?: string;
 }
 
 /**

@@ -13,6 +13,7 @@ import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/prom
 import { dirname, join } from 'node:path';
 import { inside, openBeneath, OutsideRootError } from '../sources/beneath.js';
 import { ObjectStoreError, type ObjectInfo, type ObjectRef, type WritableObjectStore } from './object-store.js';
+import { LocalUploadStore } from './upload-local.js';
 
 function mapFsError(e: unknown, what: string): ObjectStoreError {
   const code = (e as NodeJS.ErrnoException)?.code;
@@ -40,6 +41,7 @@ function aborted(signal: AbortSignal | undefined, what: string): void {
 export class LocalBucketStore implements WritableObjectStore {
   readonly kind = 'folder';
   private readonly root: string;
+  private uploads: LocalUploadStore | undefined;
 
   constructor(root: string) {
     this.root = realpathSync(root);
@@ -137,6 +139,12 @@ export class LocalBucketStore implements WritableObjectStore {
     } finally {
       await fh.close().catch(() => {});
     }
+  }
+
+  /** The upload side (objects/upload-local.ts): s3Put() streams uploads into a temporary file, renamed at the end. */
+  uploadStore(): LocalUploadStore {
+    this.uploads ??= new LocalUploadStore(this.root);
+    return this.uploads;
   }
 
   async close(): Promise<void> {}

@@ -33,6 +33,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../config/defaults.js';
 import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectRef, type WritableObjectStore } from './object-store.js';
+import { S3UploadStore } from './upload-s3.js';
 
 export interface S3StoreOptions {
   /** An S3-compatible server's URL, e.g. http://127.0.0.1:9000; AWS when absent. */
@@ -124,8 +125,12 @@ export class S3ObjectStore implements WritableObjectStore {
   /** performance.now() until which the upstream counts as stalled (see the file comment). */
   private stalledUntilMs = 0;
   private readonly stallHoldMs: number;
+  /** Uploads through functions (issue 15) use a client of their own, built from the same options. */
+  private readonly uploadOptions: S3StoreOptions;
+  private uploads: S3UploadStore | undefined;
 
   constructor(opts: S3StoreOptions = {}) {
+    this.uploadOptions = opts;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULTS.s3RequestTimeoutMs;
     this.firstByteTimeoutMs = Math.min(opts.firstByteTimeoutMs ?? DEFAULTS.s3FirstByteTimeoutMs, this.requestTimeoutMs);
     this.stallHoldMs = opts.stallHoldMs ?? 5000;
@@ -287,8 +292,15 @@ export class S3ObjectStore implements WritableObjectStore {
     }
   }
 
+  /** The upload side (objects/upload-s3.ts): s3Put() streams uploads through it. */
+  uploadStore(): S3UploadStore {
+    this.uploads ??= new S3UploadStore(this.uploadOptions);
+    return this.uploads;
+  }
+
   async close(): Promise<void> {
     this.client.destroy();
+    await this.uploads?.close();
   }
 
   /**

@@ -207,6 +207,10 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
         return post({ t: 'file', id, path: r.path });
       case 'object':
         return post({ t: 'object', id, bucket: r.bucket, key: r.key, versionId: r.versionId });
+      case 'put':
+        return post({ t: 'put', id, bucket: r.bucket, key: r.key, contentType: r.contentType });
+      case 'discard':
+        return post({ t: 'discard', id });
       case 'stream': {
         const s: OpenStream = { iterator: r.chunks, credit: 0, pumping: false, cancelled: false };
         streams.set(id, s);

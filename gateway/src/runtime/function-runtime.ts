@@ -26,7 +26,7 @@ import type { RequestHandler } from '../handlers/request.js';
 import { LocalDirSink, LocalDirSource } from '../sources/local-dir.js';
 import { localDirSource } from '../sources/local-dir-registry.js';
 import { DeployStore } from './deploy-store.js';
-import { functionHandler } from '../handlers/function.js';
+import { functionHandler, type FunctionUploadOptions } from '../handlers/function.js';
 import { InProcessInvoker } from './in-process.js';
 import { WorkerPool } from './worker-pool.js';
 import type { FunctionKv, InvocationObserver, Invoker } from './invoker.js';
@@ -81,13 +81,14 @@ class FunctionSlot {
     sink: LocalDirSink | undefined,
     readAheadBytes: number,
     objects: ObjectSource | undefined,
+    uploads?: FunctionUploadOptions,
   ) {
     this.generations = new Generations(name);
     this.reloader = new Reloader(name, source, load, this.generations, emit);
     // The client's identity is only worked out while a canary splits new sessions.
     const pin = (request: { path: { normalized: string }; peer: { address: string } }) =>
       this.generations.pin(this.generations.canary ? clientIdentity(request.path.normalized, request.peer.address) : undefined);
-    this.handler = functionHandler({ name, pin, files, sink, readAheadBytes, objects });
+    this.handler = functionHandler({ name, pin, files, sink, readAheadBytes, objects, uploads });
   }
 
   reload(trigger?: ReloadTrigger): Promise<void> {
@@ -308,7 +309,18 @@ export class FunctionRuntime {
         await pool.start();
         return pool;
       });
-    const slot = new FunctionSlot(name, source, loader, this.bus.emit, this.files(configured.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects);
+    // Uploads through the function (issue 15): off unless functions.NAME.writes.
+    const uploads: FunctionUploadOptions = {
+      enabled: configured.writes,
+      maxBytes: configured.maxUploadBytes ?? c.maxUploadBytes,
+      maxPerClient: configured.maxUploadsPerClient,
+      overwrite: configured.allowOverwrite,
+      partBytes: c.uploadPartBytes,
+      partsInFlight: c.uploadPartsInFlight,
+      sweepIntervalMs: c.uploadSweepIntervalMs,
+      sweepAgeMs: c.uploadSweepAgeMs,
+    };
+    const slot = new FunctionSlot(name, source, loader, this.bus.emit, this.files(configured.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects, uploads);
     this.slots.set(name, slot);
     return slot;
   }

@@ -86,6 +86,10 @@ export class InProcessInvoker implements Invoker {
         return { kind: 'file', path: r.path };
       case 'object':
         return { kind: 'object', ref: { bucket: r.bucket, key: r.key, ...(r.versionId ? { versionId: r.versionId } : {}) } };
+      case 'put':
+        return { kind: 'put', ref: { bucket: r.bucket, key: r.key }, contentType: r.contentType };
+      case 'discard':
+        return { kind: 'discard' };
       case 'stream':
         return { kind: 'stream', reader: this.streamReader(r) };
     }

@@ -23,7 +23,10 @@ export type FunctionResult =
   | { readonly kind: 'error'; readonly code: number; readonly message: string }
   | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'object'; readonly ref: ObjectRef }
-  | { readonly kind: 'stream'; readonly reader: ByteReader };
+  | { readonly kind: 'stream'; readonly reader: ByteReader }
+  /** A write request's answer: the gateway stores the upload there itself (s3Put), or drops it (discard). */
+  | { readonly kind: 'put'; readonly ref: ObjectRef; readonly contentType: string | undefined }
+  | { readonly kind: 'discard' };
 
 /** The gateway-side store behind a function's env.kv and cached(); never rejects. */
 export type FunctionKv = (op: KvOp, key: string, value: Uint8Array | undefined, ttl: number | undefined) => Promise<Uint8Array | undefined>;

@@ -73,6 +73,10 @@ export function checkFromWorker(raw: unknown): FromWorker | string {
       return ok(['id', 'path'], [], isId(m.id) && isText(m.path, MESSAGE_LIMITS.pathChars) && !(m.path as string).includes('\0'));
     case 'object':
       return ok(['id', 'bucket', 'key'], ['versionId'], isId(m.id) && isText(m.bucket, 255) && isText(m.key, MESSAGE_LIMITS.pathChars) && optional(m.versionId, (v) => isText(v, 1024)));
+    case 'put':
+      return ok(['id', 'bucket', 'key'], ['contentType'], isId(m.id) && isText(m.bucket, 255) && isText(m.key, MESSAGE_LIMITS.pathChars) && optional(m.contentType, (v) => isText(v, 255)));
+    case 'discard':
+      return ok(['id'], [], isId(m.id));
     case 'kv':
       return ok(
         ['rpc', 'op', 'key'],

@@ -42,7 +42,9 @@ export type HandlerResult =
   | { readonly kind: 'error'; readonly code: TftpErrorCode; readonly message: string }
   | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'object'; readonly bucket: string; readonly key: string; readonly versionId: string | undefined }
-  | { readonly kind: 'stream'; readonly size: number | undefined; readonly chunks: AsyncIterator<Uint8Array, void, undefined> };
+  | { readonly kind: 'stream'; readonly size: number | undefined; readonly chunks: AsyncIterator<Uint8Array, void, undefined> }
+  | { readonly kind: 'put'; readonly bucket: string; readonly key: string; readonly contentType: string | undefined }
+  | { readonly kind: 'discard' };
 
 export type HandlerRun =
   | { readonly ok: true; readonly response: Response; readonly result: HandlerResult }
@@ -82,6 +84,10 @@ export async function runHandler(handle: Handler, request: FunctionRequest, bind
       return { ok: true, response, result: { kind: 'file', path: response.path } };
     case 'object':
       return { ok: true, response, result: { kind: 'object', bucket: response.bucket, key: response.key, versionId: response.versionId } };
+    case 'put':
+      return { ok: true, response, result: { kind: 'put', bucket: response.bucket, key: response.key, contentType: response.contentType } };
+    case 'discard':
+      return { ok: true, response, result: { kind: 'discard' } };
     case 'stream':
       return { ok: true, response, result: { kind: 'stream', size: response.size, chunks: checkedChunks(response.body, opts.copyChunks ?? true)[Symbol.asyncIterator]() } };
   }

@@ -161,7 +161,7 @@ export class WorkerPool implements Invoker {
     if (msg.t === 'ready' || msg.t === 'loadError' || msg.t === 'pong') return;
     const call = w.calls.get(msg.id);
     if (!call) return; // timed out or cancelled: late answers are dropped
-    const isHead = msg.t === 'bytes' || msg.t === 'error' || msg.t === 'file' || msg.t === 'object' || msg.t === 'stream';
+    const isHead = msg.t === 'bytes' || msg.t === 'error' || msg.t === 'file' || msg.t === 'object' || msg.t === 'put' || msg.t === 'discard' || msg.t === 'stream';
     if (isHead && call.headed) return this.supervisor.violation(w, `a second answer to one call`);
     if ((msg.t === 'chunk' || msg.t === 'end') && !call.stream) return this.supervisor.violation(w, `a "${msg.t}" for a call that is not a stream`);
     switch (msg.t) {
@@ -173,6 +173,10 @@ export class WorkerPool implements Invoker {
         return this.head(call, { kind: 'file', path: msg.path });
       case 'object':
         return this.head(call, { kind: 'object', ref: { bucket: msg.bucket, key: msg.key, ...(msg.versionId ? { versionId: msg.versionId } : {}) } });
+      case 'put':
+        return this.head(call, { kind: 'put', ref: { bucket: msg.bucket, key: msg.key }, contentType: msg.contentType });
+      case 'discard':
+        return this.head(call, { kind: 'discard' });
       case 'stream': {
         call.headed = true;
         const reader = new WorkerStreamReader(

@@ -56,6 +56,8 @@ export type FromWorker =
   | { readonly t: 'error'; readonly id: number; readonly code: TftpErrorCode; readonly message: string }
   | { readonly t: 'file'; readonly id: number; readonly path: string }
   | { readonly t: 'object'; readonly id: number; readonly bucket: string; readonly key: string; readonly versionId: string | undefined }
+  | { readonly t: 'put'; readonly id: number; readonly bucket: string; readonly key: string; readonly contentType: string | undefined }
+  | { readonly t: 'discard'; readonly id: number }
   | { readonly t: 'kv'; readonly rpc: number; readonly op: KvOp; readonly key: string; readonly value?: Uint8Array; readonly ttl?: number }
   | { readonly t: 'stream'; readonly id: number; readonly size: number | undefined }
   | { readonly t: 'chunk'; readonly id: number; readonly data: Uint8Array }

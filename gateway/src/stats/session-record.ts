@@ -40,6 +40,8 @@ export interface SessionRecord {
   route: string | undefined;
   /** Objects from a bucket: served from a cache (true) or fetched from the bucket (false). */
   cacheHit: boolean | undefined;
+  /** Uploads into a bucket (s3Put, issue 15): BUCKET/KEY; `bytes` is what was received. Absent otherwise. */
+  objectKey?: string;
 }
 
 /** What negotiation settled; absent for a request refused before negotiating. */
@@ -95,5 +97,6 @@ export function buildRecord(args: {
     version: args.tags?.version,
     route: args.tags?.route,
     cacheHit: args.tags?.cacheHit,
+    ...(args.tags?.objectKey !== undefined ? { objectKey: args.tags.objectKey } : {}),
   };
 }

@@ -148,7 +148,7 @@ describe('LocalBucketStore', () => {
     // permissions (a CI checkout under /root would not be).
     const code = mkdtempSync(join(tmpdir(), 'tftpfn-probe-'));
     chmodSync(code, 0o755);
-    for (const f of ['objects/local-bucket.js', 'objects/object-store.js', 'sources/beneath.js']) {
+    for (const f of ['objects/local-bucket.js', 'objects/object-store.js', 'objects/upload-local.js', 'sources/beneath.js']) {
       mkdirSync(join(code, f, '..'), { recursive: true, mode: 0o755 });
       chmodSync(join(code, f, '..'), 0o755);
       copyFileSync(join(import.meta.dirname, '../../../dist/gateway/src', f), join(code, f));

@@ -1,0 +1,132 @@
+/**
+ * The uploads a gateway has open into one store (issue 15): per-client admission (at most N
+ * at once per client address and function), counters for metrics, and the sweep for
+ * unfinished multipart uploads that a crashed gateway left behind.
+ *
+ * The sweep lists, every `sweepIntervalMs`, the unfinished uploads under each (bucket, first
+ * key segment) this gateway has written to since it started, and aborts those initiated more
+ * than `sweepAgeMs` ago (far longer than any session may last, maxSessionMs: so a live upload,
+ * ours or another gateway's, is never touched). Its timer is unref'd: it never keeps the
+ * process alive.
+ */
+import type { UploadStore } from './upload-store.js';
+import { LocalUploadStore } from './upload-local.js';
+
+export interface UploadCounters {
+  started: number;
+  committed: number;
+  aborted: number;
+  /** Bytes of committed uploads. */
+  bytesCommitted: number;
+  /** Refused by the per-client limit. */
+  refusedPerClient: number;
+  /** Unfinished uploads the sweep aborted. */
+  swept: number;
+  /** AbortMultipartUpload calls that failed (retried by the sweep). */
+  abortFailures: number;
+  active: number;
+}
+
+export interface SweepOptions {
+  readonly sweepIntervalMs: number;
+  readonly sweepAgeMs: number;
+  readonly onSweepError?: (e: unknown) => void;
+}
+
+export class UploadRegistry {
+  readonly counters: UploadCounters = { started: 0, committed: 0, aborted: 0, bytesCommitted: 0, refusedPerClient: 0, swept: 0, abortFailures: 0, active: 0 };
+  private readonly perClient = new Map<string, number>();
+  private readonly prefixes = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  /** Uploads whose abort failed (S3 down at the time): the sweep tries them again, whatever their age. */
+  private readonly abortLater = new Map<string, { bucket: string; key: string; uploadId: string }>();
+
+  constructor(
+    readonly store: UploadStore,
+    private readonly sweep: SweepOptions,
+  ) {}
+
+  /** Takes a slot for `client` (e.g. 'fn|10.0.0.7'); false when it already has `limit` uploads open. */
+  acquire(client: string, limit: number): boolean {
+    const n = this.perClient.get(client) ?? 0;
+    if (n >= limit) {
+      this.counters.refusedPerClient++;
+      return false;
+    }
+    this.perClient.set(client, n + 1);
+    this.counters.started++;
+    this.counters.active++;
+    return true;
+  }
+
+  /** Gives the slot back when the upload ended. */
+  release(client: string, outcome: 'committed' | 'aborted', bytes: number): void {
+    const n = (this.perClient.get(client) ?? 1) - 1;
+    if (n <= 0) this.perClient.delete(client);
+    else this.perClient.set(client, n);
+    this.counters.active--;
+    if (outcome === 'committed') {
+      this.counters.committed++;
+      this.counters.bytesCommitted += bytes;
+    } else {
+      this.counters.aborted++;
+    }
+  }
+
+  /** An abort that failed: retried at the next sweep (bounded: the oldest 10,000 are kept). */
+  abortFailed(ref: { bucket: string; key: string }, uploadId: string): void {
+    this.counters.abortFailures++;
+    if (this.abortLater.size >= 10_000) this.abortLater.delete(this.abortLater.keys().next().value as string);
+    this.abortLater.set(uploadId, { bucket: ref.bucket, key: ref.key, uploadId });
+  }
+
+  /** Remembers where uploads go, for the sweep, and starts it on first use. */
+  wroteTo(bucket: string, key: string): void {
+    const slash = key.indexOf('/');
+    this.prefixes.add(`${bucket}/${slash < 0 ? '' : key.slice(0, slash + 1)}`);
+    if (!this.timer && this.sweep.sweepIntervalMs > 0) {
+      this.timer = setInterval(() => void this.sweepOnce().catch((e) => this.sweep.onSweepError?.(e)), this.sweep.sweepIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** One sweep: aborts unfinished uploads older than sweepAgeMs under the prefixes written. Resolves how many. */
+  async sweepOnce(nowMs = Date.now()): Promise<number> {
+    let swept = 0;
+    for (const [id, u] of this.abortLater) {
+      try {
+        await this.store.abortMultipart({ bucket: u.bucket, key: u.key }, u.uploadId);
+        this.abortLater.delete(id);
+        swept++;
+      } catch {
+        /* still down: next sweep */
+      }
+    }
+    for (const p of this.prefixes) {
+      const slash = p.indexOf('/');
+      const bucket = p.slice(0, slash);
+      const prefix = p.slice(slash + 1);
+      let pending;
+      try {
+        pending = await this.store.listMultipart(bucket, prefix);
+      } catch (e) {
+        // Some S3-compatible servers (s3rver) do not implement ListMultipartUploads.
+        this.sweep.onSweepError?.(e);
+        continue;
+      }
+      for (const u of pending) {
+        if (u.initiated === undefined || nowMs - u.initiated.getTime() < this.sweep.sweepAgeMs) continue;
+        if (this.store instanceof LocalUploadStore) await this.store.removeStale(bucket, u);
+        else await this.store.abortMultipart({ bucket, key: u.key }, u.uploadId);
+        swept++;
+      }
+    }
+    this.counters.swept += swept;
+    return swept;
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
