@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployVersion, runDeploy, type DeployInput } from '../../../gateway/src/cli/deploy.js';
 import { captureIo } from './capture-io.js';
-import { FakeControlPlane } from './fake-control.js';
+import { FakeControlPlane } from '../control/fake-control-plane.js';
 
 let work: string;
 const fn = (body: string) => {

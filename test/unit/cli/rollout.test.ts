@@ -8,7 +8,7 @@ import { rollback } from '../../../gateway/src/cli/rollback.js';
 import { parsePercent, rollout } from '../../../gateway/src/cli/rollout.js';
 import { listVersions } from '../../../gateway/src/cli/versions.js';
 import { captureIo } from './capture-io.js';
-import { FakeControlPlane } from './fake-control.js';
+import { FakeControlPlane } from '../control/fake-control-plane.js';
 
 const noSleep = { sleep: async () => undefined };
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { listSecrets, NO_SECRETS_KEY, putSecret, removeSecret } from '../../../gateway/src/cli/secret.js';
 import { parseConfig } from '../../../gateway/src/config/load.js';
 import { captureIo } from './capture-io.js';
-import { FakeControlPlane } from './fake-control.js';
+import { FakeControlPlane } from '../control/fake-control-plane.js';
 
 const keyed = parseConfig({ secretsKey: 'a'.repeat(64) });
 const VALUE = 's3cr3t-value-xyz';

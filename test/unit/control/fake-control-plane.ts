@@ -1,12 +1,18 @@
 /**
- * An in-memory ControlPlane (gateway/src/control/control-plane.ts) for the gateway side's unit
- * tests: versions, rollouts with revisions, acks, presence and plain-text secrets in Maps, and
- * two knobs a real one only shows under faults: `down` (every call rejects, as with Redis or the
- * bucket unreachable) and `tamper(sha256)` (the stored bytes no longer match their hash).
+ * An in-memory ControlPlane (gateway/src/control/control-plane.ts) for unit tests of both sides:
+ * the contract's behaviour (immutable versions newest first, at most MAX_VERSIONS; rollouts that
+ * name published versions and bump the revision; acks, presence, plain-text secrets) in Maps,
+ * with no files, Redis or bucket.
+ *
+ * For the gateway side, two knobs a real one only shows under faults: `down` (every call
+ * rejects, as with Redis or the bucket unreachable) and `tamper(sha256)` (the stored bytes no
+ * longer match their hash). For the CLI, scripted gateways: `addGateway` (or `onRollout`, run
+ * after every setRollout) acks or rejects each new revision.
  */
 import { createHash } from 'node:crypto';
 import {
   ControlPlaneError,
+  MAX_VERSIONS,
   type ControlPlane,
   type FunctionSettings,
   type GatewayAck,
@@ -16,48 +22,75 @@ import {
   type VersionRecord,
 } from '../../../gateway/src/control/control-plane.js';
 
+const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
 export class FakeControlPlane implements ControlPlane {
-  readonly kind = 'redis' as const;
+  /** Which real plane it stands for; only the CLI's wording depends on it. */
+  readonly kind: 'folder' | 'redis';
   /** Every call rejects while true. */
   down = false;
   private readonly records = new Map<string, VersionRecord[]>();
   private readonly bundles = new Map<string, Buffer>();
   private readonly rollouts = new Map<string, Rollout>();
   private readonly ackMap = new Map<string, GatewayAck>();
-  private readonly presence = new Map<string, GatewayPresence>();
   private readonly secretMap = new Map<string, Map<string, string>>();
   private readonly listeners = new Set<(name: string) => void>();
-  private seq = 0;
   /** Every ack, in order (acks() keeps the latest per gateway only). */
   readonly ackLog: GatewayAck[] = [];
+  /** The live gateways, one entry each (a heartbeat replaces its gateway's entry). */
+  readonly live: GatewayPresence[] = [];
+  /** Every heartbeat, in order. */
   readonly heartbeats: GatewayPresence[] = [];
+  /** Called after every setRollout: scripted gateways ack here. */
+  onRollout?: (name: string, rollout: Rollout) => void;
+  /** A clock the test controls, for version ids and times: each publish and setRollout is a second later. */
+  nowMs = Date.parse('2026-12-07T02:00:00.000Z');
+  /** Whether rollouts carry previousStable (the contract makes it optional). */
+  recordsPreviousStable = false;
+  published = 0;
+  setRollouts = 0;
   fetches = 0;
+
+  constructor(opts: { kind?: 'folder' | 'redis' } = {}) {
+    this.kind = opts.kind ?? 'redis';
+  }
 
   private check(): void {
     if (this.down) throw new ControlPlaneError('connect ECONNREFUSED 127.0.0.1:6379');
   }
 
+  private now(): Date {
+    this.nowMs += 1000;
+    return new Date(this.nowMs);
+  }
+
   /** Publishes code (a string) with settings and returns the record. */
   async add(name: string, code: string, settings: FunctionSettings = {}): Promise<VersionRecord> {
     const bytes = Buffer.from(code);
-    return this.publish(name, { code: bytes, sha256: createHash('sha256').update(bytes).digest('hex'), author: 'test', settings });
+    return this.publish(name, { code: bytes, sha256: sha256Hex(bytes), author: 'test', settings });
   }
 
-  async publish(name: string, input: PublishInput): Promise<VersionRecord> {
+  async publish(name: string, input: PublishInput, onProgress?: (sent: number, total: number) => void): Promise<VersionRecord> {
     this.check();
-    this.bundles.set(input.sha256, Buffer.from(input.code));
-    const now = new Date(Date.UTC(2026, 0, 1) + ++this.seq);
+    const sha = sha256Hex(input.code);
+    if (sha !== input.sha256) throw new ControlPlaneError(`sha256 mismatch for ${name}`);
+    onProgress?.(0, input.code.byteLength);
+    this.bundles.set(sha, Buffer.from(input.code));
+    onProgress?.(input.code.byteLength, input.code.byteLength);
+    const at = this.now();
     const record: VersionRecord = {
       function: name,
-      id: `${now.toISOString().replace(/[-:.]/g, '')}-${input.sha256.slice(0, 8)}`,
-      sha256: input.sha256,
+      id: `${at.toISOString().replace(/[-:.]/g, '')}-${sha.slice(0, 8)}`,
+      sha256: sha,
       bytes: input.code.byteLength,
-      createdAt: now.toISOString(),
+      ...(input.message !== undefined ? { message: input.message } : {}),
+      createdAt: at.toISOString(),
       author: input.author,
+      ...(input.entry !== undefined ? { entry: input.entry } : {}),
       settings: input.settings,
-      ...(input.message ? { message: input.message } : {}),
     };
-    this.records.set(name, [record, ...(this.records.get(name) ?? [])]);
+    this.records.set(name, [record, ...(this.records.get(name) ?? [])].slice(0, MAX_VERSIONS));
+    this.published++;
     return record;
   }
 
@@ -91,9 +124,19 @@ export class FakeControlPlane implements ControlPlane {
     for (const id of [next.stable, ...(next.canary ? [next.canary.version] : [])]) {
       if (!(await this.version(name, id))) throw new ControlPlaneError(`${name} has no version ${id}`);
     }
-    const rollout: Rollout = { ...next, revision: (this.rollouts.get(name)?.revision ?? 0) + 1, updatedAt: new Date().toISOString() };
+    const prev = this.rollouts.get(name);
+    const previousStable = prev && prev.stable !== next.stable ? prev.stable : prev?.previousStable;
+    const rollout: Rollout = {
+      stable: next.stable,
+      ...(next.canary ? { canary: next.canary } : {}),
+      revision: (prev?.revision ?? 0) + 1,
+      updatedAt: this.now().toISOString(),
+      ...(this.recordsPreviousStable && previousStable !== undefined ? { previousStable } : {}),
+    };
     this.rollouts.set(name, rollout);
+    this.setRollouts++;
     this.announce(name);
+    this.onRollout?.(name, rollout);
     return rollout;
   }
 
@@ -108,7 +151,7 @@ export class FakeControlPlane implements ControlPlane {
     this.fetches++;
     const code = this.bundles.get(record.sha256);
     if (!code) throw new ControlPlaneError(`no bundle ${record.sha256}`);
-    const actual = createHash('sha256').update(code).digest('hex');
+    const actual = sha256Hex(code);
     if (actual !== record.sha256) throw new ControlPlaneError(`bundle of ${record.function}@${record.id}: sha256 mismatch (expected ${record.sha256}, got ${actual})`);
     return { code: Buffer.from(code) };
   }
@@ -132,12 +175,14 @@ export class FakeControlPlane implements ControlPlane {
   async heartbeat(presence: GatewayPresence): Promise<void> {
     this.check();
     this.heartbeats.push(presence);
-    this.presence.set(presence.gateway, presence);
+    const i = this.live.findIndex((p) => p.gateway === presence.gateway);
+    if (i >= 0) this.live[i] = presence;
+    else this.live.push(presence);
   }
 
   async liveGateways(): Promise<GatewayPresence[]> {
     this.check();
-    return [...this.presence.values()];
+    return [...this.live];
   }
 
   async putSecret(name: string, key: string, value: string): Promise<void> {
@@ -164,5 +209,24 @@ export class FakeControlPlane implements ControlPlane {
 
   async close(): Promise<void> {
     this.listeners.clear();
+  }
+
+  /** A scripted gateway: live, and acking every rollout (or rejecting the versions `reject` names). */
+  addGateway(gateway: string, reject: (r: Rollout) => string | undefined = () => undefined): void {
+    this.live.push({ gateway, at: new Date(this.nowMs).toISOString() });
+    const prev = this.onRollout;
+    this.onRollout = (name, r) => {
+      prev?.(name, r);
+      const error = reject(r);
+      void this.ack({
+        gateway,
+        function: name,
+        revision: r.revision,
+        serving: error ? [] : [r.stable, ...(r.canary ? [r.canary.version] : [])],
+        ok: error === undefined,
+        ...(error ? { error } : {}),
+        at: new Date(this.nowMs).toISOString(),
+      });
+    };
   }
 }
