@@ -10,12 +10,11 @@
  * merged, so a test can inspect the whole keyspace as it would one server's.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { withProcessGroup } from './process-group.js';
 import { respCommand, type RespReply } from './redis-server.js';
-import { replyText, spawnRedisProcess, waitUntil, type RedisProcess } from './redis-process.js';
+import { replyText, spawnRedisProcess, waitUntil } from './redis-process.js';
 
 export const REDIS_CLI_BIN = process.env.REDIS_CLI ?? '/usr/bin/redis-cli';
 
@@ -37,9 +36,7 @@ export async function startRedisCluster(opts: { masters?: number; startTimeoutMs
   const t0 = performance.now();
   const masters = opts.masters ?? 3;
   const startTimeoutMs = opts.startTimeoutMs ?? 30_000;
-  const dir = mkdtempSync(join(tmpdir(), 'tftpfn-cluster-'));
-  const procs: RedisProcess[] = [];
-  try {
+  return withProcessGroup('tftpfn-cluster-', async ({ dir, procs, stop }) => {
     const ports: number[] = [];
     for (let i = 0; i < masters; i++) {
       const port = await freePort();
@@ -94,16 +91,9 @@ export async function startRedisCluster(opts: { masters?: number; startTimeoutMs
         return replies[0];
       },
       killNode: (index) => procs[index].kill(),
-      async cleanup() {
-        await Promise.all(procs.map((p) => p.kill()));
-        rmSync(dir, { recursive: true, force: true });
-      },
+      cleanup: stop,
     };
-  } catch (e) {
-    await Promise.all(procs.map((p) => p.kill()));
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
 
 /** Runs redis-cli with a hard bound; throws with its output on a non-zero exit. */

@@ -7,12 +7,12 @@
  * the master and waits until the Sentinels name the replica, bounded. A failover needs a
  * majority of the known Sentinels to elect a leader, so both Sentinels stay up.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { withProcessGroup } from './process-group.js';
 import { respCommand, type RespReply } from './redis-server.js';
-import { replyText, spawnRedisProcess, waitUntil, type RedisProcess } from './redis-process.js';
+import { replyText, spawnRedisProcess, waitUntil } from './redis-process.js';
 
 export const SENTINEL_MASTER_NAME = 'tftpfn-test';
 
@@ -31,11 +31,9 @@ export interface TestSentinel {
 
 export async function startRedisSentinel(opts: { startTimeoutMs?: number } = {}): Promise<TestSentinel> {
   const startTimeoutMs = opts.startTimeoutMs ?? 15_000;
-  const dir = mkdtempSync(join(tmpdir(), 'tftpfn-sentinel-'));
-  const procs: RedisProcess[] = [];
   // repl-diskless-sync-delay 0: Redis 7 otherwise waits 5 s for more replicas before the first sync.
   const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', '--repl-diskless-sync-delay', '0'];
-  try {
+  return withProcessGroup('tftpfn-sentinel-', async ({ dir, procs, stop }) => {
     const masterPort = await freePort();
     const replicaPort = await freePort();
     procs.push(await spawnRedisProcess(masterPort, ['--port', String(masterPort), '--dir', dir, '--dbfilename', `m-${masterPort}.rdb`, ...common]));
@@ -112,14 +110,7 @@ export async function startRedisSentinel(opts: { startTimeoutMs?: number } = {})
         );
         return next;
       },
-      async cleanup() {
-        await Promise.all(procs.map((p) => p.kill()));
-        rmSync(dir, { recursive: true, force: true });
-      },
+      cleanup: stop,
     };
-  } catch (e) {
-    await Promise.all(procs.map((p) => p.kill()));
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
