@@ -1,0 +1,77 @@
+/**
+ * The config-backup example (issue 15) as the gateway runs it: bundled, in a sandboxed worker
+ * process, its s3Put() answer crossing the worker protocol; the upload stored by the gateway
+ * into the local bucket folder (objects/upload-local.ts: temporary file, then link into place).
+ * A real client (tftp-hpa) on loopback.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { seededBytes } from '../helpers/seeded.js';
+import { killAllClients, runClient } from '../interop/run-client.js';
+
+let gw: TestGateway;
+let buckets: string;
+let work: string;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'tftpfn-upfn-'));
+  buckets = join(work, 'buckets');
+  mkdirSync(join(buckets, 'backups'), { recursive: true });
+  gw = await startTestGateway({
+    config: {
+      objectStore: 'local',
+      bucketsDir: buckets,
+      functions: {
+        'config-backup': { entry: resolve('functions/config-backup/index.ts'), writes: true, allowOverwrite: true, poolSize: 1, maxUploadBytes: 8 * 1024 * 1024 },
+        reader: { entry: resolve('functions/config-backup/index.ts'), poolSize: 1 },
+      },
+      routes: [{ match: 'ro/*', function: 'reader' }],
+      defaultRoute: { function: 'config-backup' },
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  killAllClients();
+  await gw?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const put = (local: string, remote: string) => runClient('tftp', ['-m', 'binary', '127.0.0.1', String(gw.addresses[0]!.port), '-c', 'put', local, remote], { timeoutMs: 30_000 });
+
+describe('config-backup through the gateway', () => {
+  it('a sandboxed function answers s3Put(); the upload lands under backups/<ip>/<day>/<name> in the local bucket, identical, with no temporary file left', async () => {
+    const bytes = seededBytes(77, 6 * 1024 * 1024 + 11);
+    const local = join(work, 'sw1.cfg');
+    writeFileSync(local, bytes);
+    const run = await put(local, 'sw1.cfg');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout + run.stderr).not.toMatch(/Error code/);
+    const rec = await gw.waitForRecord((r) => r.file === 'sw1.cfg' && r.kind === 'write');
+    expect(rec.outcome).toBe('ok');
+    expect(rec.function).toBe('config-backup');
+    const day = new Date().toISOString().slice(0, 10);
+    expect(rec.objectKey).toBe(`backups/backups/127.0.0.1/${day}/sw1.cfg`);
+    const dir = join(buckets, 'backups', 'backups', '127.0.0.1', day);
+    expect(readdirSync(dir)).toEqual(['sw1.cfg']);
+    expect(readFileSync(join(dir, 'sw1.cfg')).equals(bytes)).toBe(true);
+  }, 60_000);
+
+  it('a path that is not a plain filename gets ERROR 2 and stores nothing', async () => {
+    const local = join(work, 'x.cfg');
+    writeFileSync(local, 'x');
+    const run = await put(local, 'sub/x.cfg');
+    expect(run.stdout + run.stderr).toMatch(/Error code 2: give a plain filename/);
+    expect(existsSync(join(buckets, 'backups', 'backups', '127.0.0.1', new Date().toISOString().slice(0, 10), 'x.cfg'))).toBe(false);
+  }, 30_000);
+
+  it('a function without writes: true never sees a WRQ: ERROR 2 "writes are disabled"', async () => {
+    const local = join(work, 'y.cfg');
+    writeFileSync(local, 'y');
+    const run = await put(local, 'ro/y.cfg');
+    expect(run.stdout + run.stderr).toMatch(/Error code 2: writes are disabled/);
+  }, 30_000);
+});
