@@ -4,13 +4,16 @@
  * keeps serving, so a typo never takes the dev server down.
  *
  * The watching, debouncing and stale-build aborting are the runtime's (runtime/source-watch.ts,
- * runtime/reload.ts); this command only subscribes to the reload notices and prints them.
+ * runtime/reload.ts); this command names the files to watch (the bundle's input graph, so a
+ * log file written beside the source changes nothing), subscribes to the reload notices and
+ * prints every rebuild's outcome once.
  */
 import { performance } from 'node:perf_hooks';
 import { basename, dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { ConfigError } from '../config/load.js';
+import { bundleInputs } from '../runtime/bundle.js';
 import { startGateway } from '../index.js';
 import type { ReloadNotice } from '../runtime/reload.js';
 import { integer } from './arg-parsers.js';
@@ -70,6 +73,11 @@ export function devPrinter(name: string, initialVersion: string | undefined): (n
         return failed(n.err instanceof Error ? n.err.message : String(n.err));
       case 'reloadFailed':
         return failed(n.error);
+      case 'reloadUnchanged':
+        // A failed version is not loaded again: say so, or the author sees nothing after the save.
+        if (n.error !== undefined) return failed(`${n.version} failed to load before: ${n.error}`);
+        console.log(`tftpfn dev: rebuilt ${name}: unchanged, still serving ${n.version}`);
+        return;
       case 'reloadAbandoned':
       case 'versionRetired':
         return;
@@ -114,12 +122,14 @@ export function devCommand(): Command {
       const rt = running.functions!;
       const where = `${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${running.port}`;
       console.log(`tftpfn dev: ${name} (${rt.status()[0].version}) on ${where}; try: curl -o - tftp://${where}/hello.txt`);
-      console.log(`tftpfn dev: watching ${dirname(entry)} for changes (Ctrl-C stops)`);
-
       const unsubscribe = rt.subscribe(devPrinter(name, rt.status()[0].version));
-      rt.watch(name, dirname(entry), {
+      const watch = rt.watch(name, dirname(entry), {
+        inputs: () => bundleInputs(entry),
         onError: (err) => console.error(`tftpfn dev: stopped watching ${dirname(entry)}: ${err.message}\ntftpfn dev: restart tftpfn dev to pick up changes again`),
       });
+      await watch.ready;
+      const files = watch.watched();
+      console.log(`tftpfn dev: watching ${files.length} source file${files.length === 1 ? '' : 's'} of ${basename(entry)}'s bundle for changes (Ctrl-C stops)`);
       const stop = async () => {
         unsubscribe();
         await running.close(1000);

@@ -80,7 +80,9 @@ export const DEFAULTS = {
   controlBucket: 'tftpfn',
   controlPrefix: 'control/',
   // tftpfn dev's watch: quiet time after the last file event of a save (runtime/source-watch.ts).
-  sourceWatchDebounceMs: 100,
+  // Only the bundle's own files count, and one save's events come within a millisecond or two;
+  // a later event still aborts the build under way, so a short wait costs nothing but latency.
+  sourceWatchDebounceMs: 30,
   objectStore: 'local',
   bucketsDir: 'buckets',
   s3ForcePathStyle: false,

@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { context, type BuildContext, type BuildOptions, type Message } from 'esbuild';
+import type { BuildContext, BuildOptions, Message } from 'esbuild';
+import { build, context } from './esbuild-lazy.js';
 import { sdkEntry } from './package-root.js';
 
 export interface BuiltBundle {
@@ -50,25 +51,54 @@ export interface BundleOptions {
   signal?: AbortSignal;
 }
 
-export async function bundleFunction(entry: string, opts: BundleOptions = {}): Promise<BuiltBundle> {
-  const started = performance.now();
-  opts.signal?.throwIfAborted();
-  const options = {
+/** How a function's imports are resolved: the same for a bundle and for its input graph. */
+function resolveOptions(entry: string) {
+  return {
     entryPoints: [entry],
     bundle: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
+    logLevel: 'silent',
+    // The SDK the function compiles against is the one this gateway speaks, whatever copy
+    // (if any) the author's project has installed.
+    alias: { 'tftpfn/sdk': sdkEntry() },
+  } as const satisfies BuildOptions;
+}
+
+/** esbuild's metafile names inputs relative to the working folder; virtual ones carry a namespace ("ns:path"). */
+function inputFile(key: string): string | undefined {
+  return /^[a-z][\w-]+:/i.test(key) ? undefined : resolve(key);
+}
+
+/**
+ * The files a bundle of `entry` is made from (absolute paths): what `tftpfn dev` watches, so a
+ * log file or an editor's backup in the folder changes nothing. When the source does not
+ * build, the graph is unknown: the entry and every file an error names are returned, and the
+ * caller keeps the files it knew of before.
+ */
+export async function bundleInputs(entry: string): Promise<string[]> {
+  try {
+    const result = await build({ ...resolveOptions(entry), write: false, metafile: true, outfile: BUNDLE_FILE });
+    return Object.keys(result.metafile.inputs).flatMap((k) => inputFile(k) ?? []);
+  } catch (e) {
+    const failure = e as { errors?: Message[] };
+    const named = (failure.errors ?? []).flatMap((m) => (m.location ? (inputFile(m.location.file) ?? []) : []));
+    return [...new Set([resolve(entry), ...named])];
+  }
+}
+
+export async function bundleFunction(entry: string, opts: BundleOptions = {}): Promise<BuiltBundle> {
+  const started = performance.now();
+  opts.signal?.throwIfAborted();
+  const options = {
+    ...resolveOptions(entry),
     outfile: BUNDLE_FILE,
     write: false,
     // 'linked' appends the sourceMappingURL comment that Node follows to function.mjs.map.
     sourcemap: 'linked',
     sourcesContent: true,
     minify: opts.minify ?? false,
-    logLevel: 'silent',
-    // The SDK the function compiles against is the one this gateway speaks, whatever copy
-    // (if any) the author's project has installed.
-    alias: { 'tftpfn/sdk': sdkEntry() },
     // CommonJS dependencies inside an ESM bundle still call require().
     banner: { js: "import { createRequire as __tftpfnCreateRequire } from 'node:module'; const require = __tftpfnCreateRequire(import.meta.url);" },
   } as const satisfies BuildOptions;

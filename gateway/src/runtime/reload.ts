@@ -73,7 +73,13 @@ export type ReloadNotice =
   /** A change of the function's files started an attempt: build (ask the source), then load. */
   | { readonly type: 'buildStarted'; readonly function: string }
   /** A newer change (or shutdown) overtook an attempt: its build was cancelled or ignored, or the pool it loaded (`version`) shut unseen. */
-  | { readonly type: 'reloadAbandoned'; readonly function: string; readonly version: string | undefined };
+  | { readonly type: 'reloadAbandoned'; readonly function: string; readonly version: string | undefined }
+  /**
+   * A change's build gave a version that needs no load: the one serving (a save that changed
+   * nothing the bundle holds), or one that failed to load before (`error`, not tried again).
+   * So every change's attempt ends in exactly one outcome notice.
+   */
+  | { readonly type: 'reloadUnchanged'; readonly function: string; readonly version: string; readonly error?: string };
 
 /** What started a reload: a poll or start-up asks again; a change means the files changed. */
 export type ReloadTrigger = 'poll' | 'change';
@@ -104,6 +110,9 @@ export function reloadReporter(log: Logger, onReload: ((e: ReloadEvent) => void)
         return;
       case 'reloadAbandoned':
         log.debug({ event: 'functionReloadAbandoned', function: n.function, version: n.version }, `${n.function}: a newer change overtook this build`);
+        return;
+      case 'reloadUnchanged':
+        log.debug({ event: 'functionReloadUnchanged', function: n.function, version: n.version, error: n.error }, `${n.function}: rebuilt ${n.version}, nothing to load`);
         return;
     }
   };
@@ -167,8 +176,8 @@ export class Reloader {
   private again = false;
   private changed = false; // a change arrived since the last attempt began
   private attempt: AbortController | undefined; // aborts the attempt under way
-  /** Versions (load keys) that failed to load since the stable version last changed: not tried again until then. */
-  private readonly failedVersions = new Set<string>();
+  /** Versions (load keys) that failed to load since the stable version last changed, with why: not tried again until then. */
+  private readonly failedVersions = new Map<string, string>();
   /** Why the last reload attempt failed, if it did. */
   lastError: string | undefined;
 
@@ -237,12 +246,18 @@ export class Reloader {
     const serves = (g: Generation | undefined, s: VersionSpec) => g !== undefined && g.version === s.version && g.loadKey === keyOf(s);
     const stableServing = serves(gens.current, spec);
     const promoting = !stableServing && serves(gens.canary?.generation, spec);
-    if (!stableServing && !promoting && this.failedVersions.has(keyOf(spec))) return;
+    if (!stableServing && !promoting && this.failedVersions.has(keyOf(spec))) {
+      if (change) this.emit({ type: 'reloadUnchanged', function: this.name, version: spec.version, error: this.failedVersions.get(keyOf(spec)) });
+      return;
+    }
     // The canary the rollout names, unless it is the stable one or failed before (then none serves).
     const wanted = spec.canary && spec.canary.spec.version !== spec.version && !this.failedVersions.has(keyOf(spec.canary.spec)) ? spec.canary : undefined;
     const canaryServing = wanted !== undefined && serves(gens.canary?.generation, wanted.spec);
     const canaryUnchanged = wanted ? canaryServing && wanted.percent === gens.canary?.percent : gens.canary === undefined;
-    if (stableServing && canaryUnchanged) return;
+    if (stableServing && canaryUnchanged) {
+      if (change) this.emit({ type: 'reloadUnchanged', function: this.name, version: spec.version });
+      return;
+    }
 
     const previous = gens.current?.version;
     let stable: { invoker: Invoker; loadMs: number } | undefined;
@@ -300,8 +315,8 @@ export class Reloader {
         this.abandoned(spec.version);
         return undefined;
       }
-      this.failedVersions.add(keyOf(spec));
       const error = (e as Error).message;
+      this.failedVersions.set(keyOf(spec), error);
       this.lastError = error;
       this.emit({ type: 'reloadFailed', function: this.name, version: spec.version, previous, ok: false, loadMs: performance.now() - started, error });
       return undefined;

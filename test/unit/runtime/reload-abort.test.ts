@@ -255,3 +255,33 @@ describe('reload pipeline: seeded interleavings', () => {
     }
   });
 });
+
+describe('reload pipeline: one outcome per change', () => {
+  test('reload: a change whose build is the version serving ends in reloadUnchanged, not in silence', async () => {
+    const p = pipeline({ instantLoads: true });
+    await p.save('v1');
+    p.builds[0].finish();
+    await p.reloader.settled();
+    await p.save('v1'); // saved again, same bundle (a comment-only edit esbuild drops, a touch)
+    p.builds[1].finish();
+    await p.reloader.settled();
+    expect(p.notices.map((n) => n.type)).toEqual(['buildStarted', 'reloadComplete', 'buildStarted', 'reloadUnchanged']);
+    expect(p.notices[3]).toEqual({ type: 'reloadUnchanged', function: 'fn', version: versionOf('v1') });
+    expect(p.currents).toEqual([versionOf('v1')]);
+    p.watch.close();
+  });
+
+  test('reload: a change that builds a version which failed to load says so with its error, and a poll stays quiet', async () => {
+    const log = captureLog('debug');
+    const bus = new ReloadBus(log.logger, undefined);
+    const notices: ReloadNotice[] = [];
+    bus.subscribe((n) => notices.push(n));
+    const source: VersionSource = { kind: 'entry', current: async () => ({ version: 'local-broken', bundlePath: '/x' }) };
+    const reloader = new Reloader('fn', source, () => Promise.reject(new Error('throws at import: boom')), new Generations(), bus.emit);
+    await reloader.reload('change');
+    await reloader.reload('change');
+    await reloader.reload('poll');
+    expect(notices.map((n) => n.type)).toEqual(['buildStarted', 'reloadFailed', 'buildStarted', 'reloadUnchanged']);
+    expect(notices[3]).toEqual({ type: 'reloadUnchanged', function: 'fn', version: 'local-broken', error: 'throws at import: boom' });
+  });
+});

@@ -92,3 +92,76 @@ describe('source watch', () => {
     expect(w.closed()).toBe(1);
   });
 });
+
+/** Fake watchers per folder, as fs.watch on each folder holding a watched file. */
+function fakeFolders() {
+  const folders = new Map<string, (changed: string | null) => void>();
+  const closed: string[] = [];
+  const watchFn: WatchFn = (dir, cb) => {
+    folders.set(dir, cb);
+    return Object.assign(new EventEmitter(), { close: () => void closed.push(dir) }) as unknown as ReturnType<WatchFn>;
+  };
+  return { watchFn, folders, closed, event: (dir: string, changed: string | null) => folders.get(dir)!(changed) };
+}
+
+describe('source watch: the input graph', () => {
+  test('source watch: only the files of the input graph count, in each of their folders, renamed over or written in place', async () => {
+    const f = fakeFolders();
+    let changes = 0;
+    const w = new SourceWatch('/fn', () => changes++, { debounceMs: 30, watchFn: f.watchFn, inputs: async () => ['/fn/index.ts', '/fn/lib/util.ts', '/shared/names.ts'] });
+    await w.ready;
+    expect([...f.folders.keys()].sort()).toEqual(['/fn', '/fn/lib', '/shared']);
+    expect(w.watched().sort()).toEqual(['/fn/index.ts', '/fn/lib/util.ts', '/shared/names.ts']);
+    // A log, an editor's temp file and backup beside the source: nothing.
+    f.event('/fn', 'dev.log');
+    f.event('/fn', '.index.ts.swp');
+    f.event('/fn', 'index.ts~');
+    f.event('/fn/lib', 'other.ts');
+    vi.advanceTimersByTime(100);
+    expect(changes).toBe(0);
+    // sed -i: the temp file, then its rename over index.ts (the folder reports the new name).
+    f.event('/fn', 'sedAb12Cd');
+    f.event('/fn', 'index.ts');
+    vi.advanceTimersByTime(30);
+    expect(changes).toBe(1);
+    f.event('/shared', 'names.ts');
+    vi.advanceTimersByTime(30);
+    expect(changes).toBe(2);
+    w.close();
+    expect(f.closed.sort()).toEqual(['/fn', '/fn/lib', '/shared']);
+  });
+
+  test('source watch: after a change the graph is asked again: a new import is followed, and a failed ask keeps what was watched', async () => {
+    const f = fakeFolders();
+    let graph: string[] | Error = ['/fn/index.ts'];
+    let changes = 0;
+    const w = new SourceWatch('/fn', () => changes++, {
+      debounceMs: 30,
+      watchFn: f.watchFn,
+      inputs: async () => {
+        if (graph instanceof Error) throw graph;
+        return graph;
+      },
+    });
+    await w.ready;
+    expect(w.watched()).toEqual(['/fn/index.ts']);
+    graph = ['/fn/index.ts', '/lib/new.ts', '/fn/node_modules/dep/index.js'];
+    f.event('/fn', 'index.ts');
+    await vi.advanceTimersByTimeAsync(30);
+    expect(changes).toBe(1);
+    // node_modules is installed code, not the author's: not watched.
+    expect(w.watched().sort()).toEqual(['/fn/index.ts', '/lib/new.ts']);
+    f.event('/lib', 'new.ts');
+    await vi.advanceTimersByTimeAsync(30);
+    expect(changes).toBe(2);
+    // A broken save: the graph cannot be known; every file watched before still counts.
+    graph = new Error('does not build');
+    f.event('/fn', 'index.ts');
+    await vi.advanceTimersByTimeAsync(30);
+    expect(w.watched().sort()).toEqual(['/fn/index.ts', '/lib/new.ts']);
+    f.event('/fn', 'index.ts');
+    await vi.advanceTimersByTimeAsync(30);
+    expect(changes).toBe(4);
+    w.close();
+  });
+});
