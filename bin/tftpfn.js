@@ -14,6 +14,12 @@ import { fileURLToPath } from 'node:url';
  */
 const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512'];
 
+// The AWS SDK warns on every start under Node < 22 that its releases from January 2027 need
+// Node 22 (process.emitWarning 'NodeVersionSupportWarning', @aws-sdk/core). It is not about
+// anything the operator did today: `tftpfn serve` logs it once at debug instead. An operator
+// who set the variable either way keeps their choice.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const main = new URL('../dist/gateway/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   console.error('tftpfn: dist/ is missing; run `npm install` (or `npm run build`) in the tftpfn checkout first.');

@@ -15,12 +15,12 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { readFile, readdir, realpath, stat, unlink } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
-import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { LocalBucketStore } from '../objects/local-bucket.js';
 import { ObjectStoreError, type ObjectRef, type WritableObjectStore } from '../objects/object-store.js';
+import { s3StoreOptions } from '../objects/s3-options.js';
 import { classifyS3Error, S3ObjectStore } from '../objects/s3-store.js';
 import { processIo, type Io } from './control-cli.js';
 
@@ -73,18 +73,24 @@ export function objectConfig(flags: ObjectFlags, io: Io): GatewayConfig {
   });
 }
 
-export function openBackend(config: GatewayConfig, opts: { create?: boolean } = {}): ObjectBackend {
+export async function openBackend(config: GatewayConfig, opts: { create?: boolean } = {}): Promise<ObjectBackend> {
   if (config.objectStore === 's3') return s3Backend(config);
   return localBackend(config.bucketsDir, opts.create === true);
 }
 
-function s3Backend(config: GatewayConfig): ObjectBackend {
-  const credentials =
-    config.s3AccessKeyId && config.s3SecretAccessKey ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } : undefined;
-  const base = { endpoint: config.s3Endpoint, region: config.s3Region, forcePathStyle: config.s3ForcePathStyle, credentials };
-  const store = new S3ObjectStore({ ...base, requestTimeoutMs: config.s3RequestTimeoutMs, firstByteTimeoutMs: config.s3FirstByteTimeoutMs });
+async function s3Backend(config: GatewayConfig): Promise<ObjectBackend> {
+  const opts = s3StoreOptions(config);
+  const store = new S3ObjectStore(opts);
+  // Loaded on use, not with the CLI: the SDK costs ~20 MiB and most verbs never touch S3.
+  const { S3Client, ListObjectsV2Command, DeleteObjectCommand } = await import('@aws-sdk/client-s3');
   // Listing and deleting only: same endpoint, region, path style and credentials as the store.
-  const client = new S3Client({ ...base, region: config.s3Region ?? process.env.AWS_REGION ?? 'us-east-1', maxAttempts: 3 });
+  const client = new S3Client({
+    endpoint: opts.endpoint,
+    region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    forcePathStyle: opts.forcePathStyle,
+    credentials: opts.credentials,
+    maxAttempts: 3,
+  });
   const timeout = () => AbortSignal.timeout(Math.max(config.s3RequestTimeoutMs, 30_000));
   return {
     where: (ref) => `s3://${ref.bucket}/${ref.key}`,
@@ -191,6 +197,9 @@ function explain(e: unknown, backend: string): string {
   if (e instanceof ObjectStoreError) {
     if (e.kind === 'not-found') return `${e.message}: not found (check the bucket and key; \`tftpfn object ls BUCKET\` lists them)`;
     if (e.kind === 'denied') return `${e.message}: access denied (check s3AccessKeyId / s3SecretAccessKey or the AWS credentials, or the folder's permissions)`;
+    if (e.message.includes('CredentialsProviderError')) {
+      return `${e.message}: no S3 credentials found (set s3AccessKeyId and s3SecretAccessKey, TFTPFN_S3_ACCESS_KEY_ID / TFTPFN_S3_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a profile)`;
+    }
     return `${e.message}: ${backend} did not answer (check s3Endpoint and that the server is up)`;
   }
   return (e as Error).message;
@@ -241,7 +250,7 @@ export async function runObject(verb: 'put' | 'ls' | 'rm', flags: ObjectFlags, i
   try {
     const config = objectConfig(flags, io);
     kind = config.objectStore === 's3' ? `S3${config.s3Endpoint ? ` at ${config.s3Endpoint}` : ''}` : `the bucket folder ${config.bucketsDir}`;
-    backend = openBackend(config, { create: verb === 'put' });
+    backend = await openBackend(config, { create: verb === 'put' });
     return await body(backend);
   } catch (e) {
     const code = e instanceof ObjectCliError ? e.exitCode : e instanceof Error && e.name === 'ConfigError' ? 2 : 1;

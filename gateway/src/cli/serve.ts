@@ -19,7 +19,7 @@ export function serveCommand(): Command {
     .option('-c, --config <file>', 'JSON config file (also TFTPFN_CONFIG)')
     .option('--host <addr>', `address to listen on, repeatable; 0.0.0.0 / :: mean every interface address (default ${DEFAULTS.hosts.join(' and ')})`, collect)
     .option('-p, --port <n>', `UDP port to listen on (default ${DEFAULTS.port})`)
-    .option('-r, --root <dir>', `folder to serve (default ${DEFAULTS.root})`)
+    .option('-r, --root <dir>', 'folder to serve (required unless TFTPFN_ROOT or a config file gives one; --root . serves the working directory)')
     .option('--single-port', 'serve every session from the listening port (NAT, containers, Kubernetes)')
     .option('--port-range <low-high>', 'ports for per-session sockets, e.g. 50000-50999')
     .option('--max-block-size <n>', `largest blksize granted (512-65464, default ${DEFAULTS.maxBlockSize})`)
@@ -44,7 +44,7 @@ export function serveCommand(): Command {
       let config: GatewayConfig;
       const warnings: string[] = [];
       try {
-        config = loadConfig({ configFile: configFile as string | undefined, flags: { ...rest, hosts: host }, onWarning: (w) => warnings.push(w) });
+        config = loadConfig({ configFile: configFile as string | undefined, flags: { ...rest, hosts: host }, onWarning: (w) => warnings.push(w), serve: true });
       } catch (e) {
         if (e instanceof ConfigError) {
           console.error(`tftpfn serve: ${e.message}`);
@@ -81,11 +81,18 @@ function perProcess(config: GatewayConfig): GatewayConfig {
 async function runGateway(base: GatewayConfig): Promise<void> {
   const config = perProcess(base);
   const log = createLogger(config.logLevel, cluster.isWorker ? { worker: cluster.worker?.id } : {});
+  // bin/tftpfn.js silences the AWS SDK's own warning about this; it is said here once, at debug.
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (nodeMajor < 22) {
+    log.debug({ event: 'nodeVersionSupport', node: process.versions.node }, 'the AWS SDK releases published after the first week of January 2027 need Node >= 22; Node 22 and 24 LTS are supported');
+  }
   let running;
   try {
     running = await startGateway({ config, logger: log });
   } catch (e) {
-    log.fatal({ event: 'startFailed', err: e }, (e as Error).message);
+    // One line for a person; the stack only at debug (a start-up failure is the operator's to
+    // fix, not a crash to report).
+    log.debug({ event: 'startFailed', err: e }, (e as Error).message);
     console.error(`tftpfn serve: ${(e as Error).message}`);
     process.exit(e instanceof ConfigError ? 2 : 1);
   }

@@ -170,6 +170,30 @@ export function checkRoot(root: string, from: string | undefined): void {
 }
 
 /**
+ * Each function's `root` (where its file() responses read) must be a folder at start, reported
+ * by field name, all at once, rather than as the raw lstat error of the first one opened.
+ */
+export function checkFunctionRoots(functions: Readonly<Record<string, { readonly root?: string }>>, from: string | undefined): void {
+  const where = from ? ` (from ${from})` : '';
+  const problems: string[] = [];
+  for (const [name, fn] of Object.entries(functions)) {
+    if (fn.root === undefined) continue;
+    let problem: string | undefined;
+    try {
+      if (!statSync(fn.root).isDirectory()) problem = 'is not a folder';
+      else accessSync(fn.root, constants.R_OK | constants.X_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read by this user' : `cannot be opened (${code ?? 'error'})`;
+    }
+    if (problem) {
+      problems.push(`field "functions.${name}.root"${where}: ${fn.root} ${problem}: create it, or point functions.${name}.root at the folder its file() responses read (a relative path in a config file is relative to the file's folder)`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+}
+
+/**
  * A folder the gateway writes to (deployDir, controlCacheDir): created when missing, and it must
  * then be a folder this user can read and write, or start fails naming the field.
  */

@@ -3,10 +3,12 @@
  * The only module that reads process.env. Errors name the field, where it came from, and the fix.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { checkRoot } from './checks.js';
+import { checkFunctionRoots, checkRoot } from './checks.js';
 import { ConfigError } from './config-error.js';
 import { deepFreeze } from './deep-freeze.js';
+import { didYouMean, editDistance, nearest } from './did-you-mean.js';
 import { configSchema, describeValue, functionConfigSchema, type GatewayConfig } from './schema.js';
 
 export { ConfigError, checkRoot };
@@ -24,6 +26,31 @@ export interface LoadInput {
   env?: NodeJS.ProcessEnv;
   /** Told about settings that work but are probably mistakes (a misspelt TFTPFN_* variable). */
   onWarning?: (message: string) => void;
+  /**
+   * For `tftpfn serve`: the served folder must be named (--root, TFTPFN_ROOT or a config file)
+   * rather than default to the working directory, and each function's root must exist.
+   */
+  serve?: boolean;
+}
+
+/**
+ * Fields holding paths. In a config file a relative one means relative to the file's folder,
+ * so a unit or a container started from another directory reads the same files; in the
+ * environment and flags it means relative to the working directory, as on any command line.
+ */
+const PATH_FIELDS = ['root', 'writeRoot', 'deployDir', 'bucketsDir', 'remapFile', 'controlCacheDir', 'secretsKeyFile'] as const;
+const FUNCTION_PATH_FIELDS = ['entry', 'root'] as const;
+
+function resolvePaths(parsed: Record<string, unknown>, base: string): void {
+  const fix = (o: Record<string, unknown>, k: string) => {
+    const v = o[k];
+    if (typeof v === 'string' && v !== '' && !isAbsolute(v)) o[k] = resolve(base, v);
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  for (const k of PATH_FIELDS) fix(parsed, k);
+  if (isObject(parsed.functions)) for (const fn of Object.values(parsed.functions)) if (isObject(fn)) for (const k of FUNCTION_PATH_FIELDS) fix(fn, k);
+  if (Array.isArray(parsed.routes)) for (const r of parsed.routes) if (isObject(r)) fix(r, 'folder');
+  if (isObject(parsed.defaultRoute)) fix(parsed.defaultRoute, 'folder');
 }
 
 export function loadConfig(input: LoadInput = {}): GatewayConfig {
@@ -42,6 +69,7 @@ export function loadConfig(input: LoadInput = {}): GatewayConfig {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new ConfigError(`config file ${file} must hold a JSON object of fields, e.g. {"port": 6969}`);
     }
+    resolvePaths(parsed as Record<string, unknown>, dirname(resolve(file)));
     for (const [k, v] of Object.entries(parsed)) {
       merged[k] = v;
       origin[k] = `config file ${file}`;
@@ -63,8 +91,15 @@ export function loadConfig(input: LoadInput = {}): GatewayConfig {
     merged[k] = v;
     origin[k] = `flag ${flagName(k)}`;
   }
+  if (input.serve && merged.root === undefined && !file) {
+    throw new ConfigError(
+      'no folder to serve: give --root DIR (or TFTPFN_ROOT, or "root" in a config file given with -c); ' +
+        'tftpfn serve does not share the working directory unless asked to (--root .)',
+    );
+  }
   const config = parseConfig(merged, origin);
   checkRoot(config.root, origin.root);
+  if (input.serve) checkFunctionRoots(config.functions, origin.functions);
   for (const w of configWarnings(config)) input.onWarning?.(w);
   return config;
 }
@@ -89,10 +124,20 @@ export function parseConfig(raw: Record<string, unknown> | GatewayConfig, origin
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
+      if (issue.code === 'unrecognized_keys' && issue.path.length > 0) {
+        // A nested object (a route, a function): its own keys, and the nearest to each typo.
+        const field = issue.path.join('.');
+        const top = String(issue.path[0]);
+        const from = origin[top] ? ` (from ${origin[top]})` : '';
+        const valid = keysAt(issue.path);
+        const each = issue.keys.map((k) => `"${k}"${didYouMean(k, valid)}`);
+        return `field "${field}"${from}: unknown key ${each.join(', ')}${valid.length ? `; the keys are ${valid.join(', ')}` : ''}`;
+      }
       if (issue.code === 'unrecognized_keys') {
         const origins = [...new Set(issue.keys.map((k) => origin[k]).filter(Boolean))];
         const from = origins.length ? ` (from ${origins.join(', ')})` : '';
-        return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}${from}: remove them; the fields are ${FIELDS.join(', ')}`;
+        const each = issue.keys.map((k) => `"${k}"${didYouMean(k, FIELDS)}`);
+        return `unknown field(s) ${each.join(', ')}${from}: remove or rename them; the fields are ${FIELDS.join(', ')}`;
       }
       const field = issue.path.join('.') || '(root)';
       const top = String(issue.path[0] ?? '');
@@ -115,6 +160,27 @@ export function deriveConfig(config: GatewayConfig, patch: Partial<Pick<GatewayC
   const derived = deepFreeze({ ...config, ...patch });
   parsedConfigs.add(derived);
   return derived;
+}
+
+/** The keys of the object the schema expects at `path` (a route, a function's settings), or none. */
+function keysAt(path: readonly PropertyKey[]): string[] {
+  let t: unknown = configSchema;
+  const unwrap = () => {
+    for (let i = 0; i < 10; i++) {
+      if (t instanceof z.ZodDefault || t instanceof z.ZodOptional) t = t.unwrap();
+      else if (t instanceof z.ZodPipe) t = t.in;
+      else break;
+    }
+  };
+  for (const seg of path) {
+    unwrap();
+    if (t instanceof z.ZodObject) t = (t.shape as Record<string, unknown>)[String(seg)];
+    else if (t instanceof z.ZodArray) t = t.element;
+    else if (t instanceof z.ZodRecord) t = t.valueType;
+    else return [];
+  }
+  unwrap();
+  return t instanceof z.ZodObject ? Object.keys(t.shape) : [];
 }
 
 /** What a field's schema wants underneath defaults, optionals and text parsing. */
@@ -151,18 +217,22 @@ function quotedScalars(parsed: Record<string, unknown>, file: string): string[] 
 }
 
 /** Variables read besides the fields' own; TFTPFN_TEST_* belong to the test suite. */
-const OTHER_ENV = ['TFTPFN_CONFIG', 'TFTPFN_PROCESS_SLOT'];
+const OTHER_ENV = [
+  'TFTPFN_CONFIG',
+  'TFTPFN_PROCESS_SLOT',
+  // tftpfn deploy's author name (control/control-plane.ts).
+  'TFTPFN_DEPLOY_AUTHOR',
+  // The boot lab (test/boot/lab/tools.ts) and the storm test's size.
+  'TFTPFN_QEMU',
+  'TFTPFN_OVMF_CODE',
+  'TFTPFN_OVMF_VARS',
+  'TFTPFN_GRUBNET_EFI',
+  'TFTPFN_DNSMASQ',
+  'TFTPFN_BUSYBOX',
+  'TFTPFN_BOOT_KERNEL',
+  'TFTPFN_STORM_MIB',
+];
 const knownEnv = () => [...FIELDS.map(envName), ...OTHER_ENV];
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length];
-}
 
 /** A TFTPFN_* variable no field reads is a typo until shown otherwise: name it and the nearest. */
 export function envWarnings(env: NodeJS.ProcessEnv): string[] {
@@ -170,8 +240,7 @@ export function envWarnings(env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
   for (const name of Object.keys(env)) {
     if (!name.startsWith('TFTPFN_') || name.startsWith('TFTPFN_TEST_') || known.includes(name)) continue;
-    let best = known[0];
-    for (const k of known) if (editDistance(name, k) < editDistance(name, best)) best = k;
+    const best = nearest(name, known) ?? known[0];
     out.push(`unknown environment variable ${name} is ignored: did you mean ${best}?`);
   }
   return out;

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { compileGlob, GlobError, type Glob } from './glob.js';
+import { didYouMean } from '../config/did-you-mean.js';
 
 export type RouteTarget =
   | { readonly kind: 'function'; readonly name: string }
@@ -129,10 +130,17 @@ function stripFor(at: string, glob: Glob, strip: boolean | string | undefined, p
   return want;
 }
 
+/** A mistyped key names the keys that exist there and the nearest one, not zod's bare "Unrecognized key". */
+function issueText(i: z.core.$ZodIssue): string {
+  if (i.code !== 'unrecognized_keys') return i.message;
+  const valid = i.path.length === 0 ? ['routes', 'default'] : i.path[0] === 'default' ? Object.keys(defaultSchema.shape) : Object.keys(routeSchema.shape);
+  return `unknown key ${i.keys.map((k) => `"${k}"${didYouMean(k, valid)}`).join(', ')}; the keys are ${valid.join(', ')}`;
+}
+
 /** Validates and compiles a routing config; throws RouteConfigError listing every problem. */
 export function parseRouteTable(input: unknown): RouteTable {
   const parsed = routingSchema.safeParse(input ?? {});
-  if (!parsed.success) throw new RouteConfigError(parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+  if (!parsed.success) throw new RouteConfigError(parsed.error.issues.map((i) => `${formatPath(i.path)}: ${issueText(i)}`));
   const problems: string[] = [];
   const routes: Route[] = [];
   parsed.data.routes.forEach((r, index) => {
