@@ -10,20 +10,13 @@ import { S3ObjectStore } from '../../gateway/src/objects/s3-store.js';
 import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectStore } from '../../gateway/src/objects/object-store.js';
 import { freePort } from '../helpers/free-port.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
+import { seededBytes } from '../helpers/seeded.js';
 
 const BUCKET = 'tftp-boot';
 const MiB = 1024 * 1024;
 
-/** Deterministic bytes (a seeded LCG), so a misplaced range cannot match by accident. */
-function pattern(size: number, seed = 7): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
+/** Deterministic bytes (seeded), so a misplaced range cannot match by accident; a plain Uint8Array, as the store returns. */
+const pattern = (size: number, seed = 7): Uint8Array => new Uint8Array(seededBytes(seed, size));
 
 async function kindOf(p: Promise<unknown>): Promise<ObjectErrorKind> {
   const e = await p.then(

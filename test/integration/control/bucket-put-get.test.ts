@@ -10,16 +10,10 @@ import { LocalBucketStore } from '../../../gateway/src/objects/local-bucket.js';
 import { ObjectStoreError } from '../../../gateway/src/objects/object-store.js';
 import { MULTIPART_PART_BYTES, S3ObjectStore } from '../../../gateway/src/objects/s3-store.js';
 import { startS3rver, type TestS3rver } from '../../helpers/s3rver.js';
+import { seededBytes } from '../../helpers/seeded.js';
 
-function pattern(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
+/** Deterministic bytes, as a plain Uint8Array (what a caller of put() hands over). */
+const pattern = (size: number, seed: number): Uint8Array => new Uint8Array(seededBytes(seed, size));
 
 let s3: TestS3rver;
 let store: S3ObjectStore;
