@@ -1,41 +1,6 @@
 /**
- * The `tftpfn` command line: one commander program, one file per verb.
+ * The `tftpfn` command line: one commander program (program.ts), one file per verb.
  */
-import { Command } from 'commander';
-import { serveCommand } from './serve.js';
-import { benchCommand } from './bench.js';
-import { getCommand } from './get.js';
-import { buildCommand } from './build.js';
-import { deployCommand } from './deploy.js';
-import { versionsCommand } from './versions.js';
-import { rollbackCommand } from './rollback.js';
-import { rolloutCommand } from './rollout.js';
-import { secretCommand } from './secret.js';
-import { invokeCommand } from './invoke.js';
-import { devCommand } from './dev.js';
-import { kvCommand } from './kv.js';
-import { statsCommand } from './stats.js';
-import { tailCommand } from './tail.js';
-import { objectCommand } from './object.js';
+import { tftpfnProgram } from './program.js';
 
-const program = new Command('tftpfn')
-  .description('tftpfn: a dynamic TFTP platform')
-  .version('0.1.0')
-  .showHelpAfterError()
-  .addCommand(serveCommand())
-  .addCommand(devCommand())
-  .addCommand(getCommand())
-  .addCommand(benchCommand())
-  .addCommand(buildCommand())
-  .addCommand(invokeCommand())
-  .addCommand(deployCommand())
-  .addCommand(versionsCommand())
-  .addCommand(rollbackCommand())
-  .addCommand(rolloutCommand())
-  .addCommand(secretCommand())
-  .addCommand(kvCommand())
-  .addCommand(objectCommand())
-  .addCommand(statsCommand())
-  .addCommand(tailCommand());
-
-await program.parseAsync(process.argv);
+await tftpfnProgram().parseAsync(process.argv);

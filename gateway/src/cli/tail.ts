@@ -28,7 +28,9 @@ export interface TailFilter {
   gateway?: string;
 }
 
-interface TailFlags extends TailFilter {
+interface TailFlags extends Omit<TailFilter, 'version'> {
+  /** --fn-version: a subcommand's --version would be the root's (it prints tftpfn's version). */
+  fnVersion?: string;
   redisUrl?: string;
   streamKey: string;
   json?: boolean;
@@ -46,7 +48,7 @@ export function tailCommand(): Command {
     .option('--file <glob>', 'only files matching this glob (as routes match: no leading "/")', parseArg(compileGlob))
     .option('--outcome <list>', 'only these outcomes, comma separated (ok, not-found, timeout, ...)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .option('--function <name>', 'only sessions served by this function ("-" for folders)')
-    .option('--version <v>', 'only sessions that started on this function version')
+    .option('--fn-version <v>', 'only sessions that started on this function version')
     .option('--gateway <id>', 'only sessions served by this gateway')
     .option('--json', 'print each record as one JSON line')
     .option('--from-start', 'start at the oldest record the stream holds')
@@ -126,7 +128,7 @@ async function runTail(flags: TailFlags): Promise<number> {
   try {
     client = await connectCliRedis('tail', flags.redisUrl, true);
   } catch (e) {
-    console.error((e as Error).message);
+    console.error(plainRedisError((e as Error).message));
     return 2;
   }
   let stop = false;
@@ -137,7 +139,13 @@ async function runTail(flags: TailFlags): Promise<number> {
   let shown = 0;
   let warned = false;
   try {
-    let id = await startId(client, flags.streamKey, flags);
+    let id: string;
+    try {
+      id = await startId(client, flags.streamKey, flags);
+    } catch (e) {
+      console.error(`tftpfn tail: cannot read the session stream ${flags.streamKey} from Redis (${plainRedisError((e as Error).message)}): check --redis-url and that Redis is up`);
+      return 1;
+    }
     while (!stop) {
       let reply: [string, [string, string[]][]][] | null;
       try {
@@ -145,7 +153,7 @@ async function runTail(flags: TailFlags): Promise<number> {
         warned = false;
       } catch (e) {
         // Keep following through a Redis restart; say so once per outage.
-        if (!warned) console.error(`tftpfn tail: Redis unreachable (${(e as Error).message}); waiting for it to come back`);
+        if (!warned) console.error(`tftpfn tail: Redis unreachable (${plainRedisError((e as Error).message)}); waiting for it to come back`);
         warned = true;
         await new Promise((r) => setTimeout(r, 500));
         continue;
@@ -161,7 +169,7 @@ async function runTail(flags: TailFlags): Promise<number> {
           } catch {
             continue; // not ours: a stream shared with something else
           }
-          if (!matches(record, flags)) continue;
+          if (!matches(record, { ...flags, version: flags.fnVersion })) continue;
           process.stdout.write((flags.json ? JSON.stringify(record) : formatRecord(record)) + '\n');
           if (flags.count !== undefined && ++shown >= flags.count) return 0;
         }
@@ -172,6 +180,19 @@ async function runTail(flags: TailFlags): Promise<number> {
     process.removeListener('SIGINT', onSigint);
     client.disconnect();
   }
+}
+
+/**
+ * An ioredis message without its internals: the retry schedule ("Retrying from scratch after
+ * 1400ms.") and the wrapped "Last error" become one plain cause a user can act on.
+ */
+export function plainRedisError(message: string): string {
+  return message
+    .replace(/\s*Retrying from scratch after \d+ms\.?/g, '')
+    .replace(/\s*Last error: Connection is closed\.?/g, '')
+    .replace(/Connection is closed\.?/g, 'connection closed')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** A field of a stream entry ([name, value, name, value, ...]); a value is never taken for a name. */
