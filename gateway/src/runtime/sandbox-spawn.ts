@@ -19,7 +19,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { build } from 'esbuild';
+import { build } from './esbuild-lazy.js';
 import { BUNDLE_FILE, MAP_FILE } from './bundle.js';
 import { builtModule } from './package-root.js';
 import { makeTempDir } from './temp-dirs.js';
