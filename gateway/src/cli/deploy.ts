@@ -97,6 +97,17 @@ export async function runDeploy(entry: string | undefined, flags: DeployFlags, i
 
 const FUNCTION_NAME_OK = (n: string) => FUNCTION_NAME.test(n);
 
+/** A deploy folder this user cannot write: the folder and the fix, not a raw EACCES. */
+function unwritable(e: unknown): ControlCliError | undefined {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code !== 'EACCES' && err?.code !== 'EPERM' && err?.code !== 'EROFS') return undefined;
+  const where = err.path ? `${err.path}` : 'the deploy folder';
+  const why = err.code === 'EROFS' ? 'is on a read-only file system' : 'cannot be written by this user';
+  return new ControlCliError(
+    `${where} ${why} (${err.code}${err.syscall ? ` on ${err.syscall}` : ''}): run deploy as the user that owns the deploy folder (the gateway's), give that user write access (e.g. chown -R USER FOLDER), or point --deploy-dir / deployDir at a folder you can write; nothing was published`,
+  );
+}
+
 
 export function defaultAuthor(): string {
   let user = 'unknown';
@@ -158,13 +169,17 @@ export async function deployVersion(cp: ControlPlane, input: DeployInput, io: Io
 
   const code = Buffer.from(bundle.code);
   const started = performance.now();
-  const record = await cp.publish(
-    name,
-    { code, map: Buffer.from(bundle.map), sha256: bundle.sha256, entry: bundle.entry, ...(input.message !== undefined ? { message: input.message } : {}), author: input.author, settings },
-    (sent, total) => {
-      if (io.isTTY && io.redraw) io.redraw(`${name}: uploading ${progress(sent, total)}`);
-    },
-  );
+  const record = await cp
+    .publish(
+      name,
+      { code, map: Buffer.from(bundle.map), sha256: bundle.sha256, entry: bundle.entry, ...(input.message !== undefined ? { message: input.message } : {}), author: input.author, settings },
+      (sent, total) => {
+        if (io.isTTY && io.redraw) io.redraw(`${name}: uploading ${progress(sent, total)}`);
+      },
+    )
+    .catch((e: unknown) => {
+      throw unwritable(e) ?? e;
+    });
   if (io.isTTY && io.redraw) io.redraw('');
   io.out(`${name}: uploaded ${formatBytes(code.byteLength)} to the ${cp.kind === 'redis' ? 'bucket' : 'deploy folder'} in ${(performance.now() - started).toFixed(0)} ms`);
   io.out(`${name}: deployed version ${record.id}, ${formatBytes(record.bytes)}, by ${record.author}${record.message ? `: ${record.message}` : ''}`);
