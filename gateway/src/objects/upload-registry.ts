@@ -27,6 +27,17 @@ export interface UploadCounters {
   active: number;
 }
 
+/** Every registry in this process, for the totals /metrics reports (upload counters are per process). */
+const registries = new Set<UploadRegistry>();
+
+/** Upload counters summed over every store this process uploads to; undefined before the first upload store is used. */
+export function uploadTotals(): UploadCounters | undefined {
+  if (registries.size === 0) return undefined;
+  const t: UploadCounters = { started: 0, committed: 0, aborted: 0, bytesCommitted: 0, refusedPerClient: 0, swept: 0, abortFailures: 0, active: 0 };
+  for (const r of registries) for (const k of Object.keys(t) as (keyof UploadCounters)[]) t[k] += r.counters[k];
+  return t;
+}
+
 export interface SweepOptions {
   readonly sweepIntervalMs: number;
   readonly sweepAgeMs: number;
@@ -44,7 +55,9 @@ export class UploadRegistry {
   constructor(
     readonly store: UploadStore,
     private readonly sweep: SweepOptions,
-  ) {}
+  ) {
+    registries.add(this);
+  }
 
   /** Takes a slot for `client` (e.g. 'fn|10.0.0.7'); false when it already has `limit` uploads open. */
   acquire(client: string, limit: number): boolean {
@@ -128,5 +141,6 @@ export class UploadRegistry {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    registries.delete(this);
   }
 }

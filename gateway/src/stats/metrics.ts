@@ -329,6 +329,33 @@ export class GatewayMetrics {
       },
     });
     counterFrom('upstream_errors_total', 'Failed requests to the object store (after retries).', (s) => s.objects?.upstreamErrors);
+    // Uploads through functions (issue 15, docs/UPLOADS.md); process-wide totals.
+    new Counter({
+      name: name('uploads_total'),
+      help: 'Uploads into a bucket that ended: committed (stored) or aborted (nothing left).',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const u = stats()?.uploads;
+        if (!u) return;
+        this.reset();
+        this.inc({ outcome: 'committed' }, u.committed);
+        this.inc({ outcome: 'aborted' }, u.aborted);
+      },
+    });
+    counterFrom('upload_bytes_total', 'Bytes of uploads committed into a bucket.', (s) => s.uploads?.bytesCommitted);
+    counterFrom('upload_refused_per_client_total', 'Uploads refused because the client already had maxUploadsPerClient open.', (s) => s.uploads?.refusedPerClient);
+    counterFrom('upload_abort_failures_total', 'AbortMultipartUpload calls that failed (retried by the sweep).', (s) => s.uploads?.abortFailures);
+    counterFrom('upload_swept_total', 'Unfinished multipart uploads the sweep aborted.', (s) => s.uploads?.swept);
+    new Gauge({
+      name: name('uploads_active'),
+      help: 'Uploads into a bucket in progress.',
+      registers,
+      collect() {
+        const u = stats()?.uploads;
+        if (u) this.set(u.active);
+      },
+    });
     counterFrom('upstream_not_modified_total', 'Revalidations the object store answered with "not modified".', (s) => s.objects?.notModified);
     new Gauge({
       name: name('object_memory_held_bytes'),

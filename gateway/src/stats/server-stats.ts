@@ -9,6 +9,7 @@
 import type { KvStats } from '../cache/kv.js';
 import type { FunctionStatus } from '../runtime/function-runtime.js';
 import type { ObjectSourceStats } from '../objects/object-source.js';
+import { uploadTotals, type UploadCounters } from '../objects/upload-registry.js';
 import type { ServerCounters } from './counters.js';
 import type { RedisStatsSinkStats } from './redis-sink.js';
 
@@ -23,6 +24,8 @@ export interface ServerStats {
   readonly kv: (KvStats & { kind: string; available: boolean }) | undefined;
   /** Session records shipped to Redis: pushed, flushed, dropped, buffered (with redisUrl). */
   readonly statsSink: RedisStatsSinkStats | undefined;
+  /** Uploads through functions (issue 15), for the whole process; absent until one was taken. */
+  readonly uploads?: UploadCounters;
 }
 
 /** The parts a snapshot is read from; every part but the counters is optional. */
@@ -47,5 +50,6 @@ export function serverStatsSnapshot(parts: ServerStatsParts, at: Date = new Date
     objects: objects && { ...objects.stats, store: objects.store.kind, memoryHeldBytes: objects.memoryHeld },
     kv: kv && { ...kv.stats, kind: kv.kind, available: kv.available },
     statsSink: statsSink && { ...statsSink.stats },
+    ...(uploadTotals() ? { uploads: uploadTotals() } : {}),
   };
 }
