@@ -102,4 +102,50 @@ describe('serve: safe and quiet defaults (issue 14)', () => {
     expect(r.stdout).not.toContain('"stack"');
     expect(r.stdout).toContain('"event":"listening"');
   }, 40_000);
+
+  it('serve: not-found from a folder, a bucket and a function (notFound() and a missing file()) logs the cause code only, never a stack', async () => {
+    const base = join(dir, 'nf');
+    mkdirSync(join(base, 'root'), { recursive: true });
+    mkdirSync(join(base, 'buckets', 'boot'), { recursive: true });
+    writeFileSync(
+      join(base, 'fn.ts'),
+      "import { file, notFound, text } from 'tftpfn/sdk';\nexport const handle = (r) => (r.path.endsWith('nf') ? notFound() : r.path.endsWith('file') ? file('missing.bin') : text('x'));\n",
+    );
+    const config = join(base, 'gateway.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        root: 'root',
+        bucketsDir: 'buckets',
+        functions: { f: { entry: 'fn.ts', root: 'root', poolSize: 1, isolation: 'thread' } },
+        routes: [
+          { match: 'fn/**', function: 'f' },
+          { match: 'b/**', bucket: 'boot', stripPrefix: true },
+        ],
+        defaultRoute: { folder: 'root' },
+      }),
+    );
+    const run = spawnCli(['serve', '-c', config, '--host', '127.0.0.1', '--port', '0'], { cwd: '/', env: cleanEnv(), timeoutMs: 60_000 });
+    let out = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      const bound = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 55_000);
+      run.child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /"addresses":\["127\.0\.0\.1:(\d+)"\]/.exec(out);
+        if (m) {
+          clearTimeout(bound);
+          resolve(Number(m[1]));
+        }
+      });
+    });
+    for (const path of ['fn/nf', 'fn/file', 'b/missing.bin', 'missing.txt']) {
+      await expect(get({ host: '127.0.0.1', port, path, timeoutMs: 500, retries: 2 })).rejects.toThrow(/not found/i);
+    }
+    run.child.kill('SIGTERM');
+    const r = await run.done;
+    const records = r.stdout.split('\n').filter((l) => l.includes('"outcome":"not-found"'));
+    expect(records).toHaveLength(4);
+    expect(r.stdout).not.toMatch(/"stack"|"err":/);
+    expect(r.stdout).not.toContain('noObjectStore');
+  }, 70_000);
 });
