@@ -50,7 +50,7 @@ afterAll(async () => {
 });
 
 async function viaSdk(path: string): Promise<Answer> {
-  const r = await invoke(handle, path, { options: { tsize: '0' } });
+  const r = await invoke(handle, { path, options: { tsize: '0' } });
   return r.errorCode !== undefined ? { errorCode: r.errorCode } : { body: r.body.toString('hex') };
 }
 
