@@ -68,6 +68,30 @@ describe('config-backup through the gateway', () => {
     expect(existsSync(join(buckets, 'backups', 'backups', '127.0.0.1', new Date().toISOString().slice(0, 10), 'x.cfg'))).toBe(false);
   }, 30_000);
 
+  it('a gateway shutdown mid-upload leaves neither the object nor its temporary file', async () => {
+    const gw2 = await startTestGateway({
+      config: {
+        objectStore: 'local',
+        bucketsDir: buckets,
+        timeoutMs: 2000,
+        functions: { 'config-backup': { entry: resolve('functions/config-backup/index.ts'), writes: true, poolSize: 1 } },
+        defaultRoute: { function: 'config-backup' },
+      },
+    });
+    const local = join(work, 'dump.bin');
+    writeFileSync(local, seededBytes(78, 64 * 1024 * 1024));
+    const dir = join(buckets, 'backups', 'backups', '127.0.0.1', new Date().toISOString().slice(0, 10));
+    const running = runClient('tftp', ['-m', 'binary', '127.0.0.1', String(gw2.addresses[0]!.port), '-c', 'put', local, 'dump.bin'], { timeoutMs: 30_000 });
+    // Bounded wait until the upload's temporary file exists (the first part went to disk).
+    for (let i = 0; i < 400 && !(existsSync(dir) && readdirSync(dir).some((n) => n.startsWith('dump.bin.tftpfn-upload-'))); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(readdirSync(dir).some((n) => n.startsWith('dump.bin.tftpfn-upload-'))).toBe(true);
+    await gw2.stop();
+    // The abort follows the session's end: wait (bounded) for the temporary file to go.
+    for (let i = 0; i < 200 && readdirSync(dir).some((n) => n.startsWith('dump.bin')); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(readdirSync(dir).filter((n) => n.startsWith('dump.bin'))).toEqual([]);
+    await running;
+  }, 60_000);
+
   it('a function without writes: true never sees a WRQ: ERROR 2 "writes are disabled"', async () => {
     const local = join(work, 'y.cfg');
     writeFileSync(local, 'y');

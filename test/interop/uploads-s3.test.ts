@@ -61,7 +61,7 @@ beforeAll(async () => {
   await s3.createBucket('backups');
   client = new S3Client({ ...s3.clientOptions, maxAttempts: 1 });
   gw = await startTestGateway({
-    functions: { up: upload, small: upload },
+    functions: { up: upload, small: upload, single: upload },
     config: {
       ...s3.gatewayConfig,
       timeoutMs: 300,
@@ -70,8 +70,12 @@ beforeAll(async () => {
       functions: {
         up: { writes: true, maxUploadBytes: 64 * MiB, maxUploadsPerClient: 32 },
         small: { writes: true, maxUploadBytes: 1000 },
+        single: { writes: true, maxUploadsPerClient: 1 },
       },
-      routes: [{ match: 'small/*', function: 'small' }],
+      routes: [
+        { match: 'small/*', function: 'small' },
+        { match: 'single/*', function: 'single' },
+      ],
       defaultRoute: { function: 'up' },
     },
   });
@@ -135,6 +139,23 @@ describe('uploads into S3 through a function', () => {
     expect(rec.outcome).toBe('disk-full');
     expect(await keys('up/small/')).toEqual([]);
   });
+
+  it('maxUploadsPerClient 1: a second upload from the same client while the first runs gets ERROR 0 "server busy"; the first completes', async () => {
+    await s3.clearRequests();
+    const bytes = seededBytes(SEED + 14, 8 * MiB);
+    const first = runClient('tftp', ['-m', 'binary', '127.0.0.1', port(), '-c', 'put', localFile('one.bin', bytes), 'single/one.bin'], { timeoutMs: 60_000 });
+    // Bounded wait until the first upload is open (its existence check reached S3).
+    for (let i = 0; i < 200; i++) {
+      if ((await s3.requests()).some((r) => r.method === 'HEAD' && r.path.includes('single/one.bin'))) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const second = await runClient('tftp', ['-m', 'binary', '127.0.0.1', port(), '-c', 'put', localFile('two.bin', seededBytes(SEED + 15, 100)), 'single/two.bin'], { timeoutMs: 20_000 });
+    expect(second.stdout + second.stderr).toMatch(/Error code 0: server busy/);
+    const run = await first;
+    expect(run.stdout + run.stderr).not.toMatch(/Error code/);
+    expect((await objectBytes('up/single/one.bin'))?.equals(bytes)).toBe(true);
+    expect(await objectBytes('up/single/two.bin')).toBeUndefined();
+  }, 90_000);
 
   it('an existing key is refused with ERROR 6 and keeps its bytes', async () => {
     await s3.putObject('backups', 'up/taken.bin', 'theirs');
