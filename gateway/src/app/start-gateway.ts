@@ -25,8 +25,8 @@ import { loadSecretsKey } from '../control/secret-box.js';
 import { openControlPlane } from '../control/open.js';
 import { FunctionRuntime, type ReloadEvent } from '../runtime/function-runtime.js';
 import { createObjectSetup, type ObjectSetup } from '../objects/object-setup.js';
-import { startMetricsServer, type MetricsServer, type Readiness } from '../stats/http-server.js';
-import { GatewayMetrics } from '../stats/metrics.js';
+import type { MetricsServer, Readiness } from '../stats/http-server.js';
+import type { GatewayMetrics } from '../stats/metrics.js';
 import { RedisStatsSink } from '../stats/redis-sink.js';
 import type { SessionRecord } from '../stats/session-record.js';
 import { serverStatsSnapshot, type ServerStats } from '../stats/server-stats.js';
@@ -102,6 +102,11 @@ export async function startGateway(opts: StartOptions = {}): Promise<RunningGate
 }
 
 async function startParts(opts: StartOptions, config: GatewayConfig, logger: Logger, inProcess: string[], stack: DisposerStack): Promise<RunningGateway> {
+  // Imported only when metrics are on (issue 13, docs/PERFORMANCE.md "Idle memory"): prom-client
+  // costs about 11 MiB of RSS that a gateway without metricsPort never uses. Loaded first, so
+  // no reload event can fall between the runtime's start and the metrics' creation.
+  const metricsModules =
+    config.metricsPort !== undefined ? await Promise.all([import('../stats/metrics.js'), import('../stats/http-server.js')]) : undefined;
   const setup = opts.handler ? undefined : createObjectSetup(config, logger);
   if (setup) stack.defer('objects', () => setup.close());
   await setup?.connected;
@@ -182,7 +187,8 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
   );
 
   let metricsServer: MetricsServer | undefined;
-  if (config.metricsPort !== undefined) {
+  if (metricsModules && config.metricsPort !== undefined) {
+    const [{ GatewayMetrics }, { startMetricsServer }] = metricsModules;
     const m = new GatewayMetrics({ gateway: gateway.id, stats });
     metrics = m;
     stack.defer('metrics', () => m.close());

@@ -8,10 +8,8 @@
 import { controlPlaneKind } from '../config/checks.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { ControlPlaneError, type ControlPlane } from './control-plane.js';
-import { connectRedis, type RedisEvents } from '../redis/connection.js';
-import { S3ObjectStore } from '../objects/s3-store.js';
+import type { RedisEvents } from '../redis/connection.js';
 import { FolderControlPlane } from './folder-control.js';
-import { RedisControlPlane } from './redis-control.js';
 import { loadSecretsKey } from './secret-box.js';
 
 export const NO_CONTROL_PLANE =
@@ -45,6 +43,13 @@ export async function openControlPlane(config: GatewayConfig, opts: OpenOptions 
     case 'folder':
       return new FolderControlPlane(config.deployDir!, { ...(secretsKey ? { secretsKey } : {}), ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}) });
     case 'redis': {
+      // Imported here, not above (issue 13, docs/PERFORMANCE.md "Idle memory"): the fleet's
+      // control plane brings ioredis and the AWS SDK, which a folder plane never uses.
+      const [{ connectRedis }, { S3ObjectStore }, { RedisControlPlane }] = await Promise.all([
+        import('../redis/connection.js'),
+        import('../objects/s3-store.js'),
+        import('./redis-control.js'),
+      ]);
       const redis = connectRedis(
         config.redisUrl!,
         { connectTimeoutMs: ONE_SHOT_WAIT_MS, ...(opts.oneShot ? { commandTimeoutMs: ONE_SHOT_WAIT_MS, retryStrategy: (n: number) => (n > 3 ? null : 250 * n) } : {}) },

@@ -20,17 +20,8 @@
  * bucket, key and the S3 error code, never credentials: the SDK error is not kept as `cause`
  * because S3 error bodies can echo the access key id and the string that was signed.
  */
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import { createRequire } from 'node:module';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../config/defaults.js';
 import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectRef, type WritableObjectStore } from './object-store.js';
 import { S3UploadStore } from './upload-s3.js';
@@ -71,6 +62,19 @@ export const STALLED_FIRST_BYTE_MS = 250;
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchVersion']);
 const DENIED = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch']);
 const CHANGED = new Set(['PreconditionFailed']);
+
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+let s3Sdk: S3Sdk | undefined;
+/**
+ * The AWS SDK, loaded by the first S3 store rather than with this module (issue 13,
+ * docs/PERFORMANCE.md "Idle memory"): it costs about 21 MiB of RSS, and a gateway serving a
+ * folder never talks to S3. A synchronous require keeps the constructor synchronous; the
+ * package's `main` is its CommonJS build, which is also what an `import` of it resolves to.
+ */
+function loadS3Sdk(): S3Sdk {
+  s3Sdk ??= createRequire(import.meta.url)('@aws-sdk/client-s3') as S3Sdk;
+  return s3Sdk;
+}
 
 interface SdkErrorShape {
   name?: string;
@@ -119,6 +123,7 @@ export class S3ObjectStore implements WritableObjectStore {
   readonly kind = 's3';
   /** Upstream calls made, body bytes received, calls failed; read by the gateway's stats. */
   readonly requests = { head: 0, get: 0, bytes: 0, errors: 0, firstByteTimeouts: 0 };
+  private readonly sdk = loadS3Sdk();
   private readonly client: S3Client;
   private readonly requestTimeoutMs: number;
   private readonly firstByteTimeoutMs: number;
@@ -154,7 +159,7 @@ export class S3ObjectStore implements WritableObjectStore {
         httpsAgent: agent,
       },
     };
-    this.client = new S3Client(config);
+    this.client = new this.sdk.S3Client(config);
   }
 
   async head(ref: ObjectRef, opts: { ifNoneMatch?: string; signal?: AbortSignal } = {}): Promise<ObjectInfo | 'not-modified'> {
@@ -164,7 +169,7 @@ export class S3ObjectStore implements WritableObjectStore {
     try {
       const r = await this.firstByte(what, deadline, (abortSignal) =>
         this.client.send(
-          new HeadObjectCommand({
+          new this.sdk.HeadObjectCommand({
             Bucket: ref.bucket,
             Key: ref.key,
             VersionId: ref.versionId,
@@ -194,7 +199,7 @@ export class S3ObjectStore implements WritableObjectStore {
     try {
       const r = await this.firstByte(what, deadline, (abortSignal) =>
         this.client.send(
-          new GetObjectCommand({
+          new this.sdk.GetObjectCommand({
             Bucket: ref.bucket,
             Key: ref.key,
             VersionId: ref.versionId,
@@ -229,7 +234,7 @@ export class S3ObjectStore implements WritableObjectStore {
     const timeoutMs = Math.max(this.requestTimeoutMs, MIN_UPLOAD_TIMEOUT_MS);
     if (total <= MULTIPART_PART_BYTES) {
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ContentLength: total }), {
+        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ContentLength: total }), {
           abortSignal: AbortSignal.timeout(timeoutMs),
         });
       } catch (e) {
@@ -241,14 +246,14 @@ export class S3ObjectStore implements WritableObjectStore {
     }
     let uploadId: string | undefined;
     try {
-      const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+      const created = await this.client.send(new this.sdk.CreateMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: AbortSignal.timeout(timeoutMs) });
       uploadId = created.UploadId;
       if (!uploadId) throw new ObjectStoreError('unavailable', `${what}: CreateMultipartUpload gave no UploadId`);
       const parts: { ETag: string; PartNumber: number }[] = [];
       for (let start = 0, n = 1; start < total; start += MULTIPART_PART_BYTES, n++) {
         const body = bytes.subarray(start, Math.min(total, start + MULTIPART_PART_BYTES));
         const r = await this.client.send(
-          new UploadPartCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }),
+          new this.sdk.UploadPartCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }),
           { abortSignal: AbortSignal.timeout(timeoutMs) },
         );
         if (!r.ETag) throw new ObjectStoreError('unavailable', `${what}: part ${n} answered without an ETag`);
@@ -256,14 +261,14 @@ export class S3ObjectStore implements WritableObjectStore {
         onProgress?.(start + body.length, total);
       }
       await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        new this.sdk.CompleteMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
         { abortSignal: AbortSignal.timeout(timeoutMs) },
       );
     } catch (e) {
       this.requests.errors++;
       if (uploadId) {
         await this.client
-          .send(new AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) })
+          .send(new this.sdk.AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) })
           .catch(() => {});
       }
       throw classifyS3Error(e, what);
@@ -277,7 +282,7 @@ export class S3ObjectStore implements WritableObjectStore {
     const deadline = this.deadline(undefined);
     try {
       const r = await this.firstByte(what, deadline, (abortSignal) =>
-        this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }), { abortSignal }),
+        this.client.send(new this.sdk.GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }), { abortSignal }),
       );
       if (!r.Body) throw new ObjectStoreError('unavailable', `${what}: reply without a body`);
       const bytes = await r.Body.transformToByteArray();
@@ -347,7 +352,7 @@ export class S3ObjectStore implements WritableObjectStore {
 let regionPromise: Promise<string> | undefined;
 function defaultRegion(): Promise<string> {
   regionPromise ??= (async () => {
-    const probe = new S3Client({});
+    const probe = new (loadS3Sdk().S3Client)({});
     try {
       return await probe.config.region();
     } catch {

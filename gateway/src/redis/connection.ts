@@ -16,13 +16,32 @@
  * the same events), e.g. for a pub/sub subscriber: with the offline queue off, subscribe once
  * the duplicate is ready; ioredis subscribes again by itself after each reconnect.
  */
-import { Cluster, Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Cluster, Redis } from 'ioredis';
 import { parseRedisUrl, type RedisSpec } from './redis-spec.js';
 
 export { redactRedisUrl } from './redis-spec.js';
 
 /** A connection of any topology: both kinds take the same commands and emit the same events. */
 export type RedisClient = Redis | Cluster;
+
+/**
+ * ioredis, loaded by the first connection rather than with this module (issue 13,
+ * docs/PERFORMANCE.md "Idle memory"): it costs about 25 MiB of RSS, and a gateway without
+ * redisUrl, or a CLI command that never talks to Redis, has no use for it. A synchronous
+ * require keeps connectRedis synchronous; ioredis is CommonJS without an exports map, so this
+ * is the same module instance an `import` of it gets (one Cluster class for instanceof).
+ */
+let ioredis: typeof import('ioredis') | undefined;
+function loadIoredis(): typeof import('ioredis') {
+  ioredis ??= createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  return ioredis;
+}
+
+/** Whether `client` is a Redis Cluster connection (one `instanceof` without importing ioredis eagerly). */
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof loadIoredis().Cluster;
+}
 
 const MAX_RECONNECT_DELAY_MS = 2000;
 
@@ -60,6 +79,7 @@ export function connectRedis(target: string | RedisSpec, opts: RedisConnectOptio
     // RESP2: plain replies, and the handshake does not depend on HELLO support.
     protocol: 2 as const,
   };
+  const { Cluster, Redis } = loadIoredis();
   let client: RedisClient;
   switch (spec.kind) {
     case 'single':
@@ -112,7 +132,7 @@ const OPENING = new Set(['wait', 'connecting', 'connect']);
 
 /** A second connection like `client` (topology and options), reporting to `on`: e.g. a subscriber. */
 export function duplicateRedis(client: RedisClient, on?: RedisEvents): RedisClient {
-  const copy: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  const copy: RedisClient = isCluster(client) ? client.duplicate() : client.duplicate();
   if (on) watchConnection(copy, on);
   else copy.on('error', () => undefined);
   return copy;
@@ -153,7 +173,7 @@ function watchConnection(client: RedisClient, on: RedisEvents): void {
 export async function whenRedisReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   if (!(await whenStatusReady(client, timeoutMs))) return false;
-  if (!(client instanceof Cluster)) return true;
+  if (!isCluster(client)) return true;
   for (const node of client.nodes('master')) if (node.status === 'wait') node.connect().catch(() => undefined);
   // Bounded: a master that is down ends its attempt ('end'), so this loop does not wait for it.
   while (client.nodes('master').some((n) => OPENING.has(n.status))) {

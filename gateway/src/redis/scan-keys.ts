@@ -3,11 +3,10 @@
  * masters and SCAN reads one node only, so each master is scanned in turn. For a CLI or a rare
  * admin path, never a hot one: it walks every key of every node.
  */
-import { Cluster } from 'ioredis';
-import type { RedisClient } from './connection.js';
+import { isCluster, type RedisClient } from './connection.js';
 
 export async function scanKeys(client: RedisClient, pattern: string, countHint = 1000): Promise<string[]> {
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const nodes = isCluster(client) ? client.nodes('master') : [client];
   const found = new Set<string>();
   for (const node of nodes) {
     let cursor = '0';
