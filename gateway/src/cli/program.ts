@@ -17,6 +17,7 @@ import { kvCommand } from './kv.js';
 import { statsCommand } from './stats.js';
 import { tailCommand } from './tail.js';
 import { objectCommand } from './object.js';
+import { initCommand } from './init.js';
 
 /** The root command with every verb added; main.ts parses process.argv with it. */
 export function tftpfnProgram(): Command {
@@ -25,6 +26,7 @@ export function tftpfnProgram(): Command {
   .version('0.1.0')
   .showHelpAfterError()
   .addCommand(serveCommand())
+  .addCommand(initCommand())
   .addCommand(devCommand())
   .addCommand(getCommand())
   .addCommand(benchCommand())
