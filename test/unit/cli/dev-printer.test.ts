@@ -40,6 +40,17 @@ describe('tftpfn dev printer', () => {
     ]);
   });
 
+  test('dev printer: a rebuild that needs no load still prints its outcome once: unchanged, or the earlier load failure', () => {
+    const { out, err } = capture();
+    const print = devPrinter('hello', 'local-aaa');
+    print({ type: 'buildStarted', function: 'hello' });
+    print({ type: 'reloadUnchanged', function: 'hello', version: 'local-aaa' });
+    print({ type: 'buildStarted', function: 'hello' });
+    print({ type: 'reloadUnchanged', function: 'hello', version: 'local-ddd', error: 'local-ddd cannot start' });
+    expect(out).toEqual(['tftpfn dev: rebuilt hello: unchanged, still serving local-aaa']);
+    expect(err).toEqual(['tftpfn dev: local-ddd failed to load before: local-ddd cannot start\ntftpfn dev: still serving local-aaa; fix the file and save again']);
+  });
+
   test('dev printer: notices of another function print nothing', () => {
     const { out, err } = capture();
     const print = devPrinter('hello', 'local-aaa');
