@@ -46,6 +46,9 @@ export type PlanConfig = Pick<
   | 'maxUploadBytes'
 >;
 
+/** Received-but-unwritten upload bytes past which a write session holds its ACK (issue 15). */
+export const UPLOAD_UNWRITTEN_BYTES = 1024 * 1024;
+
 export class SessionPlan {
   private readonly limits: NegotiationLimits;
   private readonly timing: SessionTimingConfig;
@@ -122,6 +125,9 @@ export class SessionPlan {
       oack: negotiated.oack,
       // Write only.
       maxBytes: this.config.maxUploadBytes,
+      // Backpressure for uploads (issue 15): past this many received-but-unwritten bytes the
+      // window's ACK waits for the sink (write-session.ts maxUnwrittenBytes).
+      maxUnwrittenBytes: UPLOAD_UNWRITTEN_BYTES,
       // Read only.
       maxWindowBytes: this.windowBytesCap,
       // Where ACKs prove nothing, a window smaller than the negotiated one stalls RFC 7440

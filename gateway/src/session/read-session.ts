@@ -119,6 +119,7 @@ export class ReadSession implements Session {
       sourceError: (s, i) => s.fail(outcomeFor(i.error), i.error.tftpCode, i.error.message),
       repeatRequest: (s) => s.onRepeatRequest(),
       committed: 'ignored',
+      written: 'ignored',
     },
     sending: {
       'packet:ack': (s, i, now) => s.onAck(i.packet.block, now),
@@ -131,6 +132,7 @@ export class ReadSession implements Session {
       sourceError: (s, i) => s.fail(outcomeFor(i.error), i.error.tftpCode, i.error.message),
       repeatRequest: (s) => s.onRepeatRequest(),
       committed: 'ignored',
+      written: 'ignored',
     },
   };
 

@@ -16,6 +16,8 @@ export type SessionInput =
   | { type: 'end' }
   /** The sink has durably stored the upload (write session). */
   | { type: 'committed' }
+  /** The sink has taken `bytes` more of the DATA payload (write session): an ACK held for it may go. */
+  | { type: 'written'; bytes: number }
   /** The source or sink failed; the error's text goes on the wire. */
   | { type: 'sourceError'; error: TftpError }
   /**

@@ -49,6 +49,13 @@ export interface WriteSessionConfig extends SessionTimingConfig {
   readonly oack: OptionMap | null;
   /** Largest upload accepted, in bytes; beyond it ERROR 3. */
   readonly maxBytes: number;
+  /**
+   * Backpressure (issue 15): when more DATA payload than this has been received and not yet
+   * taken by the sink (`written`), the ACK that ends a window is held until the sink catches
+   * up. Without an ACK neither a lock-step (RFC 1350) nor a windowed (RFC 7440) sender sends
+   * more, so a slow store slows the client instead of filling our memory. Undefined: never held.
+   */
+  readonly maxUnwrittenBytes?: number;
 }
 
 type LiveState = 'receiving' | 'committing' | 'dallying';
@@ -64,6 +71,7 @@ export class WriteSession implements Session {
       'packet:other': 'ignored',
       timeout: (s, _i, now) => s.onTimeout(now),
       committed: 'noop',
+      written: (s, i, now) => s.onWritten(i.bytes, now),
       sourceError: (s, i) => s.onSourceError(i.error),
       repeatRequest: (s) => s.onRepeatRequest(),
       data: 'ignored',
@@ -76,6 +84,8 @@ export class WriteSession implements Session {
       'packet:other': 'ignored',
       timeout: (s, _i, now) => s.onTimeout(now),
       committed: (s, _i, now) => s.onCommitted(now),
+      // Counted only: the final ACK waits for the commit, which waits for every write.
+      written: (s, i) => void (s.writtenBytes += i.bytes),
       sourceError: (s, i) => s.onSourceError(i.error),
       repeatRequest: (s) => s.onRepeatRequest(),
       data: 'ignored',
@@ -89,6 +99,7 @@ export class WriteSession implements Session {
       'packet:other': 'ignored',
       timeout: (s, _i, now) => s.onTimeout(now),
       committed: 'noop',
+      written: 'noop',
       sourceError: (s, i) => s.onSourceError(i.error),
       repeatRequest: (s) => s.onRepeatRequest(),
       data: 'ignored',
@@ -113,6 +124,10 @@ export class WriteSession implements Session {
   private gapAcked = false;
   /** The outcome (`done` or `failed`) has been reported; it is reported once. */
   private reported = false;
+  /** DATA payload bytes the sink has taken (`written`); see maxUnwrittenBytes. */
+  private writtenBytes = 0;
+  /** A window's ACK is held until the sink catches up (no timer meanwhile: the peer waits for us). */
+  private ackHeld = false;
 
   constructor(private readonly cfg: WriteSessionConfig, now: number) {
     this.timer = new RetransmitTimer(cfg);
@@ -193,6 +208,12 @@ export class WriteSession implements Session {
 
   private onData(p: DataPacket, now: number): void {
     const wire = this.expected & 0xffff;
+    if (this.ackHeld && p.block !== wire) {
+      // The peer's retransmissions while we hold its ACK: answering them (even with an old
+      // ACK, or a gap ACK) would let it go on; it hears from us when the sink has caught up.
+      this.counters.ignored++;
+      return;
+    }
     if (p.block !== wire) {
       const behind = ((this.expected - 1) & 0xffff) === p.block;
       if (behind) {
@@ -230,8 +251,27 @@ export class WriteSession implements Session {
     }
     if (++this.sinceAck >= this.cfg.windowSize) {
       this.sinceAck = 0;
+      if (this.unwrittenOverLimit()) {
+        this.ackHeld = true;
+        this.timer.disarm();
+        return;
+      }
       this.reply(encodeAck((this.expected - 1) & 0xffff));
     }
+    if (!this.ackHeld) this.timer.arm(now);
+  }
+
+  private unwrittenOverLimit(): boolean {
+    const max = this.cfg.maxUnwrittenBytes;
+    return max !== undefined && this.counters.bytes - this.writtenBytes > max;
+  }
+
+  /** The sink took more bytes: a held ACK goes out once what it has not taken fits again. */
+  private onWritten(bytes: number, now: number): void {
+    this.writtenBytes += bytes;
+    if (!this.ackHeld || this.unwrittenOverLimit()) return;
+    this.ackHeld = false;
+    this.reply(encodeAck((this.expected - 1) & 0xffff));
     this.timer.arm(now);
   }
 

@@ -134,7 +134,13 @@ export class SessionDriver {
         // the view until the write completes is safe.
         const writer = this.io.writer!;
         this.writeChain = this.writeChain.then(() => writer.write(chunk));
-        this.writeChain.catch((e) => this.feedError(e));
+        // The session may hold a window's ACK until the sink has taken the bytes (backpressure):
+        // counted in wire bytes, as the session counts them (netascii changes the length).
+        const bytes = ev.chunk.length;
+        this.writeChain.then(
+          () => this.feed({ type: 'written', bytes }),
+          (e) => this.feedError(e),
+        );
         return;
       }
       case 'writeEnd': {

@@ -28,6 +28,7 @@ describe('session transitions', () => {
       data: 'noop',
       end: 'noop',
       committed: 'ignored',
+      written: 'noop',
       sourceError: 'noop',
       repeatRequest: 'noop',
     };
