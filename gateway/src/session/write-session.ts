@@ -20,6 +20,10 @@
  * per request datagram. A ProgressGuard ends an upload that moves too few bytes per interval,
  * or lasts too long, with ERROR 0 and outcome `too-slow`.
  *
+ * Backpressure (maxUnwrittenBytes): the driver reports each write the sink finished
+ * (`written`); while more than the limit is received but unwritten, the ACK ending a window is
+ * held (no timer, retransmissions unanswered) until the sink catches up.
+ *
  * Transitions (TRANSITIONS below, the one place they live; see transitions.ts):
  *
  *   input \ state   receiving                  committing             dallying
@@ -28,6 +32,8 @@
  *   packet:ack/other ignored                   ignored                ignored
  *   timeout         re-ACK or give up          (no timer)             finish: done
  *   committed       noop                       final ACK -> dallying  noop
+ *   written         count; a held ACK goes     count                  noop
+ *                   once under the limit
  *   sourceError     ERROR to the peer, finish  ERROR, finish          ERROR, finish
  *   repeatRequest   first reply again (once    duplicate              duplicate
  *                   per WRQ, before DATA 1)

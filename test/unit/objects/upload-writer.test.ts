@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -245,6 +245,28 @@ describe('local upload store', () => {
     await w.abort();
     expect(readdirSync(join(dir, 'backups', 'sw1'))).toEqual(['config']);
     expect(readFileSync(join(dir, 'backups', 'sw1', 'config'), 'utf8')).toBe('theirs');
+  });
+
+  test('the sweep removes a crashed gateway\'s old temporary file under a written prefix, and leaves a live upload and objects alone', async () => {
+    const dir = root();
+    const store = new LocalUploadStore(dir);
+    mkdirSync(join(dir, 'backups', 'sw1'), { recursive: true });
+    const stale = join(dir, 'backups', 'sw1', 'old.cfg.tftpfn-upload-4242-00aa11bb22cc33dd');
+    writeFileSync(stale, 'half');
+    utimesSync(stale, new Date(Date.now() - 7_200_000), new Date(Date.now() - 7_200_000));
+    writeFileSync(join(dir, 'backups', 'sw1', 'kept.cfg'), 'object');
+    const live = await UploadWriter.open(store, { bucket: 'backups', key: 'sw1/live.cfg' }, base);
+    await feed(live, pattern(6 * MiB), 65464);
+    const registry = new UploadRegistry(store, { sweepIntervalMs: 0, sweepAgeMs: 3_600_000 });
+    registry.wroteTo('backups', 'sw1/live.cfg');
+    expect(await registry.sweepOnce()).toBe(1);
+    const left = readdirSync(join(dir, 'backups', 'sw1')).sort();
+    expect(left.filter((n) => n.startsWith('old.cfg'))).toEqual([]);
+    expect(left).toContain('kept.cfg');
+    expect(left.some((n) => n.startsWith('live.cfg.tftpfn-upload-'))).toBe(true);
+    await live.commit();
+    expect(readFileSync(join(dir, 'backups', 'sw1', 'live.cfg')).length).toBe(6 * MiB);
+    registry.close();
   });
 
   test('a key with a ".." segment is refused', async () => {
