@@ -10,7 +10,8 @@
  * for every save; and the whole reload (save → the new version serving: + esbuild + a fresh
  * sandboxed worker process), whose bound is the issue's 300 ms too, but which is dominated by
  * starting a Node process: on this shared 2-core machine at load average 9-13 a bare
- * `node -e 0` takes 210-290 ms, so it is asserted loosely (2 s) and reported as measured.
+ * `node -e 0` takes 210-490 ms, so it is asserted loosely (5 s: at load average 34 the slowest
+ * of 100 took 1.8 s) and reported as measured.
  */
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -112,7 +113,7 @@ describe('tftpfn dev: every save reloads', () => {
       console.log(`dev reload, ${style}: load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
       expect(s.missed).toBe(0);
       expect(w.max).toBeLessThan(300);
-      expect(s.max).toBeLessThan(2000);
+      expect(s.max).toBeLessThan(5000);
     },
     300_000,
   );
