@@ -228,6 +228,24 @@ describe('uploads into S3 through a function', () => {
     expect((await objectBytes('up/paused.bin'))?.equals(bytes)).toBe(true);
   }, 120_000);
 
+  it('a gateway shut down mid-upload has sent AbortMultipartUpload by the time close() resolves, and leaves no object', async () => {
+    const gw2 = await startTestGateway({
+      functions: { up: upload },
+      config: { ...s3.gatewayConfig, uploadPartBytes: 5 * MiB, functions: { up: { writes: true } }, defaultRoute: { function: 'up' } },
+    });
+    await s3.clearRequests();
+    const running = runClient('tftp', ['-m', 'binary', '127.0.0.1', String(gw2.addresses[0]!.port), '-c', 'put', localFile('shutdown.bin', seededBytes(SEED + 50, 40 * MiB)), 'shutdown.bin'], { timeoutMs: 30_000 });
+    for (let i = 0; i < 200; i++) {
+      if ((await s3.requests()).some((r) => r.method === 'PUT' && r.path.includes('shutdown.bin') && r.path.includes('partNumber='))) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await gw2.stop();
+    const requests = await s3.requests();
+    expect(requests.some((r) => r.method === 'DELETE' && r.path.includes('shutdown.bin') && r.path.includes('uploadId='))).toBe(true);
+    expect(await keys('up/shutdown')).toEqual([]);
+    await running;
+  }, 60_000);
+
   it('S3 stopped mid-upload: the client gets an ERROR, and once S3 is back there is no object', async () => {
     await s3.clearRequests();
     const bytes = seededBytes(SEED + 30, 40 * MiB);

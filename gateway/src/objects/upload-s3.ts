@@ -24,6 +24,8 @@ export class S3UploadStore implements UploadStore {
   readonly kind = 's3';
   private sdk: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
   private readonly requestTimeoutMs: number;
+  /** Calls in flight: close() lets them (the aborts of a shutdown above all) finish first. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: S3StoreOptions) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULTS.s3RequestTimeoutMs;
@@ -103,9 +105,11 @@ export class S3UploadStore implements UploadStore {
   async abortMultipart(ref: ObjectRef, uploadId: string): Promise<void> {
     const { sdk, client } = await this.load();
     try {
-      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId }), {
+      const sent = client.send(new sdk.AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId }), {
         abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
       });
+      this.track(sent);
+      await sent;
     } catch (e) {
       const err = classifyS3Error(e, `S3 AbortMultipartUpload s3://${ref.bucket}/${ref.key}`);
       // NoSuchUpload: already gone (aborted or completed elsewhere), which is what we wanted.
@@ -136,7 +140,20 @@ export class S3UploadStore implements UploadStore {
     return out;
   }
 
+  /**
+   * Waits (at most requestTimeoutMs, then UPLOAD_CALL_TIMEOUT_MS at worst for a part already
+   * sent) for calls in flight, then closes the client. At shutdown the sessions' writers abort
+   * their uploads as the sessions close, just before the stores are closed: destroying the
+   * client first would turn those aborts into leftovers for the sweep.
+   */
   async close(): Promise<void> {
+    const deadline = Date.now() + this.requestTimeoutMs;
+    // A writer's abort starts once its parts in flight settle: give those a moment to appear.
+    await new Promise((r) => setImmediate(r));
+    while (this.pending.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())).unref())]);
+      await new Promise((r) => setImmediate(r));
+    }
     if (this.sdk) (await this.sdk.catch(() => undefined))?.client.destroy();
   }
 
@@ -159,10 +176,18 @@ export class S3UploadStore implements UploadStore {
   }
 
   private async call<T>(what: string, _timeoutMs: number, send: () => Promise<T>): Promise<T> {
+    const p = send();
+    this.track(p);
     try {
-      return await send();
+      return await p;
     } catch (e) {
       throw classifyS3Error(e, what);
     }
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    const done = () => void this.pending.delete(p);
+    p.then(done, done);
   }
 }
