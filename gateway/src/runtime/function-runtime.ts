@@ -355,9 +355,9 @@ export class FunctionRuntime {
   }
 
   /**
-   * Rebuilds an entry function after every burst of changes in `dir` (default: its entry's
-   * folder) until the returned watch is closed, or the runtime is. What happens is told to
-   * `subscribe`rs.
+   * Rebuilds an entry function after every burst of changes until the returned watch is closed,
+   * or the runtime is: to the files `opts.inputs` names (dev passes the bundle's input graph),
+   * else to the top level of `dir`. What happens is told to `subscribe`rs.
    */
   watch(name: string, dir: string, opts: SourceWatchOptions = {}): SourceWatch {
     this.entrySlot(name);
