@@ -20,6 +20,22 @@ export const UPLOAD_CALL_TIMEOUT_MS = 60_000;
 
 type Sdk = typeof import('@aws-sdk/client-s3');
 
+let chainRegion: Promise<string> | undefined;
+/** The region the SDK's default chain names, else 'us-east-1'; resolved once per process. */
+function regionFromChain(sdk: Sdk): Promise<string> {
+  chainRegion ??= (async () => {
+    const probe = new sdk.S3Client({});
+    try {
+      return await probe.config.region();
+    } catch {
+      return 'us-east-1';
+    } finally {
+      probe.destroy();
+    }
+  })();
+  return chainRegion;
+}
+
 export class S3UploadStore implements UploadStore {
   readonly kind = 's3';
   private sdk: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
@@ -162,7 +178,8 @@ export class S3UploadStore implements UploadStore {
       const agent = { keepAlive: true, maxSockets: this.opts.maxSockets ?? 256 };
       const client = new sdk.S3Client({
         endpoint: this.opts.endpoint,
-        region: this.opts.region ?? 'us-east-1',
+        // As the read client: the SDK's own chain (AWS_REGION, the profile), else us-east-1.
+        region: this.opts.region ?? (() => regionFromChain(sdk)),
         forcePathStyle: this.opts.forcePathStyle,
         credentials: this.opts.credentials,
         maxAttempts: 1,
