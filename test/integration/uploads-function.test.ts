@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { seededBytes } from '../helpers/seeded.js';
 import { killAllClients, runClient } from '../interop/run-client.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { Opcode } from '../../gateway/src/protocol/packet.js';
 
 let gw: TestGateway;
 let buckets: string;
@@ -25,7 +27,7 @@ beforeAll(async () => {
       objectStore: 'local',
       bucketsDir: buckets,
       functions: {
-        'config-backup': { entry: resolve('functions/config-backup/index.ts'), writes: true, allowOverwrite: true, poolSize: 1, maxUploadBytes: 8 * 1024 * 1024 },
+        'config-backup': { entry: resolve('functions/config-backup/index.ts'), writes: true, allowOverwrite: true, poolSize: 1, maxUploadBytes: 16 * 1024 * 1024 },
         reader: { entry: resolve('functions/config-backup/index.ts'), poolSize: 1 },
       },
       routes: [{ match: 'ro/*', function: 'reader' }],
@@ -90,6 +92,35 @@ describe('config-backup through the gateway', () => {
     for (let i = 0; i < 200 && readdirSync(dir).some((n) => n.startsWith('dump.bin')); i++) await new Promise((r) => setTimeout(r, 25));
     expect(readdirSync(dir).filter((n) => n.startsWith('dump.bin'))).toEqual([]);
     await running;
+  }, 60_000);
+
+  it('an ERROR from the client mid-upload (after a whole part) leaves neither the object nor its temporary file', async () => {
+    const peer = await RawPeer.open();
+    try {
+      const gwPort = gw.addresses[0]!.port;
+      peer.wrq(gwPort, 'aborted.cfg', { blksize: '65464' });
+      const oack = await peer.expect(Opcode.Oack);
+      const tid = oack.port;
+      const dir = join(buckets, 'backups', 'backups', '127.0.0.1', new Date().toISOString().slice(0, 10));
+      const block = new Uint8Array(65464).fill(7);
+      // 9 MiB in lock-step: more than one 8 MiB part, so a temporary file exists on disk.
+      for (let b = 1; b <= 145; b++) {
+        peer.data(tid, b, block);
+        const a = await peer.expect(Opcode.Ack);
+        expect(a.packet.block).toBe(b);
+      }
+      // The first part goes to disk asynchronously: wait (bounded) for its temporary file.
+      const temp = () => existsSync(dir) && readdirSync(dir).some((n) => n.startsWith('aborted.cfg.tftpfn-upload-'));
+      for (let i = 0; i < 200 && !temp(); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(temp()).toBe(true);
+      peer.error(tid, 0, 'user cancelled');
+      const rec = await gw.waitForRecord((r) => r.file === 'aborted.cfg');
+      expect(rec.outcome).toBe('client-abort');
+      for (let i = 0; i < 200 && readdirSync(dir).some((n) => n.startsWith('aborted.cfg')); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(readdirSync(dir).filter((n) => n.startsWith('aborted.cfg'))).toEqual([]);
+    } finally {
+      await peer.close();
+    }
   }, 60_000);
 
   it('a function without writes: true never sees a WRQ: ERROR 2 "writes are disabled"', async () => {
