@@ -25,18 +25,21 @@ function bindUdp(address: string, port: number): Promise<Socket> {
 }
 
 /**
- * The open handles once closes have run their course: dgram emits 'close' a tick before libuv
- * lets go of the handle, so a socket closed just now is still listed for a loop turn or two.
- * Polls (bounded, 1 s) until the count matches `want`, and returns the last count.
+ * Waits (bounded, 1 s) until what a start left open is gone: dgram emits 'close' a tick before
+ * libuv lets go of the handle, so a socket closed just now is still listed for a loop turn or
+ * two. Sockets and servers must be back to `before` exactly; timers may only be fewer (one that
+ * was running before, not ours, may have fired meanwhile). Returns the last count.
  */
-async function settledHandles(want: Record<string, number>): Promise<Record<string, number>> {
+async function settledHandles(before: Record<string, number>): Promise<Record<string, number>> {
   const end = Date.now() + 1000;
+  const settled = (h: Record<string, number>) => h.UDPWrap === before.UDPWrap && h.TCPServerWrap === before.TCPServerWrap && h.Timeout <= before.Timeout;
   let now = handles();
-  while (JSON.stringify(now) !== JSON.stringify(want) && Date.now() < end) {
+  while (!settled(now) && Date.now() < end) {
     await new Promise((resolve) => setTimeout(resolve, 10));
     now = handles();
   }
-  return now;
+  // Reported as `before` when settled, so a failure shows exactly what was left open.
+  return settled(now) ? before : now;
 }
 
 /** The open handles once nothing has been closing for a while (3 equal samples 10 ms apart, at most 1 s). */
