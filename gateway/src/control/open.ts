@@ -9,6 +9,7 @@ import { controlPlaneKind } from '../config/checks.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { ControlPlaneError, type ControlPlane } from './control-plane.js';
 import type { RedisEvents } from '../redis/connection.js';
+import { s3StoreOptions } from '../objects/s3-options.js';
 import { FolderControlPlane } from './folder-control.js';
 import { loadSecretsKey } from './secret-box.js';
 
@@ -56,14 +57,7 @@ export async function openControlPlane(config: GatewayConfig, opts: OpenOptions 
         opts.redisEvents,
       );
       // The same bucket client settings as the gateway's object store (objects/object-setup.ts).
-      const bucket = new S3ObjectStore({
-        endpoint: config.s3Endpoint,
-        region: config.s3Region,
-        forcePathStyle: config.s3ForcePathStyle,
-        credentials: config.s3AccessKeyId && config.s3SecretAccessKey ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } : undefined,
-        requestTimeoutMs: config.s3RequestTimeoutMs,
-        firstByteTimeoutMs: config.s3FirstByteTimeoutMs,
-      });
+      const bucket = new S3ObjectStore(s3StoreOptions(config));
       return new RedisControlPlane({ redis, bucket, bucketName: config.controlBucket, prefix: config.controlPrefix, ...(secretsKey ? { secretsKey } : {}), ...(opts.oneShot ? { readyWaitMs: ONE_SHOT_WAIT_MS } : {}) });
     }
     default:
