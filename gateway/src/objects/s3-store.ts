@@ -23,29 +23,16 @@
 import { createRequire } from 'node:module';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../config/defaults.js';
-import { ObjectStoreError, type ObjectErrorKind, type ObjectInfo, type ObjectRef, type WritableObjectStore } from './object-store.js';
+import { ObjectStoreError, type ObjectInfo, type ObjectRef, type WritableObjectStore } from './object-store.js';
 import { S3UploadStore } from './upload-s3.js';
+import type { S3StoreOptions } from './s3-store-options.js';
 
-export interface S3StoreOptions {
-  /** An S3-compatible server's URL, e.g. http://127.0.0.1:9000; AWS when absent. */
-  endpoint?: string;
-  /** Default: the SDK's chain (AWS_REGION, ~/.aws/config), then 'us-east-1'. */
-  region?: string;
-  /** Bucket in the path rather than the host name; most S3-compatible servers need it. */
-  forcePathStyle?: boolean;
-  /** Explicit keys (tests); the SDK's default credential chain when absent. */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Whole-call deadline: connect, headers and body. Default 5000. */
-  requestTimeoutMs?: number;
-  /** Response headers must arrive within this, or the call fails as unavailable. Default 2000. */
-  firstByteTimeoutMs?: number;
-  /** How long one full-length first-byte timeout keeps the short bound in force. Default 5000. */
-  stallHoldMs?: number;
-  /** TCP connect deadline. Default 2000. */
-  connectTimeoutMs?: number;
-  /** Keep-alive sockets per host. Default 256. */
-  maxSockets?: number;
-}
+// Here for their older importers: the options and the error map live in files of their own, so
+// the upload store (upload-s3.ts) uses them without importing this file (no import circle).
+export type { S3StoreOptions } from './s3-store-options.js';
+export { classifyS3Error } from './s3-errors.js';
+import { classifyS3Error, type SdkErrorShape } from './s3-errors.js';
+
 
 /**
  * Uploads above this go in parts of this size (CreateMultipartUpload / UploadPart, each part
@@ -58,10 +45,6 @@ const MIN_UPLOAD_TIMEOUT_MS = 60_000;
 /** Header wait while stalled: a live S3 answers a HEAD or a ranged GET's headers well within it. */
 export const STALLED_FIRST_BYTE_MS = 250;
 
-/** S3 error names (the SDK's `name`, from the body's <Code> or, for bodiless HEAD replies, the status). */
-const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchVersion']);
-const DENIED = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch']);
-const CHANGED = new Set(['PreconditionFailed']);
 
 type S3Sdk = typeof import('@aws-sdk/client-s3');
 let s3Sdk: S3Sdk | undefined;
@@ -74,40 +57,6 @@ let s3Sdk: S3Sdk | undefined;
 function loadS3Sdk(): S3Sdk {
   s3Sdk ??= createRequire(import.meta.url)('@aws-sdk/client-s3') as S3Sdk;
   return s3Sdk;
-}
-
-interface SdkErrorShape {
-  name?: string;
-  Code?: string;
-  code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-/** What went wrong, in words safe for logs: error name/code and HTTP status only. */
-function describe(e: unknown): string {
-  const err = (e ?? {}) as SdkErrorShape;
-  const name = err.Code ?? err.name ?? 'Error';
-  const status = err.$metadata?.httpStatusCode;
-  const errno = err.code && err.code !== name ? ` ${err.code}` : '';
-  return `${name}${errno}${status ? ` (HTTP ${status})` : ''}`;
-}
-
-/**
- * Maps an SDK or network error to the kind the gateway acts on. Anything not known to be
- * final (timeouts, resets, refused connections, throttling, 5xx, aborts) is 'unavailable',
- * so the gateway retries it rather than telling a booting machine the file does not exist.
- */
-export function classifyS3Error(e: unknown, what = 'S3 request'): ObjectStoreError {
-  if (e instanceof ObjectStoreError) return e;
-  const err = (e ?? {}) as SdkErrorShape;
-  const names = [err.Code, err.name, err.code].filter((n): n is string => typeof n === 'string');
-  const status = err.$metadata?.httpStatusCode;
-  let kind: ObjectErrorKind = 'unavailable';
-  if (names.some((n) => NOT_FOUND.has(n)) || status === 404) kind = 'not-found';
-  else if (names.some((n) => DENIED.has(n)) || status === 403) kind = 'denied';
-  else if (names.some((n) => CHANGED.has(n)) || status === 412) kind = 'changed';
-  return new ObjectStoreError(kind, `${what}: ${describe(e)}`);
 }
 
 function stripQuotes(etag: string): string {

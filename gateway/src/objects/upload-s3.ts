@@ -12,7 +12,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../config/defaults.js';
 import { ObjectStoreError, type ObjectRef } from './object-store.js';
-import { classifyS3Error, type S3StoreOptions } from './s3-store.js';
+import { classifyS3Error } from './s3-errors.js';
+import type { S3StoreOptions } from './s3-store-options.js';
 import type { PendingUpload, UploadedPart, UploadStore, WriteOptions } from './upload-store.js';
 
 /** One part or PutObject: 5-8 MiB over a slow link takes seconds, not the read deadline. */

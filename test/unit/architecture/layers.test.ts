@@ -32,8 +32,10 @@ const DYNAMIC_IMPORT = /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
 /** The module specifiers a source text imports (relative and bare alike). */
 function importSpecifiers(source: string): string[] {
   const out: string[] = [];
+  // Template literals are text (a scaffold's file contents: cli/init-templates.ts), not imports.
+  const code = source.replace(/`(?:\\[\s\S]|[^`\\])*`/g, '``');
   for (const re of [STATIC_IMPORT, SIDE_EFFECT_IMPORT, DYNAMIC_IMPORT]) {
-    for (const m of source.matchAll(re)) out.push(m[1]);
+    for (const m of code.matchAll(re)) out.push(m[1]);
   }
   return out;
 }
@@ -151,6 +153,9 @@ describe('architecture: the checker itself', () => {
       " * import { k } from './k.js';",
       "// import { l } from './l.js';",
       `const text = "import { m } from './m.js'";`,
+      'const file = `',
+      "import { n } from './n.js';",
+      '`;',
     ].join('\n');
     expect(importSpecifiers(source).sort()).toEqual(['./a.js', './b.js', './d.js', './e.js', './f.js', './g.js', './h.js', './i.js', './j.js', 'pino'].sort());
   });
