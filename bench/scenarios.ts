@@ -66,9 +66,10 @@ const ALL: ServerName[] = ['tftpfn', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp']
 export const WINDOWED: ServerName[] = ['tftpfn', 'atftpd', 'npm-tftp'];
 /*
  * (a)-(e) interleave their servers (measure.ts, measureInterleaved): each target is a ratio
- * between rows, and on this shared machine the load moves within a scenario. In run 11, one
- * server after another, tftpfn's first two storms ran at 99-101 MiB/s and its third at 35 as
- * the load average rose from 8 to 15, and every server measured after it met the busier machine.
+ * between rows, and on this shared machine the load moves within a scenario. In a run measured
+ * one server after another (aborted, not stored), tftpfn's first two storms ran at 99-101 MiB/s
+ * and its third at 35 as the load average rose from 8 to 15, and every server measured after it
+ * met the busier machine.
  */
 /** The peers tftpfn is judged against (issue 13): the C servers and the node one. */
 export const PEERS: ServerName[] = ['in.tftpd', 'atftpd', 'npm-tftp'];
