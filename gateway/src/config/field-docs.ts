@@ -29,7 +29,7 @@ export const FIELD_DOCS: readonly FieldDoc[] = [
   { fields: ["refuse"], meaning: "options never acknowledged (`blksize,tsize,timeout,windowsize`), as tftp-hpa `--refuse`" },
   { fields: ["timeoutMs"], meaning: "retransmit timeout (a client's `timeout` option overrides it for its session)" },
   { fields: ["retries"], meaning: "timeouts in a row before a session gives up" },
-  { fields: ["firstPacketRetries"], meaning: "retransmits of the first packet (OACK or DATA 1) on our own timer before any ACK (0–10; reflection bound); a client that repeats its request gets the first packet again, once per request" },
+  { fields: ["firstPacketRetries"], meaning: "retransmits of the first packet (OACK or DATA 1) on our own timer before any ACK (0–10; reflection bound); a client that repeats its request gets the first packet again, once per request; past them the session listens two more timeouts without sending, so a late or resent ACK still finds it" },
   { fields: ["unprovenRetries"], meaning: "timeouts in a row after an ACK but before the peer has proven it receives our packets (0–100); each resends one block only" },
   { fields: ["maxWindowBytes"], meaning: "payload bytes in flight per session (512 B–1 GiB): `windowsize` is lowered in the OACK to fit, at least one block" },
   { fields: ["singlePortMaxWindowBytes", "singlePortMaxBlockSize"], meaning: "the same cap, and the largest `blksize`, in single-port mode, where every ACK can be forged blind ([docs/RELIABILITY.md](docs/RELIABILITY.md) §1)" },

@@ -85,7 +85,7 @@ import { ByteQueue } from './byte-queue.js';
 import { outcomeFor } from './outcome.js';
 import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
 import { SendWindow } from './send-window.js';
-import { RetransmitTimer } from './timers.js';
+import { FIRST_PACKET_SILENT_WAITS, RetransmitTimer } from './timers.js';
 import { dispatch, type TransitionRow } from './transitions.js';
 import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
 
@@ -327,13 +327,17 @@ export class ReadSession implements Session {
     }
     if (this.timer.deadline === undefined || now < this.timer.deadline) return;
     const { maxRetries } = this.cfg;
-    const limit = !this.window.peerAcked ? Math.min(maxRetries, this.cfg.firstPacketRetries)
+    const firstResends = Math.min(maxRetries, this.cfg.firstPacketRetries);
+    const limit = !this.window.peerAcked ? Math.min(maxRetries, firstResends + FIRST_PACKET_SILENT_WAITS)
       : !this.window.peerProven ? Math.min(maxRetries, this.cfg.unprovenRetries ?? maxRetries)
       : maxRetries;
+    const resendsSoFar = this.timer.timeouts;
     if (!this.timer.expire(now, limit)) {
       this.finish('failed', 'timeout');
       return;
     }
+    // Past the first packet's resend budget: listen on, send nothing (timers.ts).
+    if (!this.window.peerAcked && resendsSoFar >= firstResends) return;
     if (this.state === 'oack' && this.oackPacket) {
       this.send(this.oackPacket);
       this.counters.retransmits++;

@@ -8,6 +8,17 @@
  */
 import type { SessionTimingConfig } from './types.js';
 
+/**
+ * Before the peer has answered at all, a session resends its first packet only
+ * `firstPacketRetries` times (0 by default: a spoofed request must not buy repeats, issue 9),
+ * but it goes on *listening* for this many more timeouts, sending nothing: a client whose ACK
+ * of the OACK (or of DATA 1) was lost, or came late from a busy host, resends it on its own
+ * timer and still finds the session. Zero packets, so the reflection bound is unchanged; a
+ * spoofed request holds its session slot for two more (backed-off) timeouts, within every
+ * admission cap.
+ */
+export const FIRST_PACKET_SILENT_WAITS = 2;
+
 export class RetransmitTimer {
   private currentMs: number;
   private consecutive = 0;
@@ -24,6 +35,11 @@ export class RetransmitTimer {
 
   disarm(): void {
     this.deadline = undefined;
+  }
+
+  /** Timeouts in a row so far (before this one's expire). */
+  get timeouts(): number {
+    return this.consecutive;
   }
 
   /** The peer made progress: back to the initial timeout, count from zero. */

@@ -45,7 +45,7 @@
 import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
 import { encodeAck, encodeError, encodePacket, Opcode, type DataPacket, type OptionMap } from '../protocol/packet.js';
 import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
-import { RetransmitTimer } from './timers.js';
+import { FIRST_PACKET_SILENT_WAITS, RetransmitTimer } from './timers.js';
 import { dispatch, type TransitionRow } from './transitions.js';
 import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
 
@@ -294,11 +294,15 @@ export class WriteSession implements Session {
       this.finish('done');
       return;
     }
-    const limit = this.expected > 1 ? this.cfg.maxRetries : Math.min(this.cfg.maxRetries, this.cfg.firstPacketRetries);
+    const firstResends = Math.min(this.cfg.maxRetries, this.cfg.firstPacketRetries);
+    const limit = this.expected > 1 ? this.cfg.maxRetries : Math.min(this.cfg.maxRetries, firstResends + FIRST_PACKET_SILENT_WAITS);
+    const resendsSoFar = this.timer.timeouts;
     if (!this.timer.expire(now, limit)) {
       this.finish('failed', { type: 'failed', outcome: 'timeout' });
       return;
     }
+    // Past the first packet's resend budget: listen on, send nothing (timers.ts).
+    if (this.expected === 1 && resendsSoFar >= firstResends) return;
     // Nothing arrived for a whole timeout: tell the sender where we are.
     this.sinceAck = 0;
     this.reply(encodeAck((this.expected - 1) & 0xffff), this.expected === 1 ? this.lastReply : undefined);

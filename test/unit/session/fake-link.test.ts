@@ -63,8 +63,9 @@ describe('fake link', () => {
     const pair = new ReadPair({ file: testFile(10), link: { drop: (d) => d.dir === 'toServer' } });
     const result = pair.run();
     expect(result.outcome).toBe('timeout');
-    // 1 + firstPacketRetries (3) sends, one timeout apart, then one more timeout to give up.
+    // 1 + firstPacketRetries (3) sends, one timeout apart, then FIRST_PACKET_SILENT_WAITS (2)
+    // timeouts listening without sending, then one more timeout to give up.
     expect(pair.link.sent('toClient').map((t) => t.sentAt)).toEqual([0, 1000, 2000, 3000]);
-    expect(result.now).toBe(4000);
+    expect(result.now).toBe(6000);
   });
 });

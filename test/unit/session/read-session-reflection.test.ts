@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { decodePacket, encodeAck, Opcode, type Packet } from '../../../gateway/src/protocol/packet.js';
 import { ReadSession, type ReadSessionConfig } from '../../../gateway/src/session/read-session.js';
 import { datagramBytes } from '../../../gateway/src/session/types.js';
+import { FIRST_PACKET_SILENT_WAITS } from '../../../gateway/src/session/timers.js';
 import { drain, ReadPair, testFile, TIMING } from '../../helpers/fake-link.js';
 
 const ACK_BYTES = 4;
@@ -237,10 +238,28 @@ describe('read session: a spoofer that cannot see our packets', () => {
     s.handle({ type: 'repeatRequest' }, 100);
     s.handle({ type: 'repeatRequest' }, 200);
     expect(drain(s).packets.map((p) => p.op)).toEqual([Opcode.Oack, Opcode.Oack]);
-    s.handle({ type: 'timeout' }, TIMING.timeoutMs);
-    const { packets, events } = drain(s);
-    expect(packets).toEqual([]);
-    expect(events).toEqual([expect.objectContaining({ type: 'failed', outcome: 'timeout' })]);
+    // Our own timer resends nothing; the session listens on for FIRST_PACKET_SILENT_WAITS more
+    // timeouts (a late or resent ACK still finds it), sending nothing, then gives up.
+    let now = 0;
+    for (let wait = 0; wait <= FIRST_PACKET_SILENT_WAITS; wait++) {
+      now += 1_000_000;
+      s.handle({ type: 'timeout' }, now);
+      const { packets, events } = drain(s);
+      expect(packets).toEqual([]);
+      if (wait < FIRST_PACKET_SILENT_WAITS) expect(events).toEqual([]);
+      else expect(events).toEqual([expect.objectContaining({ type: 'failed', outcome: 'timeout' })]);
+    }
+  });
+
+  it('read session: an ACK of the OACK that comes after our first timeout still starts the transfer (no resend was sent)', () => {
+    const s = new ReadSession({ ...TIMING, blockSize: 512, windowSize: 1, oack: { tsize: '1000' }, firstPacketRetries: 0 }, 0);
+    expect(drain(s).packets.map((p) => p.op)).toEqual([Opcode.Oack]);
+    s.handle({ type: 'timeout' }, 1_000_000);
+    expect(drain(s)).toMatchObject({ packets: [], events: [] });
+    s.handle({ type: 'packet', packet: { op: Opcode.Ack, block: 0 } }, 1_000_100);
+    s.handle({ type: 'data', chunk: new Uint8Array(1000) }, 1_000_100);
+    s.handle({ type: 'end' }, 1_000_100);
+    expect(drain(s).packets.map((p) => p.op)).toEqual([Opcode.Data]);
   });
 
   it('read session: a repeated request after an ACK is ignored', () => {
