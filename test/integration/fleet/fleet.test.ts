@@ -32,6 +32,8 @@ interface Gw {
   host: string;
   id: string;
   run: CliRun;
+  /** Its log lines (JSON), for the message of a failure. */
+  lines: string[];
 }
 
 async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<number> {
@@ -96,10 +98,18 @@ describe.each(['single', 'cluster'] as RedisTopologyKind[])('a fleet of three ga
   async function startGateway(host: string, id: string): Promise<Gw> {
     const run = spawnCli(['serve', '-c', gatewayConfig(id), '--host', host], { cwd: work, env: ENV, timeoutMs: 600_000 });
     let out = '';
-    run.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    await until(`${id} listening`, async () => out.includes('"event":"listening"') || run.child.exitCode !== null, 30_000);
-    if (run.child.exitCode !== null) throw new Error(`${id} exited: ${out}`);
-    return { host, id, run };
+    const lines: string[] = [];
+    run.child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const at = out.lastIndexOf('\n');
+      if (at < 0) return;
+      lines.push(...out.slice(0, at).split('\n'));
+      out = out.slice(at + 1);
+      if (lines.length > 20_000) lines.splice(0, lines.length - 20_000);
+    });
+    await until(`${id} listening`, async () => lines.some((l) => l.includes('"event":"listening"')) || run.child.exitCode !== null, 30_000);
+    if (run.child.exitCode !== null) throw new Error(`${id} exited: ${lines.join('\n')}`);
+    return { host, id, run, lines };
   }
 
   async function stop(g: Gw, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -211,7 +221,9 @@ describe.each(['single', 'cluster'] as RedisTopologyKind[])('a fleet of three ga
         try {
           seen.push({ host, path, marker: await answer(host, path, big) });
         } catch (e) {
-          failures.push(`${path}: ${(e as Error).message}`);
+          // What the gateway said about this path, if anything: a failure names its cause.
+          const said = gateways.find((g) => g.host === host)?.lines.filter((l) => l.includes(path)).slice(-3) ?? [];
+          failures.push(`${path} from ${host}: ${(e as Error).message}; its log: ${said.join(' | ') || '(nothing)'}`);
         }
       }
     };
