@@ -26,6 +26,13 @@ export interface TestCluster {
   cli(...args: (string | Buffer | number)[]): Promise<RespReply>;
   /** SIGKILLs master `index` (no replica takes over: its slots stay down). */
   killNode(index: number): Promise<void>;
+  /** Stops every node: the whole cluster is down (an outage). */
+  stopAll(): Promise<void>;
+  /**
+   * Starts every node again on its ports with its nodes.conf, so the cluster comes back with
+   * the same slot map (and, like the single test server, with no data); waits for cluster_state:ok.
+   */
+  startAll(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -38,17 +45,17 @@ export async function startRedisCluster(opts: { masters?: number; startTimeoutMs
   const startTimeoutMs = opts.startTimeoutMs ?? 30_000;
   return withProcessGroup('tftpfn-cluster-', async ({ dir, procs, stop }) => {
     const ports: number[] = [];
+    const nodeArgs: string[][] = [];
     for (let i = 0; i < masters; i++) {
       const port = await freePort();
       const busPort = await freePort();
       ports.push(port);
-      procs.push(
-        await spawnRedisProcess(port, [
-          '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000',
-          '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--dbfilename', `d-${port}.rdb`, '--loglevel', 'warning',
-        ]),
-      );
+      nodeArgs.push([
+        '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
+        '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000',
+        '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--dbfilename', `d-${port}.rdb`, '--loglevel', 'warning',
+      ]);
+      procs.push(await spawnRedisProcess(port, nodeArgs[i]));
     }
     await runCli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], startTimeoutMs);
     for (const port of ports) {
@@ -91,6 +98,19 @@ export async function startRedisCluster(opts: { masters?: number; startTimeoutMs
         return replies[0];
       },
       killNode: (index) => procs[index].kill(),
+      async stopAll() {
+        await Promise.all(procs.map((p) => p.kill()));
+      },
+      async startAll() {
+        for (let i = 0; i < ports.length; i++) procs[i] = await spawnRedisProcess(ports[i], nodeArgs[i]);
+        for (const port of ports) {
+          await waitUntil(
+            async () => /cluster_state:ok/.test(replyText(await respCommand(port, ['CLUSTER', 'INFO'], 1000))),
+            startTimeoutMs,
+            `cluster node ${port} to report cluster_state:ok after a restart`,
+          );
+        }
+      },
       cleanup: stop,
     };
   });

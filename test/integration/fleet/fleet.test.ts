@@ -16,6 +16,7 @@ import type { SessionRecord } from '../../../gateway/src/index.js';
 import { REPO, runCli, spawnCli, type CliRun } from '../../helpers/cli.js';
 import { freePort } from '../../helpers/free-port.js';
 import type { RespReply, TestRedis } from '../../helpers/redis-server.js';
+import type { TestCluster } from '../../helpers/redis-cluster.js';
 import { startTopology, type RedisTopologyKind, type TestTopology } from '../../helpers/redis-topology.js';
 import { startS3rver, type TestS3rver } from '../../helpers/s3rver.js';
 
@@ -265,15 +266,19 @@ describe.each(['single', 'cluster'] as RedisTopologyKind[])('a fleet of three ga
     expect(await answer(HOSTS[1], 'after-restart')).toBe(current);
   });
 
-  test.runIf(kind === 'single')('a gateway started while Redis is down serves its cached versions, then catches up when Redis returns', async () => {
+  test('a gateway started while Redis is down serves its cached versions, then catches up when Redis returns', async () => {
     const current = await answer(HOSTS[0], 'before-outage');
-    const server = redis.server as TestRedis;
+    // The whole of Redis goes: the single server, or every node of the Cluster.
+    const outage =
+      kind === 'single'
+        ? { stop: () => (redis.server as TestRedis).stop(), start: () => (redis.server as TestRedis).start() }
+        : { stop: () => (redis.server as TestCluster).stopAll(), start: () => (redis.server as TestCluster).startAll() };
     await stop(gateways[2], 'SIGKILL');
-    await server.stop();
+    await outage.stop();
     gateways[2] = await startGateway(HOSTS[2], gateways[2].id);
     expect(await answer(HOSTS[2], 'during-outage')).toBe(current);
-    await server.start();
-    // The test server keeps no data over a restart: the deploy after it is what there is to catch up to.
+    await outage.start();
+    // The test servers keep no data over a restart: the deploy after it is what there is to catch up to.
     await deploy('v6');
     await until('the restarted gateway catches up', async () => (await answer(HOSTS[2], 'after-outage')) === 'v6', 15_000);
   });
