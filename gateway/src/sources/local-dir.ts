@@ -149,6 +149,34 @@ class FileReader implements ByteReader {
  * name exists: of two concurrent uploads of one new name, exactly one wins and the other gets
  * ERROR 6, where rename() would have let the second replace the first.
  */
+/**
+ * Links (or renames) the temp file to `name` inside the folder that holds it, named by a
+ * descriptor of that folder: the folder is opened by path, then proven to be the one holding
+ * our temp file (same inode) and inside the root; after the link it is checked once more (it may
+ * have been moved out meanwhile, taking the new name with it: then the name is removed through
+ * the same descriptor and the upload refused). The temp name is removed through it too.
+ */
+async function commitThroughFolder(root: string, temp: FileHandle, tempNow: string, name: string, allowOverwrite: boolean): Promise<void> {
+  const dir = await open(dirname(tempNow), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    const via = `/proc/self/fd/${dir.fd}`;
+    const tempName = basename(tempNow);
+    const [ours, there, dirPath] = await Promise.all([temp.stat(), lstat(`${via}/${tempName}`).catch(() => undefined), descriptorPath(dir)]);
+    if (!there || there.ino !== ours.ino || there.dev !== ours.dev || !dirPath || !inside(root, dirPath)) throw new OutsideRootError(dirPath ?? tempNow);
+    if (allowOverwrite) await rename(`${via}/${tempName}`, `${via}/${name}`);
+    else await link(`${via}/${tempName}`, `${via}/${name}`);
+    const dirAfter = await descriptorPath(dir);
+    if (!dirAfter || !inside(root, dirAfter)) {
+      await unlink(`${via}/${name}`).catch(() => {});
+      if (!allowOverwrite) await unlink(`${via}/${tempName}`).catch(() => {});
+      throw new OutsideRootError(dirAfter ?? dirPath);
+    }
+    if (!allowOverwrite) await unlink(`${via}/${tempName}`).catch(() => {});
+  } finally {
+    await dir.close().catch(() => {});
+  }
+}
+
 export class LocalDirSink {
   private readonly root: string;
 
@@ -197,6 +225,11 @@ export class LocalDirSink {
           // Where the temp file is now (a directory on its path may have been swapped since).
           const tempNow = (await descriptorPath(temp.fh)) ?? temp.realPath;
           if (!tempNow || !inside(root, tempNow)) throw new OutsideRootError(tempNow);
+          if (FD_PATHS) {
+            await commitThroughFolder(root, temp.fh, tempNow, name, allowOverwrite);
+            await temp.fh.close();
+            return;
+          }
           const final = join(dirname(tempNow), name);
           if (allowOverwrite) await rename(tempNow, final);
           else await link(tempNow, final);
