@@ -32,6 +32,7 @@ import type { S3StoreOptions } from './s3-store-options.js';
 export type { S3StoreOptions } from './s3-store-options.js';
 export { classifyS3Error } from './s3-errors.js';
 import { classifyS3Error, type SdkErrorShape } from './s3-errors.js';
+import { regionFromChain } from './s3-region.js';
 
 
 /**
@@ -91,7 +92,7 @@ export class S3ObjectStore implements WritableObjectStore {
     const agent = { keepAlive: true, maxSockets: opts.maxSockets ?? 256 };
     const config: S3ClientConfig = {
       endpoint: opts.endpoint,
-      region: opts.region ?? defaultRegion,
+      region: opts.region ?? (() => regionFromChain(loadS3Sdk().S3Client)),
       forcePathStyle: opts.forcePathStyle,
       credentials: opts.credentials,
       maxAttempts: 1,
@@ -293,22 +294,3 @@ export class S3ObjectStore implements WritableObjectStore {
   }
 }
 
-/**
- * The region from the SDK's own chain (AWS_REGION, the shared config file's profile), else
- * 'us-east-1': an S3-compatible server rarely cares, and a missing region must not fail every
- * request. Resolved once per process.
- */
-let regionPromise: Promise<string> | undefined;
-function defaultRegion(): Promise<string> {
-  regionPromise ??= (async () => {
-    const probe = new (loadS3Sdk().S3Client)({});
-    try {
-      return await probe.config.region();
-    } catch {
-      return 'us-east-1';
-    } finally {
-      probe.destroy();
-    }
-  })();
-  return regionPromise;
-}

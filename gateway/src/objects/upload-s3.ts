@@ -13,6 +13,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../config/defaults.js';
 import { ObjectStoreError, type ObjectRef } from './object-store.js';
 import { classifyS3Error } from './s3-errors.js';
+import { regionFromChain } from './s3-region.js';
 import type { S3StoreOptions } from './s3-store-options.js';
 import type { PendingUpload, UploadedPart, UploadStore, WriteOptions } from './upload-store.js';
 
@@ -21,21 +22,6 @@ export const UPLOAD_CALL_TIMEOUT_MS = 60_000;
 
 type Sdk = typeof import('@aws-sdk/client-s3');
 
-let chainRegion: Promise<string> | undefined;
-/** The region the SDK's default chain names, else 'us-east-1'; resolved once per process. */
-function regionFromChain(sdk: Sdk): Promise<string> {
-  chainRegion ??= (async () => {
-    const probe = new sdk.S3Client({});
-    try {
-      return await probe.config.region();
-    } catch {
-      return 'us-east-1';
-    } finally {
-      probe.destroy();
-    }
-  })();
-  return chainRegion;
-}
 
 export class S3UploadStore implements UploadStore {
   readonly kind = 's3';
@@ -180,7 +166,7 @@ export class S3UploadStore implements UploadStore {
       const client = new sdk.S3Client({
         endpoint: this.opts.endpoint,
         // As the read client: the SDK's own chain (AWS_REGION, the profile), else us-east-1.
-        region: this.opts.region ?? (() => regionFromChain(sdk)),
+        region: this.opts.region ?? (() => regionFromChain(sdk.S3Client)),
         forcePathStyle: this.opts.forcePathStyle,
         credentials: this.opts.credentials,
         maxAttempts: 1,
