@@ -106,34 +106,24 @@ type LiveState = 'oack' | 'sending';
 type State = LiveState | 'done' | 'failed';
 
 export class ReadSession implements Session {
+  /** The rows both live states share: only an ACK means something else before the OACK's ACK. */
+  private static readonly COMMON: Omit<TransitionRow<ReadSession>, 'packet:ack'> = {
+    'packet:error': (s, i) => s.onPeerError(i.packet.code, i.packet.message),
+    'packet:data': 'ignored',
+    'packet:other': 'ignored',
+    timeout: (s, _i, now) => s.onTimeout(now),
+    data: (s, i, now) => s.onData(i.chunk, now),
+    end: (s, _i, now) => s.onEnd(now),
+    sourceError: (s, i) => s.fail(outcomeFor(i.error), i.error.tftpCode, i.error.message),
+    repeatRequest: (s) => s.onRepeatRequest(),
+    committed: 'ignored',
+    written: 'ignored',
+  };
+
   /** State x input -> handler: every transition of a read session, in one place. */
   private static readonly TRANSITIONS: Readonly<Record<LiveState, TransitionRow<ReadSession>>> = {
-    oack: {
-      'packet:ack': (s, i, now) => s.onOackAck(i.packet.block, now),
-      'packet:error': (s, i) => s.onPeerError(i.packet.code, i.packet.message),
-      'packet:data': 'ignored',
-      'packet:other': 'ignored',
-      timeout: (s, _i, now) => s.onTimeout(now),
-      data: (s, i, now) => s.onData(i.chunk, now),
-      end: (s, _i, now) => s.onEnd(now),
-      sourceError: (s, i) => s.fail(outcomeFor(i.error), i.error.tftpCode, i.error.message),
-      repeatRequest: (s) => s.onRepeatRequest(),
-      committed: 'ignored',
-      written: 'ignored',
-    },
-    sending: {
-      'packet:ack': (s, i, now) => s.onAck(i.packet.block, now),
-      'packet:error': (s, i) => s.onPeerError(i.packet.code, i.packet.message),
-      'packet:data': 'ignored',
-      'packet:other': 'ignored',
-      timeout: (s, _i, now) => s.onTimeout(now),
-      data: (s, i, now) => s.onData(i.chunk, now),
-      end: (s, _i, now) => s.onEnd(now),
-      sourceError: (s, i) => s.fail(outcomeFor(i.error), i.error.tftpCode, i.error.message),
-      repeatRequest: (s) => s.onRepeatRequest(),
-      committed: 'ignored',
-      written: 'ignored',
-    },
+    oack: { ...ReadSession.COMMON, 'packet:ack': (s, i, now) => s.onOackAck(i.packet.block, now) },
+    sending: { ...ReadSession.COMMON, 'packet:ack': (s, i, now) => s.onAck(i.packet.block, now) },
   };
 
   private state: State;
