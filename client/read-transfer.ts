@@ -28,7 +28,6 @@ import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
 import { decodePacket, encodeAck, encodePacket, Opcode, type OptionMap } from '../gateway/src/protocol/packet.js';
 import { DEFAULT_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
 import { remoteError, TransferTimeoutError } from './errors.js';
-import { checkOack } from './oack-check.js';
 import { buildRequestOptions } from './request-options.js';
 import { TransferCore } from './transfer-core.js';
 import type { MachineOptions, TransferMachine, TransferStats } from './types.js';
@@ -40,16 +39,13 @@ export interface ReadTransferOptions extends MachineOptions {
 }
 
 export class ReadTransfer extends TransferCore implements TransferMachine {
-  blockSize = DEFAULT_BLOCK_SIZE;
-  windowSize = 1;
   bytes = 0;
   /** In-order blocks received; also the last block number we may ACK (mod 65536). */
   received = 0;
-  oack: OptionMap | null = null;
   tsize: number | undefined;
 
   protected readonly request: Uint8Array;
-  private readonly requested: OptionMap;
+  protected readonly requested: OptionMap;
   private readonly onData: ((chunk: Uint8Array) => void) | undefined;
   private readonly holdMs: number;
   /** In-order blocks since our last ACK; a full window triggers the next one. */
@@ -181,16 +177,9 @@ export class ReadTransfer extends TransferCore implements TransferMachine {
           this.abortWith(ErrorCode.OptionRefused, new TftpError(ErrorCode.OptionRefused, 'OACK to a request without options'));
           return;
         }
-        try {
-          const accepted = checkOack(this.requested, packet.options);
-          this.blockSize = accepted.blockSize;
-          this.windowSize = accepted.windowSize;
-          this.tsize = accepted.tsize;
-        } catch (e) {
-          this.abortWith(ErrorCode.OptionRefused, e as TftpError);
-          return;
-        }
-        this.oack = packet.options;
+        const accepted = this.acceptOack(packet.options);
+        if (!accepted) return;
+        this.tsize = accepted.tsize;
         this.phase = 'transferring';
         this.timeoutsInRow = 0;
         this.ack(nowMs); // RFC 2347: ACK 0 confirms the OACK

@@ -7,8 +7,10 @@
  * arrives later from another address or port is answered with ERROR 5 and otherwise ignored; the
  * transfer goes on.
  */
-import { ErrorCode } from '../gateway/src/protocol/error-codes.js';
-import { encodeError } from '../gateway/src/protocol/packet.js';
+import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
+import { encodeError, type OptionMap } from '../gateway/src/protocol/packet.js';
+import { DEFAULT_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
+import { checkOack, type AcceptedOack } from './oack-check.js';
 import type { Transmit, TransferEvent } from './types.js';
 
 export type Phase = 'idle' | 'requesting' | 'holding' | 'transferring' | 'done' | 'failed';
@@ -18,6 +20,10 @@ export abstract class TransferCore {
   protected deadlineMs: number | undefined;
   /** Timeouts in a row without progress; reset by every step forward. */
   protected timeoutsInRow = 0;
+  /** What negotiation settled (RFC 2347/2348/7440): the defaults until an OACK says otherwise. */
+  blockSize = DEFAULT_BLOCK_SIZE;
+  windowSize = 1;
+  oack: OptionMap | null = null;
   retransmits = 0;
   /** Datagrams from strangers or that did not parse, answered or dropped. */
   strayDatagrams = 0;
@@ -35,6 +41,27 @@ export abstract class TransferCore {
 
   /** The RRQ or WRQ, encoded once by the subclass; sent at start and again on a timeout. */
   protected abstract readonly request: Uint8Array;
+  /** The options the request asked for: what an OACK is checked against. */
+  protected abstract readonly requested: OptionMap;
+
+  /**
+   * Takes the server's OACK: checks it against what we asked (oack-check.ts) and adopts the
+   * block and window size. An OACK we cannot accept aborts the transfer with ERROR 8 and gives
+   * undefined.
+   */
+  protected acceptOack(options: OptionMap): AcceptedOack | undefined {
+    let accepted: AcceptedOack;
+    try {
+      accepted = checkOack(this.requested, options);
+    } catch (e) {
+      this.abortWith(ErrorCode.OptionRefused, e as TftpError);
+      return undefined;
+    }
+    this.blockSize = accepted.blockSize;
+    this.windowSize = accepted.windowSize;
+    this.oack = options;
+    return accepted;
+  }
 
   /** Sends the request to the server's well-known port and arms the first timeout. */
   start(nowMs: number): void {

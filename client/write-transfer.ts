@@ -19,9 +19,7 @@
  */
 import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
 import { decodePacket, encodeData, encodePacket, Opcode, type OptionMap } from '../gateway/src/protocol/packet.js';
-import { DEFAULT_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
 import { remoteError, TransferTimeoutError } from './errors.js';
-import { checkOack } from './oack-check.js';
 import { buildRequestOptions } from './request-options.js';
 import { TransferCore } from './transfer-core.js';
 import type { MachineOptions, TransferMachine, TransferStats } from './types.js';
@@ -32,16 +30,13 @@ export interface WriteTransferOptions extends MachineOptions {
 }
 
 export class WriteTransfer extends TransferCore implements TransferMachine {
-  blockSize = DEFAULT_BLOCK_SIZE;
-  windowSize = 1;
-  oack: OptionMap | null = null;
   /** Blocks the server has ACKed. */
   acked = 0;
   /** Highest block sent so far. */
   private sent = 0;
   private totalBlocks = 0;
   protected readonly request: Uint8Array;
-  private readonly requested: OptionMap;
+  protected readonly requested: OptionMap;
 
   constructor(private readonly opts: WriteTransferOptions) {
     super(opts.serverAddress, opts.serverPort, opts.timeoutMs, opts.retries);
@@ -77,15 +72,7 @@ export class WriteTransfer extends TransferCore implements TransferMachine {
       this.fail(remoteError(packet.code, packet.message));
     } else if (packet.op === Opcode.Oack) {
       if (this.phase !== 'requesting') return; // a repeat; our first DATA answers it
-      try {
-        const accepted = checkOack(this.requested, packet.options);
-        this.blockSize = accepted.blockSize;
-        this.windowSize = accepted.windowSize;
-      } catch (e) {
-        this.abortWith(ErrorCode.OptionRefused, e as TftpError);
-        return;
-      }
-      this.oack = packet.options;
+      if (!this.acceptOack(packet.options)) return;
       this.begin(nowMs);
     } else {
       this.abortWith(ErrorCode.IllegalOperation, new TftpError(ErrorCode.IllegalOperation, `unexpected opcode ${packet.op} during a write`));
