@@ -59,15 +59,8 @@ export function fnRequest(path: string, options: Record<string, string> = {}): F
   };
 }
 
-/** Polls until `check` is true or `ms` pass; returns whether it became true. */
-export async function eventually(check: () => boolean, ms = 5000, stepMs = 20): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return check();
-}
+/** Polls until `check` is true or `ms` pass (test/helpers/scratch.ts, one copy for every test). */
+export { eventually } from './scratch.js';
 
 let requestSeq = 0;
 /** A gateway-side read request for `path`, as a handler receives it. */

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlaneError, MAX_VERSIONS, type ControlPlane, type PublishInput, type VersionRecord } from '../../../gateway/src/control/control-plane.js';
+import { eventually } from '../../helpers/scratch.js';
 
 export interface ContractHarness {
   /** A new instance on the harness's shared store. */
@@ -58,15 +59,6 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
   return e;
 }
 
-/** Polls `check` every 20 ms until true; false after `ms`. */
-async function eventually(check: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 export function controlPlaneContract(label: string, open: () => Promise<ContractHarness>): void {
   describe(`control plane contract: ${label}`, () => {
