@@ -6,41 +6,27 @@
  * SDK's invoke harness), and `npx tftpfn dev` serves it: hello.txt fetched over TFTP. The
  * manifest it writes is one `deploy` accepts (control/manifest.ts), and it never overwrites.
  */
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import type { SpawnSyncReturns } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { get } from '../../client/index.js';
 import { readManifest } from '../../gateway/src/control/manifest.js';
-import { BIN, REPO } from '../helpers/cli.js';
+import { BIN } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
+import { packCheckout, runClean, startNpx } from '../helpers/packed-checkout.js';
 
 const INSTALL_TIMEOUT_MS = 240_000;
 let work: string;
 let project: string;
 let initRun: SpawnSyncReturns<string>;
 
-/** The environment without the npm_* variables an enclosing `npm test` sets. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
-  return env;
-}
-
-function run(cmd: string, args: string[], cwd: string, timeoutMs: number): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { cwd, env: cleanEnv(), encoding: 'utf8', timeout: timeoutMs });
-}
+const run = runClean;
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'tftpfn-init-'));
-  const src = join(work, 'checkout');
-  const skip = new Set(['node_modules', '.git', 'dist', '.tmp', 'test', 'dist-functions', 'deploy']);
-  cpSync(REPO, src, { recursive: true, filter: (p) => !skip.has(p.slice(REPO.length + 1)) });
-  symlinkSync(join(REPO, 'node_modules'), join(src, 'node_modules'), 'dir');
-  const pack = run('npm', ['pack', '--json', '--pack-destination', work], src, 120_000);
-  if (pack.status !== 0) throw new Error(`npm pack failed (${pack.status}): ${pack.stderr}`);
-  const tarball = join(work, (JSON.parse(pack.stdout) as { filename: string }[])[0].filename);
+  const { tarball } = packCheckout(work);
 
   project = join(work, 'My Function');
   initRun = run(process.execPath, [BIN, 'init', project, '--tftpfn', `file:${tarball}`], work, 30_000);
@@ -79,24 +65,14 @@ test('init: the project passes its own test (npm test: vitest through the SDK in
 
 test('init: npx tftpfn dev serves the project; hello.txt over TFTP', async () => {
   const port = await freePort('udp');
-  const child = spawn('npx', ['--no', 'tftpfn', 'dev', 'src/index.ts', '--name', 'my-function', '--port', String(port)], { cwd: project, env: cleanEnv(), detached: true });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const dev = await startNpx(['tftpfn', 'dev', 'src/index.ts', '--name', 'my-function', '--port', String(port)], project, 'for changes (Ctrl-C stops)');
   try {
-    const deadline = Date.now() + 30_000;
-    while (!out.includes('for changes (Ctrl-C stops)') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-    expect(out, out).toContain(`my-function (local-`);
+    expect(dev.output(), dev.output()).toContain(`my-function (local-`);
     const { data } = await get({ host: '127.0.0.1', port, path: 'hello.txt', timeoutMs: 2000, retries: 3 });
     expect(data!.toString()).toBe('hello from my-function, 127.0.0.1\n');
   } finally {
-    // npx does not pass SIGTERM on: signal the process group, as a terminal's Ctrl-C does.
-    process.kill(-child.pid!, 'SIGTERM');
+    await dev.stop();
   }
-  const bound = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(bound);
 });
 
 test('init: a name npm would refuse is refused with the fix', () => {

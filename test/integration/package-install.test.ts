@@ -6,13 +6,14 @@
  * the types the package's exports name. Dependencies come from the npm cache when they are there
  * (`--prefer-offline`), else from the registry.
  */
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { get } from '../../client/index.js';
 import { REPO } from '../helpers/cli.js';
+import { cleanEnv, packCheckout, runClean, startNpx } from '../helpers/packed-checkout.js';
 import { freePort } from '../helpers/free-port.js';
 
 const INSTALL_TIMEOUT_MS = 240_000;
@@ -24,29 +25,17 @@ let app: string;
 let packRun: SpawnSyncReturns<string>;
 let installRun: SpawnSyncReturns<string>;
 
-/** The environment without the npm_* variables an enclosing `npm test` sets (its prefix, its lifecycle). */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
-  return env;
-}
-
 function npm(args: string[], cwd: string, timeoutMs: number): SpawnSyncReturns<string> {
-  return spawnSync('npm', args, { cwd, env: cleanEnv(), encoding: 'utf8', timeout: timeoutMs });
+  return runClean('npm', args, cwd, timeoutMs);
 }
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'tftpfn-pkg-'));
   // A checkout as a user would have it after `git clone`: no dist/, no build.
-  const src = join(work, 'checkout');
-  const skip = new Set(['node_modules', '.git', 'dist', '.tmp', 'test', 'dist-functions', 'deploy']);
-  cpSync(REPO, src, { recursive: true, filter: (p) => !skip.has(p.slice(REPO.length + 1)) });
-  symlinkSync(join(REPO, 'node_modules'), join(src, 'node_modules'), 'dir');
-  packRun = npm(['pack', '--json', '--pack-destination', work], src, 120_000);
-  if (packRun.status !== 0) throw new Error(`npm pack failed (${packRun.status}): ${packRun.stderr}`);
-  const [info] = JSON.parse(packRun.stdout) as { filename: string; files: { path: string }[] }[];
-  tarball = join(work, info.filename);
-  tarballFiles = info.files.map((f) => f.path);
+  const packed = packCheckout(work);
+  packRun = packed.packRun;
+  tarball = packed.tarball;
+  tarballFiles = [...packed.files];
 
   app = join(work, 'app');
   mkdirSync(app);
@@ -74,29 +63,15 @@ test('package: installed from the tarball into an empty project, npx tftpfn serv
   const body = Buffer.from('served from an installed tarball\n'.repeat(100));
   writeFileSync(join(root, 'boot.txt'), body);
   const port = await freePort('udp');
-  const child = spawn('npx', ['--no', 'tftpfn', 'serve', '--root', root, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0'], { cwd: app, env: cleanEnv(), detached: true });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-  // 'close': the gateway holds the same stdout and stderr, so they close when it has exited too.
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const gw = await startNpx(['tftpfn', 'serve', '--root', root, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0'], app, '"event":"listening"');
   try {
-    // Wait (bounded) for the start-up line that says it listens.
-    const deadline = Date.now() + 30_000;
-    while (!out.includes('"event":"listening"') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-    expect(out, out).toContain('"event":"listening"');
+    expect(gw.output(), gw.output()).toContain('"event":"listening"');
     const { data } = await get({ host: '127.0.0.1', port, path: 'boot.txt', blksize: 1468 });
     expect(data).toEqual(body);
   } finally {
-    // npx does not pass SIGTERM on to the command it runs: signal the whole process group, as
-    // a terminal's Ctrl-C or a service manager does.
-    process.kill(-child.pid!, 'SIGTERM');
+    await gw.stop();
   }
-  // Bounded: a gateway still running 15 s later is killed and the test fails.
-  const bound = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(bound);
-  expect(out).toContain('"event":"stopped"');
+  expect(gw.output()).toContain('"event":"stopped"');
 });
 
 test('package: a script in that project imports tftpfn/sdk and tftpfn/client by name, and tftpfn invoke runs a function written against the SDK', async () => {
