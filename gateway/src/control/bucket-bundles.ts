@@ -51,17 +51,18 @@ export class BucketBundles {
     return this.bucket.close();
   }
 
-  /** Uploads unless the bucket already has the object with this size (content-addressed: same key, same bytes). */
+  /**
+   * Uploads unless the bucket already has the object with this size (content-addressed: same key,
+   * same bytes). The HEAD only saves an upload: when it fails for any reason (not found, a 5xx
+   * while another deployer writes the same key, no s3:GetObject permission) the PUT decides, and
+   * its error is the one reported.
+   */
   private async upload(key: string, bytes: Uint8Array, onProgress?: (sentBytes: number, totalBytes: number) => void): Promise<void> {
     const ref = { bucket: this.bucketName, key };
-    try {
-      const info = await this.bucket.head(ref);
-      if (info !== 'not-modified' && info.size === bytes.length) {
-        onProgress?.(bytes.length, bytes.length);
-        return;
-      }
-    } catch (e) {
-      if (!(e instanceof ObjectStoreError && e.kind === 'not-found')) throw this.bucketError(e, key);
+    const info = await this.bucket.head(ref).catch(() => undefined);
+    if (info !== undefined && info !== 'not-modified' && info.size === bytes.length) {
+      onProgress?.(bytes.length, bytes.length);
+      return;
     }
     try {
       await this.bucket.put(ref, bytes, onProgress);
