@@ -30,12 +30,28 @@ export interface UploadCounters {
 /** Every registry in this process, for the totals /metrics reports (upload counters are per process). */
 const registries = new Set<UploadRegistry>();
 
+const zeroCounters = (): UploadCounters => ({ started: 0, committed: 0, aborted: 0, bytesCommitted: 0, refusedPerClient: 0, swept: 0, abortFailures: 0, active: 0 });
+const addInto = (t: UploadCounters, c: UploadCounters): void => {
+  for (const k of Object.keys(t) as (keyof UploadCounters)[]) t[k] += c[k];
+};
+
 /** Upload counters summed over every store this process uploads to; undefined before the first upload store is used. */
 export function uploadTotals(): UploadCounters | undefined {
   if (registries.size === 0) return undefined;
-  const t: UploadCounters = { started: 0, committed: 0, aborted: 0, bytesCommitted: 0, refusedPerClient: 0, swept: 0, abortFailures: 0, active: 0 };
-  for (const r of registries) for (const k of Object.keys(t) as (keyof UploadCounters)[]) t[k] += r.counters[k];
+  const t = zeroCounters();
+  for (const r of registries) addInto(t, r.counters);
   return t;
+}
+
+/**
+ * The same counters by store kind (`s3`, `folder`: the `store` label on /metrics); registries
+ * of one kind (two gateways in one process) are summed. Undefined before the first upload store is used.
+ */
+export function uploadTotalsByStore(): Record<string, UploadCounters> | undefined {
+  if (registries.size === 0) return undefined;
+  const byStore: Record<string, UploadCounters> = {};
+  for (const r of registries) addInto((byStore[r.store.kind] ??= zeroCounters()), r.counters);
+  return byStore;
 }
 
 export interface SweepOptions {
@@ -45,7 +61,7 @@ export interface SweepOptions {
 }
 
 export class UploadRegistry {
-  readonly counters: UploadCounters = { started: 0, committed: 0, aborted: 0, bytesCommitted: 0, refusedPerClient: 0, swept: 0, abortFailures: 0, active: 0 };
+  readonly counters: UploadCounters = zeroCounters();
   private readonly perClient = new Map<string, number>();
   private readonly prefixes = new Set<string>();
   private timer: NodeJS.Timeout | undefined;

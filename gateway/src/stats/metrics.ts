@@ -20,6 +20,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServerStats } from './server-stats.js';
+import type { UploadCounters } from '../objects/upload-registry.js';
 import type { FailureKind } from '../runtime/function-failure.js';
 import type { ReloadEvent } from '../runtime/function-runtime.js';
 import type { SessionRecord } from './session-record.js';
@@ -64,7 +65,7 @@ export class GatewayMetrics {
   private readonly bytesSent: Counter;
   private readonly bytesReceived: Counter;
   private readonly retransmits: Counter;
-  private readonly sessionDuration: Histogram<'outcome'>;
+  private readonly sessionDuration: Histogram<'outcome' | 'kind'>;
   private readonly functionSessions: Counter<'function' | 'version' | 'outcome'>;
   private readonly reloads: Counter<'function' | 'result'>;
   private readonly invocations: Histogram<'function' | 'outcome'>;
@@ -89,8 +90,8 @@ export class GatewayMetrics {
     this.retransmits = new Counter({ name: name('retransmits_total'), help: 'Packets sent again after a timeout, by finished sessions.', registers });
     this.sessionDuration = new Histogram({
       name: name('session_duration_seconds'),
-      help: 'Duration of finished sessions, from the request to the last packet, by outcome.',
-      labelNames: ['outcome'],
+      help: 'Duration of finished sessions, from the request to the last packet, by outcome and kind (read/write).',
+      labelNames: ['outcome', 'kind'],
       buckets: SESSION_DURATION_BUCKETS_SECONDS,
       registers,
     });
@@ -329,31 +330,51 @@ export class GatewayMetrics {
       },
     });
     counterFrom('upstream_errors_total', 'Failed requests to the object store (after retries).', (s) => s.objects?.upstreamErrors);
-    // Uploads through functions (issue 15, docs/UPLOADS.md); process-wide totals.
+    // Uploads through functions (issue 15, docs/UPLOADS.md): the upload registries' counters
+    // (objects/upload-registry.ts), process-wide, by store kind (s3, folder).
+    const uploadCounter = (metric: string, help: string, read: (u: UploadCounters) => number) =>
+      new Counter({
+        name: name(metric),
+        help,
+        labelNames: ['store'],
+        registers,
+        collect() {
+          const byStore = stats()?.uploadsByStore;
+          if (!byStore) return;
+          this.reset();
+          for (const [store, u] of Object.entries(byStore)) this.inc({ store }, read(u));
+        },
+      });
+    uploadCounter('uploads_started_total', 'Uploads into a bucket that started (a slot was taken and the store opened), by store.', (u) => u.started);
     new Counter({
       name: name('uploads_total'),
-      help: 'Uploads into a bucket that ended: committed (stored) or aborted (nothing left).',
-      labelNames: ['outcome'],
+      help: 'Uploads into a bucket that ended, by store and outcome: committed (stored) or aborted (nothing left).',
+      labelNames: ['store', 'outcome'],
       registers,
       collect() {
-        const u = stats()?.uploads;
-        if (!u) return;
+        const byStore = stats()?.uploadsByStore;
+        if (!byStore) return;
         this.reset();
-        this.inc({ outcome: 'committed' }, u.committed);
-        this.inc({ outcome: 'aborted' }, u.aborted);
+        for (const [store, u] of Object.entries(byStore)) {
+          this.inc({ store, outcome: 'committed' }, u.committed);
+          this.inc({ store, outcome: 'aborted' }, u.aborted);
+        }
       },
     });
-    counterFrom('upload_bytes_total', 'Bytes of uploads committed into a bucket.', (s) => s.uploads?.bytesCommitted);
-    counterFrom('upload_refused_per_client_total', 'Uploads refused because the client already had maxUploadsPerClient open.', (s) => s.uploads?.refusedPerClient);
-    counterFrom('upload_abort_failures_total', 'AbortMultipartUpload calls that failed (retried by the sweep).', (s) => s.uploads?.abortFailures);
-    counterFrom('upload_swept_total', 'Unfinished multipart uploads the sweep aborted.', (s) => s.uploads?.swept);
+    uploadCounter('upload_bytes_total', 'Bytes of uploads committed into a bucket, by store.', (u) => u.bytesCommitted);
+    uploadCounter('upload_refused_per_client_total', 'Uploads refused (ERROR 0 "server busy") because the client already had maxUploadsPerClient open through that function, by store.', (u) => u.refusedPerClient);
+    uploadCounter('upload_abort_failures_total', 'AbortMultipartUpload calls that failed (retried by the sweep), by store.', (u) => u.abortFailures);
+    uploadCounter('upload_swept_total', 'Unfinished uploads the sweep removed (multipart uploads aborted, temporary files deleted), by store.', (u) => u.swept);
     new Gauge({
       name: name('uploads_active'),
-      help: 'Uploads into a bucket in progress.',
+      help: 'Uploads into a bucket in progress, by store.',
+      labelNames: ['store'],
       registers,
       collect() {
-        const u = stats()?.uploads;
-        if (u) this.set(u.active);
+        const byStore = stats()?.uploadsByStore;
+        if (!byStore) return;
+        this.reset();
+        for (const [store, u] of Object.entries(byStore)) this.set({ store }, u.active);
       },
     });
     counterFrom('upstream_not_modified_total', 'Revalidations the object store answered with "not modified".', (s) => s.objects?.notModified);
@@ -423,7 +444,7 @@ export class GatewayMetrics {
     if (r.kind === 'read') this.bytesSent.inc(r.bytes);
     else this.bytesReceived.inc(r.bytes);
     if (r.retransmits > 0) this.retransmits.inc(r.retransmits);
-    this.sessionDuration.observe({ outcome: r.outcome }, r.durationMs / 1000);
+    this.sessionDuration.observe({ outcome: r.outcome, kind: r.kind }, r.durationMs / 1000);
     if (r.function !== undefined) this.functionSessions.inc({ function: r.function, version: label(r.version), outcome: r.outcome });
   }
 

@@ -9,7 +9,7 @@
 import type { KvStats } from '../cache/kv.js';
 import type { FunctionStatus } from '../runtime/function-runtime.js';
 import type { ObjectSourceStats } from '../objects/object-source.js';
-import { uploadTotals, type UploadCounters } from '../objects/upload-registry.js';
+import { uploadTotals, uploadTotalsByStore, type UploadCounters } from '../objects/upload-registry.js';
 import type { ServerCounters } from './counters.js';
 import type { RedisStatsSinkStats } from './redis-sink.js';
 
@@ -26,6 +26,8 @@ export interface ServerStats {
   readonly statsSink: RedisStatsSinkStats | undefined;
   /** Uploads through functions (issue 15), for the whole process; absent until one was taken. */
   readonly uploads?: UploadCounters;
+  /** The same by store kind (`s3`, `folder`), for the `store` label on /metrics. */
+  readonly uploadsByStore?: Readonly<Record<string, UploadCounters>>;
 }
 
 /** The parts a snapshot is read from; every part but the counters is optional. */
@@ -50,6 +52,12 @@ export function serverStatsSnapshot(parts: ServerStatsParts, at: Date = new Date
     objects: objects && { ...objects.stats, store: objects.store.kind, memoryHeldBytes: objects.memoryHeld },
     kv: kv && { ...kv.stats, kind: kv.kind, available: kv.available },
     statsSink: statsSink && { ...statsSink.stats },
-    ...(uploadTotals() ? { uploads: uploadTotals() } : {}),
+    ...uploadParts(),
   };
+}
+
+function uploadParts(): Pick<ServerStats, 'uploads' | 'uploadsByStore'> {
+  const uploads = uploadTotals();
+  const uploadsByStore = uploadTotalsByStore();
+  return uploads && uploadsByStore ? { uploads, uploadsByStore } : {};
 }

@@ -274,27 +274,3 @@ describe('local upload store', () => {
     await expect(UploadWriter.open(new LocalUploadStore(dir), { bucket: 'backups', key: '../x' }, base)).rejects.toMatchObject({ kind: 'denied' });
   });
 });
-
-describe('upload metrics', () => {
-  test('metrics: /metrics reports uploads by outcome, committed bytes, refusals, failed aborts, swept and active', async () => {
-    const { GatewayMetrics } = await import('../../../gateway/src/stats/metrics.js');
-    const { newServerCounters } = await import('../../../gateway/src/stats/counters.js');
-    const { parsePromText, samples } = await import('../../helpers/prom-text.js');
-    const uploads = { started: 5, committed: 3, aborted: 1, bytesCommitted: 12345, refusedPerClient: 2, swept: 4, abortFailures: 1, active: 1 };
-    const s = { at: new Date(0).toISOString(), counters: newServerCounters(), functions: [], objects: undefined, kv: undefined, statsSink: undefined, uploads };
-    const m = new GatewayMetrics({ defaultMetrics: false, gateway: 'gw-a', stats: () => s });
-    try {
-      const p = parsePromText(await m.metrics());
-      const one = (name: string, match: Record<string, string> = {}) => samples(p, name, match)[0]?.value;
-      expect(one('tftpfn_uploads_total', { outcome: 'committed' })).toBe(3);
-      expect(one('tftpfn_uploads_total', { outcome: 'aborted' })).toBe(1);
-      expect(one('tftpfn_upload_bytes_total')).toBe(12345);
-      expect(one('tftpfn_upload_refused_per_client_total')).toBe(2);
-      expect(one('tftpfn_upload_abort_failures_total')).toBe(1);
-      expect(one('tftpfn_upload_swept_total')).toBe(4);
-      expect(one('tftpfn_uploads_active')).toBe(1);
-    } finally {
-      m.close();
-    }
-  });
-});

@@ -40,12 +40,12 @@ describe('GatewayMetrics', () => {
     expect(sumOf(p, 'tftpfn_bytes_sent_total')).toBe(1024);
     expect(sumOf(p, 'tftpfn_bytes_received_total')).toBe(300);
     expect(sumOf(p, 'tftpfn_retransmits_total')).toBe(2);
-    expect(samples(p, 'tftpfn_session_duration_seconds_count', { outcome: 'ok' })[0].value).toBe(3);
-    expect(samples(p, 'tftpfn_session_duration_seconds_sum', { outcome: 'ok' })[0].value).toBeCloseTo(2.007, 6);
+    expect(sumOf(p, 'tftpfn_session_duration_seconds_count', { outcome: 'ok' })).toBe(3);
+    expect(sumOf(p, 'tftpfn_session_duration_seconds_sum', { outcome: 'ok' })).toBeCloseTo(2.007, 6);
     // 4 ms lands in the 5 ms bucket, 2 s only from 2.5 s on.
-    expect(samples(p, 'tftpfn_session_duration_seconds_bucket', { outcome: 'ok', le: '0.005' })[0].value).toBe(2);
-    expect(samples(p, 'tftpfn_session_duration_seconds_bucket', { outcome: 'ok', le: '1' })[0].value).toBe(2);
-    expect(samples(p, 'tftpfn_session_duration_seconds_bucket', { outcome: 'ok', le: '2.5' })[0].value).toBe(3);
+    expect(sumOf(p, 'tftpfn_session_duration_seconds_bucket', { outcome: 'ok', le: '0.005' })).toBe(2);
+    expect(sumOf(p, 'tftpfn_session_duration_seconds_bucket', { outcome: 'ok', le: '1' })).toBe(2);
+    expect(sumOf(p, 'tftpfn_session_duration_seconds_bucket', { outcome: 'ok', le: '2.5' })).toBe(3);
     expect(samples(p, 'tftpfn_function_sessions_total')).toEqual([
       { name: 'tftpfn_function_sessions_total', labels: { function: 'grub', version: 'v2', outcome: 'not-found', gateway: 'gw-a' }, value: 1 },
     ]);

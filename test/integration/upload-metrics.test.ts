@@ -1,0 +1,174 @@
+/**
+ * Upload metrics on a real gateway's /metrics (issue 15, docs/METRICS.md "Uploads"): curl -T
+ * uploads through a function into s3rver and into the local bucket folder (a successful one, a
+ * declared tsize above the function's limit, a client killed mid-upload), then /metrics scraped
+ * over HTTP, parsed strictly, and the counters compared with what happened, as exact deltas.
+ *
+ * Both gateways run in this test's process, and upload counters are per process (like the send
+ * path): each /metrics shows both stores, told apart by the `store` label, which is what the
+ * deltas are taken on. s3rver 3.7.1 answers AbortMultipartUpload with 405, so an abort there
+ * fails and is counted in tftpfn_upload_abort_failures_total (the sweep would retry it).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notFound, s3Put, type Handler } from '../../sdk/index.js';
+import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { seededBytes } from '../helpers/seeded.js';
+import { parsePromText, sumOf, type MetricFamily } from '../helpers/prom-text.js';
+import { killAllClients, runClient } from '../interop/run-client.js';
+
+const SEED = 1516;
+const MiB = 1024 * 1024;
+let s3: TestS3rver;
+let s3gw: TestGateway;
+let folderGw: TestGateway;
+let work: string;
+let buckets: string;
+
+const upload: Handler = (request) => (request.kind === 'write' ? s3Put({ bucket: 'backups', key: `m/${request.path}` }) : notFound());
+
+// Short retransmission timeouts and progress interval: a killed client's session ends within
+// seconds (outcome timeout, or too-slow when its last ACK was held for the store: see below).
+const gatewayConfig = {
+  metricsPort: 0,
+  timeoutMs: 300,
+  retries: 3,
+  progressIntervalMs: 2000,
+  uploadPartBytes: 5 * MiB,
+  functions: { up: { writes: true, maxUploadBytes: 64 * MiB }, small: { writes: true, maxUploadBytes: 1000 } },
+  routes: [{ match: 'small/*', function: 'small' }],
+  defaultRoute: { function: 'up' },
+};
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'tftpfn-upmetrics-'));
+  buckets = join(work, 'buckets');
+  mkdirSync(join(buckets, 'backups'), { recursive: true });
+  s3 = await startS3rver();
+  await s3.createBucket('backups');
+  s3gw = await startTestGateway({ functions: { up: upload, small: upload }, config: { ...s3.gatewayConfig, ...gatewayConfig } });
+  folderGw = await startTestGateway({ functions: { up: upload, small: upload }, config: { objectStore: 'local', bucketsDir: buckets, ...gatewayConfig } });
+}, 60_000);
+
+afterAll(async () => {
+  killAllClients();
+  await s3gw?.stop();
+  await folderGw?.stop();
+  await s3?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function scrape(gw: TestGateway): Promise<Map<string, MetricFamily>> {
+  const res = await fetch(`http://127.0.0.1:${gw.metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  expect(res.status).toBe(200);
+  return parsePromText(await res.text());
+}
+
+/** The figures this test follows, for one store. */
+function figures(p: Map<string, MetricFamily>, store: string) {
+  return {
+    started: sumOf(p, 'tftpfn_uploads_started_total', { store }),
+    committed: sumOf(p, 'tftpfn_uploads_total', { store, outcome: 'committed' }),
+    aborted: sumOf(p, 'tftpfn_uploads_total', { store, outcome: 'aborted' }),
+    bytes: sumOf(p, 'tftpfn_upload_bytes_total', { store }),
+    refusedPerClient: sumOf(p, 'tftpfn_upload_refused_per_client_total', { store }),
+    abortFailures: sumOf(p, 'tftpfn_upload_abort_failures_total', { store }),
+    active: sumOf(p, 'tftpfn_uploads_active', { store }),
+    writesOk: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'ok', source: store }),
+    writesTooLarge: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'disk-full', function: 'small' }),
+    writesEnded: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'timeout', source: store }) + sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'too-slow', source: store }),
+    bytesReceived: sumOf(p, 'tftpfn_bytes_received_total'),
+    writeDurations: sumOf(p, 'tftpfn_session_duration_seconds_count', { kind: 'write' }),
+  };
+}
+type Figures = ReturnType<typeof figures>;
+
+function delta(after: Figures, before: Figures): Figures {
+  const d = { ...after };
+  for (const k of Object.keys(d) as (keyof Figures)[]) d[k] = after[k] - before[k];
+  return d;
+}
+
+const NONE: Figures = { started: 0, committed: 0, aborted: 0, bytes: 0, refusedPerClient: 0, abortFailures: 0, active: 0, writesOk: 0, writesTooLarge: 0, writesEnded: 0, bytesReceived: 0, writeDurations: 0 };
+
+function localFile(name: string, bytes: Uint8Array): string {
+  const p = join(work, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+const curlPut = (gw: TestGateway, local: string, remote: string) =>
+  runClient('curl', ['-sS', '--tftp-blksize', '1468', '-T', local, `tftp://127.0.0.1:${gw.addresses[0]!.port}/${remote}`], { timeoutMs: 60_000 });
+
+async function until(what: string, check: () => boolean | Promise<boolean>, tries = 400, everyMs = 25): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
+
+for (const store of ['s3', 'folder'] as const) {
+  const gw = () => (store === 's3' ? s3gw : folderGw);
+  describe(`upload metrics, store ${store}`, () => {
+    it(`curl -T of a 6 MiB + 7 file: one upload started and committed with its bytes, one ok write session (kind="write", source="${store}"), nothing left active`, async () => {
+      const bytes = seededBytes(SEED, 6 * MiB + 7);
+      const before = figures(await scrape(gw()), store);
+      const run = await curlPut(gw(), localFile(`ok-${store}.bin`, bytes), `ok-${store}.bin`);
+      expect(run.code, run.stderr).toBe(0);
+      const rec = await gw().waitForRecord((r) => r.file === `ok-${store}.bin`);
+      expect(rec.outcome).toBe('ok');
+      const d = delta(figures(await scrape(gw()), store), before);
+      expect(d).toEqual({ ...NONE, started: 1, committed: 1, bytes: bytes.length, writesOk: 1, bytesReceived: bytes.length, writeDurations: 1 });
+    }, 90_000);
+
+    it('curl -T with a declared tsize above the function\'s maxUploadBytes: ERROR 3 before the store is touched; only the refused write session counts', async () => {
+      const before = figures(await scrape(gw()), store);
+      const run = await curlPut(gw(), localFile(`big-${store}.bin`, seededBytes(SEED + 1, 2000)), `small/big-${store}.bin`);
+      expect(run.code).not.toBe(0);
+      const rec = await gw().waitForRecord((r) => r.file === `small/big-${store}.bin`);
+      expect(rec.errorCode).toBe(3);
+      const d = delta(figures(await scrape(gw()), store), before);
+      expect(d).toEqual({ ...NONE, writesTooLarge: 1, writeDurations: 1 });
+    }, 30_000);
+
+    it('a curl -T killed mid-upload: the upload shows as active while it runs, then one aborted, nothing committed, the write session ended unfinished', async () => {
+      const before = figures(await scrape(gw()), store);
+      const remote = `killed-${store}.bin`;
+      const local = localFile(remote, seededBytes(SEED + 2, 40 * MiB));
+      const child = spawn('curl', ['-sS', '-T', local, `tftp://127.0.0.1:${gw().addresses[0]!.port}/${remote}`], { stdio: 'ignore' });
+      try {
+        // Past the first 5 MiB part: a multipart upload exists in S3, a temporary file in the folder.
+        if (store === 's3') {
+          await until('the first part reached s3rver', async () => (await s3.requests()).some((r) => r.method === 'PUT' && r.path.includes(remote) && r.path.includes('partNumber=')));
+        } else {
+          const dir = join(buckets, 'backups', 'm');
+          await until('the temporary file exists', () => existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(`${remote}.tftpfn-upload-`)));
+        }
+        const during = delta(figures(await scrape(gw()), store), before);
+        expect(during.active).toBe(1);
+        expect(during.started).toBe(1);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      const rec = await gw().waitForRecord((r) => r.file === remote, 20_000);
+      // timeout: the retransmitted ACKs ran out; too-slow: the ACK was held (more than 1 MiB not
+      // yet written to the store) when the client died, so no retransmission timer ran and the
+      // progress rule ended it (write-session.ts).
+      console.log(`killed ${store}: outcome ${rec.outcome} after ${rec.durationMs} ms, ${rec.bytes} bytes`);
+      expect(['timeout', 'too-slow']).toContain(rec.outcome);
+      // The abort follows the session's end (parts in flight are awaited first): bounded wait.
+      let d = NONE;
+      await until('the upload was counted aborted', async () => {
+        d = delta(figures(await scrape(gw()), store), before);
+        return d.aborted === 1;
+      });
+      expect(d).toEqual({ ...NONE, started: 1, aborted: 1, abortFailures: store === 's3' ? 1 : 0, writesEnded: 1, bytesReceived: rec.bytes, writeDurations: 1 });
+      expect(rec.bytes).toBeGreaterThanOrEqual(5 * MiB);
+    }, 90_000);
+  });
+}
