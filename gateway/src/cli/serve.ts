@@ -1,7 +1,10 @@
 /**
  * `tftpfn serve`: runs the gateway. With no config file it serves --root on --host/--port;
  * a JSON config file, TFTPFN_* environment variables and flags cover the rest (flags win).
- * `--processes N` runs N gateway processes sharing the listening socket (cluster module).
+ * `--processes N` runs N gateway processes (cluster module). Where dgram has reusePort (Node
+ * 22.12+ on Linux) each binds its own listening socket with SO_REUSEPORT, so the kernel sends
+ * each client to one process; on Node 20 they share the primary's socket (transport/bind.ts
+ * listenSharing), and single-port mode is refused there (config/checks.ts).
  */
 import cluster from 'node:cluster';
 import { Command, Option } from 'commander';
@@ -9,6 +12,7 @@ import { ConfigError, deriveConfig, loadConfig } from '../config/load.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { startGateway } from '../index.js';
+import { listenSharing, reserveListenPort } from '../transport/bind.js';
 import { createLogger } from '../logging.js';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').filter(Boolean)];
@@ -38,7 +42,7 @@ export function serveCommand(): Command {
     .option('--allow-overwrite', 'let uploads replace existing files')
     .option('--log-level <level>', `fatal, error, warn, info, debug, trace or silent (default ${DEFAULTS.logLevel})`)
     .option('--shutdown-grace-ms <n>', `on SIGTERM, how long sessions in flight may take to finish (default ${DEFAULTS.shutdownGraceMs})`)
-    .addOption(new Option('--processes <n>', `gateway processes sharing the listening socket (default ${DEFAULTS.processes})`))
+    .addOption(new Option('--processes <n>', `gateway processes on the listening port: each with its own SO_REUSEPORT socket on Node 22.12+, sharing one on Node 20 (default ${DEFAULTS.processes})`))
     .action(async (opts: Record<string, unknown>) => {
       const { config: configFile, host, ...rest } = opts;
       let config: GatewayConfig;
@@ -67,14 +71,17 @@ export function serveCommand(): Command {
 
 /**
  * With --processes N, process k (0-based) serves metrics on metricsPort + k and names itself
- * GATEWAYID-k: N processes cannot share one HTTP port, and each has its own counters.
+ * GATEWAYID-k: N processes cannot share one HTTP port, and each has its own counters. With
+ * SO_REUSEPORT and port 0 every process binds the port the primary picked.
  */
 function perProcess(config: GatewayConfig): GatewayConfig {
   const slot = Number(process.env.TFTPFN_PROCESS_SLOT);
   if (!cluster.isWorker || !Number.isInteger(slot)) return config;
+  const port = Number(process.env.TFTPFN_PROCESS_PORT);
   return deriveConfig(config, {
     metricsPort: config.metricsPort === undefined || config.metricsPort === 0 ? config.metricsPort : config.metricsPort + slot,
     gatewayId: config.gatewayId === undefined ? undefined : `${config.gatewayId}-${slot}`,
+    port: Number.isInteger(port) && port > 0 ? port : config.port,
   });
 }
 
@@ -124,6 +131,7 @@ async function runGateway(base: GatewayConfig): Promise<void> {
       timeoutMs: config.timeoutMs,
       retries: config.retries,
       sendPath: running.gateway.sendPath,
+      listenSharing: listenSharing(config.processes),
       writes: config.writeRoot ? 'enabled' : 'disabled',
       functions: running.functions?.status().map((f) => `${f.name}@${f.version ?? 'unavailable'}`),
       gatewayId: running.gateway.id,
@@ -137,12 +145,30 @@ async function runGateway(base: GatewayConfig): Promise<void> {
   );
 }
 
-function runPrimary(config: GatewayConfig): void {
+async function runPrimary(config: GatewayConfig): Promise<void> {
   const log = createLogger(config.logLevel, { role: 'primary' });
+  const sharing = listenSharing(config.processes);
+  const env: Record<string, string> = {};
+  if (sharing === 'reusePort') {
+    // Nothing may hold the port already (SO_REUSEPORT would let us join another server's port),
+    // and with port 0 every process must bind the same one.
+    try {
+      env.TFTPFN_PROCESS_PORT = String(await reserveListenPort(config.hosts, config.port));
+    } catch (e) {
+      console.error(`tftpfn serve: ${(e as Error).message}`);
+      process.exit(1);
+    }
+  }
+  log.info(
+    { event: 'processes', processes: config.processes, listenSharing: sharing, singlePort: config.singlePort },
+    sharing === 'reusePort'
+      ? `${config.processes} gateway processes, each with its own listening socket (SO_REUSEPORT: the kernel sends each client to one process)`
+      : `${config.processes} gateway processes sharing the primary's listening socket (Node ${process.versions.node} has no dgram reusePort; Node 22.12+ gives each process its own)`,
+  );
   let stopping = false;
   // Each process keeps a slot number across restarts: it picks its metrics port and gateway id.
   const slots = new Map<number, number>();
-  const fork = (slot: number) => slots.set(cluster.fork({ TFTPFN_PROCESS_SLOT: String(slot) }).id, slot);
+  const fork = (slot: number) => slots.set(cluster.fork({ ...env, TFTPFN_PROCESS_SLOT: String(slot) }).id, slot);
   for (let i = 0; i < config.processes; i++) fork(i);
   cluster.on('exit', (worker, code, signal) => {
     const slot = slots.get(worker.id) ?? 0;

@@ -11,6 +11,7 @@
  */
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { parseCidr } from '../transport/cidr.js';
+import { reusePortAvailable } from '../transport/bind.js';
 import { parseRouteTable, RouteConfigError } from '../routing/routes.js';
 import { ConfigError } from './config-error.js';
 
@@ -72,13 +73,20 @@ export function controlPlaneKind(c: ControlPlaneChoice): 'folder' | 'redis' | un
   return undefined;
 }
 
-/** Fields that must agree with each other; the route table; function names. In the order reported. */
-export function crossFieldIssues(c: CrossFieldInput): ConfigIssue[] {
+/**
+ * Fields that must agree with each other; the route table; function names. In the order reported.
+ * `runtime.reusePort`: whether this Node has dgram reusePort (transport/bind.ts), which decides
+ * whether single-port mode can run in several processes.
+ */
+export function crossFieldIssues(c: CrossFieldInput, runtime: { reusePort: boolean } = { reusePort: reusePortAvailable() }): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  if (c.singlePort && c.processes > 1) {
+  // Single-port: a session's ACKs arrive on the listening port and must reach the process that
+  // owns the session. SO_REUSEPORT (Node 22.12+) sends each client to one process; Node 20's
+  // cluster shares one socket, from which any process may read any datagram.
+  if (c.singlePort && c.processes > 1 && !runtime.reusePort) {
     issues.push({
       path: ['processes'],
-      message: 'single-port mode needs every packet of a session in one process: use processes=1 with singlePort, or turn singlePort off',
+      message: `single-port mode with several processes needs SO_REUSEPORT (dgram reusePort, Node 22.12+ on Linux), which Node ${process.versions.node} on ${process.platform} lacks: every packet of a session must reach one process. Run Node 22.12+ (or 24), use processes=1 with singlePort, or turn singlePort off`,
     });
   }
   if (c.routes.length > 0 || c.defaultRoute) issues.push(...routeIssues(c.routes, c.defaultRoute));

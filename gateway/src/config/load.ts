@@ -153,10 +153,10 @@ export function parseConfig(raw: Record<string, unknown> | GatewayConfig, origin
 
 /**
  * A parsed config with a few fields replaced by values the caller derived from it (serve's
- * per-process metrics port and gateway id): frozen and marked parsed like the original, so
- * it is not parsed again either.
+ * per-process metrics port and gateway id, and the listening port its primary picked for
+ * port 0): frozen and marked parsed like the original, so it is not parsed again either.
  */
-export function deriveConfig(config: GatewayConfig, patch: Partial<Pick<GatewayConfig, 'metricsPort' | 'gatewayId'>>): GatewayConfig {
+export function deriveConfig(config: GatewayConfig, patch: Partial<Pick<GatewayConfig, 'metricsPort' | 'gatewayId' | 'port'>>): GatewayConfig {
   const derived = deepFreeze({ ...config, ...patch });
   parsedConfigs.add(derived);
   return derived;
@@ -220,6 +220,8 @@ function quotedScalars(parsed: Record<string, unknown>, file: string): string[] 
 const OTHER_ENV = [
   'TFTPFN_CONFIG',
   'TFTPFN_PROCESS_SLOT',
+  // serve --processes with SO_REUSEPORT: the port the primary picked (cli/serve.ts).
+  'TFTPFN_PROCESS_PORT',
   // tftpfn deploy's author name (control/control-plane.ts).
   'TFTPFN_DEPLOY_AUTHOR',
   // The boot lab (test/boot/lab/tools.ts) and the storm test's size.

@@ -65,6 +65,72 @@ export interface BindOptions {
   /** false: share with cluster siblings (the listening socket); true: this process only. */
   exclusive: boolean;
   bufferBytes: number;
+  /** SO_REUSEPORT: sibling processes bind the same port, each its own socket (see listenSharing). */
+  reusePort?: boolean;
+}
+
+/**
+ * Whether dgram has `reusePort` (SO_REUSEPORT): Node 22.12+ / 23.1+, on the platforms whose
+ * kernel spreads datagrams over the sockets of a group (Linux 3.9+, FreeBSD 12+, DragonFly).
+ * Node 20 ignores the option silently, so the version is the test, not a bind.
+ */
+export function reusePortAvailable(nodeVersion: string = process.versions.node, platform: string = process.platform): boolean {
+  if (platform !== 'linux' && platform !== 'freebsd' && platform !== 'dragonfly') return false;
+  const [major, minor] = nodeVersion.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/**
+ * How N gateway processes (serve --processes) share the listening port:
+ * - 'reusePort': each process binds its own socket with SO_REUSEPORT; the kernel hashes a
+ *   client's address and port to one socket, so every datagram of a client reaches the same
+ *   process (what single-port mode needs: the ACKs of a session go where the session is).
+ * - 'clusterShared': Node 20. The cluster primary owns one socket and every process reads
+ *   from it, so any datagram may reach any process (single-port mode is refused there).
+ * - 'single': one process.
+ */
+export type ListenSharing = 'reusePort' | 'clusterShared' | 'single';
+
+export function listenSharing(processes: number, reusePort: boolean = reusePortAvailable()): ListenSharing {
+  if (processes <= 1) return 'single';
+  return reusePort ? 'reusePort' : 'clusterShared';
+}
+
+/** A listening bind failure as one line naming the address, the port and the fix. */
+export function listenError(address: string, port: number, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  const hint =
+    code === 'EACCES' ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; use e.g. --port 6969'
+    : code === 'EADDRINUSE' ? 'another server is listening there; stop it or pick another --port'
+    : code === 'EADDRNOTAVAIL' ? 'that address is not on this machine; see `ip addr`'
+    : 'check --host and --port';
+  return new Error(`cannot listen on ${address} port ${port}: ${(e as Error).message} (${hint})`);
+}
+
+/**
+ * Before N processes bind with SO_REUSEPORT, the primary binds the port plainly on every
+ * address and lets go: SO_REUSEPORT would let the processes join a port another server (or
+ * another tftpfn of this user) already holds and take part of its traffic, and with port 0 the
+ * processes must all follow one port. Returns the port (port 0: the one the kernel picked).
+ */
+export async function reserveListenPort(hosts: readonly string[], port: number): Promise<number> {
+  const addrs = expandHosts(hosts);
+  if (addrs.length === 0) throw new Error('no local address matches the configured hosts');
+  const held: dgram.Socket[] = [];
+  try {
+    for (const a of addrs) {
+      try {
+        const socket = await bindUdp({ address: a.address, family: a.family, port, exclusive: true, bufferBytes: 0 });
+        held.push(socket);
+        if (port === 0) port = socket.address().port;
+      } catch (e) {
+        throw listenError(a.address, port, e);
+      }
+    }
+    return port;
+  } finally {
+    for (const s of held) s.close();
+  }
 }
 
 export function bindUdp(opts: BindOptions): Promise<dgram.Socket> {
@@ -73,7 +139,9 @@ export function bindUdp(opts: BindOptions): Promise<dgram.Socket> {
       type: opts.family === 'IPv6' ? 'udp6' : 'udp4',
       ipv6Only: opts.family === 'IPv6',
       lookup: literalLookup,
-    });
+      // Not in Node 20's types; only set where reusePortAvailable() (Node 20 would ignore it).
+      ...(opts.reusePort ? { reusePort: true } : {}),
+    } as dgram.SocketOptions);
     const onError = (e: Error) => {
       socket.close();
       reject(e);

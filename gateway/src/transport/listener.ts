@@ -9,13 +9,14 @@
  * Nothing the network sends can throw out of here: a bug costs one datagram, is counted as an
  * internal error and logged, never the gateway.
  */
+import cluster from 'node:cluster';
 import type dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
 import { decodePacket, Opcode, type RequestPacket } from '../protocol/packet.js';
 import type { Endpoint } from './endpoint.js';
 import type { ServerCounters } from '../stats/counters.js';
-import { bindUdp, expandHosts, type ListenAddress } from './bind.js';
+import { bindUdp, expandHosts, listenError, listenSharing, type ListenAddress } from './bind.js';
 import { replyError, type StrangerReplies } from './stranger-replies.js';
 
 export interface ListeningSocket {
@@ -28,6 +29,12 @@ export interface ListenerConfig {
   port: number;
   socketBufferBytes: number;
   singlePort: boolean;
+  /**
+   * Gateway processes (serve --processes). In a cluster worker on Node 22.12+ (bind.ts
+   * listenSharing 'reusePort') this process binds its own socket with SO_REUSEPORT instead of
+   * sharing the cluster primary's.
+   */
+  processes?: number;
 }
 
 export interface Demux {
@@ -82,16 +89,13 @@ export class Listeners {
   }
 
   private async bind(a: ListenAddress, port: number): Promise<dgram.Socket> {
+    const reusePort = cluster.isWorker && listenSharing(this.config.processes ?? 1) === 'reusePort';
     try {
-      return await bindUdp({ address: a.address, family: a.family, port, exclusive: false, bufferBytes: this.config.socketBufferBytes });
+      // exclusive with SO_REUSEPORT: a cluster worker binds its own socket rather than asking the
+      // primary for a shared handle (which would hand every process the same socket again).
+      return await bindUdp({ address: a.address, family: a.family, port, exclusive: reusePort, reusePort, bufferBytes: this.config.socketBufferBytes });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const hint =
-        code === 'EACCES' ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; use e.g. --port 6969'
-        : code === 'EADDRINUSE' ? 'another server is listening there; stop it or pick another --port'
-        : code === 'EADDRNOTAVAIL' ? 'that address is not on this machine; see `ip addr`'
-        : 'check --host and --port';
-      throw new Error(`cannot listen on ${a.address} port ${port}: ${(e as Error).message} (${hint})`);
+      throw listenError(a.address, port, e);
     }
   }
 

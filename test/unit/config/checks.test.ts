@@ -10,9 +10,15 @@ const base = { singlePort: false, processes: 1, routes: [], functions: {} };
 describe('config checks', () => {
   it('config checks: fields that must agree are reported under the field to change, with the fix', () => {
     expect(crossFieldIssues(base)).toEqual([]);
-    const issues = crossFieldIssues({ ...base, singlePort: true, processes: 2, portRange: '50000-50010', s3AccessKeyId: 'AK', functions: { 'bad name': {} } });
+    // A Node without dgram reusePort (Node 20): single-port cannot be spread over processes.
+    const issues = crossFieldIssues({ ...base, singlePort: true, processes: 2, portRange: '50000-50010', s3AccessKeyId: 'AK', functions: { 'bad name': {} } }, { reusePort: false });
     expect(issues.map((i) => i.path.join('.'))).toEqual(['processes', 'functions.bad name', 's3SecretAccessKey', 'portRange']);
     expect(issues[0].message).toContain('use processes=1 with singlePort');
+    expect(issues[0].message).toContain('Node 22.12+');
+  });
+
+  it('config checks: single-port mode with several processes is accepted where dgram has reusePort (Node 22.12+)', () => {
+    expect(crossFieldIssues({ ...base, singlePort: true, processes: 2 }, { reusePort: true })).toEqual([]);
   });
 
   it('config checks: route table problems are named by routes.N.FIELD', () => {
