@@ -63,7 +63,7 @@ export const FIELD_DOCS: readonly FieldDoc[] = [
   { fields: ["sendPath"], meaning: "how DATA windows leave: `auto` sends runs of equal blocks as one UDP GSO `sendmsg` where Linux 4.18+ and the optional `koffi` package allow it (probed at start, falls back on any error), `gso` the same with a warning when unusable, `plain` one datagram per send ([docs/PERFORMANCE.md](docs/PERFORMANCE.md))" },
   { fields: ["logLevel"], meaning: "pino level" },
   { fields: ["shutdownGraceMs"], meaning: "on SIGTERM/SIGINT, how long transfers in flight may finish" },
-  { fields: ["processes"], meaning: "gateway processes sharing the listening socket" },
+  { fields: ["processes"], meaning: "gateway processes on the listening port: each with its own `SO_REUSEPORT` socket on Node 22.12+ (a client's datagrams all reach one process, so `singlePort` works), sharing the primary's on Node 20 (where `singlePort` needs 1)" },
   { extra: { field: "(V8 heap)", flag: "", env: "`NODE_OPTIONS`", default: "`--max-semi-space-size=2 --max-old-space-size=512`" }, meaning: "heap limits `tftpfn serve` starts with (it restarts itself with them on Node 22.15+/24; on Node 20 pass them to `node` yourself); heap flags you give win. They hold RSS under load near 90–100 MiB instead of 165–175 ([docs/PERFORMANCE.md](docs/PERFORMANCE.md) \"Memory\")" },
   { fields: ["functions"], meaning: "named functions and their limits (JSON only; [docs/FUNCTIONS.md](docs/FUNCTIONS.md))" },
   { fields: ["deployDir"], unset: {deployDir: "off" }, meaning: "deploy folder of function versions, hot-reloaded" },
