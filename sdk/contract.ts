@@ -55,9 +55,12 @@ export interface FunctionRequest {
    */
   readonly tsize?: number;
   /**
-   * For a write, in the `invoke` harness: the incoming bytes. The gateway does not stream an
-   * upload into a function: answer with s3Put() (the gateway stores the bytes itself), discard()
-   * or denied(); see docs/UPLOADS.md.
+   * For a write: the incoming bytes, an async iterable of chunks (readable once; netascii
+   * already translated back). Read it and answer accepted() to consume the upload yourself;
+   * or answer s3Put() / discard() without reading it and the gateway receives the bytes
+   * itself. The gateway sends chunks only as fast as the function reads them. When the upload
+   * ends early, the iterator throws an error with `code: 'TFTP_UPLOAD_ABORTED'` and `reason`
+   * ('client-abort', 'timeout', 'too-slow', 'too-large', 'shutdown'). See docs/UPLOADS.md.
    */
   readonly body?: AsyncIterable<Uint8Array>;
 }

@@ -4,6 +4,7 @@
  */
 export type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler, KvBinding, LogFn } from './contract.js';
 export {
+  accepted,
   bytes,
   denied,
   discard,
@@ -16,6 +17,7 @@ export {
   s3Put,
   stream,
   text,
+  type AcceptedResponse,
   type BytesResponse,
   type ErrorResponse,
   type FileResponse,
@@ -28,6 +30,7 @@ export {
 } from './response.js';
 export { macForms, parseMac, type MacForms } from './mac.js';
 export { streamChunks } from './stream-chunks.js';
+export { UploadAbortedError, type UploadAbortReason } from '../gateway/src/runtime/body-channel.js';
 export { invoke, type InvokeOptions, type InvokeRequest, type InvokeResult, type LogEntry } from './invoke.js';
 // setCacheBackend is the gateway's hook (worker and in-process hosts import it from cached.ts), not an author's API.
 export { cached, type Cacheable } from './cached.js';

@@ -5,7 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { normalizePath } from '../gateway/src/protocol/path.js';
-import { DeclaredSize, runHandler, type EnvBindings } from '../gateway/src/runtime/run-handler.js';
+import { DeclaredSize, runHandler, type EnvBindings, type HandlerRun } from '../gateway/src/runtime/run-handler.js';
+import { runWithLocalBody } from '../gateway/src/runtime/body-local.js';
+import type { BodyUpload } from '../gateway/src/runtime/body-upload.js';
 import type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler } from './contract.js';
 import { kvBinding } from './kv-binding.js';
 import { parseMac } from './mac.js';
@@ -32,8 +34,9 @@ export interface InvokeRequest {
   mac?: string;
   /**
    * For a write (`kind: 'write'`): the bytes the client uploads, handed to the handler as
-   * `request.body`; with s3Put() or discard() they are consumed as the gateway would and an
-   * s3Put's bytes are returned in `stored`.
+   * `request.body` at the pace it reads them (as the gateway does); with accepted() the result
+   * says how many it was handed (`received`); with s3Put() or discard() they are consumed as
+   * the gateway would and an s3Put's bytes are returned in `stored`.
    */
   body?: Uint8Array | string | AsyncIterable<Uint8Array>;
 }
@@ -51,6 +54,10 @@ export interface InvokeOptions {
   root?: string;
   /** Where s3Object() responses are read from, as the gateway's local stand-in does: DIR/BUCKET/KEY. Default ./buckets. */
   bucketsDir?: string;
+  /** For a write read by the handler: the route's maxUploadBytes; past it request.body throws ('too-large') and the result is ERROR 3. */
+  maxUploadBytes?: number;
+  /** For a write read by the handler: how long it may take to answer once the body has ended (default: no limit). */
+  timeoutMs?: number;
 }
 
 /**
@@ -95,6 +102,8 @@ export interface InvokeResult {
   thrown?: unknown;
   /** Lines logged through env.log (when the test did not pass its own logger). */
   logs: LogEntry[];
+  /** For a write whose handler read request.body: the bytes handed to it before it answered (or the upload ended). */
+  received?: number;
   /** For a write answered with s3Put(): where the gateway would store the upload, and its bytes. */
   stored?: { bucket: string; key: string; contentType: string | undefined; body: Buffer };
 }
@@ -163,7 +172,15 @@ export async function invoke(
   const internal = (thrown: unknown, fields: Partial<InvokeResult> = {}): InvokeResult =>
     result({ request: full, ...fields, errorCode: 0, errorMessage: 'internal error', thrown });
 
-  const ran = await runHandler(handler, full, bindings);
+  let ran: HandlerRun;
+  if (full.kind === 'write') {
+    // As the gateway does: the handler may read the body (credit-paced, through the gateway's
+    // own BodyInbox/BodyUpload) or answer without reading it (runtime/body-local.ts).
+    const { body: source, ...withoutBody } = full;
+    const started = await runWithLocalBody(withoutBody, (r) => runHandler(handler, r, bindings), { timeoutMs: opts.timeoutMs ?? MAX_TIMER_MS });
+    if (started.kind === 'body') return feedBody(started.upload, source, opts.maxUploadBytes, full, result);
+    ran = started.ran;
+  } else ran = await runHandler(handler, full, bindings);
   if (!ran.ok) return internal(ran.thrown);
   const r = ran.result;
   const base = { request: full, response: ran.response };
@@ -172,12 +189,13 @@ export async function invoke(
     case 'error':
       return result({ ...base, errorCode: r.code, errorMessage: r.message });
     case 'put':
-    case 'discard': {
-      if (full.kind !== 'write') return internal(new Error(`a read request cannot be answered with ${r.kind === 'put' ? 's3Put()' : 'discard()'}`), base);
+    case 'discard':
+    case 'accepted': {
+      if (full.kind !== 'write') return internal(new Error(`a read request cannot be answered with ${r.kind === 'put' ? 's3Put()' : `${r.kind}()`}`), base);
       // The gateway would receive the bytes now; what the handler already read is gone, as on the wire.
       const chunks: Uint8Array[] = [];
       if (full.body) for await (const chunk of full.body) chunks.push(chunk);
-      if (r.kind === 'discard') return result(base);
+      if (r.kind !== 'put') return result(base);
       return result({ ...base, stored: { bucket: r.bucket, key: r.key, contentType: r.contentType, body: Buffer.concat(chunks) } });
     }
     case 'bytes': {
@@ -231,6 +249,42 @@ export async function invoke(
       return result({ ...base, body, size: body.length, tsize: r.size });
     }
   }
+}
+
+/** setTimeout's largest delay: the harness sets no time limit unless asked to. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Feeds a write's bytes to a handler that is reading request.body, as the gateway's write
+ * session does (handlers/body-writer.ts): chunk by chunk as credit allows, past
+ * `maxUploadBytes` an abort ('too-large') and ERROR 3, then the end and the handler's answer.
+ */
+async function feedBody(
+  upload: BodyUpload,
+  source: AsyncIterable<Uint8Array> | undefined,
+  maxUploadBytes: number | undefined,
+  full: FunctionRequest,
+  result: (fields: Partial<InvokeResult>) => InvokeResult,
+): Promise<InvokeResult> {
+  let received = 0;
+  try {
+    for await (const chunk of source ?? []) {
+      if (maxUploadBytes !== undefined && received + chunk.byteLength > maxUploadBytes) {
+        upload.abort('too-large');
+        return result({ request: full, received, errorCode: 3, errorMessage: 'upload too large' });
+      }
+      received += chunk.byteLength;
+      await upload.write(chunk);
+    }
+    await upload.finish();
+  } catch (e) {
+    // The handler answered an error (its code and text go on the wire) or failed (ERROR 0;
+    // `thrown` is the failure: the kind, and the message and stack of what it threw).
+    const failed = (e as { cause?: { kind?: string } }).cause?.kind !== undefined;
+    const code = (e as { tftpCode?: number }).tftpCode ?? 0;
+    return result({ request: full, received, errorCode: (failed ? 0 : code) as TftpErrorCode, errorMessage: failed ? 'internal error' : (e as Error).message, thrown: failed ? (e as { cause?: unknown }).cause : undefined, ...(failed ? {} : { response: { kind: 'error', code: code as TftpErrorCode, message: (e as Error).message } }) });
+  }
+  return result({ request: full, received, response: { kind: 'accepted' } });
 }
 
 /** A write's body (once iterable) and declared tsize (octet mode only, as the gateway does). */

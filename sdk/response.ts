@@ -132,7 +132,21 @@ export interface DiscardResponse {
   readonly kind: 'discard';
 }
 
-export type Response = BytesResponse | StreamResponse | FileResponse | ErrorResponse | ObjectResponse | PutResponse | DiscardResponse;
+/**
+ * The answer to a write request whose function read the upload itself from `request.body`:
+ * the client gets its final ACK only once the handler has resolved with this. Built by
+ * accepted().
+ *
+ * @example
+ * ```ts
+ * const r: AcceptedResponse = accepted(); // { kind: 'accepted' }
+ * ```
+ */
+export interface AcceptedResponse {
+  readonly kind: 'accepted';
+}
+
+export type Response = BytesResponse | StreamResponse | FileResponse | ErrorResponse | ObjectResponse | PutResponse | DiscardResponse | AcceptedResponse;
 
 const encoder = new TextEncoder();
 
@@ -273,6 +287,33 @@ export function discard(): DiscardResponse {
   return { kind: 'discard' };
 }
 
+/**
+ * Answers a write request whose body the handler consumed itself (`request.body`, an async
+ * iterable of the upload's bytes, netascii already translated back). The client's final ACK
+ * waits for this answer; a throw or an error response instead (even after reading part of
+ * the body) ends the upload with that ERROR. Returned before the body ends, the rest of the
+ * upload is received and dropped. If the upload ends early (the client aborts or vanishes, or
+ * it passes maxUploadBytes), request.body's iterator throws an error with
+ * `code: 'TFTP_UPLOAD_ABORTED'` and a `reason`.
+ *
+ * @example
+ * ```ts
+ * import { accepted, denied, type Handler } from 'tftpfn/sdk';
+ * import { createHash } from 'node:crypto';
+ *
+ * export const handle: Handler = async (request, env) => {
+ *   if (request.kind !== 'write' || !request.body) return denied();
+ *   const hash = createHash('sha256');
+ *   for await (const chunk of request.body) hash.update(chunk);
+ *   await env.kv.set(`sha256:${request.path}`, hash.digest('hex'));
+ *   return accepted();
+ * };
+ * ```
+ */
+export function accepted(): AcceptedResponse {
+  return { kind: 'accepted' };
+}
+
 function putProblem(r: { bucket?: unknown; key?: unknown; contentType?: unknown } | null | undefined): string | undefined {
   const problem = objectProblem(r);
   if (problem) return problem;
@@ -359,7 +400,7 @@ export function error(code: TftpErrorCode, message: string): ErrorResponse {
  * ```
  */
 export function responseProblem(x: unknown): string | undefined {
-  const hint = 'a handler must return a Response built with the sdk helpers (text, bytes, stream, file, s3Object, s3Put, discard, notFound, denied, error)';
+  const hint = 'a handler must return a Response built with the sdk helpers (text, bytes, stream, file, s3Object, s3Put, discard, accepted, notFound, denied, error)';
   if (x === null || typeof x !== 'object') return `${hint}, got ${describe(x)}`;
   const r = x as Record<string, unknown>;
   switch (r.kind) {
@@ -385,6 +426,7 @@ export function responseProblem(x: unknown): string | undefined {
       return problem ? `put response: ${problem}` : undefined;
     }
     case 'discard':
+    case 'accepted':
       return undefined;
     case 'error':
       if (!isErrorCode(r.code)) return `error response: code must be an integer from 0 to 8, got ${describe(r.code)}`;

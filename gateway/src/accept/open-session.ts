@@ -19,6 +19,7 @@ import { ErrorCode, TftpError, toWireError } from '../protocol/error-codes.js';
 import type { Negotiated } from '../protocol/options.js';
 import type { RequestPacket } from '../protocol/packet.js';
 import type { Endpoint, RequestHandler, SessionTags, TftpRequest } from '../handlers/request.js';
+import { isInterruptible } from '../handlers/body-writer.js';
 import { newCounters, type Session } from '../session/types.js';
 import type { ByteReader, ByteWriter } from '../sources/types.js';
 import type { ServerCounters } from '../stats/counters.js';
@@ -142,6 +143,8 @@ function start(ctx: AcceptContext, arrival: Arrival, opened: Opened): void {
       // The outcome is known: the slots go back now, not after an upload's dally, and a
       // request waiting for one is woken (admission/session-table.ts).
       ctx.table.releaseSlots(entry);
+      // A function reading the upload learns at once why it ended (handlers/body-writer.ts).
+      if (end.outcome !== 'ok' && isInterruptible(writer)) writer.interrupt(end.outcome);
       const c = session.counters;
       if (request.kind === 'read') ctx.counters.bytesSent += c.bytes;
       else ctx.counters.bytesReceived += c.bytes;

@@ -13,6 +13,8 @@
  *  - put      → s3Put(): streamed into the bucket part by part (objects/upload-writer.ts),
  *               visible only once complete; the final ACK waits for the store
  *  - discard  → accepted and dropped
+ *  - accepted → the function read request.body itself (streamed to it with credit:
+ *               body-writer.ts, runtime/body-channel.ts); the final ACK waits for its answer
  *  - file     → under the writeRoot (LocalDirSink)
  *  - error    → refused
  * A declared tsize above the function's maxUploadBytes is refused with ERROR 3 before the
@@ -37,6 +39,8 @@ import { WIRE_TEXT } from '../errors/wire-texts.js';
 import { acceptsUploads, type UploadStore } from '../objects/upload-store.js';
 import { UploadRegistry } from '../objects/upload-registry.js';
 import { UploadWriter } from '../objects/upload-writer.js';
+import type { BodyUpload } from '../runtime/body-upload.js';
+import { BodyWriter } from './body-writer.js';
 
 /** The version a request runs on, pinned until `release` is called. */
 export interface PinnedVersion {
@@ -87,6 +91,9 @@ export function uploadRegistry(store: UploadStore, sweep: { sweepIntervalMs: num
   }
   return r;
 }
+
+/** Uploads read by functions in flight, per `function|client address` (maxUploadsPerClient). */
+const bodyUploads = new Map<string, number>();
 
 /** The declared upload size (RFC 2349 tsize in a WRQ), when it is exact: octet mode only. */
 function declaredTsize(request: TftpRequest): number | undefined {
@@ -139,13 +146,13 @@ function refusal(result: Extract<FunctionResult, { kind: 'error' }>): TftpError 
 }
 
 export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
-  async function invoke(request: TftpRequest, tags: SessionTags): Promise<{ result: FunctionResult; pinned: PinnedVersion }> {
+  async function invoke(request: TftpRequest, tags: SessionTags, withBody = false): Promise<{ result: FunctionResult; pinned: PinnedVersion }> {
     tags.function = opts.name;
     const pinned = opts.pin(request);
     if (!pinned) throw functionFailed('unavailable', `function "${opts.name}" has no version loaded`);
     tags.version = pinned.version;
     try {
-      return { result: await pinned.invoker.invoke(toFunctionRequest(request)), pinned };
+      return { result: await pinned.invoker.invoke(toFunctionRequest(request), withBody ? { body: true } : undefined), pinned };
     } catch (e) {
       pinned.release();
       throw e;
@@ -179,8 +186,10 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
         }
         case 'put':
         case 'discard':
+        case 'accepted':
+        case 'body':
           pinned.release();
-          throw functionFailed('bad-response', `a read request cannot be answered with ${result.kind === 'put' ? 's3Put()' : 'discard()'}`);
+          throw functionFailed('bad-response', `a read request cannot be answered with ${result.kind === 'put' ? 's3Put()' : `${result.kind}()`}`);
       }
     },
     // Uploads reach a function only when it opted in (writes: true) or the gateway has a write
@@ -195,7 +204,9 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
       tags.function = opts.name;
       throw wireError(WIRE_TEXT.uploadTooLarge);
     }
-    const { result, pinned } = await invoke(request, tags);
+    // With uploads on, the function may read the body itself (request.body, accepted()).
+    const { result, pinned } = await invoke(request, tags, uploads !== undefined);
+    if (result.kind === 'body') return openBody(result.upload, uploads!, request, tags, pinned);
     pinned.release();
     switch (result.kind) {
       case 'error':
@@ -207,6 +218,11 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
         if (!uploads) break;
         tags.source = 'discard';
         return discardWriter();
+      case 'accepted':
+        // Answered without reading a byte: the upload is received and dropped.
+        if (!uploads) break;
+        tags.source = 'function';
+        return discardWriter();
       case 'put': {
         if (!uploads) break;
         const store = opts.objects?.store;
@@ -217,8 +233,30 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
         void result.reader.close();
         break;
     }
-    const allowed = uploads ? 's3Put(), discard()' : 'file(path)';
+    const allowed = uploads ? 's3Put(), discard(), accepted()' : 'file(path)';
     throw functionFailed('bad-response', `a write request must be answered with ${allowed} or an error, got a ${result.kind} response`);
+  }
+
+  /** The function is reading the upload: the session's bytes go to it (body-writer.ts). */
+  function openBody(upload: BodyUpload, uploads: FunctionUploadOptions, request: TftpRequest, tags: SessionTags, pinned: PinnedVersion): ByteWriter {
+    const client = `${opts.name}|${request.peer.address}`;
+    const inFlight = bodyUploads.get(client) ?? 0;
+    if (inFlight >= uploads.maxPerClient) {
+      upload.abort('failed');
+      pinned.release();
+      throw wireError(WIRE_TEXT.busy);
+    }
+    bodyUploads.set(client, inFlight + 1);
+    tags.source = 'function';
+    return new BodyWriter(upload, {
+      maxBytes: uploads.maxBytes,
+      onEnd: () => {
+        const n = (bodyUploads.get(client) ?? 1) - 1;
+        if (n > 0) bodyUploads.set(client, n);
+        else bodyUploads.delete(client);
+        pinned.release();
+      },
+    });
   }
 
   async function openUpload(

@@ -13,6 +13,7 @@
  *  - A worker holds at most one retried call, so a culprit cannot take a second innocent down;
  *    a retried call may wait for such a worker while ordinary calls behind it go ahead.
  */
+import type { BodyUpload } from './body-upload.js';
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import type { FunctionResult } from './invoker.js';
 import type { WorkerStreamReader } from './stream-reader.js';
@@ -32,6 +33,10 @@ export interface Call {
   retried: boolean;
   settled: boolean;
   stream: WorkerStreamReader | undefined;
+  /** The function may read the upload itself (request.body). */
+  readonly withBody?: boolean;
+  /** Set once the function started reading it (pool-body.ts). */
+  body?: BodyUpload;
 }
 
 /** A supervised worker with the calls placed on it. */

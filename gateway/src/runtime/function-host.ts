@@ -22,6 +22,7 @@ import { kvBinding } from '../../../sdk/kv-binding.js';
 import type { FailureKind } from '../errors/function-failure.js';
 import { MESSAGE_LIMITS } from './message-check.js';
 import { exportedHandle, runHandler } from './run-handler.js';
+import { BodyInbox } from './body-channel.js';
 import type { FromWorker, KvOp, ToWorker, WorkerBoot } from './worker-protocol.js';
 
 /** How the host talks to the gateway. */
@@ -190,9 +191,22 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
     }
   }
 
-  async function run(handle: Handler, id: number, request: FunctionRequest): Promise<void> {
+  // Uploads the function reads itself (request.body), by invocation id (body-channel.ts).
+  const bodies = new Map<number, BodyInbox>();
+
+  async function run(handle: Handler, id: number, request: FunctionRequest, withBody: boolean): Promise<void> {
     logBudgets.set(id, { lines: 0, bytes: 0, dropped: 0 });
+    let inbox: BodyInbox | undefined;
+    if (withBody) {
+      inbox = new BodyInbox({ credit: (bytes) => post({ t: 'bodyCredit', id, bytes }) });
+      bodies.set(id, inbox);
+      request = { ...request, body: inbox.body };
+    }
     const ran = await runHandler(handle, request, { vars: boot.vars, secrets: boot.secrets, log: logger(id), kv }, { copyChunks: !channel.copiesOnPost });
+    if (inbox) {
+      inbox.close();
+      bodies.delete(id);
+    }
     if (!ran.ok) return fail(id, ran.reason, ran.thrown);
     const r = ran.result;
     if (r.kind !== 'stream') endLog(id);
@@ -211,6 +225,8 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
         return post({ t: 'put', id, bucket: r.bucket, key: r.key, contentType: r.contentType });
       case 'discard':
         return post({ t: 'discard', id });
+      case 'accepted':
+        return post({ t: 'accepted', id });
       case 'stream': {
         const s: OpenStream = { iterator: r.chunks, credit: 0, pumping: false, cancelled: false };
         streams.set(id, s);
@@ -221,6 +237,8 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
 
   function cancel(id: number): void {
     logBudgets.delete(id);
+    // The gateway gave up on the call: a body still being read ends for the function too.
+    bodies.get(id)?.onAbort('failed');
     const s = streams.get(id);
     if (!s) return;
     streams.delete(id);
@@ -252,8 +270,14 @@ export async function runFunctionHost(boot: WorkerBoot, channel: HostChannel): P
   channel.onMessage((msg: ToWorker) => {
     switch (msg.t) {
       case 'invoke':
-        void run(h, msg.id, msg.request);
+        void run(h, msg.id, msg.request, msg.body === true);
         return;
+      case 'bodyChunk':
+        return bodies.get(msg.id)?.onChunk(msg.data);
+      case 'bodyEnd':
+        return bodies.get(msg.id)?.onEnd();
+      case 'bodyAbort':
+        return bodies.get(msg.id)?.onAbort(msg.reason);
       case 'credit': {
         const s = streams.get(msg.id);
         if (!s) return;

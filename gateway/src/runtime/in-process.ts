@@ -12,7 +12,8 @@ import { inProcessFunction } from './in-process-cache.js';
 import type { ByteReader } from '../sources/types.js';
 import { functionFailed } from './function-failure.js';
 import { DeclaredSize, runHandler, type HandlerResult } from './run-handler.js';
-import type { FunctionKv, FunctionResult, Invoker } from './invoker.js';
+import type { FunctionKv, FunctionResult, InvokeOpts, Invoker } from './invoker.js';
+import { runWithLocalBody } from './body-local.js';
 
 export interface InProcessOptions {
   readonly name: string;
@@ -51,7 +52,7 @@ export class InProcessInvoker implements Invoker {
     return this.active;
   }
 
-  async invoke(request: FunctionRequest): Promise<FunctionResult> {
+  async invoke(request: FunctionRequest, opts: InvokeOpts = {}): Promise<FunctionResult> {
     const log = this.log.child({ function: this.opts.name, id: request.id, event: 'functionLog' });
     const store = this.opts.kv;
     const kv = kvBinding({
@@ -64,7 +65,21 @@ export class InProcessInvoker implements Invoker {
     this.active++;
     try {
       // Run inside the function's async context, so cached() on this thread knows whose it is.
-      ran = await withTimeout(inProcessFunction(this.opts.name, this.opts.kv, () => runHandler(this.handle, request, bindings)), this.opts.timeoutMs, 'handle()');
+      const runIt = (req: FunctionRequest) => inProcessFunction(this.opts.name, this.opts.kv, () => runHandler(this.handle, req, bindings));
+      if (opts.body) {
+        // The limit covers the run up to its answer or its first read of the body (body-local.ts).
+        let timedOut = false;
+        const started = await withTimeout(
+          runWithLocalBody(request, runIt, { timeoutMs: this.opts.timeoutMs, done: () => void (timedOut || this.active--) }),
+          this.opts.timeoutMs,
+          'handle()',
+        ).catch((e: unknown) => {
+          timedOut = true;
+          throw e;
+        });
+        if (started.kind === 'body') return { kind: 'body', upload: started.upload };
+        ran = started.ran;
+      } else ran = await withTimeout(runIt(request), this.opts.timeoutMs, 'handle()');
     } catch (e) {
       // Only the time limit rejects: runHandler reports what user code does as a failure.
       this.active--;
@@ -90,6 +105,8 @@ export class InProcessInvoker implements Invoker {
         return { kind: 'put', ref: { bucket: r.bucket, key: r.key }, contentType: r.contentType };
       case 'discard':
         return { kind: 'discard' };
+      case 'accepted':
+        return { kind: 'accepted' };
       case 'stream':
         return { kind: 'stream', reader: this.streamReader(r) };
     }

@@ -8,10 +8,15 @@ import type { FunctionRequest } from '../../../sdk/contract.js';
 import type { ByteReader } from '../sources/types.js';
 import type { ObjectRef } from '../objects/object-store.js';
 import type { KvOp } from './worker-protocol.js';
+import type { BodyUpload } from './body-upload.js';
 
 /** Runs invocations: a worker pool, or user code in-process (createGateway with a handle). */
 export interface Invoker {
-  invoke(request: FunctionRequest): Promise<FunctionResult>;
+  /**
+   * `opts.body`: a write whose function may read the upload itself (request.body). Such a call
+   * resolves with `body` as soon as the function starts reading, before it answers.
+   */
+  invoke(request: FunctionRequest, opts?: InvokeOpts): Promise<FunctionResult>;
   /** Invocations dispatched and not finished (a stream counts until it ends). */
   readonly inflight: number;
   close(): Promise<void>;
@@ -26,7 +31,16 @@ export type FunctionResult =
   | { readonly kind: 'stream'; readonly reader: ByteReader }
   /** A write request's answer: the gateway stores the upload there itself (s3Put), or drops it (discard). */
   | { readonly kind: 'put'; readonly ref: ObjectRef; readonly contentType: string | undefined }
-  | { readonly kind: 'discard' };
+  | { readonly kind: 'discard' }
+  /** A write the function consumed without reading the body, or after reading it, before any of it was sent. */
+  | { readonly kind: 'accepted' }
+  /** The function is reading the upload (request.body): feed it, then await its answer (body-upload.ts). */
+  | { readonly kind: 'body'; readonly upload: BodyUpload };
+
+export interface InvokeOpts {
+  /** Give the function request.body (a write with uploads enabled). */
+  readonly body?: boolean;
+}
 
 /** The gateway-side store behind a function's env.kv and cached(); never rejects. */
 export type FunctionKv = (op: KvOp, key: string, value: Uint8Array | undefined, ttl: number | undefined) => Promise<Uint8Array | undefined>;

@@ -77,6 +77,10 @@ export function checkFromWorker(raw: unknown): FromWorker | string {
       return ok(['id', 'bucket', 'key'], ['contentType'], isId(m.id) && isText(m.bucket, 255) && isText(m.key, MESSAGE_LIMITS.pathChars) && optional(m.contentType, (v) => isText(v, 255)));
     case 'discard':
       return ok(['id'], [], isId(m.id));
+    case 'accepted':
+      return ok(['id'], [], isId(m.id));
+    case 'bodyCredit':
+      return ok(['id', 'bytes'], [], isId(m.id) && isId(m.bytes));
     case 'kv':
       return ok(
         ['rpc', 'op', 'key'],

@@ -44,7 +44,9 @@ export type HandlerResult =
   | { readonly kind: 'object'; readonly bucket: string; readonly key: string; readonly versionId: string | undefined }
   | { readonly kind: 'stream'; readonly size: number | undefined; readonly chunks: AsyncIterator<Uint8Array, void, undefined> }
   | { readonly kind: 'put'; readonly bucket: string; readonly key: string; readonly contentType: string | undefined }
-  | { readonly kind: 'discard' };
+  | { readonly kind: 'discard' }
+  /** A write whose function read request.body itself (body-channel.ts). */
+  | { readonly kind: 'accepted' };
 
 export type HandlerRun =
   | { readonly ok: true; readonly response: Response; readonly result: HandlerResult }
@@ -88,6 +90,9 @@ export async function runHandler(handle: Handler, request: FunctionRequest, bind
       return { ok: true, response, result: { kind: 'put', bucket: response.bucket, key: response.key, contentType: response.contentType } };
     case 'discard':
       return { ok: true, response, result: { kind: 'discard' } };
+    case 'accepted':
+      if (request.kind !== 'write') return { ok: false, reason: 'bad-response', thrown: new TypeError('accepted() answers a write request only') };
+      return { ok: true, response, result: { kind: 'accepted' } };
     case 'stream':
       return { ok: true, response, result: { kind: 'stream', size: response.size, chunks: checkedChunks(response.body, opts.copyChunks ?? true)[Symbol.asyncIterator]() } };
   }

@@ -34,9 +34,10 @@ import type { Logger } from 'pino';
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import { functionFailed, type FailureKind } from './function-failure.js';
-import type { FunctionResult, Invoker } from './invoker.js';
+import type { FunctionResult, InvokeOpts, Invoker } from './invoker.js';
 import { DEFAULT_LOG_LIMITS, type PoolSpec, type PoolStats } from './pool-spec.js';
 import { WorkerStreamReader } from './stream-reader.js';
+import { bodyMessage, startBody, type PoolBodyHooks } from './pool-body.js';
 import type { WorkerExit } from './worker-handle.js';
 import { relayKv } from './worker-kv.js';
 import { makeRedactor, WorkerLogs } from './worker-logs.js';
@@ -75,7 +76,7 @@ export class WorkerPool implements Invoker {
       crashed: (w, why, exit) => this.onCrash(w, why, exit),
     });
     this.scheduler = new CallScheduler(this.supervisor.workers, spec.maxConcurrent, {
-      dispatch: (w, call) => this.send(w, { t: 'invoke', id: call.id, request: call.request }),
+      dispatch: (w, call) => this.send(w, { t: 'invoke', id: call.id, request: call.request, ...(call.withBody ? { body: true } : {}) }),
       released: (call) => this.logs.finish({ id: call.id, requestId: call.request.id }),
     });
   }
@@ -109,11 +110,11 @@ export class WorkerPool implements Invoker {
     }
   }
 
-  invoke(request: FunctionRequest): Promise<FunctionResult> {
+  invoke(request: FunctionRequest, opts: InvokeOpts = {}): Promise<FunctionResult> {
     if (this.closing) return Promise.reject(functionFailed('unavailable', `${this.spec.name}@${this.spec.version} is shut down`));
     this.stats.invocations++;
     return new Promise((resolve, reject) => {
-      const call: Call = { id: this.nextId++, startedAt: performance.now(), request, resolve, reject, timer: undefined, worker: undefined, headed: false, retried: false, settled: false, stream: undefined };
+      const call: Call = { id: this.nextId++, startedAt: performance.now(), request, resolve, reject, timer: undefined, worker: undefined, headed: false, retried: false, settled: false, stream: undefined, ...(opts.body ? { withBody: true } : {}) };
       // One limit covers waiting for a worker and running the handler up to its answer.
       call.timer = setTimeout(() => this.onTimeout(call), this.spec.timeoutMs);
       if (this.scheduler.admit(call) === 'full') {
@@ -161,7 +162,15 @@ export class WorkerPool implements Invoker {
     if (msg.t === 'ready' || msg.t === 'loadError' || msg.t === 'pong') return;
     const call = w.calls.get(msg.id);
     if (!call) return; // timed out or cancelled: late answers are dropped
-    const isHead = msg.t === 'bytes' || msg.t === 'error' || msg.t === 'file' || msg.t === 'object' || msg.t === 'put' || msg.t === 'discard' || msg.t === 'stream';
+    if (call.body) return bodyMessage(call.body, msg, this.bodyHooks(w, call));
+    if (msg.t === 'bodyCredit') {
+      if (!call.withBody || call.headed) return this.supervisor.violation(w, 'body credit for a call without a body');
+      call.headed = true;
+      call.body = startBody(call.id, this.spec.timeoutMs, this.bodyHooks(w, call));
+      call.body.onCredit(msg.bytes);
+      return this.settle(call, { kind: 'body', upload: call.body });
+    }
+    const isHead = msg.t === 'bytes' || msg.t === 'error' || msg.t === 'file' || msg.t === 'object' || msg.t === 'put' || msg.t === 'discard' || msg.t === 'accepted' || msg.t === 'stream';
     if (isHead && call.headed) return this.supervisor.violation(w, `a second answer to one call`);
     if ((msg.t === 'chunk' || msg.t === 'end') && !call.stream) return this.supervisor.violation(w, `a "${msg.t}" for a call that is not a stream`);
     switch (msg.t) {
@@ -177,6 +186,8 @@ export class WorkerPool implements Invoker {
         return this.head(call, { kind: 'put', ref: { bucket: msg.bucket, key: msg.key }, contentType: msg.contentType });
       case 'discard':
         return this.head(call, { kind: 'discard' });
+      case 'accepted':
+        return this.head(call, { kind: 'accepted' });
       case 'stream': {
         call.headed = true;
         const reader = new WorkerStreamReader(
@@ -212,6 +223,23 @@ export class WorkerPool implements Invoker {
         return;
       }
     }
+  }
+
+  private bodyHooks(w: PooledWorker, call: Call): PoolBodyHooks {
+    return {
+      send: (msg) => this.send(w, msg),
+      violation: (why) => this.supervisor.violation(w, why),
+      timedOut: (e) => {
+        this.stats.timeouts++;
+        this.log.warn({ event: 'functionTimeout', id: call.request.id, err: e.cause }, 'function did not answer after its upload');
+        this.supervisor.probe(w);
+      },
+      release: () => this.release(call),
+      failed: (msg) => {
+        this.stats.failures++;
+        return functionFailed(msg.reason, this.redact(msg.message), msg.stack && this.redact(msg.stack));
+      },
+    };
   }
 
   private head(call: Call, result: FunctionResult): void {
@@ -262,7 +290,8 @@ export class WorkerPool implements Invoker {
 
   private failCall(call: Call, kind: FailureKind, message: string): void {
     const e = functionFailed(kind, message);
-    if (call.stream) call.stream.onFail(e);
+    if (call.body) call.body.onFail(e);
+    else if (call.stream) call.stream.onFail(e);
     else {
       this.settle(call, undefined, e);
       this.release(call);

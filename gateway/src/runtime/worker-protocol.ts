@@ -5,10 +5,14 @@
  * One invocation is: `invoke` → a head (`bytes`, `error`, `file`, `stream` or `fail`), and for
  * a stream, `chunk`s paid for by `credit` until `end` (or `fail`). The worker never sends more
  * chunk bytes than it was granted, so a slow client cannot make the gateway buffer a body.
+ * An upload read by the function (invoke with `body`) runs the other way: `bodyCredit` from the
+ * worker pays for `bodyChunk`s until `bodyEnd` (or `bodyAbort`), then the answer (`accepted`,
+ * `error` or `fail`).
  */
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import type { TftpErrorCode } from '../../../sdk/response.js';
 import type { FailureKind } from '../errors/function-failure.js';
+import type { UploadAbortReason } from './body-channel.js';
 
 /**
  * What a worker is started with: workerData for a thread, the first message on the pipe for a
@@ -33,7 +37,11 @@ export interface SandboxBoot {
 }
 
 export type ToWorker =
-  | { readonly t: 'invoke'; readonly id: number; readonly request: FunctionRequest }
+  /** `body`: a write whose function may read the upload itself (request.body; body-channel.ts). */
+  | { readonly t: 'invoke'; readonly id: number; readonly request: FunctionRequest; readonly body?: boolean }
+  | { readonly t: 'bodyChunk'; readonly id: number; readonly data: Uint8Array }
+  | { readonly t: 'bodyEnd'; readonly id: number }
+  | { readonly t: 'bodyAbort'; readonly id: number; readonly reason: UploadAbortReason }
   | { readonly t: 'credit'; readonly id: number; readonly bytes: number }
   | { readonly t: 'cancel'; readonly id: number }
   | { readonly t: 'ping'; readonly seq: number }
@@ -58,6 +66,10 @@ export type FromWorker =
   | { readonly t: 'object'; readonly id: number; readonly bucket: string; readonly key: string; readonly versionId: string | undefined }
   | { readonly t: 'put'; readonly id: number; readonly bucket: string; readonly key: string; readonly contentType: string | undefined }
   | { readonly t: 'discard'; readonly id: number }
+  /** The function consumed the upload itself (accepted()). */
+  | { readonly t: 'accepted'; readonly id: number }
+  /** The function reads request.body: the gateway may send this many more body bytes (the first one starts the body). */
+  | { readonly t: 'bodyCredit'; readonly id: number; readonly bytes: number }
   | { readonly t: 'kv'; readonly rpc: number; readonly op: KvOp; readonly key: string; readonly value?: Uint8Array; readonly ttl?: number }
   | { readonly t: 'stream'; readonly id: number; readonly size: number | undefined }
   | { readonly t: 'chunk'; readonly id: number; readonly data: Uint8Array }
