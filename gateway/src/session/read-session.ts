@@ -384,7 +384,9 @@ export class ReadSession implements Session {
     const window = this.window.limitBlocks * this.cfg.blockSize;
     if (this.pending.bytes >= window) return;
     this.awaitingData = true;
-    this.events.push({ type: 'needData', minBytes: window });
+    // Acknowledged blocks have left the window and `pending` holds only unsent bytes, so every
+    // source byte before ackedBytes is ours no more: its buffer may be reused (sources/types.ts).
+    this.events.push({ type: 'needData', minBytes: window, releasedBytes: this.window.ackedBytes });
   }
 
   /** Ends the session with ERROR to the peer (a failure on our side). */

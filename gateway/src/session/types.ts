@@ -46,8 +46,12 @@ export interface SessionCounters {
 }
 
 export type SessionEvent =
-  /** Read session: send at least `minBytes` more bytes when you can. */
-  | { type: 'needData'; minBytes: number }
+  /**
+   * Read session: send at least `minBytes` more bytes when you can. `releasedBytes`: the session
+   * no longer holds any of the first that many source bytes (all acknowledged), so the driver may
+   * let the source reuse their buffers (ByteReader.release).
+   */
+  | { type: 'needData'; minBytes: number; releasedBytes?: number }
   /** Write session: append these bytes to the upload. */
   | { type: 'writeData'; chunk: Uint8Array }
   /** Write session: the last block arrived; commit, then answer with `committed`. */

@@ -20,6 +20,7 @@ import { WIRE_TEXT } from '../errors/wire-texts.js';
 import type { RequestPath } from '../protocol/path.js';
 import { readSize, type ByteReader, type ByteWriter } from './types.js';
 import { HotFileCache } from './hot-file-cache.js';
+import { READ_BUFFERS } from './read-buffer-pool.js';
 import { memoryReader } from './memory.js';
 import { descriptorPath, FD_PATHS, inside, openBeneath, OutsideRootError, unlinkByDescriptor } from './beneath.js';
 
@@ -101,9 +102,17 @@ export class LocalDirSource {
   }
 }
 
+/**
+ * Reads a file a window at a time. Whole chunks come from the process's ReadBufferPool and go
+ * back to it when the session driver releases them (ByteReader.release): a lock-step session
+ * then cycles two buffers (the block in flight, the next one read ahead) instead of allocating
+ * 64 KiB per block. A shorter tail is allocated on its own and left to the collector.
+ */
 class FileReader implements ByteReader {
   private position = 0;
   private closed = false;
+  /** Pooled chunks handed out and not yet released, oldest first, by the stream offset they end at. */
+  private readonly lent: { end: number; buf: Buffer }[] = [];
 
   constructor(private readonly fh: FileHandle, readonly size: number, private readonly readAheadBytes: number) {}
 
@@ -111,8 +120,10 @@ class FileReader implements ByteReader {
     // The size at open time is what tsize promised: never send more than that.
     const remaining = this.size - this.position;
     if (remaining <= 0) return null;
-    const len = Math.min(remaining, readSize(hintBytes, this.readAheadBytes));
-    const buf = Buffer.allocUnsafe(len);
+    const chunkBytes = readSize(hintBytes, this.readAheadBytes);
+    const len = Math.min(remaining, chunkBytes);
+    const pooled = len === chunkBytes;
+    const buf = pooled ? READ_BUFFERS.take(len) : Buffer.allocUnsafe(len);
     let bytesRead: number;
     try {
       ({ bytesRead } = await this.fh.read(buf, 0, len, this.position));
@@ -124,7 +135,13 @@ class FileReader implements ByteReader {
       throw wireError(WIRE_TEXT.fileChanged, { code: 'TFTP_UPSTREAM_FAILED' });
     }
     this.position += bytesRead;
+    if (pooled) this.lent.push({ end: this.position, buf });
     return buf.subarray(0, bytesRead);
+  }
+
+  release(bytes: number): void {
+    const lent = this.lent;
+    while (lent.length > 0 && lent[0].end <= bytes) READ_BUFFERS.give(lent.shift()!.buf);
   }
 
   async close(): Promise<void> {

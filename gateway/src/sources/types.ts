@@ -18,9 +18,16 @@ export interface ByteReader {
   /**
    * Resolves with the next bytes (at least one, ideally about `hintBytes`), or null at the end.
    * The caller owns what it gets: blocks are sent as views of it, so a reader must never
-   * reuse or change a buffer it has returned.
+   * reuse or change a buffer it has returned, unless the caller gave it back with release().
    */
   read(hintBytes: number): Promise<Uint8Array | null>;
+  /**
+   * Optional: the caller no longer references any of the first `bytes` bytes of the stream (the
+   * session dropped them and no send queued in the socket still points at them), so the reader
+   * may reuse the buffers that held them. Cumulative; Infinity means all of it. A reader without
+   * it allocates every chunk anew.
+   */
+  release?(bytes: number): void;
   close(): Promise<void>;
 }
 

@@ -13,6 +13,7 @@ import { decodePacket } from '../protocol/packet.js';
 import { NetasciiDecoder, NetasciiEncoder } from '../protocol/netascii.js';
 import type { Datagram, Outcome, Session, SessionEvent } from '../session/types.js';
 import type { ByteReader, ByteWriter } from '../sources/types.js';
+import { anySendQueued } from './batch-send/queued-sends.js';
 
 export interface SessionEnd {
   outcome: Outcome;
@@ -27,7 +28,9 @@ export interface DriverIo {
   /**
    * Everything the session polled out in one drain, in order (a DATA window, or one packet).
    * When given, it replaces `send` so the transport can batch a window (UDP GSO,
-   * transport/batch-send); the session decided what goes, this only decides how.
+   * transport/batch-send); the session decided what goes, this only decides how. Read buffers
+   * are reused only with it: the window sender reports sends left queued in libuv
+   * (batch-send/queued-sends.ts), which `send` cannot.
    */
   sendWindow?(datagrams: readonly Datagram[]): void;
   reader?: ByteReader;
@@ -127,7 +130,7 @@ export class SessionDriver {
   private onEvent(ev: SessionEvent): void {
     switch (ev.type) {
       case 'needData':
-        return this.fetch(ev.minBytes);
+        return this.fetch(ev.minBytes, ev.releasedBytes);
       case 'writeData': {
         const chunk = this.decoder ? this.decoder.decode(ev.chunk) : ev.chunk;
         // DATA payloads alias the datagram buffer; Node allocates one per message, so keeping
@@ -164,8 +167,9 @@ export class SessionDriver {
     }
   }
 
-  private fetch(minBytes: number): void {
+  private fetch(minBytes: number, releasedBytes: number | undefined): void {
     const reader = this.io.reader!;
+    if (releasedBytes !== undefined && this.canRelease()) reader.release?.(releasedBytes);
     reader.read(minBytes).then(
       (chunk) => {
         if (chunk === null) this.feed({ type: 'end' });
@@ -217,10 +221,22 @@ export class SessionDriver {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.ended) this.end({ outcome: 'shutdown' });
+    // The session holds nothing any more: its read buffers may go back to the pool.
+    if (this.canRelease()) this.io.reader?.release?.(Infinity);
     void this.io.reader?.close();
     // An upload that did not complete leaves nothing behind (abort is a no-op after commit).
     if (this.io.writer) void this.writeChain.catch(() => {}).then(() => this.io.writer!.abort());
     this.io.onClose();
+  }
+
+  /**
+   * Whether source bytes the session dropped may be reused now (sources/read-buffer-pool.ts).
+   * Not with netascii: the session counts encoded bytes, not the source's. Only when sends go
+   * through sendWindow (the window sender notes what libuv queued: batch-send/queued-sends.ts)
+   * and nothing is queued anywhere, since a queued DATA still points at its payload.
+   */
+  private canRelease(): boolean {
+    return this.encoder === undefined && this.io.sendWindow !== undefined && !anySendQueued();
   }
 
   private arm(deadline: number | undefined): void {

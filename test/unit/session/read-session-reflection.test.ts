@@ -167,7 +167,7 @@ describe('read session: a connected client cannot make it resend the window per 
     expect(sent.slice(0, 16)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
     // A block larger than the cap still goes, one at a time.
     const big = new ReadSession({ ...TIMING, blockSize: 65464, windowSize: 64, oack: null, maxWindowBytes: 16 * 1024 }, 0);
-    expect(drain(big).events).toEqual([{ type: 'needData', minBytes: 65464 }]);
+    expect(drain(big).events).toEqual([{ type: 'needData', minBytes: 65464, releasedBytes: 0 }]);
   });
 });
 
@@ -276,6 +276,6 @@ describe('read session: a spoofer that cannot see our packets', () => {
 
   it('read session: before any ACK it asks the source for the slow-start window only (no read-ahead)', () => {
     const s = new ReadSession({ ...TIMING, blockSize: 65464, windowSize: 64, oack: { blksize: '65464', windowsize: '64' }, slowStartBlocks: 1 }, 0);
-    expect(drain(s).events).toEqual([{ type: 'needData', minBytes: 65464 }]);
+    expect(drain(s).events).toEqual([{ type: 'needData', minBytes: 65464, releasedBytes: 0 }]);
   });
 });

@@ -440,7 +440,7 @@ describe('read session: source and memory', () => {
 
   it('read session: asks for the first window at once, before any DATA is sent', () => {
     const s = session({ oack: { blksize: '1024', windowsize: '2' }, blockSize: 1024, windowSize: 2 });
-    expect(drain(s).events).toEqual([{ type: 'needData', minBytes: 2048 }]);
+    expect(drain(s).events).toEqual([{ type: 'needData', minBytes: 2048, releasedBytes: 0 }]);
   });
 
   it('read session: a slow source still completes, the clock jumping to its answers', () => {

@@ -29,6 +29,7 @@ let processProbe: Promise<ProbeResult> | undefined;
 import { planRuns } from './segment-plan.js';
 import { SEND_PATH_STATS, type SendPath } from './send-path-stats.js';
 import { socketFd } from './socket-fd.js';
+import { noteSends } from './queued-sends.js';
 import { sockaddrOf } from './sockaddr.js';
 
 /** 'auto': GSO when detection at start says so; 'gso': the same, warning when it is not there; 'plain': dgram only. */
@@ -176,6 +177,8 @@ export class WindowSender {
   private sendPlain(socket: dgram.Socket, datagrams: readonly Datagram[], start: number, end: number, peer: Peer): void {
     SEND_PATH_STATS.plainDatagrams += end - start;
     for (let i = start; i < end; i++) socket.send(datagrams[i] as Uint8Array | Uint8Array[], peer.port, peer.address);
+    // A full socket buffer queues the send in libuv, holding views of the source's bytes.
+    noteSends(socket);
   }
 
   private sockaddrFor(peer: Peer): Buffer | undefined {
