@@ -45,6 +45,7 @@
 import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
 import { encodeAck, encodeError, encodePacket, Opcode, type DataPacket, type OptionMap } from '../protocol/packet.js';
 import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
+import { outcomeFor } from './outcome.js';
 import { FIRST_PACKET_SILENT_WAITS, RetransmitTimer } from './timers.js';
 import { dispatch, type TransitionRow } from './transitions.js';
 import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
@@ -184,7 +185,8 @@ export class WriteSession implements Session {
   }
 
   private onSourceError(error: TftpError): void {
-    this.fail(error.tftpCode === ErrorCode.DiskFull ? 'disk-full' : 'upstream-error', error);
+    // A function reading the upload itself (accepted()) that throws or hangs is function-error.
+    this.fail(error.tftpCode === ErrorCode.DiskFull ? 'disk-full' : outcomeFor(error), error);
   }
 
   /** The WRQ again before any DATA: our OACK / ACK 0 was lost. One reply per request. */
