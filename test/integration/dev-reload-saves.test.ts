@@ -39,7 +39,7 @@ beforeAll(async () => {
   entry = join(dir, 'index.ts');
   writeFileSync(entry, source('start'));
   gw = await startGateway({
-    config: { hosts: ['127.0.0.1'], port: 0, root: dir, logLevel: 'silent', functions: { fn: { entry, poolSize: 1 } }, defaultRoute: { function: 'fn' } },
+    config: { hosts: ['127.0.0.1'], port: 0, root: dir, logLevel: 'silent', functions: { fn: { entry, poolSize: 1, warmSpare: true } }, defaultRoute: { function: 'fn' } },
     logger: pino({ level: 'silent' }),
   });
   gw.functions!.subscribe((n) => {

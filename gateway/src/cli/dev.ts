@@ -110,7 +110,7 @@ export function devCommand(): Command {
             port: flags.port,
             root: flags.root ?? dirname(entry),
             logLevel: flags.logLevel as never,
-            functions: { [name]: { entry, poolSize: 1, vars: toMap(flags.var, '--var'), secrets: toMap(flags.secret, '--secret') } },
+            functions: { [name]: { entry, poolSize: 1, warmSpare: true, vars: toMap(flags.var, '--var'), secrets: toMap(flags.secret, '--secret') } },
             defaultRoute: { function: name },
           },
           logger,

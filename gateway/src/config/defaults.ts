@@ -63,6 +63,9 @@ export const DEFAULTS = {
   functionTimeoutMs: 5000,
   functionMaxConcurrent: 256,
   functionIsolation: 'process' as 'process' | 'thread',
+  // One idle sandbox process per function, for reloads (runtime/warm-spare.ts): ~40 MiB RSS
+  // each, so off for a production gateway (reloads are rare there); `tftpfn dev` turns it on.
+  functionWarmSpare: false,
   functionLogLinesPerInvocation: 1000,
   functionLogBytesPerInvocation: 1024 * 1024,
   functionLogLinesPerSecond: 2000,
@@ -73,6 +76,8 @@ export const DEFAULTS = {
   uploadPartsInFlight: 2,
   uploadSweepIntervalMs: 600_000,
   uploadSweepAgeMs: 6 * 3600 * 1000,
+  /** Deployed versions may not turn writes on by their manifest unless the operator says so. */
+  allowManifestWrites: false,
   reloadPollMs: 1000,
   // The fleet control plane (issue 12): rollout re-read period, presence heartbeat, bundle bucket.
   controlPollMs: 5000,

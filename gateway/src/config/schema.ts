@@ -76,6 +76,8 @@ export const functionConfigSchema = z
     gid: int(0, 4_294_967_294).optional(),
     /** Absolute files or folders a sandboxed function may read besides its bundle (e.g. an inventory file named in vars). */
     allowRead: z.array(z.string().regex(/^\//, 'use an absolute path, e.g. /etc/tftpfn/inventory.json')).default([]),
+    /** Keep one idle sandboxed process started ahead, so a reload adopts it instead of starting Node (runtime/warm-spare.ts); on in `tftpfn dev`. */
+    warmSpare: bool.default(DEFAULTS.functionWarmSpare),
     /** Log bounds: lines and bytes per invocation, and lines per second for the whole function. */
     logLinesPerInvocation: int(0, 1_000_000).default(DEFAULTS.functionLogLinesPerInvocation),
     logBytesPerInvocation: int(0, 1024 * 1024 * 1024).default(DEFAULTS.functionLogBytesPerInvocation),
@@ -193,6 +195,8 @@ export const configSchema = z
     /** How often unfinished multipart uploads older than uploadSweepAgeMs are aborted under the prefixes this gateway wrote (0 = never). */
     uploadSweepIntervalMs: int(0, 7 * 24 * 3600 * 1000).default(DEFAULTS.uploadSweepIntervalMs),
     uploadSweepAgeMs: int(60_000, 30 * 24 * 3600 * 1000).default(DEFAULTS.uploadSweepAgeMs),
+    /** A deployed version's manifest (tftpfn.json "writes": true) may turn uploads on here; false: only functions.NAME.writes in this config does (docs/UPLOADS.md "Deployed functions"). */
+    allowManifestWrites: bool.default(DEFAULTS.allowManifestWrites),
     readAheadBytes: int(512, 64 * 1024 * 1024).default(DEFAULTS.readAheadBytes),
     fileCacheTtlMs: int(0, 3_600_000).default(DEFAULTS.fileCacheTtlMs),
     fileCacheMaxFileBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.fileCacheMaxFileBytes),

@@ -28,6 +28,7 @@ import { localDirSource } from '../sources/local-dir-registry.js';
 import { DeployStore } from './deploy-store.js';
 import { functionHandler, type FunctionUploadOptions } from '../handlers/function.js';
 import { InProcessInvoker } from './in-process.js';
+import { WarmSpare } from './warm-spare.js';
 import { WorkerPool } from './worker-pool.js';
 import type { FunctionKv, InvocationObserver, Invoker } from './invoker.js';
 import type { KvStore } from '../cache/kv.js';
@@ -43,7 +44,7 @@ import { FleetCache } from './fleet-cache.js';
 import { clientIdentity } from './canary-pick.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { defaultControlCacheDir } from './fleet-cache-dir.js';
-import { versionSettings } from './version-settings.js';
+import { versionSettings, writesRefused, type WritePolicy } from './version-settings.js';
 import type { FunctionRouteClaim } from '../routing/function-routes.js';
 
 // Named here too for the runtime's existing importers (index.ts, stats/, app/, tests).
@@ -82,13 +83,14 @@ class FunctionSlot {
     readAheadBytes: number,
     objects: ObjectSource | undefined,
     uploads?: FunctionUploadOptions,
+    uploadsFor?: (version: string) => FunctionUploadOptions | undefined,
   ) {
     this.generations = new Generations(name);
     this.reloader = new Reloader(name, source, load, this.generations, emit);
     // The client's identity is only worked out while a canary splits new sessions.
     const pin = (request: { path: { normalized: string }; peer: { address: string } }) =>
       this.generations.pin(this.generations.canary ? clientIdentity(request.path.normalized, request.peer.address) : undefined);
-    this.handler = functionHandler({ name, pin, files, sink, readAheadBytes, objects, uploads });
+    this.handler = functionHandler({ name, pin, files, sink, readAheadBytes, objects, uploads, uploadsFor });
   }
 
   reload(trigger?: ReloadTrigger): Promise<void> {
@@ -158,10 +160,14 @@ export class FunctionRuntime {
   private fleet: FleetSource | undefined;
   /** Routes a loaded version declared, by NAME@VERSION (routeClaims() reads the serving ones). */
   private readonly declaredRoutes = new Map<string, FunctionRouteClaim['routes']>();
+  /** Each loaded version's upload settings (its manifest's within the config's), by NAME@VERSION. */
+  private readonly versionUploads = new Map<string, FunctionUploadOptions>();
   private readonly bus: ReloadBus;
   private readonly watches = new Set<SourceWatch>();
   private readonly sink: LocalDirSink | undefined;
   private readonly filesByRoot = new Map<string, LocalDirSource>();
+  /** Each function's warm spare (functions.NAME.warmSpare), closed with the runtime. */
+  private readonly spares = new Set<WarmSpare>();
 
   private constructor(private readonly opts: RuntimeOptions) {
     const c = opts.config;
@@ -278,10 +284,18 @@ export class FunctionRuntime {
 
   private addSlot(name: string, source: VersionSource, configured: FunctionConfig, load?: (spec: VersionSpec) => Promise<Invoker>): FunctionSlot {
     const c = this.opts.config;
+    // One idle process per function, adopted by the next version's pool (warm-spare.ts).
+    const spare = !load && configured.warmSpare ? new WarmSpare({ log: this.opts.log.child({ function: name }) }) : undefined;
+    if (spare) this.spares.add(spare);
     const loader =
       load ??
       (async (spec: VersionSpec) => {
-        const settings = versionSettings(configured, spec);
+        const policy: WritePolicy = { allowManifestWrites: c.allowManifestWrites, maxUploadBytes: c.maxUploadBytes };
+        const settings = versionSettings(configured, spec, policy);
+        this.versionUploads.set(`${name}@${spec.version}`, this.uploadOptions(settings));
+        if (writesRefused(configured, spec, policy)) {
+          this.opts.log.warn({ event: 'manifestWritesRefused', function: name, fnVersion: spec.version }, `function "${name}" version ${spec.version} asks for writes in its manifest; this gateway refuses them (set allowManifestWrites, or functions.${name}.writes, to allow)`);
+        }
         if (spec.settings?.routes) this.declaredRoutes.set(`${name}@${spec.version}`, spec.settings.routes);
         const pool = new WorkerPool(
           {
@@ -302,6 +316,7 @@ export class FunctionRuntime {
             uid: settings.uid,
             gid: settings.gid,
             allowRead: settings.allowRead,
+            ...(spare && settings.isolation === 'process' ? { spare } : {}),
             log: { linesPerInvocation: settings.logLinesPerInvocation, bytesPerInvocation: settings.logBytesPerInvocation, linesPerSecond: settings.logLinesPerSecond },
           },
           this.opts.log,
@@ -309,20 +324,28 @@ export class FunctionRuntime {
         await pool.start();
         return pool;
       });
-    // Uploads through the function (issue 15): off unless functions.NAME.writes.
-    const uploads: FunctionUploadOptions = {
-      enabled: configured.writes,
-      maxBytes: configured.maxUploadBytes ?? c.maxUploadBytes,
-      maxPerClient: configured.maxUploadsPerClient,
-      overwrite: configured.allowOverwrite,
+    // Uploads through the function (issue 15): off unless functions.NAME.writes; a loaded
+    // version's manifest may narrow them, or turn them on where allowManifestWrites lets it.
+    const uploads = this.uploadOptions(configured);
+    const uploadsFor = !load && (configured.writes || c.allowManifestWrites) ? (version: string) => this.versionUploads.get(`${name}@${version}`) ?? uploads : undefined;
+    const slot = new FunctionSlot(name, source, loader, this.bus.emit, this.files(configured.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects, uploads, uploadsFor);
+    this.slots.set(name, slot);
+    return slot;
+  }
+
+  /** functions.NAME.writes and its limits (a version's, after versionSettings) as the function handler takes them. */
+  private uploadOptions(f: FunctionConfig): FunctionUploadOptions {
+    const c = this.opts.config;
+    return {
+      enabled: f.writes,
+      maxBytes: f.maxUploadBytes ?? c.maxUploadBytes,
+      maxPerClient: f.maxUploadsPerClient,
+      overwrite: f.allowOverwrite,
       partBytes: c.uploadPartBytes,
       partsInFlight: c.uploadPartsInFlight,
       sweepIntervalMs: c.uploadSweepIntervalMs,
       sweepAgeMs: c.uploadSweepAgeMs,
     };
-    const slot = new FunctionSlot(name, source, loader, this.bus.emit, this.files(configured.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects, uploads);
-    this.slots.set(name, slot);
-    return slot;
   }
 
   private files(root: string): LocalDirSource {
@@ -422,6 +445,7 @@ export class FunctionRuntime {
     await this.deployPoll?.close();
     await this.fleet?.close();
     await Promise.all([...this.slots.values()].map((s) => s.close(graceMs)));
+    await Promise.all([...this.spares].map((s) => s.close()));
     removeTempDir(this.buildDir);
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { FunctionKv, InvocationObserver } from './invoker.js';
 import type { LogLimits } from './log-limiter.js';
+import type { SpareSupply } from './warm-spare.js';
 
 export interface PoolSpec {
   readonly name: string;
@@ -37,6 +38,8 @@ export interface PoolSpec {
   readonly allowRead?: readonly string[];
   /** Bounds on what the function may log; defaults in DEFAULT_LOG_LIMITS. */
   readonly log?: LogLimits;
+  /** A warm spare process to adopt instead of starting one (isolation 'process'; warm-spare.ts). */
+  readonly spare?: SpareSupply;
 }
 
 export const DEFAULT_LOG_LIMITS: LogLimits = { linesPerInvocation: 1000, bytesPerInvocation: 1024 * 1024, linesPerSecond: 2000 };

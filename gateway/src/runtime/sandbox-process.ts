@@ -23,13 +23,23 @@ const STDERR_TAIL_CHARS = 4096;
 
 export interface ProcessOptions {
   readonly command: SandboxCommand;
-  readonly boot: WorkerBoot;
+  /** Sent first; absent for a warm spare (warm-spare.ts), which is sent its boot when adopted. */
+  readonly boot?: WorkerBoot;
   readonly env: Record<string, string>;
   /** Its working folder: the sandbox folder, the only one it may read. */
   readonly cwd: string;
 }
 
-export function startProcessWorker(opts: ProcessOptions, events: WorkerEvents): WorkerHandle & { readonly pid: number | undefined } {
+/** A sandboxed process as its starter sees it: a worker, plus what a spare needs (its boot, whether it is gone). */
+export interface ProcessWorker extends WorkerHandle {
+  readonly pid: number | undefined;
+  /** Sends the boot message (a spare's, at adoption). */
+  boot(boot: WorkerBoot): void;
+  /** It has exited (or could not be started). */
+  readonly exited: boolean;
+}
+
+export function startProcessWorker(opts: ProcessOptions, events: WorkerEvents): ProcessWorker {
   const child = spawn(opts.command.file, [...opts.command.args], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     cwd: opts.cwd,
@@ -121,12 +131,16 @@ export function startProcessWorker(opts: ProcessOptions, events: WorkerEvents): 
     events.exit({ code, signal, heapExhausted, memoryExhausted, ...(error ? { error } : {}) });
   });
 
-  write({ t: 'boot', boot: opts.boot });
+  if (opts.boot) write({ t: 'boot', boot: opts.boot });
   return {
     pid: child.pid,
     stdout: child.stdout!,
     stderr: child.stderr!,
     send: write,
+    boot: (boot) => write({ t: 'boot', boot }),
+    get exited() {
+      return exited;
+    },
     terminate: () => kill(),
   };
 }

@@ -164,13 +164,28 @@ function hostBundle(entry: SandboxEntry): Promise<string> {
  * the gateway's files, and readable by the sandbox user when it is another user.
  */
 export async function prepareSandboxDir(bundlePath: string, user: SandboxUser | undefined, entry: SandboxEntry = 'gateway/src/runtime/sandbox-main'): Promise<{ dir: string; bundlePath: string }> {
+  const dir = await prepareHostDir(user, entry);
+  return { dir, bundlePath: copyBundleInto(dir, bundlePath) };
+}
+
+/**
+ * A fresh sandbox folder with only the host module in it: what a warm spare (warm-spare.ts) is
+ * started on, before any bundle is known. The same folder, mode and contents a dedicated
+ * process gets, less the bundle, which copyBundleInto adds when the spare is adopted.
+ */
+export async function prepareHostDir(user: SandboxUser | undefined, entry: SandboxEntry = 'gateway/src/runtime/sandbox-main'): Promise<string> {
   const code = await hostBundle(entry);
   const dir = makeTempDir();
   writeFileSync(join(dir, HOST_FILE), code);
+  // mkdtemp makes 0700; the sandbox user must read it (its name is random, the parent lists it).
+  if (user) chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** Copies a bundle (and its source map, when there is one) into a sandbox folder; returns the copy's path. */
+export function copyBundleInto(dir: string, bundlePath: string): string {
   copyFileSync(bundlePath, join(dir, BUNDLE_FILE));
   const map = join(dirname(bundlePath), MAP_FILE);
   if (existsSync(map)) copyFileSync(map, join(dir, MAP_FILE));
-  // mkdtemp makes 0700; the sandbox user must read it (its name is random, the parent lists it).
-  if (user) chmodSync(dir, 0o755);
-  return { dir, bundlePath: join(dir, BUNDLE_FILE) };
+  return join(dir, BUNDLE_FILE);
 }

@@ -29,7 +29,8 @@ import { checkFromWorker } from './message-check.js';
 import { DEFAULT_LOG_LIMITS, SANDBOX_OVERHEAD_MB, type PoolSpec, type PoolStats } from './pool-spec.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { startProcessWorker } from './sandbox-process.js';
-import { prepareSandboxDir, probeNetwork, probeNodeDataKb, sandboxCommand, sandboxUser, type NetworkIsolation, type SandboxUser } from './sandbox-spawn.js';
+import { copyBundleInto, prepareSandboxDir, probeNetwork, probeNodeDataKb, sandboxCommand, sandboxUser, type NetworkIsolation, type SandboxUser } from './sandbox-spawn.js';
+import type { SpareShape } from './warm-spare.js';
 import { removeTempDir } from './temp-dirs.js';
 import { startThreadWorker, type WorkerExit, type WorkerHandle } from './worker-handle.js';
 import type { WorkerLogs } from './worker-logs.js';
@@ -174,17 +175,33 @@ export class WorkerSupervisor<W extends SupervisedWorker> {
     let onExit: (exit: WorkerExit) => void = () => {};
     const events = { message: (raw: unknown) => onMessage(raw), exit: (exit: WorkerExit) => onExit(exit) };
     const sandbox = this.sandbox;
-    const worker = sandbox
-      ? startProcessWorker(
-          {
-            command: sandboxCommand({ sandboxDir: sandbox.dir, heapMb: this.spec.heapMb, memoryMb: this.memoryMb, user: sandbox.user, network: sandbox.network, unsharePath: sandbox.unsharePath, allowRead: this.spec.allowRead, nodeDataKb: probeNodeDataKb() }),
-            boot,
-            env,
-            cwd: sandbox.dir,
-          },
-          events,
-        )
-      : startThreadWorker({ boot, heapMb: this.spec.heapMb, env, name: `tftpfn:${this.spec.name}@${this.spec.version}` }, events);
+    // The same shape for a dedicated process and a warm spare: equal flags, limits, user, env.
+    const shape: SpareShape | undefined = sandbox && {
+      command: { heapMb: this.spec.heapMb, memoryMb: this.memoryMb, user: sandbox.user, network: sandbox.network, unsharePath: sandbox.unsharePath, allowRead: this.spec.allowRead, nodeDataKb: probeNodeDataKb() },
+      env,
+    };
+    let spare = shape && this.spec.spare?.take(shape);
+    let spareBundlePath: string | undefined;
+    try {
+      // A warm spare already runs on its own sandbox folder: the bundle joins the host module there.
+      if (spare) spareBundlePath = copyBundleInto(spare.dir, this.spec.bundlePath);
+    } catch (e) {
+      this.log.warn({ event: 'warmSpareSkipped', err: e }, 'cannot copy the bundle into the warm spare; starting a fresh process');
+      spare?.worker.terminate();
+      spare = undefined;
+    }
+    let ownDir: string | undefined;
+    let worker: WorkerHandle;
+    if (spare && spareBundlePath) {
+      ownDir = spare.dir;
+      spare.bind(events);
+      spare.worker.boot({ ...boot, bundlePath: spareBundlePath });
+      worker = spare.worker;
+    } else if (sandbox && shape) {
+      worker = startProcessWorker({ command: sandboxCommand({ ...shape.command, sandboxDir: sandbox.dir }), boot, env, cwd: sandbox.dir }, events);
+    } else {
+      worker = startThreadWorker({ boot, heapMb: this.spec.heapMb, env, name: `tftpfn:${this.spec.name}@${this.spec.version}` }, events);
+    }
     w = this.hooks.create({ worker, ready: false, suspect: false, killReason: undefined, probeWaiters: [], onGone: undefined });
     this.workers.add(w);
     this.logs.pipe(worker.stdout, 'stdout');
@@ -230,6 +247,7 @@ export class WorkerSupervisor<W extends SupervisedWorker> {
       };
       onExit = (exit) => {
         clearTimeout(loadTimer);
+        if (ownDir) removeTempDir(ownDir);
         this.workers.delete(w);
         if (!loaded) {
           loaded = true;
