@@ -7,21 +7,25 @@
  *   tftpfn object rm boot/ipxe.efi
  *
  * Which store: the gateway's own config (-c, TFTPFN_*, flags), so the command writes exactly
- * where the gateway reads: S3 through S3ObjectStore (the gateway's client; multipart above
+ * where the gateway reads: S3 through the S3 store's upload side (multipart above
  * MULTIPART_PART_BYTES, with progress per part), or the local bucket folder (objectStore
- * "local", bucketsDir/BUCKET/KEY, written atomically by LocalBucketStore). Listing and deleting
- * are not part of the gateway's store interface (it never does either), so they are here.
+ * "local", bucketsDir/BUCKET/KEY, a temporary file renamed into place). `put` streams the file
+ * from disk (objects/file-upload.ts): at most PUT_PARTS_IN_FLIGHT parts of the file in memory,
+ * whatever its size. Listing and deleting are not part of the gateway's store interface (it
+ * never does either), so they are here.
  */
 import { mkdirSync, statSync } from 'node:fs';
-import { readFile, readdir, realpath, stat, unlink } from 'node:fs/promises';
+import { open, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { uploadFile } from '../objects/file-upload.js';
 import { LocalBucketStore } from '../objects/local-bucket.js';
-import { ObjectStoreError, type ObjectRef, type WritableObjectStore } from '../objects/object-store.js';
+import { ObjectStoreError, type ObjectRef } from '../objects/object-store.js';
 import { s3StoreOptions } from '../objects/s3-options.js';
-import { classifyS3Error, S3ObjectStore } from '../objects/s3-store.js';
+import { classifyS3Error, MULTIPART_PART_BYTES, S3ObjectStore } from '../objects/s3-store.js';
+import { TEMP_INFIX } from '../objects/upload-local.js';
 import { processIo, type Io } from './control-cli.js';
 
 export interface ObjectFlags {
@@ -38,10 +42,17 @@ export interface ListedObject {
   lastModified?: Date;
 }
 
+/**
+ * Parts of the file sent and not yet acknowledged during a multipart put: memory for the file
+ * is at most this × MULTIPART_PART_BYTES (32 MiB), and S3 receives parts in parallel.
+ */
+export const PUT_PARTS_IN_FLIGHT = 4;
+
 /** The three operations over one store; `where` names it in messages (s3://b/k or a path). */
 export interface ObjectBackend {
   where(ref: ObjectRef): string;
-  put(ref: ObjectRef, bytes: Uint8Array, onProgress?: (sentBytes: number, totalBytes: number) => void): Promise<void>;
+  /** Streams the open file to `ref`; resolves its size. */
+  putFile(ref: ObjectRef, file: FileHandle, onProgress?: (sentBytes: number, totalBytes: number) => void): Promise<number>;
   list(bucket: string, prefix: string): Promise<ListedObject[]>;
   /** Throws ObjectStoreError 'not-found' when there is no such object. */
   remove(ref: ObjectRef): Promise<void>;
@@ -94,7 +105,7 @@ async function s3Backend(config: GatewayConfig): Promise<ObjectBackend> {
   const timeout = () => AbortSignal.timeout(Math.max(config.s3RequestTimeoutMs, 30_000));
   return {
     where: (ref) => `s3://${ref.bucket}/${ref.key}`,
-    put: (ref, bytes, onProgress) => store.put(ref, bytes, onProgress),
+    putFile: (ref, file, onProgress) => uploadFile(store.uploadStore(), ref, file, { partBytes: MULTIPART_PART_BYTES, partsInFlight: PUT_PARTS_IN_FLIGHT, onProgress }),
     async list(bucket, prefix) {
       const out: ListedObject[] = [];
       let token: string | undefined;
@@ -130,8 +141,8 @@ async function s3Backend(config: GatewayConfig): Promise<ObjectBackend> {
 }
 
 function localBackend(bucketsDir: string, create: boolean): ObjectBackend {
-  let store: WritableObjectStore | undefined;
-  const open = (): WritableObjectStore => {
+  let store: LocalBucketStore | undefined;
+  const openStore = (): LocalBucketStore => {
     if (store) return store;
     let exists = false;
     try {
@@ -149,9 +160,9 @@ function localBackend(bucketsDir: string, create: boolean): ObjectBackend {
   const path = (ref: ObjectRef) => join(bucketsDir, ref.bucket, ref.key);
   return {
     where: path,
-    put: (ref, bytes, onProgress) => open().put(ref, bytes, onProgress),
+    putFile: (ref, file, onProgress) => uploadFile(openStore().uploadStore(), ref, file, { partBytes: MULTIPART_PART_BYTES, partsInFlight: PUT_PARTS_IN_FLIGHT, onProgress }),
     async list(bucket, prefix) {
-      open();
+      openStore();
       const top = join(bucketsDir, bucket);
       const root = await realpath(top).catch(() => {
         throw new ObjectStoreError('not-found', `no bucket ${bucket}: ${top} does not exist`);
@@ -163,7 +174,8 @@ function localBackend(bucketsDir: string, create: boolean): ObjectBackend {
         for (const ent of await readdir(dir, { withFileTypes: true })) {
           const full = join(dir, ent.name);
           if (ent.isDirectory()) await walk(full, depth + 1);
-          else if (ent.isFile() && !/\.tmp-\d+-[0-9a-f]{8}$/.test(ent.name)) {
+          // Temporary files of writes in progress (LocalBucketStore's, and the upload store's) are not objects yet.
+          else if (ent.isFile() && !/\.tmp-\d+-[0-9a-f]{8}$/.test(ent.name) && !ent.name.includes(TEMP_INFIX)) {
             const key = relative(root, full).split(sep).join('/');
             if (!key.startsWith(prefix)) continue;
             const st = await stat(full);
@@ -175,7 +187,7 @@ function localBackend(bucketsDir: string, create: boolean): ObjectBackend {
       return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },
     async remove(ref) {
-      const s = open();
+      const s = openStore();
       // head() checks the names and that the file lies inside the folder (links refused).
       await s.head(ref);
       try {
@@ -208,11 +220,15 @@ function explain(e: unknown, backend: string): string {
 export async function objectPut(backend: ObjectBackend, file: string, target: string, io: Io, nowMs = () => performance.now()): Promise<number> {
   const t = parseTarget(target);
   const ref = { bucket: t.bucket, key: t.key === '' || t.key.endsWith('/') ? `${t.key}${basename(file)}` : t.key };
-  let bytes: Uint8Array;
+  let fh: FileHandle;
   try {
-    bytes = await readFile(file);
+    fh = await open(file, 'r');
   } catch (e) {
     throw new ObjectCliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!(await fh.stat()).isFile()) {
+    await fh.close();
+    throw new ObjectCliError(`cannot read ${file}: not a regular file (EISDIR or a device)`);
   }
   const where = backend.where(ref);
   const started = nowMs();
@@ -220,10 +236,15 @@ export async function objectPut(backend: ObjectBackend, file: string, target: st
   const onProgress = (sent: number, total: number) => {
     if (io.isTTY && io.redraw) io.redraw(`put ${file} -> ${where}  ${size(sent)} / ${size(total)}  ${total === 0 ? 100 : Math.floor((sent / total) * 100)}%`);
   };
-  await backend.put(ref, bytes, onProgress);
+  let totalBytes: number;
+  try {
+    totalBytes = await backend.putFile(ref, fh, onProgress);
+  } finally {
+    await fh.close().catch(() => {});
+  }
   const seconds = (nowMs() - started) / 1000;
   if (io.isTTY && io.redraw) io.redraw('');
-  io.out(`put ${file} -> ${where}  ${size(bytes.length)} in ${seconds.toFixed(1)} s`);
+  io.out(`put ${file} -> ${where}  ${size(totalBytes)} in ${seconds.toFixed(1)} s`);
   return 0;
 }
 
