@@ -56,6 +56,7 @@ export const FIELD_DOCS: readonly FieldDoc[] = [
   { fields: ["maxUploadBytes"], meaning: "larger uploads get ERROR 3" },
   { fields: ["uploadPartBytes", "uploadPartsInFlight"], meaning: "`s3Put()` uploads: part size (S3 wants at least 5 MiB) and parts in flight per upload; memory per upload stays under (1 + in flight) parts" },
   { fields: ["uploadSweepIntervalMs", "uploadSweepAgeMs"], meaning: "how often unfinished multipart uploads older than the age are aborted under the prefixes this gateway wrote (0 = never)" },
+  { fields: ["allowManifestWrites"], meaning: "let a deployed version's manifest (`tftpfn.json` `\"writes\": true`) turn uploads on for its function on this gateway; off, only `functions.NAME.writes` here does. This config's upload limits stay ceilings either way ([docs/UPLOADS.md](docs/UPLOADS.md))" },
   { fields: ["readAheadBytes"], meaning: "bytes read from disk at a time" },
   { fields: ["fileCacheTtlMs"], meaning: "hot-file cache: contents of small files are trusted this long, then re-checked by inode, size and mtime (0 disables; a changed file is seen at most this late)" },
   { fields: ["fileCacheMaxFileBytes", "fileCacheMaxBytes"], meaning: "largest file cached, and the cache's total size (least recently used out first)" },

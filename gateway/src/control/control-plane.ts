@@ -25,6 +25,11 @@ export interface FunctionSettings {
   readonly heapMb?: number;
   readonly timeoutMs?: number;
   readonly maxConcurrent?: number;
+  /** Uploads (issue 15): the config's functions.NAME fields, honoured within the gateway's config (runtime/version-settings.ts). */
+  readonly writes?: boolean;
+  readonly maxUploadBytes?: number;
+  readonly maxUploadsPerClient?: number;
+  readonly allowOverwrite?: boolean;
   /** The function's own routes: globs (the route table's `match`) that send requests to it. */
   readonly routes?: readonly { readonly match: string; readonly stripPrefix?: boolean | string }[];
 }

@@ -6,6 +6,11 @@
  *     { "vars": { "SITE": "lab" }, "poolSize": 2, "timeoutMs": 5000,
  *       "routes": [{ "match": "grub/*", "stripPrefix": true }] }
  *
+ * A function that takes uploads opts in with the gateway config's own fields (issue 15):
+ * `"writes": true`, `maxUploadBytes`, `maxUploadsPerClient`, `allowOverwrite`. A gateway honours
+ * them only within its own config (runtime/version-settings.ts: writes need the operator's
+ * consent, `allowManifestWrites` or functions.NAME.writes, and the config's limits are ceilings).
+ *
  * The bounds are the config schema's own function fields (config/schema.ts), so a manifest can
  * ask for nothing a gateway config could not; numbers must be JSON numbers. Routes are checked
  * by the route table's parser (routing/routes.ts): a glob that does not compile or a
@@ -31,8 +36,10 @@ export class ManifestError extends Error {
 const fn = functionConfigSchema.shape;
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A JSON number first (a quoted "2" is refused, as in the config file), then the config's bounds and wording. */
-const limit = (field: z.ZodDefault<z.ZodType<number, any>>) =>
+const limit = (field: z.ZodDefault<z.ZodType<number, any>> | z.ZodOptional<z.ZodType<number, any>>) =>
   z.number({ error: (iss) => `expected a JSON number, got ${describeValue(iss.input)}` }).pipe(field.unwrap()).optional();
+/** A switch: the config's own check and wording ("use true or false"). */
+const flag = (field: z.ZodDefault<z.ZodType<boolean, any>>) => field.unwrap().optional();
 
 const routeSchema = z
   .object({
@@ -56,6 +63,10 @@ export const manifestSchema = z
     heapMb: limit(fn.heapMb),
     timeoutMs: limit(fn.timeoutMs),
     maxConcurrent: limit(fn.maxConcurrent),
+    writes: flag(fn.writes),
+    maxUploadBytes: limit(fn.maxUploadBytes),
+    maxUploadsPerClient: limit(fn.maxUploadsPerClient),
+    allowOverwrite: flag(fn.allowOverwrite),
     routes: z.array(routeSchema, { error: 'give a list of routes, e.g. [{ "match": "grub/*" }]' }).optional(),
   })
   .strict();

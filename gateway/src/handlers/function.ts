@@ -8,8 +8,10 @@
  *  - error   → the ERROR packet the function asked for
  *
  * A write request (WRQ) reaches the function only when its config says `writes: true` (or,
- * as before, when the gateway has a writeRoot: then file(path) answers it). The function
- * answers with where the bytes go, and the gateway receives them itself:
+ * as before, when the gateway has a writeRoot: then file(path) answers it). A deployed version
+ * pinned for the request may narrow that, or turn writes on where the gateway allows manifest
+ * writes (`uploadsFor`, runtime/version-settings.ts); otherwise ERROR 2 "writes are disabled".
+ * The function answers with where the bytes go, and the gateway receives them itself:
  *  - put      → s3Put(): streamed into the bucket part by part (objects/upload-writer.ts),
  *               visible only once complete; the final ACK waits for the store
  *  - discard  → accepted and dropped
@@ -66,6 +68,12 @@ export interface FunctionHandlerOptions {
   readonly objects?: ObjectSource;
   /** Uploads through this function (functions.NAME.writes and its limits); absent or disabled: only the writeRoot path. */
   readonly uploads?: FunctionUploadOptions;
+  /**
+   * The upload settings of one version (its manifest's within the config's: runtime/
+   * version-settings.ts); given, it decides for each WRQ by the version pinned for it, in place
+   * of `uploads`, so a deploy turns writes on or off without a restart.
+   */
+  readonly uploadsFor?: (version: string) => FunctionUploadOptions | undefined;
 }
 
 /** functions.NAME.writes and the limits that go with it (config/schema.ts, docs/UPLOADS.md). */
@@ -146,11 +154,16 @@ function refusal(result: Extract<FunctionResult, { kind: 'error' }>): TftpError 
 }
 
 export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
-  async function invoke(request: TftpRequest, tags: SessionTags, withBody = false): Promise<{ result: FunctionResult; pinned: PinnedVersion }> {
+  /** Pins the version that serves this request, and names it in the record. */
+  function pinFor(request: TftpRequest, tags: SessionTags): PinnedVersion {
     tags.function = opts.name;
     const pinned = opts.pin(request);
     if (!pinned) throw functionFailed('unavailable', `function "${opts.name}" has no version loaded`);
     tags.version = pinned.version;
+    return pinned;
+  }
+
+  async function invoke(request: TftpRequest, tags: SessionTags, withBody = false, pinned = pinFor(request, tags)): Promise<{ result: FunctionResult; pinned: PinnedVersion }> {
     try {
       return { result: await pinned.invoker.invoke(toFunctionRequest(request), withBody ? { body: true } : undefined), pinned };
     } catch (e) {
@@ -194,18 +207,25 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
     },
     // Uploads reach a function only when it opted in (writes: true) or the gateway has a write
     // root; the function then decides where the file goes, or refuses it.
-    openWrite: opts.sink || opts.uploads?.enabled ? (request, tags) => openWrite(request, tags) : undefined,
+    openWrite: opts.sink || opts.uploads?.enabled || opts.uploadsFor ? (request, tags) => openWrite(request, tags) : undefined,
   };
 
   async function openWrite(request: TftpRequest, tags: SessionTags): Promise<ByteWriter> {
-    const uploads = opts.uploads?.enabled ? opts.uploads : undefined;
+    // The version that will answer decides whether uploads are on, and their limits.
+    const pinned = pinFor(request, tags);
+    const chosen = opts.uploadsFor ? opts.uploadsFor(pinned.version) : opts.uploads;
+    const uploads = chosen?.enabled ? chosen : undefined;
+    if (!uploads && !opts.sink) {
+      pinned.release();
+      throw wireError(WIRE_TEXT.writesDisabled);
+    }
     const tsize = declaredTsize(request);
     if (uploads && tsize !== undefined && tsize > uploads.maxBytes) {
-      tags.function = opts.name;
+      pinned.release();
       throw wireError(WIRE_TEXT.uploadTooLarge);
     }
     // With uploads on, the function may read the body itself (request.body, accepted()).
-    const { result, pinned } = await invoke(request, tags, uploads !== undefined);
+    const { result } = await invoke(request, tags, uploads !== undefined, pinned);
     if (result.kind === 'body') return openBody(result.upload, uploads!, request, tags, pinned);
     pinned.release();
     switch (result.kind) {

@@ -38,13 +38,23 @@ describe('manifest', () => {
     expect(problems({ maxConcurrent: 2_000_000 })[0]).toContain('maxConcurrent: use a whole number from 1 to 1000000');
   });
 
+  it('parse: uploads opt in with the config\'s own fields, bounds and wording (issue 15)', () => {
+    const m = { writes: true, maxUploadBytes: 67108864, maxUploadsPerClient: 2, allowOverwrite: false };
+    expect(parseManifest(m)).toEqual(m);
+    expect(problems({ writes: 'yes' })).toEqual(['tftpfn.json: writes: expected true or false, got the string "yes": use true or false']);
+    expect(problems({ allowOverwrite: 1 })).toEqual(['tftpfn.json: allowOverwrite: expected true or false, got 1: use true or false']);
+    expect(problems({ maxUploadBytes: -1 })).toEqual([`tftpfn.json: maxUploadBytes: use a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`]);
+    expect(problems({ maxUploadsPerClient: 0 })).toEqual(['tftpfn.json: maxUploadsPerClient: use a whole number from 1 to 100000']);
+    expect(problems({ maxUploadBytes: '1000' })).toEqual(['tftpfn.json: maxUploadBytes: expected a JSON number, got the string "1000"']);
+  });
+
   it('parse: numbers must be JSON numbers', () => {
     expect(problems({ poolSize: '2' })).toEqual(['tftpfn.json: poolSize: expected a JSON number, got the string "2"']);
     expect(problems({ poolSize: null })).toEqual(['tftpfn.json: poolSize: expected a JSON number, got null']);
   });
 
   it('parse: unknown keys are refused with the valid keys listed, also inside a route', () => {
-    expect(problems({ poolsize: 2 })).toEqual(['tftpfn.json: unknown key "poolsize": valid keys are vars, poolSize, heapMb, timeoutMs, maxConcurrent, routes']);
+    expect(problems({ poolsize: 2 })).toEqual(['tftpfn.json: unknown key "poolsize": valid keys are vars, poolSize, heapMb, timeoutMs, maxConcurrent, writes, maxUploadBytes, maxUploadsPerClient, allowOverwrite, routes']);
     expect(problems({ routes: [{ match: 'a/*', function: 'x' }] })).toEqual(['tftpfn.json: routes[0]: unknown key "function": valid keys are match, stripPrefix']);
   });
 
