@@ -11,6 +11,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { get } from '../../client/index.js';
 import { BIN, REPO } from '../helpers/cli.js';
@@ -58,18 +59,9 @@ class Serve {
 
   constructor(node: string, args: string[]) {
     this.child = spawn(node, [BIN, 'serve', ...args], { cwd: REPO, env: { ...process.env, TFTPFN_LOG_LEVEL: undefined } });
-    let partial = '';
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      partial += chunk;
-      for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n')) {
-        const line = partial.slice(0, nl);
-        partial = partial.slice(nl + 1);
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.lines.push({ text: line });
-        }
-      }
+    // Every stdout line of the primary and its workers is one pino JSON object.
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      if (line.startsWith('{')) this.lines.push(JSON.parse(line) as LogLine);
     });
     this.child.stderr!.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
@@ -100,14 +92,17 @@ class Serve {
 const running: Serve[] = [];
 const roots: string[] = [];
 afterEach(async () => {
-  const workers = running.flatMap((s) => s.of('listening').map((l) => l.pid!));
-  for (const s of running.splice(0)) await s.stop();
-  // Workers of a primary that did not stop cleanly: end them by their own pids.
-  for (const pid of workers) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
+  for (const s of running.splice(0)) {
+    const workers = s.of('listening').map((l) => l.pid!);
+    if ((await s.stop()) === 0) continue;
+    // Workers of a primary that did not stop cleanly: end them by their own pids, those still
+    // running tftpfn (checked on the command line: a pid may have been reused).
+    for (const pid of workers) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('tftpfn')) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   }
   for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
@@ -175,6 +170,25 @@ describe('reuse-port', () => {
 
     expect(await s.stop()).toBe(0);
   }, 90_000);
+
+  it('reuse-port: on Node 24 a process that dies is replaced on the same port (port 0 picked once by the primary), and transfers go on', async () => {
+    const body = seededBytes(50_000, 21);
+    const root = makeRoot({ 'a.bin': body });
+    roots.push(root);
+    const s = serve(NODE24, ['--processes', '2', '--host', '127.0.0.1', '--port', '0', '--root', root]);
+    const listening = await s.waitFor('listening', 2);
+    const address = listening[0].addresses![0];
+    const port = Number(address.split(':').pop());
+    process.kill(listening[0].pid!, 'SIGKILL');
+    const again = await s.waitFor('listening', 3);
+    expect(again[2].pid).not.toBe(listening[0].pid);
+    expect(again[2].addresses).toEqual([address]);
+    expect(again[2].listenSharing).toBe('reusePort');
+    // Clients from 8 ports, hashed over both sockets of the group (the new process's included).
+    const results = await Promise.all(Array.from({ length: 8 }, () => get({ host: '127.0.0.1', port, path: 'a.bin', blksize: 1024 }).then((r) => sameBytes(r.data, body))));
+    expect(results).toEqual(Array(8).fill('same'));
+    expect(await s.stop()).toBe(0);
+  }, 60_000);
 
   it('reuse-port: without dgram reusePort (Node 20) processes share the primary socket, and --single-port --processes 2 is refused naming the fields and the fix', async () => {
     const root = makeRoot({ 'a.bin': seededBytes(30_000, 7) });
