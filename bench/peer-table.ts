@@ -54,9 +54,9 @@ const LINES: Line[] = [
   { id: 'e', scenario: 'peak RSS, 1 KiB run (MiB)', cell: (m) => f(m.peakRssMiB), value: (m) => m.peakRssMiB, lowerIsBetter: true },
 ];
 
-/** tftpfn's figure over the best peer's (or best over tftpfn's when lower is better): > 1 means ahead. */
-function ratioToBest(line: Line, r: StoredReport): { ratio: number | undefined; best: string | undefined } {
-  const t = row(r, line.id, 'tftpfn');
+/** A tftpfn server's figure over the best peer's (or best over its own when lower is better): > 1 means ahead. */
+function ratioToBest(line: Line, r: StoredReport, server: ServerName = 'tftpfn'): { ratio: number | undefined; best: string | undefined } {
+  const t = row(r, line.id, server);
   const peers = PEERS.map((p) => ({ p, m: row(r, line.id, p) })).filter((x) => x.m && Number.isFinite(line.value(x.m)));
   if (!t || peers.length === 0) return { ratio: undefined, best: undefined };
   const pick = peers.reduce((a, b) => ((line.lowerIsBetter ? line.value(b.m!)! < line.value(a.m!)! : line.value(b.m!)! > line.value(a.m!)!) ? b : a));
@@ -66,24 +66,51 @@ function ratioToBest(line: Line, r: StoredReport): { ratio: number | undefined; 
 }
 
 export function peerTable(r: StoredReport): string[] {
-  const servers: ServerName[] = [...PEERS, 'tftpfn'];
+  // tftpfn-plain, the forced fallback (no UDP GSO), sits beside tftpfn with its own ratio.
+  const servers: ServerName[] = [...PEERS, 'tftpfn', 'tftpfn-plain'];
   const out = [
-    `| scenario | ${servers.map((s) => SERVER_LABELS[s]).join(' | ')} | tftpfn ÷ best peer | runs |`,
-    `|---|${servers.map(() => '---:').join('|')}|---:|---|`,
+    `| scenario | ${servers.map((s) => SERVER_LABELS[s]).join(' | ')} | tftpfn ÷ best peer | fallback ÷ best peer | runs |`,
+    `|---|${servers.map(() => '---:').join('|')}|---:|---:|---|`,
   ];
+  const ratioCell = (line: Line, server: ServerName) => {
+    const { ratio, best } = ratioToBest(line, r, server);
+    return ratio === undefined ? '—' : `${f(ratio, 2)}× ${line.lowerIsBetter ? '(best ÷ tftpfn) ' : ''}vs ${SERVER_LABELS[best as ServerName]}`;
+  };
   for (const line of LINES) {
     const cells = servers.map((s) => {
       const m = row(r, line.id, s);
       return m ? line.cell(m) : '—';
     });
-    const { ratio, best } = ratioToBest(line, r);
     const runs = [...new Set(servers.map((s) => row(r, line.id, s)?.run).filter((x) => x !== undefined))].sort().join(', ');
-    out.push(`| ${line.scenario} | ${cells.join(' | ')} | ${ratio === undefined ? '—' : `${f(ratio, 2)}× ${line.lowerIsBetter ? '(best ÷ tftpfn) ' : ''}vs ${SERVER_LABELS[best as ServerName]}`} | ${runs || '—'} |`);
+    out.push(`| ${line.scenario} | ${cells.join(' | ')} | ${ratioCell(line, 'tftpfn')} | ${ratioCell(line, 'tftpfn-plain')} | ${runs || '—'} |`);
   }
   const ceiling = r.iperf.find((i) => i.datagramBytes === 1468) ?? r.iperf.find((i) => i.datagramBytes === 1472);
   const b = row(r, 'b', 'tftpfn');
-  out.push(`| iperf3 -u -l ${ceiling?.datagramBytes ?? 1468}, received (MiB/s) | | | | ${f(ceiling?.receivedMiBps)} | windowsize 64 ÷ iperf3: ${f(b && ceiling ? b.median.throughputMiBps / ceiling.receivedMiBps : undefined, 2)}× | ${r.iperfRun ?? '—'} |`);
+  out.push(`| iperf3 -u -l ${ceiling?.datagramBytes ?? 1468}, received (MiB/s) | | | | ${f(ceiling?.receivedMiBps)} | | windowsize 64 ÷ iperf3: ${f(b && ceiling ? b.median.throughputMiBps / ceiling.receivedMiBps : undefined, 2)}× | | ${r.iperfRun ?? '—'} |`);
   return out;
+}
+
+/**
+ * tftpfn ÷ the best peer when issue 13 was filed (its table: in.tftpd, atftpd and the npm
+ * server, one run, before the batched send path). "With GSO unavailable (forced fallback), no
+ * row slower than today" is judged as the fallback's ratio to the best peer in the same run
+ * against these: ratios, because absolute figures on this shared machine move with its load.
+ */
+export const FALLBACK_BASELINE: readonly { id: ScenarioId; what: string; ratio: number; lowerIsBetter?: boolean }[] = [
+  { id: 'a', what: 'lock-step 1468', ratio: 20.2 / 22.2 },
+  { id: 'c', what: 'lock-step 65464', ratio: 763 / 1069 },
+  { id: 'j', what: 'windowsize 16', ratio: 122.9 / 165.8 },
+  { id: 'b', what: 'windowsize 64', ratio: 167.5 / 243.5 },
+  { id: 'd', what: 'boot storm', ratio: 125.7 / 118.7 },
+  { id: 'e', what: '1 KiB × 20', ratio: 13544 / 8893 },
+];
+
+/** The forced-fallback row's ratio to the best peer, per scenario of FALLBACK_BASELINE. */
+function fallbackRatios(r: StoredReport): { what: string; now: number | undefined; then: number }[] {
+  return FALLBACK_BASELINE.map((b) => {
+    const line = LINES.find((l) => l.id === b.id)!;
+    return { what: b.what, now: ratioToBest(line, r, 'tftpfn-plain').ratio, then: b.ratio };
+  });
 }
 
 /** Issue 13's targets, judged on the stored rows. */
@@ -115,6 +142,12 @@ export function peerTargets(r: StoredReport): PeerTarget[] {
   out.push({ text: '1 KiB × 20: p99 ≤ atftpd\'s', met: judge(() => e!.median.p99Ms <= eA!.median.p99Ms, [e, eA]), detail: `${f(e?.median.p99Ms, 2)} vs ${f(eA?.median.p99Ms, 2)} ms` });
   const rrq = e ? rrqRetransmits(e) : undefined;
   out.push({ text: '1 KiB × 20: zero RRQ retransmissions by the client', met: judge(() => rrq === 0, [rrq]), detail: rrq === undefined ? '— (not counted in that run)' : `${rrq} over ${e!.runs.length} run(s)` });
+  const fb = fallbackRatios(r).filter((x) => x.now !== undefined);
+  out.push({
+    text: 'forced fallback (sendPath plain): no row slower than when issue 13 was filed (ratio to the best peer)',
+    met: fb.length === 0 ? undefined : fb.every((x) => x.now! >= x.then),
+    detail: fb.length === 0 ? '— (no tftpfn-plain rows)' : fb.map((x) => `${x.what} ${f(x.now, 2)}× (then ${f(x.then, 2)}×)`).join('; '),
+  });
   const idle = d?.idleRssMiB;
   out.push({ text: 'idle RSS ≤ 60 MiB', met: judge(() => idle! <= 60, [idle]), detail: `${f(idle)} MiB (fresh server after one probe, before the storm)` });
   const peak = d && e ? Math.max(d.peakRssMiB, e.peakRssMiB) : undefined;

@@ -32,7 +32,7 @@ import { runStatsCost } from './stats-cost.js';
 import { ensureBenchTools } from './setup.js';
 import { FILES, HELD_BYTES, SMALL_BYTES, scenarios, sizesFor, type ScenarioId } from './scenarios.js';
 import { describeLoad } from './load-client.js';
-import { describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, type ServerName } from './servers.js';
+import { describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, writePlainSendPathConfig, type ServerName } from './servers.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -54,7 +54,7 @@ function parseCli() {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,j,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,in.tftpd,atftpd,npm-tftp,fbtftp]
+    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,j,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-plain,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,in.tftpd,atftpd,npm-tftp,fbtftp]
                      [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh] [--no-setup] [--commit SHA]
 
 Scenarios and servers not selected keep their stored figures from --json (each says which run
@@ -134,6 +134,7 @@ async function main(): Promise<void> {
     if (sizes.s3ObjectBytes) writeRandomFile(join(root, FILES.s3Boot), sizes.s3ObjectBytes);
     writeFileSync(join(root, FILES.generated), oneKib());
     writeFunctionConfigs(confDir);
+    writePlainSendPathConfig(confDir);
     const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
     const setupProblems = cli.setup ? ensureBenchTools(log) : [];
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
       'tftpfn-s3-cold': cli.portBase + 7, 'tftpfn-s3-warm': cli.portBase + 7, 'tftpfn-s3-fleet': cli.portBase + 7,
       // +8 is atftpd's, +9 iperf3's.
       'tftpfn-stats': cli.portBase + 10, 'tftpfn-stats-metrics': cli.portBase + 11,
+      'tftpfn-plain': cli.portBase + 13,
     };
     const skipped: string[] = [...setupProblems];
     for (const s of specs) if (s.unavailable) skipped.push(`${s.name}: ${s.unavailable}`);

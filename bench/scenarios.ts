@@ -61,9 +61,10 @@ export interface Scenario {
   redis?: boolean;
 }
 
-const ALL: ServerName[] = ['tftpfn', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp'];
+/** tftpfn-plain is tftpfn with UDP GSO off (sendPath: plain): issue 13's forced-fallback row. */
+const ALL: ServerName[] = ['tftpfn', 'tftpfn-plain', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp'];
 /** The servers that implement RFC 7440 windowsize; the others show "—" in (j) and (b). */
-export const WINDOWED: ServerName[] = ['tftpfn', 'atftpd', 'npm-tftp'];
+export const WINDOWED: ServerName[] = ['tftpfn', 'tftpfn-plain', 'atftpd', 'npm-tftp'];
 /*
  * (a)-(e) interleave their servers (measure.ts, measureInterleaved): each target is a ratio
  * between rows, and on this shared machine the load moves within a scenario. In a run measured
@@ -119,7 +120,7 @@ export function scenarios(): Scenario[] {
     {
       id: 'd',
       title: 'boot storm: every client at once, blksize 1468, lock-step',
-      servers: ['tftpfn', 'tftpfn-p2', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp'],
+      servers: ['tftpfn', 'tftpfn-p2', 'tftpfn-plain', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp'],
       load: (port, s) => ({ port, path: FILES.boot, concurrency: s.stormClients, count: s.stormClients, blksize: 1468, timeoutMs: 2000 }),
       // fbtftp forks a Python process per client; one storm is enough to place it.
       interleave: true,

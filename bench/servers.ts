@@ -13,6 +13,8 @@ import { atftpdPath, atftpdVersion } from './setup.js';
 
 export type ServerName =
   | 'tftpfn' | 'tftpfn-p2' | 'tftpfn-fn1' | 'tftpfn-fn2' | 'tftpfn-fn4' | 'in.tftpd' | 'fbtftp'
+  // Issue 13's fallback: the same gateway with UDP GSO off (sendPath: plain), one datagram per send.
+  | 'tftpfn-plain'
   // The strongest peers of issue 13: atftpd (C, RFC 7440) and the npm `tftp` package's server.
   | 'atftpd' | 'npm-tftp'
   // (h), bench/s3-storm.ts: one gateway config (S3 + Redis), three cache states.
@@ -24,6 +26,7 @@ export type ServerName =
 export const SERVER_LABELS: Record<ServerName, string> = {
   tftpfn: 'tftpfn',
   'tftpfn-p2': 'tftpfn-p2',
+  'tftpfn-plain': 'tftpfn, forced fallback (sendPath plain)',
   'tftpfn-fn1': 'tftpfn (worker function, poolSize 1)',
   'tftpfn-fn2': 'tftpfn (worker function, poolSize 2)',
   'tftpfn-fn4': 'tftpfn (worker function, poolSize 4)',
@@ -58,6 +61,15 @@ export function functionConfig(poolSize: number): object {
 
 export function writeFunctionConfigs(confDir: string): void {
   for (const n of FUNCTION_POOL_SIZES) writeFileSync(functionConfigPath(confDir, n), `${JSON.stringify(functionConfig(n))}\n`);
+}
+
+/** The forced-fallback server's config (issue 13: "with GSO unavailable, no row slower than today"). */
+export function plainSendPathConfigPath(confDir: string): string {
+  return join(confDir, 'send-path-plain.json');
+}
+
+export function writePlainSendPathConfig(confDir: string): void {
+  writeFileSync(plainSendPathConfigPath(confDir), `${JSON.stringify({ sendPath: 'plain' })}\n`);
 }
 
 export interface ServerSpec {
@@ -108,6 +120,7 @@ export function serverSpecs(confDir: string): ServerSpec[] {
   return [
     tftpfn('tftpfn', 1),
     tftpfn('tftpfn-p2', 2),
+    tftpfn('tftpfn-plain', 1, plainSendPathConfigPath(confDir)),
     ...FUNCTION_POOL_SIZES.map((n) => tftpfn(`tftpfn-fn${n}` as ServerName, 1, functionConfigPath(confDir, n))),
     {
       name: 'in.tftpd',
