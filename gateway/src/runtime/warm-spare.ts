@@ -18,8 +18,9 @@
  *                          │ exit, or take(other shape), or close
  *                          ▼
  *                        gone ──▶ a new spare (after restart-backoff.ts's wait when it died)
- *  - After an adoption a new spare is started at once, so that a save soon after this one finds
- *    it warm (or nearly: its start overlaps the debounce and the build).
+ *  - After an adoption a new spare is started once the adopted process has answered (ready or
+ *    loadError) or died, so the two do not compete for the CPU during the reload; a person's
+ *    next save finds it warm (it takes 70-170 ms to start).
  *  - take() with a shape unlike the spare's (the new version's settings differ) discards it and
  *    starts one of the new shape; that reload starts a dedicated process as before.
  *  - close() kills the spare and removes its folder; an adopted spare belongs to its pool.
@@ -119,13 +120,28 @@ export class WarmSpare implements SpareSupply {
       this.spare = undefined;
       this.stats.adopted++;
       const { worker, dir } = s;
-      // The next spare starts now: a save soon after this one then finds it (nearly) warm.
-      setImmediate(() => this.fill());
+      // The next spare starts once this one has answered (ready or loadError) or died: a Node
+      // start beside the load would compete with it for the CPU, on the reload's critical path.
+      let refilled = false;
+      const refill = () => {
+        if (refilled) return;
+        refilled = true;
+        this.fill();
+      };
       return {
         worker,
         dir,
         bind: (events) => {
-          s.events = events;
+          s.events = {
+            message: (raw) => {
+              refill();
+              events.message(raw);
+            },
+            exit: (exit) => {
+              refill();
+              events.exit(exit);
+            },
+          };
         },
       };
     }

@@ -81,7 +81,18 @@ describe('warm spare: lifecycle', () => {
     expect(spare.stats).toMatchObject({ started: 1, adopted: 1 });
   });
 
-  test('warm spare: after an adoption another spare is started; the adopted one is not the spare any more', async () => {
+  test('warm spare: an adopted process that dies while loading also starts the next spare', async () => {
+    const { spare, started } = harness();
+    spare.take(shape());
+    await spare.idle();
+    spare.take(shape())!.bind(noop);
+    started[0].die();
+    await spare.idle();
+    expect(started).toHaveLength(2);
+    expect(spare.stats.died).toBe(0);
+  });
+
+  test('warm spare: after an adoption another spare is started once the adopted process answers, not beside its load', async () => {
     const { spare, started } = harness();
     spare.take(shape());
     await spare.idle();
@@ -89,22 +100,23 @@ describe('warm spare: lifecycle', () => {
     adopted.bind(noop);
     expect(spare.pid).toBeUndefined();
     await turn();
+    expect(started).toHaveLength(1);
+    started[0].events.message({ t: 'ready' });
     await spare.idle();
     expect(started).toHaveLength(2);
     expect(spare.pid).toBe(started[1].pid);
     expect(started[1].dir).not.toBe(adopted.dir);
   });
 
-  test('warm spare: an adopted process reports to its pool, not to the spare; its death starts nothing', async () => {
+  test('warm spare: an adopted process reports to its pool, not to the spare; its death is not an idle death', async () => {
     const { spare, started, removed } = harness();
     spare.take(shape());
     await spare.idle();
     const seen: string[] = [];
     const adopted = spare.take(shape())!;
     adopted.bind({ message: (m) => seen.push(`message ${JSON.stringify(m)}`), exit: (e) => seen.push(`exit ${e.signal}`) });
-    await turn();
-    await spare.idle();
     started[0].events.message({ t: 'ready' });
+    await spare.idle();
     started[0].die();
     expect(seen).toEqual(['message {"t":"ready"}', 'exit SIGKILL']);
     // The pool's supervisor removes an adopted folder; the spare does not, nor count a death.
