@@ -137,6 +137,60 @@ describe('tftpfn dev: bursts', () => {
   });
 });
 
+/** The sandbox host processes (a function worker or a warm spare: runtime/warm-spare.ts) a process started. */
+function sandboxChildren(pid: number): number[] {
+  let listed = '';
+  try {
+    listed = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    return [];
+  }
+  return listed
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((child) => {
+      try {
+        return readFileSync(`/proc/${child}/cmdline`, 'latin1').includes('host.mjs');
+      } catch {
+        return false;
+      }
+    });
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('tftpfn dev: its processes', () => {
+  test.each(['SIGINT', 'SIGKILL'] as const)('tftpfn dev keeps a warm spare beside its worker, and leaves neither behind after %s', async (signal) => {
+    const dir = mkdtempSync(join(repo, 'test/fixtures/functions/.dev-spare-'));
+    const entry = join(dir, 'index.ts');
+    writeFileSync(entry, "import { text } from 'tftpfn/sdk';\nexport const handle = () => text('v0\\n');\n");
+    const dev = await start(['dev', entry, '--port', '0', '--json'], /on 127\.0\.0\.1:(\d+)/);
+    expect(await curl(Number(dev.match[1]), 'x')).toBe('v0\n');
+    let hosts: number[] = [];
+    for (const end = Date.now() + 10_000; Date.now() < end && hosts.length < 2; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      hosts = sandboxChildren(dev.child.pid!);
+    }
+    expect(hosts).toHaveLength(2);
+    const exited = new Promise((r) => dev.child.once('exit', r));
+    dev.child.kill(signal);
+    await exited;
+    // SIGINT: dev closes the pool and the spare; SIGKILL: each host exits when its pipe closes.
+    for (const end = Date.now() + 5000; Date.now() < end && hosts.some(alive); ) await new Promise((r) => setTimeout(r, 50));
+    expect(hosts.filter(alive)).toEqual([]);
+    const { rmSync } = await import('node:fs');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 /** Two consecutive free TCP ports on loopback. */
 async function freePortPair(): Promise<number> {
   const tryListen = (port: number) =>
