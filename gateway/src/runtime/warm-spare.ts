@@ -2,8 +2,8 @@
  * A warm spare: one sandboxed function process started ahead of need, idle, so that the next
  * version of the function (a save in `tftpfn dev`, a hot reload) only has its bundle copied in
  * and loaded instead of waiting for a Node process to start, which is most of a reload
- * (docs/FUNCTIONS.md, "Reload latency": 70-170 ms of a ~120 ms reload on a quiet 2-core machine,
- * 100-500 ms on a loaded one).
+ * (docs/FUNCTIONS.md, "Reload latency and the warm spare": a new process's spawn to ready is
+ * 72-170 ms on a quiet 2-core machine and 100-500 ms on a loaded one; the build, 8-30 ms).
  *
  * Isolation is the same by construction: a spare is started with exactly the command a
  * dedicated process would get (sandboxCommand of the same SpareShape: permission flags, heap and
