@@ -10,7 +10,7 @@
  * fails and is counted in tftpfn_upload_abort_failures_total (the sweep would retry it).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,8 +38,11 @@ const gatewayConfig = {
   metricsPort: 0,
   progressIntervalMs: 2000,
   uploadPartBytes: 5 * MiB,
-  functions: { up: { writes: true, maxUploadBytes: 64 * MiB }, small: { writes: true, maxUploadBytes: 1000 } },
-  routes: [{ match: 'small/*', function: 'small' }],
+  // The sweep every 300 ms, for uploads left more than a minute ago (the least allowed).
+  uploadSweepIntervalMs: 300,
+  uploadSweepAgeMs: 60_000,
+  functions: { up: { writes: true, maxUploadBytes: 64 * MiB }, small: { writes: true, maxUploadBytes: 1000 }, single: { writes: true, maxUploadsPerClient: 1 } },
+  routes: [{ match: 'small/*', function: 'small' }, { match: 'single/*', function: 'single' }],
   defaultRoute: { function: 'up' },
 };
 
@@ -49,8 +52,9 @@ beforeAll(async () => {
   mkdirSync(join(buckets, 'backups'), { recursive: true });
   s3 = await startS3rver();
   await s3.createBucket('backups');
-  s3gw = await startTestGateway({ functions: { up: upload, small: upload }, config: { ...s3.gatewayConfig, ...gatewayConfig } });
-  folderGw = await startTestGateway({ functions: { up: upload, small: upload }, config: { objectStore: 'local', bucketsDir: buckets, ...gatewayConfig } });
+  const functions = { up: upload, small: upload, single: upload };
+  s3gw = await startTestGateway({ functions, config: { ...s3.gatewayConfig, ...gatewayConfig } });
+  folderGw = await startTestGateway({ functions, config: { objectStore: 'local', bucketsDir: buckets, ...gatewayConfig } });
 }, 60_000);
 
 afterAll(async () => {
@@ -76,10 +80,14 @@ function figures(p: Map<string, MetricFamily>, store: string) {
     bytes: sumOf(p, 'tftpfn_upload_bytes_total', { store }),
     refusedPerClient: sumOf(p, 'tftpfn_upload_refused_per_client_total', { store }),
     abortFailures: sumOf(p, 'tftpfn_upload_abort_failures_total', { store }),
+    swept: sumOf(p, 'tftpfn_upload_swept_total', { store }),
     active: sumOf(p, 'tftpfn_uploads_active', { store }),
     writesOk: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'ok', source: store }),
     writesTooLarge: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'disk-full', function: 'small' }),
     writesTooSlow: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'too-slow', source: store }),
+    // Refused before a store was opened: no source. (Its outcome is upstream-error today, by
+    // ERROR 0 in session/outcome.ts refusalOutcome, though the refusal is a busy one.)
+    writesRefusedSingle: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', function: 'single', source: '' }),
     bytesReceived: sumOf(p, 'tftpfn_bytes_received_total'),
     writeDurations: sumOf(p, 'tftpfn_session_duration_seconds_count', { kind: 'write' }),
   };
@@ -92,7 +100,7 @@ function delta(after: Figures, before: Figures): Figures {
   return d;
 }
 
-const NONE: Figures = { started: 0, committed: 0, aborted: 0, bytes: 0, refusedPerClient: 0, abortFailures: 0, active: 0, writesOk: 0, writesTooLarge: 0, writesTooSlow: 0, bytesReceived: 0, writeDurations: 0 };
+const NONE: Figures = { started: 0, committed: 0, aborted: 0, bytes: 0, refusedPerClient: 0, abortFailures: 0, swept: 0, active: 0, writesOk: 0, writesTooLarge: 0, writesTooSlow: 0, writesRefusedSingle: 0, bytesReceived: 0, writeDurations: 0 };
 
 function localFile(name: string, bytes: Uint8Array): string {
   const p = join(work, name);
@@ -135,26 +143,31 @@ for (const store of ['s3', 'folder'] as const) {
       expect(d).toEqual({ ...NONE, writesTooLarge: 1, writeDurations: 1 });
     }, 30_000);
 
-    it('a curl -T killed mid-upload: the upload shows as active while it runs, then one aborted, nothing committed, the write session ended too-slow', async () => {
+    it('a curl -T killed mid-upload: the upload shows as active while it runs, a second from the same client is refused per client; then one aborted, nothing committed, the write session ended too-slow', async () => {
       const before = figures(await scrape(gw()), store);
       const remote = `killed-${store}.bin`;
       const local = localFile(remote, seededBytes(SEED + 2, 40 * MiB));
-      const child = spawn('curl', ['-sS', '-T', local, `tftp://127.0.0.1:${gw().addresses[0]!.port}/${remote}`], { stdio: 'ignore' });
+      const child = spawn('curl', ['-sS', '-T', local, `tftp://127.0.0.1:${gw().addresses[0]!.port}/single/${remote}`], { stdio: 'ignore' });
       try {
         // Past the first 5 MiB part: a multipart upload exists in S3, a temporary file in the folder.
         if (store === 's3') {
           await until('the first part reached s3rver', async () => (await s3.requests()).some((r) => r.method === 'PUT' && r.path.includes(remote) && r.path.includes('partNumber=')));
         } else {
-          const dir = join(buckets, 'backups', 'm');
+          const dir = join(buckets, 'backups', 'm', 'single');
           await until('the temporary file exists', () => existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(`${remote}.tftpfn-upload-`)));
         }
         const during = delta(figures(await scrape(gw()), store), before);
         expect(during.active).toBe(1);
         expect(during.started).toBe(1);
+        // The function allows one upload per client at a time: a second one is refused busy.
+        const second = await curlPut(gw(), localFile(`second-${store}.bin`, seededBytes(SEED + 3, 1000)), `single/second-${store}.bin`);
+        expect(second.code).not.toBe(0);
+        const busy = await gw().waitForRecord((r) => r.file === `single/second-${store}.bin`);
+        expect(busy).toMatchObject({ errorCode: 0, errorMessage: 'server busy, try again later', bytes: 0 });
       } finally {
         child.kill('SIGKILL');
       }
-      const rec = await gw().waitForRecord((r) => r.file === remote, 20_000);
+      const rec = await gw().waitForRecord((r) => r.file === `single/${remote}`, 20_000);
       expect(rec.optionsAcked?.timeout).toBe('6');
       expect(rec.outcome).toBe('too-slow');
       // The abort follows the session's end (parts in flight are awaited first): bounded wait.
@@ -163,8 +176,22 @@ for (const store of ['s3', 'folder'] as const) {
         d = delta(figures(await scrape(gw()), store), before);
         return d.aborted === 1;
       });
-      expect(d).toEqual({ ...NONE, started: 1, aborted: 1, abortFailures: store === 's3' ? 1 : 0, writesTooSlow: 1, bytesReceived: rec.bytes, writeDurations: 1 });
+      expect(d).toEqual({ ...NONE, started: 1, aborted: 1, refusedPerClient: 1, abortFailures: store === 's3' ? 1 : 0, writesTooSlow: 1, writesRefusedSingle: 1, bytesReceived: rec.bytes, writeDurations: 2 });
       expect(rec.bytes).toBeGreaterThanOrEqual(5 * MiB);
     }, 90_000);
+
+    if (store === 'folder') {
+      it('the sweep removes a temporary file a crashed gateway left under a prefix this one writes to: swept +1, nothing else moves', async () => {
+        const before = figures(await scrape(gw()), store);
+        // As upload-local.ts names them: KEY.tftpfn-upload-PID-ID, two hours old.
+        const stale = join(buckets, 'backups', 'm', 'crashed.bin.tftpfn-upload-4242-00aa11bb22cc33dd');
+        writeFileSync(stale, 'half an upload');
+        const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+        utimesSync(stale, twoHoursAgo, twoHoursAgo);
+        await until('the sweep removed it', () => !existsSync(stale));
+        const d = delta(figures(await scrape(gw()), store), before);
+        expect(d).toEqual({ ...NONE, swept: 1 });
+      }, 30_000);
+    }
   });
 }
