@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createServer } from 'node:net';
 import { describeRun, runClient } from '../interop/run-client.js';
+import { alive, sandboxHosts } from '../helpers/sandbox-processes.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = join(repo, 'bin/tftpfn.js');
@@ -137,36 +138,6 @@ describe('tftpfn dev: bursts', () => {
   });
 });
 
-/** The sandbox host processes (a function worker or a warm spare: runtime/warm-spare.ts) a process started. */
-function sandboxChildren(pid: number): number[] {
-  let listed = '';
-  try {
-    listed = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
-  } catch {
-    return [];
-  }
-  return listed
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number)
-    .filter((child) => {
-      try {
-        return readFileSync(`/proc/${child}/cmdline`, 'latin1').includes('host.mjs');
-      } catch {
-        return false;
-      }
-    });
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 describe('tftpfn dev: its processes', () => {
   test.each(['SIGINT', 'SIGKILL'] as const)('tftpfn dev keeps a warm spare beside its worker, and leaves neither behind after %s', async (signal) => {
     const dir = mkdtempSync(join(repo, 'test/fixtures/functions/.dev-spare-'));
@@ -177,7 +148,7 @@ describe('tftpfn dev: its processes', () => {
     let hosts: number[] = [];
     for (const end = Date.now() + 10_000; Date.now() < end && hosts.length < 2; ) {
       await new Promise((r) => setTimeout(r, 50));
-      hosts = sandboxChildren(dev.child.pid!);
+      hosts = sandboxHosts(dev.child.pid!);
     }
     expect(hosts).toHaveLength(2);
     const exited = new Promise((r) => dev.child.once('exit', r));

@@ -18,6 +18,7 @@ import { FunctionFailure } from '../../gateway/src/runtime/function-failure.js';
 import { startGateway } from '../../gateway/src/index.js';
 import { get } from '../../client/index.js';
 import { buildFixture, captureLog, eventually, FIXTURES, fnRequest } from '../helpers/functions.js';
+import { alive, sandboxHosts } from '../helpers/sandbox-processes.js';
 
 let hostile: string;
 const pools: WorkerPool[] = [];
@@ -47,15 +48,6 @@ function body(r: FunctionResult): string {
 }
 
 const whoami = async (p: WorkerPool) => JSON.parse(body(await p.invoke(fnRequest('whoami')))) as { pid: number; uid: number };
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** A process's argv, with its sandbox folder written as DIR. */
 function argvOf(pid: number): string[] {
@@ -180,7 +172,7 @@ describe('warm spare: an adopted process has the rights of a dedicated one', () 
 describe('warm spare: in a gateway', () => {
   test('warm spare: functions.NAME.warmSpare keeps one idle process, and close leaves none', async () => {
     const root = mkdtempSync(join(tmpdir(), 'tftpfn-spare-gw-'));
-    const before = new Set(sandboxChildren());
+    const before = new Set(sandboxHosts(process.pid));
     const gw = await startGateway({
       config: { hosts: ['127.0.0.1'], port: 0, root, logLevel: 'silent', functions: { hostile: { entry: join(FIXTURES, 'hostile.ts'), poolSize: 1, warmSpare: true } }, defaultRoute: { function: 'hostile' } },
       logger: log,
@@ -191,7 +183,7 @@ describe('warm spare: in a gateway', () => {
       const worker = (JSON.parse(Buffer.from(r.data!).toString()) as { pid: number }).pid;
       // The spare: another child of this process running a sandbox host, besides the worker.
       const both = await eventually(() => {
-        pids = sandboxChildren().filter((p) => !before.has(p));
+        pids = sandboxHosts(process.pid).filter((p) => !before.has(p));
         return pids.length === 2;
       });
       expect(both, `sandbox processes ${pids.join(', ')}`).toBe(true);
@@ -202,17 +194,3 @@ describe('warm spare: in a gateway', () => {
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
   });
 });
-
-/** Live sandbox host processes started by this process (through /bin/sh and unshare, which exec). */
-function sandboxChildren(): number[] {
-  const out: number[] = [];
-  for (const line of readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim().split(/\s+/).filter(Boolean)) {
-    const pid = Number(line);
-    try {
-      if (/host\.mjs/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))) out.push(pid);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
