@@ -185,29 +185,54 @@ export class BodyInbox {
 
 /** The gateway side's channel to the function. */
 export interface SenderControl {
+  /**
+   * Hands a message to the function. With `copiesOnSend` the bytes are copied before send()
+   * returns (postMessage's structured clone, the sandbox pipe's frame), so the sender reuses
+   * one gathering buffer per upload instead of allocating one per message.
+   */
   send(chunk: Uint8Array): void;
+  readonly copiesOnSend?: boolean;
   end(): void;
   abort(reason: UploadAbortReason): void;
 }
 
 /**
- * The gateway side: sends chunks as credit allows. write() resolves once the chunk is sent;
- * one write at a time (the session driver chains them).
+ * DATA blocks are gathered into messages of up to this many bytes before they go to the
+ * function: one message per 1468-byte block cost a frame, a JSON envelope and a few promises
+ * each, which on a loaded 2-core machine halved the upload rate and doubled the gateway's
+ * garbage (20 × 100 MiB, docs/UPLOADS.md). A whole 64 KiB message still fits the window
+ * twice over, so the credit rule cannot stall on it.
+ */
+export const BODY_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * The gateway side: gathers chunks into messages of up to `messageBytes` and sends each as
+ * credit allows. write() resolves once the chunk is gathered (or sent); one write at a time
+ * (the session driver chains them). flush() sends what is gathered, at the end of the upload.
+ * A write resolves without waiting only while the gathered bytes fit one message, so at most
+ * one message per upload waits here for credit.
  */
 export class BodySender {
   private credit = 0;
   private pending: { chunk: Uint8Array; resolve: () => void; reject: (e: unknown) => void } | undefined;
   private state: 'open' | 'ended' | 'dropping' | 'failed' = 'open';
   private failure: unknown;
+  private gathered: Uint8Array | undefined;
+  private filled = 0;
 
-  constructor(private readonly ctl: SenderControl, private readonly windowBytes = BODY_WINDOW_BYTES) {}
+  constructor(
+    private readonly ctl: SenderControl,
+    private readonly windowBytes = BODY_WINDOW_BYTES,
+    /** 0: every chunk is its own message. */
+    private readonly messageBytes = BODY_MESSAGE_BYTES,
+  ) {}
 
   /** Credit not yet used (for tests and metrics). */
   get available(): number {
     return this.credit;
   }
 
-  /** A chunk is waiting for credit. */
+  /** A message is waiting for credit. */
   get waiting(): boolean {
     return this.pending !== undefined;
   }
@@ -215,7 +240,7 @@ export class BodySender {
   onCredit(bytes: number): void {
     if (!(bytes > 0)) return;
     this.credit = Math.min(this.windowBytes, this.credit + bytes);
-    this.flush();
+    this.flushPending();
   }
 
   write(chunk: Uint8Array): Promise<void> {
@@ -223,13 +248,26 @@ export class BodySender {
     if (this.state === 'dropping' || chunk.byteLength === 0) return Promise.resolve();
     if (this.state === 'ended') return Promise.reject(new Error('BodySender: write after end'));
     if (this.pending) return Promise.reject(new Error('BodySender: one write at a time'));
-    return new Promise((resolve, reject) => {
-      this.pending = { chunk, resolve, reject };
-      this.flush();
-    });
+    if (chunk.byteLength >= this.messageBytes) return this.filled === 0 ? this.sendNow(chunk) : this.flush().then(() => this.sendNow(chunk));
+    if (this.filled + chunk.byteLength > this.messageBytes) return this.flush().then(() => this.write(chunk));
+    this.gathered ??= new Uint8Array(this.messageBytes);
+    this.gathered.set(chunk, this.filled);
+    this.filled += chunk.byteLength;
+    return this.filled === this.messageBytes ? this.flush() : Promise.resolve();
   }
 
-  /** The last block has arrived. */
+  /** Sends what is gathered (waiting for credit); resolves at once when nothing is. */
+  flush(): Promise<void> {
+    if (this.filled === 0 || this.state !== 'open') return this.state === 'failed' ? Promise.reject(this.failure) : Promise.resolve();
+    // A whole message goes as it is; a short one is cut to its own buffer (a view would carry
+    // the whole ArrayBuffer through structured clone).
+    const message = this.filled === this.gathered!.byteLength ? this.gathered! : this.gathered!.slice(0, this.filled);
+    if (!this.ctl.copiesOnSend || message !== this.gathered) this.gathered = undefined;
+    this.filled = 0;
+    return this.sendNow(message);
+  }
+
+  /** The last block has arrived and what was gathered is sent. */
   end(): void {
     if (this.state !== 'open') return;
     this.state = 'ended';
@@ -248,6 +286,7 @@ export class BodySender {
   dropRest(): void {
     if (this.state !== 'open') return;
     this.state = 'dropping';
+    this.drop();
     const p = this.pending;
     this.pending = undefined;
     p?.resolve();
@@ -258,12 +297,27 @@ export class BodySender {
     if (this.state === 'failed') return;
     this.state = 'failed';
     this.failure = error;
+    this.drop();
     const p = this.pending;
     this.pending = undefined;
     p?.reject(error);
   }
 
-  private flush(): void {
+  private drop(): void {
+    this.gathered = undefined;
+    this.filled = 0;
+  }
+
+  private sendNow(chunk: Uint8Array): Promise<void> {
+    if (this.state === 'failed') return Promise.reject(this.failure);
+    if (this.state === 'dropping') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.pending = { chunk, resolve, reject };
+      this.flushPending();
+    });
+  }
+
+  private flushPending(): void {
     const p = this.pending;
     if (!p || this.state !== 'open' || this.credit < p.chunk.byteLength) return;
     this.pending = undefined;

@@ -14,7 +14,7 @@
  */
 import type { TftpError } from '../protocol/error-codes.js';
 import { functionFailed } from './function-failure.js';
-import { BodySender, BODY_WINDOW_BYTES, type SenderControl, type UploadAbortReason } from './body-channel.js';
+import { BodySender, BODY_MESSAGE_BYTES, BODY_WINDOW_BYTES, type SenderControl, type UploadAbortReason } from './body-channel.js';
 
 /** The function's answer once it was reading: accepted(), or the error the client gets. */
 export type BodyAnswer = { readonly ok: true } | { readonly ok: false; readonly error: TftpError };
@@ -33,8 +33,8 @@ export class BodyUpload {
   private timer: NodeJS.Timeout | undefined;
   private over = false;
 
-  constructor(private readonly ctl: BodyUploadControl, private readonly timeoutMs: number, windowBytes = BODY_WINDOW_BYTES) {
-    this.sender = new BodySender(ctl, windowBytes);
+  constructor(private readonly ctl: BodyUploadControl, private readonly timeoutMs: number, windowBytes = BODY_WINDOW_BYTES, messageBytes = BODY_MESSAGE_BYTES) {
+    this.sender = new BodySender(ctl, windowBytes, messageBytes);
   }
 
   /** True once the function has answered (or failed). */
@@ -46,13 +46,16 @@ export class BodyUpload {
     this.sender.onCredit(bytes);
   }
 
-  /** Resolves once the chunk is sent to the function (credit allowing); rejects once it failed or refused. */
+  /** Resolves once the chunk is gathered or sent to the function (credit allowing); rejects once it failed or refused. */
   write(chunk: Uint8Array): Promise<void> {
     return this.sender.write(chunk);
   }
 
   /** The last block has arrived: resolves when the function answers accepted(), rejects with the error the client gets. */
-  finish(): Promise<void> {
+  async finish(): Promise<void> {
+    if (this.answer) return this.settled(this.answer);
+    // What is gathered goes first (waiting for credit: the function is still reading).
+    await this.sender.flush();
     if (this.answer) return this.settled(this.answer);
     this.sender.end();
     return new Promise((resolve, reject) => {

@@ -31,6 +31,8 @@ export function startBody(id: number, timeoutMs: number, hooks: PoolBodyHooks): 
   return new BodyUpload(
     {
       send: (data) => hooks.send({ t: 'bodyChunk', id, data }),
+      // A thread's postMessage clones, a sandbox's pipe encodes a frame: both copy at once.
+      copiesOnSend: true,
       end: () => hooks.send({ t: 'bodyEnd', id }),
       abort: (reason) => hooks.send({ t: 'bodyAbort', id, reason }),
       timedOut: (e) => {

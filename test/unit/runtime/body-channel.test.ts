@@ -20,6 +20,7 @@ function pair(windowBytes: number) {
       abort: (reason) => void toFunction.push(() => inbox.onAbort(reason)),
     },
     windowBytes,
+    0,
   );
   const deliver = async () => {
     for (let i = 0; i < 1000 && (toFunction.length > 0 || toGateway.length > 0); i++) {
@@ -79,7 +80,7 @@ describe('body channel: credit', () => {
   });
 
   it('caps credit from the function side at the window: an over-granting worker cannot make the gateway queue more', () => {
-    const sender = new BodySender({ send: () => {}, end: () => {}, abort: () => {} }, 1000);
+    const sender = new BodySender({ send: () => {}, end: () => {}, abort: () => {} }, 1000, 0);
     sender.onCredit(10_000);
     sender.onCredit(10_000);
     expect(sender.available).toBe(1000);
@@ -143,5 +144,40 @@ describe('body channel: aborts and answers', () => {
   it('request.body can be iterated once', () => {
     const p = pair(100);
     expect(() => p.inbox.body[Symbol.asyncIterator]()).toThrow(/once/);
+  });
+});
+
+describe('body channel: gathering blocks into messages', () => {
+  it('gathers small chunks into messages of messageBytes, in order, and flush() sends the rest', async () => {
+    const messages: Uint8Array[] = [];
+    const sender = new BodySender({ send: (c) => void messages.push(c), end: () => {}, abort: () => {} }, 1000, 100);
+    sender.onCredit(1000);
+    const all: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const chunk = new Uint8Array(30).fill(i);
+      all.push(...chunk);
+      await sender.write(chunk);
+    }
+    // 270 bytes: two messages of 90 (a third chunk would pass 100), 90 gathered.
+    expect(messages.map((m) => m.byteLength)).toEqual([90, 90]);
+    await sender.flush();
+    expect(messages.map((m) => m.byteLength)).toEqual([90, 90, 90]);
+    expect(messages.flatMap((m) => Array.from(m))).toEqual(all);
+    // Each message owns its buffer (a view would drag the whole ArrayBuffer through a clone).
+    for (const m of messages) expect(m.buffer.byteLength).toBe(m.byteLength);
+  });
+
+  it('a gathered message waits for credit like a chunk; the write that fills it waits with it', async () => {
+    const messages: Uint8Array[] = [];
+    const sender = new BodySender({ send: (c) => void messages.push(c), end: () => {}, abort: () => {} }, 1000, 100);
+    await sender.write(new Uint8Array(60));
+    let done = false;
+    const w = sender.write(new Uint8Array(60)).then(() => (done = true));
+    await Promise.resolve();
+    expect(done).toBe(false);
+    expect(messages).toEqual([]);
+    sender.onCredit(60);
+    await w;
+    expect(messages.map((m) => m.byteLength)).toEqual([60]);
   });
 });
