@@ -8,6 +8,8 @@
  *    uploads (stored byte-identical in the bucket; the manifest's maxUploadBytes refuses a larger
  *    declared tsize with ERROR 3); the next version, without writes, refuses them with ERROR 2
  *    "writes are disabled" on the same running gateway (hot: no restart);
+ *  - on gw-allow, a canary with writes on beside a stable version without: each machine's uploads follow
+ *    the version it is pinned to (the MAC in the path picks the side);
  *  - gw-forbid has the default (allowManifestWrites false): the gateway's prohibition wins over
  *    the manifest, ERROR 2, and nothing is stored.
  */
@@ -23,6 +25,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { eventually, scratch } from '../helpers/scratch.js';
 import { seededBytes } from '../helpers/seeded.js';
 import { killAllClients, runClient } from '../interop/run-client.js';
+import { picksCanary } from '../../gateway/src/runtime/canary-pick.js';
 
 const SEED = 1517;
 const CONTROL_BUCKET = 'fleet-writes';
@@ -49,8 +52,8 @@ function writeFunction(tag: string, manifest: object | undefined): void {
   else rmSync(m, { force: true });
 }
 
-async function deploy(): Promise<string> {
-  const r = await runCli(['deploy', 'up', '-c', configFile], { cwd: work, env: { TFTPFN_DEPLOY_AUTHOR: 'ci@fleet', TFTPFN_SECRETS_KEY: undefined, TFTPFN_CONFIG: undefined, TFTPFN_DEPLOY_DIR: undefined, TFTPFN_REDIS_URL: undefined }, timeoutMs: 60_000 });
+async function deploy(extra: string[] = []): Promise<string> {
+  const r = await runCli(['deploy', 'up', '-c', configFile, ...extra], { cwd: work, env: { TFTPFN_DEPLOY_AUTHOR: 'ci@fleet', TFTPFN_SECRETS_KEY: undefined, TFTPFN_CONFIG: undefined, TFTPFN_DEPLOY_DIR: undefined, TFTPFN_REDIS_URL: undefined }, timeoutMs: 60_000 });
   expect(r.code, r.stderr).toBe(0);
   return /deployed version (\S+),/.exec(r.stdout)![1]!;
 }
@@ -161,5 +164,27 @@ describe('writes from a deployed function\'s manifest', () => {
     const rec = await allowGw.waitForRecord((r) => r.file === 'c.bin');
     expect(rec).toMatchObject({ kind: 'write', errorCode: 2, errorMessage: 'writes are disabled', version: v2 });
     expect(await keys()).toEqual(['fleet/a.bin']);
+  }, 90_000);
+
+  it('a canary whose manifest turns writes on: the machines it picks (by the MAC in the path) may upload, the stable side\'s get ERROR 2', async () => {
+    writeFunction('v3', { writes: true });
+    const stable = serving(allowGw)!;
+    const v3 = await deploy(['--percent', '50']);
+    expect(await eventually(() => allowGw.functions!.status().find((f) => f.name === 'up')?.canary?.version === v3, 10_000)).toBe(true);
+    expect(serving(allowGw)).toBe(stable);
+    // Two machines, one on each side of the 50% split (the pick is a pure function of MAC and name).
+    const macs = Array.from({ length: 64 }, (_, i) => `52:54:00:00:07:${i.toString(16).padStart(2, '0')}`);
+    const onCanary = macs.find((m) => picksCanary(`mac:${m}`, 'up', 50))!;
+    const onStable = macs.find((m) => !picksCanary(`mac:${m}`, 'up', 50))!;
+    const name = (mac: string) => `${mac.replaceAll(':', '-')}.cfg`;
+    const bytes = seededBytes(SEED + 4, 5000);
+    const run = await curlPut(allowGw, localFile('canary.cfg', bytes), name(onCanary));
+    expect(run.code, run.stderr).toBe(0);
+    expect(await allowGw.waitForRecord((r) => r.file === name(onCanary))).toMatchObject({ outcome: 'ok', version: v3 });
+    expect((await stored(`fleet/${name(onCanary)}`))?.equals(Buffer.from(bytes))).toBe(true);
+    const refused = await curlPut(allowGw, localFile('stable.cfg', bytes), name(onStable));
+    expect(refused.code).not.toBe(0);
+    expect(await allowGw.waitForRecord((r) => r.file === name(onStable))).toMatchObject({ errorCode: 2, errorMessage: 'writes are disabled', version: stable });
+    expect(await stored(`fleet/${name(onStable)}`)).toBeUndefined();
   }, 90_000);
 });
