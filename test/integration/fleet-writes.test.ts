@@ -8,8 +8,8 @@
  *    uploads (stored byte-identical in the bucket; the manifest's maxUploadBytes refuses a larger
  *    declared tsize with ERROR 3); the next version, without writes, refuses them with ERROR 2
  *    "writes are disabled" on the same running gateway (hot: no restart);
- *  - on gw-allow, a canary with writes on beside a stable version without: each machine's uploads follow
- *    the version it is pinned to (the MAC in the path picks the side);
+ *  - on gw-allow, a canary with writes on beside a stable version without: each machine's
+ *    uploads follow the version it is pinned to (the MAC in the path picks the side);
  *  - gw-forbid has the default (allowManifestWrites false): the gateway's prohibition wins over
  *    the manifest, ERROR 2, and nothing is stored.
  */
