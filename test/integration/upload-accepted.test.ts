@@ -194,3 +194,30 @@ describe.each(['process', 'thread'] as const)('accepted() uploads, isolation %s'
     expect(rec.errorCode).toBe(0);
   }, 90_000);
 });
+
+describe('accepted() uploads, in-process handler (createGateway with functions)', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    const { handle } = (await import('../fixtures/functions/hash-upload.js')) as typeof import('../fixtures/functions/hash-upload.js');
+    gw = await startTestGateway({
+      functions: { hash: handle },
+      config: { redisUrl: redis.url, functions: { hash: { writes: true, timeoutMs: 3000 } }, defaultRoute: { function: 'hash' } },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('curl -T: the same body channel on the gateway thread; the hash equals the file\'s', async () => {
+    const bytes = seededBytes(SEED + 20, 2 * 1024 * 1024 + 7);
+    const local = join(work, 'inproc.bin');
+    writeFileSync(local, bytes);
+    const p = gw.addresses[0]!.port;
+    const run = await runClient('curl', ['-sS', '--tftp-blksize', '1468', '-T', local, `tftp://127.0.0.1:${p}/inproc.bin`], { timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const rec = await gw.waitForRecord((r) => r.file === 'inproc.bin');
+    expect(rec.outcome).toBe('ok');
+    const got = await runClient('curl', ['-sS', `tftp://127.0.0.1:${p}/hash/inproc.bin`], { timeoutMs: 15_000 });
+    expect(got.stdout).toBe(sha256(bytes));
+  }, 90_000);
+});
