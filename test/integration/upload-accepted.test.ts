@@ -221,3 +221,41 @@ describe('accepted() uploads, in-process handler (createGateway with functions)'
     expect(got.stdout).toBe(sha256(bytes));
   }, 90_000);
 });
+
+describe('accepted() uploads: maxUploadsPerClient', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({
+      config: {
+        redisUrl: redis.url,
+        functions: { hash: { entry: ENTRY, writes: true, poolSize: 1, isolation: 'thread', maxUploadsPerClient: 1 } },
+        defaultRoute: { function: 'hash' },
+      },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('a second upload from the same client while one is being read gets ERROR 0 "server busy, try again later"', async () => {
+    const first = await RawPeer.open();
+    const second = await RawPeer.open();
+    try {
+      const p = gw.addresses[0]!.port;
+      // The first: its function reads one chunk and holds the upload open.
+      first.wrq(p, 'stall-one.bin', { blksize: '1468' });
+      const oack = await first.expect(Opcode.Oack);
+      first.data(oack.port, 1, new Uint8Array(1468));
+      await first.expect(Opcode.Ack);
+      second.wrq(p, 'two.bin', { blksize: '1468' });
+      const e = await second.expect(Opcode.Error, 10_000);
+      expect(e.packet.code).toBe(0);
+      expect(e.packet.message).toBe('server busy, try again later');
+      first.error(oack.port, 0, 'done');
+      expect((await gw.waitForRecord((r) => r.file === 'stall-one.bin')).outcome).toBe('client-abort');
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  }, 60_000);
+});
