@@ -237,7 +237,7 @@ describe('accepted() uploads: maxUploadsPerClient', () => {
     await gw?.stop();
   });
 
-  it('a second upload from the same client while one is being read gets ERROR 0 "server busy, try again later"', async () => {
+  it('a second upload from the same client while one is being read gets ERROR 0 "too many sessions from this client" (as a download past maxSessionsPerClient) and is recorded busy', async () => {
     const first = await RawPeer.open();
     const second = await RawPeer.open();
     try {
@@ -250,7 +250,8 @@ describe('accepted() uploads: maxUploadsPerClient', () => {
       second.wrq(p, 'two.bin', { blksize: '1468' });
       const e = await second.expect(Opcode.Error, 10_000);
       expect(e.packet.code).toBe(0);
-      expect(e.packet.message).toBe('server busy, try again later');
+      expect(e.packet.message).toBe('too many sessions from this client');
+      expect(await gw.waitForRecord((r) => r.file === 'two.bin')).toMatchObject({ outcome: 'busy', errorCode: 0, errorMessage: 'too many sessions from this client', bytes: 0 });
       first.error(oack.port, 0, 'done');
       expect((await gw.waitForRecord((r) => r.file === 'stall-one.bin')).outcome).toBe('client-abort');
     } finally {

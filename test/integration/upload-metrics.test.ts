@@ -14,22 +14,41 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notFound, s3Put, type Handler } from '../../sdk/index.js';
+import { accepted, denied, notFound, s3Put, type Handler } from '../../sdk/index.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { seededBytes } from '../helpers/seeded.js';
 import { parsePromText, sumOf, type MetricFamily } from '../helpers/prom-text.js';
 import { killAllClients, runClient } from '../interop/run-client.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { Opcode } from '../../gateway/src/protocol/packet.js';
 
 const SEED = 1516;
 const MiB = 1024 * 1024;
 let s3: TestS3rver;
 let s3gw: TestGateway;
 let folderGw: TestGateway;
+let fnGw: TestGateway;
 let work: string;
 let buckets: string;
 
 const upload: Handler = (request) => (request.kind === 'write' ? s3Put({ bucket: 'backups', key: `m/${request.path}` }) : notFound());
+
+/**
+ * Reads uploads itself (request.body, accepted(): store="function"). By path: `skip-*` answers
+ * accepted() without reading, `deny-*` reads everything then answers denied(), `stall-*` reads
+ * one chunk and then neither reads nor answers; anything else is read whole and accepted.
+ */
+const reader: Handler = async (request) => {
+  if (request.kind !== 'write' || !request.body) return notFound();
+  if (request.path.startsWith('skip-')) return accepted();
+  if (request.path.startsWith('stall-')) {
+    await request.body[Symbol.asyncIterator]().next();
+    return new Promise<never>(() => {});
+  }
+  for await (const chunk of request.body) void chunk;
+  return request.path.startsWith('deny-') ? denied('no thanks') : accepted();
+};
 
 // A short progress interval: a killed client's session ends within seconds. curl negotiates
 // timeout=6 (RFC 2349), so its session would retransmit for 6 s a time; the progress rule
@@ -55,12 +74,17 @@ beforeAll(async () => {
   const functions = { up: upload, small: upload, single: upload };
   s3gw = await startTestGateway({ functions, config: { ...s3.gatewayConfig, ...gatewayConfig } });
   folderGw = await startTestGateway({ functions, config: { objectStore: 'local', bucketsDir: buckets, ...gatewayConfig } });
+  fnGw = await startTestGateway({
+    functions: { rd: reader },
+    config: { metricsPort: 0, progressIntervalMs: 2000, functions: { rd: { writes: true, maxUploadBytes: 64 * MiB, maxUploadsPerClient: 1 } }, defaultRoute: { function: 'rd' } },
+  });
 }, 60_000);
 
 afterAll(async () => {
   killAllClients();
   await s3gw?.stop();
   await folderGw?.stop();
+  await fnGw?.stop();
   await s3?.stop();
   rmSync(work, { recursive: true, force: true });
 });
@@ -85,9 +109,11 @@ function figures(p: Map<string, MetricFamily>, store: string) {
     writesOk: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'ok', source: store }),
     writesTooLarge: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'disk-full', function: 'small' }),
     writesTooSlow: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'too-slow', source: store }),
-    // Refused before a store was opened: no source. (Its outcome is upstream-error today, by
-    // ERROR 0 in session/outcome.ts refusalOutcome, though the refusal is a busy one.)
-    writesRefusedSingle: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', function: 'single', source: '' }),
+    // Refused per client before a store was opened: no source, outcome busy (as a download
+    // refused by maxSessionsPerClient).
+    writesRefusedSingle: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'busy', function: 'single', source: '' }),
+    // Uploads read by the function (store="function", source="function"), refused per client (busy).
+    writesFnBusy: sumOf(p, 'tftpfn_sessions_total', { kind: 'write', outcome: 'busy', function: 'rd' }),
     bytesReceived: sumOf(p, 'tftpfn_bytes_received_total'),
     writeDurations: sumOf(p, 'tftpfn_session_duration_seconds_count', { kind: 'write' }),
   };
@@ -100,7 +126,7 @@ function delta(after: Figures, before: Figures): Figures {
   return d;
 }
 
-const NONE: Figures = { started: 0, committed: 0, aborted: 0, bytes: 0, refusedPerClient: 0, abortFailures: 0, swept: 0, active: 0, writesOk: 0, writesTooLarge: 0, writesTooSlow: 0, writesRefusedSingle: 0, bytesReceived: 0, writeDurations: 0 };
+const NONE: Figures = { started: 0, committed: 0, aborted: 0, bytes: 0, refusedPerClient: 0, abortFailures: 0, swept: 0, active: 0, writesOk: 0, writesTooLarge: 0, writesTooSlow: 0, writesRefusedSingle: 0, writesFnBusy: 0, bytesReceived: 0, writeDurations: 0 };
 
 function localFile(name: string, bytes: Uint8Array): string {
   const p = join(work, name);
@@ -163,7 +189,7 @@ for (const store of ['s3', 'folder'] as const) {
         const second = await curlPut(gw(), localFile(`second-${store}.bin`, seededBytes(SEED + 3, 1000)), `single/second-${store}.bin`);
         expect(second.code).not.toBe(0);
         const busy = await gw().waitForRecord((r) => r.file === `single/second-${store}.bin`);
-        expect(busy).toMatchObject({ errorCode: 0, errorMessage: 'server busy, try again later', bytes: 0 });
+        expect(busy).toMatchObject({ outcome: 'busy', errorCode: 0, errorMessage: 'too many sessions from this client', bytes: 0 });
       } finally {
         child.kill('SIGKILL');
       }
@@ -195,3 +221,59 @@ for (const store of ['s3', 'folder'] as const) {
     }
   });
 }
+
+describe('upload metrics, store function (uploads the function reads itself: accepted())', () => {
+  const store = 'function';
+  const gw = () => fnGw;
+
+  it('curl -T of a 3 MiB + 5 file read whole and accepted: started, committed with its bytes, nothing active; accepted() without reading counts the bytes dropped', async () => {
+    const bytes = seededBytes(SEED + 20, 3 * MiB + 5);
+    const before = figures(await scrape(gw()), store);
+    const run = await curlPut(gw(), localFile('fn-ok.bin', bytes), 'fn-ok.bin');
+    expect(run.code, run.stderr).toBe(0);
+    expect((await gw().waitForRecord((r) => r.file === 'fn-ok.bin')).outcome).toBe('ok');
+    const skipped = seededBytes(SEED + 21, 100_000);
+    const run2 = await curlPut(gw(), localFile('fn-skip.bin', skipped), 'skip-fn.bin');
+    expect(run2.code, run2.stderr).toBe(0);
+    expect((await gw().waitForRecord((r) => r.file === 'skip-fn.bin')).outcome).toBe('ok');
+    const d = delta(figures(await scrape(gw()), store), before);
+    expect(d).toEqual({ ...NONE, started: 2, committed: 2, bytes: bytes.length + skipped.length, writesOk: 2, bytesReceived: bytes.length + skipped.length, writeDurations: 2 });
+  }, 60_000);
+
+  it('a function that reads everything and answers denied(): one aborted, nothing committed', async () => {
+    const before = figures(await scrape(gw()), store);
+    const run = await curlPut(gw(), localFile('fn-deny.bin', seededBytes(SEED + 22, 200_000)), 'deny-fn.bin');
+    expect(run.code).not.toBe(0);
+    const rec = await gw().waitForRecord((r) => r.file === 'deny-fn.bin');
+    expect(rec.errorCode).toBe(2);
+    const d = delta(figures(await scrape(gw()), store), before);
+    expect(d).toMatchObject({ started: 1, committed: 0, aborted: 1, bytes: 0, active: 0, refusedPerClient: 0 });
+  }, 60_000);
+
+  it('maxUploadsPerClient 1: while one upload is being read it shows active; a second curl -T from the client is refused per client (ERROR 0, outcome busy); the first, ended by its client, is aborted', async () => {
+    const before = figures(await scrape(gw()), store);
+    const first = await RawPeer.open();
+    try {
+      const port = gw().addresses[0]!.port;
+      first.wrq(port, 'stall-fn.bin', { blksize: '1468' });
+      const oack = await first.expect(Opcode.Oack);
+      first.data(oack.port, 1, new Uint8Array(1468));
+      await first.expect(Opcode.Ack);
+      const during = delta(figures(await scrape(gw()), store), before);
+      expect(during).toMatchObject({ started: 1, active: 1 });
+      const second = await curlPut(gw(), localFile('fn-second.bin', seededBytes(SEED + 23, 1000)), 'fn-second.bin');
+      expect(second.code).not.toBe(0);
+      expect(await gw().waitForRecord((r) => r.file === 'fn-second.bin')).toMatchObject({ outcome: 'busy', errorCode: 0, errorMessage: 'too many sessions from this client', bytes: 0 });
+      first.error(oack.port, 0, 'done');
+      expect((await gw().waitForRecord((r) => r.file === 'stall-fn.bin')).outcome).toBe('client-abort');
+    } finally {
+      await first.close();
+    }
+    let d = NONE;
+    await until('the first upload was counted aborted', async () => {
+      d = delta(figures(await scrape(gw()), store), before);
+      return d.aborted === 1;
+    });
+    expect(d).toMatchObject({ started: 1, committed: 0, aborted: 1, active: 0, refusedPerClient: 1, writesFnBusy: 1 });
+  }, 60_000);
+});

@@ -86,7 +86,7 @@ export const functionConfigSchema = z
     writes: bool.default(DEFAULTS.functionWrites),
     /** Largest upload through this function, bytes (ERROR 3); the gateway's maxUploadBytes when unset. */
     maxUploadBytes: int(0, Number.MAX_SAFE_INTEGER).optional(),
-    /** Uploads in flight per client address through this function; more get ERROR 0 "server busy". */
+    /** Uploads in flight per client address through this function; more get ERROR 0 "too many sessions from this client" (outcome busy). */
     maxUploadsPerClient: int(1, 100_000).default(DEFAULTS.functionMaxUploadsPerClient),
     /** Let s3Put() replace an existing object; false: ERROR 6 when the key exists. */
     allowOverwrite: bool.default(DEFAULTS.allowOverwrite),

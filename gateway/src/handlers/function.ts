@@ -39,10 +39,11 @@ import type { ByteWriter } from '../sources/types.js';
 import { wireError } from '../errors/to-tftp-error.js';
 import { WIRE_TEXT } from '../errors/wire-texts.js';
 import { acceptsUploads, type UploadStore } from '../objects/upload-store.js';
-import { UploadRegistry } from '../objects/upload-registry.js';
+import { UploadRegistry, UploadSlots, UploadTally, type UploadEnd } from '../objects/upload-registry.js';
 import { UploadWriter } from '../objects/upload-writer.js';
 import type { BodyUpload } from '../runtime/body-upload.js';
 import { BodyWriter } from './body-writer.js';
+import { withOutcome } from '../session/outcome.js';
 
 /** The version a request runs on, pinned until `release` is called. */
 export interface PinnedVersion {
@@ -100,8 +101,16 @@ export function uploadRegistry(store: UploadStore, sweep: { sweepIntervalMs: num
   return r;
 }
 
-/** Uploads read by functions in flight, per `function|client address` (maxUploadsPerClient). */
-const bodyUploads = new Map<string, number>();
+/** The counters of uploads a function reads itself (accepted()): store="function" on /metrics; made on first use. */
+let functionUploads: UploadTally | undefined;
+const functionTally = (): UploadTally => (functionUploads ??= new UploadTally('function'));
+
+/**
+ * The refusal of an upload past maxUploadsPerClient: ERROR 0 with the text a download past
+ * maxSessionsPerClient gets (RFC 1350 has no code for "busy"; 0 is "see error message"), and
+ * outcome `busy` (session/outcome.ts), like that download.
+ */
+const tooManyUploads = (): TftpError => withOutcome(wireError(WIRE_TEXT.tooManyFromClient), 'busy');
 
 /** The declared upload size (RFC 2349 tsize in a WRQ), when it is exact: octet mode only. */
 function declaredTsize(request: TftpRequest): number | undefined {
@@ -113,6 +122,18 @@ function declaredTsize(request: TftpRequest): number | undefined {
 /** A writer that keeps nothing: discard(). */
 function discardWriter(): ByteWriter {
   return { write: async () => {}, commit: async () => {}, abort: async () => {} };
+}
+
+/** A writer that keeps nothing and reports the bytes it dropped once: accepted() without reading the body. */
+function countedDiscard(end: UploadEnd): ByteWriter {
+  let bytes = 0;
+  return {
+    write: async (chunk) => {
+      bytes += chunk.byteLength;
+    },
+    commit: async () => end('committed', bytes),
+    abort: async () => end('aborted', bytes),
+  };
 }
 
 export function toFunctionRequest(request: TftpRequest): FunctionRequest {
@@ -154,6 +175,9 @@ function refusal(result: Extract<FunctionResult, { kind: 'error' }>): TftpError 
 }
 
 export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
+  /** This function's uploads in flight per client address (maxUploadsPerClient), whatever their store. */
+  const slots = new UploadSlots();
+
   /** Pins the version that serves this request, and names it in the record. */
   function pinFor(request: TftpRequest, tags: SessionTags): PinnedVersion {
     tags.function = opts.name;
@@ -238,11 +262,14 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
         if (!uploads) break;
         tags.source = 'discard';
         return discardWriter();
-      case 'accepted':
+      case 'accepted': {
         // Answered without reading a byte: the upload is received and dropped.
         if (!uploads) break;
+        const end = functionTally().acquire(slots, request.peer.address, uploads.maxPerClient);
+        if (!end) throw tooManyUploads();
         tags.source = 'function';
-        return discardWriter();
+        return countedDiscard(end);
+      }
       case 'put': {
         if (!uploads) break;
         const store = opts.objects?.store;
@@ -259,21 +286,17 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
 
   /** The function is reading the upload: the session's bytes go to it (body-writer.ts). */
   function openBody(upload: BodyUpload, uploads: FunctionUploadOptions, request: TftpRequest, tags: SessionTags, pinned: PinnedVersion): ByteWriter {
-    const client = `${opts.name}|${request.peer.address}`;
-    const inFlight = bodyUploads.get(client) ?? 0;
-    if (inFlight >= uploads.maxPerClient) {
+    const end = functionTally().acquire(slots, request.peer.address, uploads.maxPerClient);
+    if (!end) {
       upload.abort('failed');
       pinned.release();
-      throw wireError(WIRE_TEXT.busy);
+      throw tooManyUploads();
     }
-    bodyUploads.set(client, inFlight + 1);
     tags.source = 'function';
     return new BodyWriter(upload, {
       maxBytes: uploads.maxBytes,
-      onEnd: () => {
-        const n = (bodyUploads.get(client) ?? 1) - 1;
-        if (n > 0) bodyUploads.set(client, n);
-        else bodyUploads.delete(client);
+      onEnd: (outcome, bytes) => {
+        end(outcome, bytes);
         pinned.release();
       },
     });
@@ -288,8 +311,8 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
     contentType: string | undefined,
   ): Promise<ByteWriter> {
     const registry = uploadRegistry(store, uploads);
-    const client = `${opts.name}|${request.peer.address}`;
-    if (!registry.acquire(client, uploads.maxPerClient)) throw wireError(WIRE_TEXT.busy);
+    const end = registry.acquire(slots, request.peer.address, uploads.maxPerClient);
+    if (!end) throw tooManyUploads();
     tags.source = store.kind;
     tags.objectKey = `${ref.bucket}/${ref.key}`;
     try {
@@ -299,13 +322,13 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
         maxBytes: uploads.maxBytes,
         partBytes: uploads.partBytes,
         maxPartsInFlight: uploads.partsInFlight,
-        onEnd: (outcome, bytes) => registry.release(client, outcome, bytes),
+        onEnd: end,
         onAbortFailed: (r, uploadId) => registry.abortFailed(r, uploadId),
       });
       registry.wroteTo(ref.bucket, ref.key);
       return writer;
     } catch (e) {
-      registry.release(client, 'aborted', 0);
+      end('aborted', 0);
       throw e;
     }
   }

@@ -1,7 +1,11 @@
 /**
- * The uploads a gateway has open into one store (issue 15): per-client admission (at most N
- * at once per client address and function), counters for metrics, and the sweep for
+ * The uploads a gateway has open (issue 15): counters for metrics, by store kind (`s3`,
+ * `folder`, and `function` for uploads a function reads itself: accepted()), the per-client
+ * slots each function hands out (maxUploadsPerClient), and, for a bucket store, the sweep for
  * unfinished multipart uploads that a crashed gateway left behind.
+ *
+ * A function's slots (`UploadSlots`) are one count per client address, whatever the upload's
+ * store: s3Put() and accepted() uploads of one client through one function share its limit.
  *
  * The sweep lists, every `sweepIntervalMs`, the unfinished uploads under each (bucket, first
  * key segment) this gateway has written to since it started, and aborts those initiated more
@@ -27,8 +31,8 @@ export interface UploadCounters {
   active: number;
 }
 
-/** Every registry in this process, for the totals /metrics reports (upload counters are per process). */
-const registries = new Set<UploadRegistry>();
+/** Every tally in this process, for the totals /metrics reports (upload counters are per process). */
+const registries = new Set<UploadTally>();
 
 const zeroCounters = (): UploadCounters => ({ started: 0, committed: 0, aborted: 0, bytesCommitted: 0, refusedPerClient: 0, swept: 0, abortFailures: 0, active: 0 });
 const addInto = (t: UploadCounters, c: UploadCounters): void => {
@@ -44,13 +48,13 @@ export function uploadTotals(): UploadCounters | undefined {
 }
 
 /**
- * The same counters by store kind (`s3`, `folder`: the `store` label on /metrics); registries
+ * The same counters by store kind (`s3`, `folder`, `function`: the `store` label on /metrics); tallies
  * of one kind (two gateways in one process) are summed. Undefined before the first upload store is used.
  */
 export function uploadTotalsByStore(): Record<string, UploadCounters> | undefined {
   if (registries.size === 0) return undefined;
   const byStore: Record<string, UploadCounters> = {};
-  for (const r of registries) addInto((byStore[r.store.kind] ??= zeroCounters()), r.counters);
+  for (const r of registries) addInto((byStore[r.kind] ??= zeroCounters()), r.counters);
   return byStore;
 }
 
@@ -60,9 +64,73 @@ export interface SweepOptions {
   readonly onSweepError?: (e: unknown) => void;
 }
 
-export class UploadRegistry {
-  readonly counters: UploadCounters = zeroCounters();
+/** Uploads in flight per client address through one function (its maxUploadsPerClient). */
+export class UploadSlots {
   private readonly perClient = new Map<string, number>();
+
+  /** Takes a slot for `client`; false when it already has `limit` uploads open. */
+  take(client: string, limit: number): boolean {
+    const n = this.perClient.get(client) ?? 0;
+    if (n >= limit) return false;
+    this.perClient.set(client, n + 1);
+    return true;
+  }
+
+  give(client: string): void {
+    const n = (this.perClient.get(client) ?? 1) - 1;
+    if (n <= 0) this.perClient.delete(client);
+    else this.perClient.set(client, n);
+  }
+
+  /** Uploads `client` has open. */
+  held(client: string): number {
+    return this.perClient.get(client) ?? 0;
+  }
+}
+
+/** Ends one upload: gives its slot back and counts it; only the first call counts. */
+export type UploadEnd = (outcome: 'committed' | 'aborted', bytes: number) => void;
+
+/** The counters of the uploads into one kind of store, reported on /metrics by `kind`. */
+export class UploadTally {
+  readonly counters: UploadCounters = zeroCounters();
+
+  constructor(readonly kind: string) {
+    registries.add(this);
+  }
+
+  /**
+   * Takes one of the function's slots for `client` (a peer address) and counts the upload as
+   * started; undefined (counted as refused per client) when it already has `limit` open.
+   */
+  acquire(slots: UploadSlots, client: string, limit: number): UploadEnd | undefined {
+    if (!slots.take(client, limit)) {
+      this.counters.refusedPerClient++;
+      return undefined;
+    }
+    this.counters.started++;
+    this.counters.active++;
+    let ended = false;
+    return (outcome, bytes) => {
+      if (ended) return;
+      ended = true;
+      slots.give(client);
+      this.counters.active--;
+      if (outcome === 'committed') {
+        this.counters.committed++;
+        this.counters.bytesCommitted += bytes;
+      } else {
+        this.counters.aborted++;
+      }
+    };
+  }
+
+  close(): void {
+    registries.delete(this);
+  }
+}
+
+export class UploadRegistry extends UploadTally {
   private readonly prefixes = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   /** Uploads whose abort failed (S3 down at the time): the sweep tries them again, whatever their age. */
@@ -72,34 +140,7 @@ export class UploadRegistry {
     readonly store: UploadStore,
     private readonly sweep: SweepOptions,
   ) {
-    registries.add(this);
-  }
-
-  /** Takes a slot for `client` (e.g. 'fn|10.0.0.7'); false when it already has `limit` uploads open. */
-  acquire(client: string, limit: number): boolean {
-    const n = this.perClient.get(client) ?? 0;
-    if (n >= limit) {
-      this.counters.refusedPerClient++;
-      return false;
-    }
-    this.perClient.set(client, n + 1);
-    this.counters.started++;
-    this.counters.active++;
-    return true;
-  }
-
-  /** Gives the slot back when the upload ended. */
-  release(client: string, outcome: 'committed' | 'aborted', bytes: number): void {
-    const n = (this.perClient.get(client) ?? 1) - 1;
-    if (n <= 0) this.perClient.delete(client);
-    else this.perClient.set(client, n);
-    this.counters.active--;
-    if (outcome === 'committed') {
-      this.counters.committed++;
-      this.counters.bytesCommitted += bytes;
-    } else {
-      this.counters.aborted++;
-    }
+    super(store.kind);
   }
 
   /** An abort that failed: retried at the next sweep (bounded: the oldest 10,000 are kept). */
@@ -154,9 +195,9 @@ export class UploadRegistry {
     return swept;
   }
 
-  close(): void {
+  override close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    registries.delete(this);
+    super.close();
   }
 }

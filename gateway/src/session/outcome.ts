@@ -42,16 +42,29 @@ export type Outcome =
  * `function-error`, any other `upstream-error`, whatever its ERROR code (the file existed when
  * the session opened it).
  */
+/**
+ * Names the outcome a refusal records where its ERROR code alone cannot: RFC 1350's code 0 is
+ * "not defined, see error message", so an ERROR 0 that means "no room for you now" (an upload
+ * past the function's maxUploadsPerClient, handlers/function.ts) says `busy` here, as the
+ * admission refusals of downloads do (admission/refusals.ts).
+ */
+export function withOutcome<E extends object>(error: E, outcome: Outcome): E & { readonly outcome: Outcome } {
+  return Object.assign(error, { outcome });
+}
+
 export function outcomeFor(error: Pick<TftpError, 'code'>): Outcome {
   return error.code === 'TFTP_FUNCTION_FAILED' ? 'function-error' : 'upstream-error';
 }
 
 /**
  * A request refused before any session existed, by the ERROR code on the wire: the handler said
- * not found (1), denied (2) and so on; a failure of user code is `function-error` whatever its code.
+ * not found (1), denied (2) and so on; a failure of user code is `function-error` whatever its
+ * code; a refusal that names its outcome (`withOutcome`, above) records that one.
  */
 export function refusalOutcome(code: number, error?: unknown): Outcome {
   if ((error as { code?: unknown } | undefined)?.code === 'TFTP_FUNCTION_FAILED') return 'function-error';
+  const named = (error as { outcome?: unknown } | undefined)?.outcome;
+  if (named === 'busy') return named;
   switch (code) {
     case 1:
       return 'not-found';

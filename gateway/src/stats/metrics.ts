@@ -331,7 +331,7 @@ export class GatewayMetrics {
     });
     counterFrom('upstream_errors_total', 'Failed requests to the object store (after retries).', (s) => s.objects?.upstreamErrors);
     // Uploads through functions (issue 15, docs/UPLOADS.md): the upload registries' counters
-    // (objects/upload-registry.ts), process-wide, by store kind (s3, folder).
+    // (objects/upload-registry.ts), process-wide, by store kind (s3, folder, function: accepted()).
     const uploadCounter = (metric: string, help: string, read: (u: UploadCounters) => number) =>
       new Counter({
         name: name(metric),
@@ -362,7 +362,7 @@ export class GatewayMetrics {
       },
     });
     uploadCounter('upload_bytes_total', 'Bytes of uploads committed into a bucket, by store.', (u) => u.bytesCommitted);
-    uploadCounter('upload_refused_per_client_total', 'Uploads refused (ERROR 0 "server busy") because the client already had maxUploadsPerClient open through that function, by store.', (u) => u.refusedPerClient);
+    uploadCounter('upload_refused_per_client_total', 'Uploads refused (ERROR 0 "too many sessions from this client", outcome busy) because the client already had maxUploadsPerClient open through that function, by store.', (u) => u.refusedPerClient);
     uploadCounter('upload_abort_failures_total', 'AbortMultipartUpload calls that failed (retried by the sweep), by store.', (u) => u.abortFailures);
     uploadCounter('upload_swept_total', 'Unfinished uploads the sweep removed (multipart uploads aborted, temporary files deleted), by store.', (u) => u.swept);
     new Gauge({

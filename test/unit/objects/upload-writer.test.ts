@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ObjectStoreError, type ObjectRef } from '../../../gateway/src/objects/object-store.js';
 import { LocalUploadStore } from '../../../gateway/src/objects/upload-local.js';
-import { UploadRegistry } from '../../../gateway/src/objects/upload-registry.js';
+import { UploadRegistry, UploadSlots, UploadTally } from '../../../gateway/src/objects/upload-registry.js';
 import type { PendingUpload, UploadedPart, UploadStore, WriteOptions } from '../../../gateway/src/objects/upload-store.js';
 import { MIN_PART_BYTES, UploadWriter } from '../../../gateway/src/objects/upload-writer.js';
 
@@ -184,13 +184,22 @@ describe('upload writer', () => {
   test('registry: per-client limit, counters, and the sweep aborts only old uploads under written prefixes', async () => {
     const store = new FakeStore();
     const registry = new UploadRegistry(store, { sweepIntervalMs: 0, sweepAgeMs: 60_000 });
-    expect(registry.acquire('fn|10.0.0.1', 2)).toBe(true);
-    expect(registry.acquire('fn|10.0.0.1', 2)).toBe(true);
-    expect(registry.acquire('fn|10.0.0.1', 2)).toBe(false);
-    expect(registry.acquire('fn|10.0.0.2', 2)).toBe(true);
-    registry.release('fn|10.0.0.1', 'committed', 100);
-    expect(registry.acquire('fn|10.0.0.1', 2)).toBe(true);
-    expect(registry.counters).toMatchObject({ started: 4, committed: 1, bytesCommitted: 100, refusedPerClient: 1, active: 3 });
+    const slots = new UploadSlots();
+    const first = registry.acquire(slots, '10.0.0.1', 2);
+    expect(first).toBeTypeOf('function');
+    expect(registry.acquire(slots, '10.0.0.1', 2)).toBeTypeOf('function');
+    expect(registry.acquire(slots, '10.0.0.1', 2)).toBeUndefined();
+    expect(registry.acquire(slots, '10.0.0.2', 2)).toBeTypeOf('function');
+    first!('committed', 100);
+    first!('aborted', 5); // a second end of the same upload counts nothing
+    expect(registry.acquire(slots, '10.0.0.1', 2)).toBeTypeOf('function');
+    expect(registry.counters).toMatchObject({ started: 4, committed: 1, aborted: 0, bytesCommitted: 100, refusedPerClient: 1, active: 3 });
+    // Another store's uploads through the same function share the client's slots (accepted() and s3Put()).
+    const fnTally = new UploadTally('function');
+    expect(fnTally.acquire(slots, '10.0.0.1', 2)).toBeUndefined();
+    expect(fnTally.acquire(slots, '10.0.0.2', 2)).toBeTypeOf('function');
+    expect(fnTally.counters).toMatchObject({ started: 1, refusedPerClient: 1, active: 1 });
+    fnTally.close();
 
     registry.wroteTo('backups', 'sw1/config');
     const old = await store.createMultipart({ bucket: 'backups', key: 'sw1/old' });

@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { toTftpError } from '../../../gateway/src/errors/to-tftp-error.js';
+import { toTftpError, wireError } from '../../../gateway/src/errors/to-tftp-error.js';
+import { WIRE_TEXT } from '../../../gateway/src/errors/wire-texts.js';
 import { ErrorCode, TftpError } from '../../../gateway/src/protocol/error-codes.js';
 import { functionFailed } from '../../../gateway/src/runtime/function-failure.js';
-import { outcomeFor, refusalOutcome } from '../../../gateway/src/session/outcome.js';
+import { outcomeFor, refusalOutcome, withOutcome } from '../../../gateway/src/session/outcome.js';
 
 const codes = Object.values(ErrorCode);
 
@@ -20,5 +21,15 @@ describe('refusalOutcome', () => {
     expect([1, 2, 3, 4, 8, 0, 5, 6].map((c) => refusalOutcome(c))).toEqual(['not-found', 'denied', 'disk-full', 'illegal-operation', 'refused', 'upstream-error', 'upstream-error', 'upstream-error']);
     expect(refusalOutcome(0, { code: 'TFTP_FUNCTION_FAILED' })).toBe('function-error');
     expect(refusalOutcome(1, { code: 'TFTP_FUNCTION_FAILED' })).toBe('function-error');
+  });
+
+  test('refusalOutcome: an ERROR 0 refusal named busy (an upload past maxUploadsPerClient) is busy; any other ERROR 0 upstream-error, whatever its text', () => {
+    const refused = withOutcome(wireError(WIRE_TEXT.tooManyFromClient), 'busy');
+    expect(refused).toMatchObject({ tftpCode: 0, message: 'too many sessions from this client', outcome: 'busy' });
+    expect(refusalOutcome(0, refused)).toBe('busy');
+    expect(refusalOutcome(0, wireError(WIRE_TEXT.tooManyFromClient))).toBe('upstream-error');
+    expect(refusalOutcome(0, wireError(WIRE_TEXT.upstreamUnavailable))).toBe('upstream-error');
+    // A function's own failure stays function-error.
+    expect(refusalOutcome(0, withOutcome({ code: 'TFTP_FUNCTION_FAILED' }, 'busy'))).toBe('function-error');
   });
 });
