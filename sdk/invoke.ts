@@ -8,6 +8,7 @@ import { normalizePath } from '../gateway/src/protocol/path.js';
 import { DeclaredSize, runHandler, type EnvBindings, type HandlerRun } from '../gateway/src/runtime/run-handler.js';
 import { runWithLocalBody } from '../gateway/src/runtime/body-local.js';
 import type { BodyUpload } from '../gateway/src/runtime/body-upload.js';
+import { BODY_MESSAGE_BYTES } from '../gateway/src/runtime/body-channel.js';
 import type { Endpoint, FunctionEnv, FunctionLogger, FunctionRequest, Handler } from './contract.js';
 import { kvBinding } from './kv-binding.js';
 import { parseMac } from './mac.js';
@@ -54,7 +55,11 @@ export interface InvokeOptions {
   root?: string;
   /** Where s3Object() responses are read from, as the gateway's local stand-in does: DIR/BUCKET/KEY. Default ./buckets. */
   bucketsDir?: string;
-  /** For a write read by the handler: the route's maxUploadBytes; past it request.body throws ('too-large') and the result is ERROR 3. */
+  /**
+   * For a write: the route's maxUploadBytes. As the gateway does, a declared tsize above it is
+   * ERROR 3 before the handler runs; past it a handler reading request.body sees it throw
+   * ('too-large'), an s3Put() upload is aborted, and the result is ERROR 3 "upload too large".
+   */
   maxUploadBytes?: number;
   /** For a write read by the handler: how long it may take to answer once the body has ended (default: no limit). */
   timeoutMs?: number;
@@ -173,6 +178,10 @@ export async function invoke(
     result({ request: full, ...fields, errorCode: 0, errorMessage: 'internal error', thrown });
 
   let ran: HandlerRun;
+  if (full.kind === 'write' && full.tsize !== undefined && opts.maxUploadBytes !== undefined && full.tsize > opts.maxUploadBytes) {
+    // RFC 2349: the server may refuse a declared size it cannot take; the gateway does so before the function runs.
+    return result({ request: full, errorCode: 3, errorMessage: 'upload too large' });
+  }
   if (full.kind === 'write') {
     // As the gateway does: the handler may read the body (credit-paced, through the gateway's
     // own BodyInbox/BodyUpload) or answer without reading it (runtime/body-local.ts).
@@ -193,8 +202,17 @@ export async function invoke(
     case 'accepted': {
       if (full.kind !== 'write') return internal(new Error(`a read request cannot be answered with ${r.kind === 'put' ? 's3Put()' : `${r.kind}()`}`), base);
       // The gateway would receive the bytes now; what the handler already read is gone, as on the wire.
+      // Only an s3Put() keeps them (and stops past maxUploadBytes, as the gateway's upload writer does).
       const chunks: Uint8Array[] = [];
-      if (full.body) for await (const chunk of full.body) chunks.push(chunk);
+      let bytes = 0;
+      if (full.body) {
+        for await (const chunk of full.body) {
+          if (r.kind !== 'put') continue;
+          bytes += chunk.byteLength;
+          if (opts.maxUploadBytes !== undefined && bytes > opts.maxUploadBytes) return result({ ...base, errorCode: 3, errorMessage: 'upload too large' });
+          chunks.push(chunk);
+        }
+      }
       if (r.kind !== 'put') return result(base);
       return result({ ...base, stored: { bucket: r.bucket, key: r.key, contentType: r.contentType, body: Buffer.concat(chunks) } });
     }
@@ -268,13 +286,18 @@ async function feedBody(
 ): Promise<InvokeResult> {
   let received = 0;
   try {
-    for await (const chunk of source ?? []) {
-      if (maxUploadBytes !== undefined && received + chunk.byteLength > maxUploadBytes) {
-        upload.abort('too-large');
-        return result({ request: full, received, errorCode: 3, errorMessage: 'upload too large' });
+    for await (const given of source ?? []) {
+      // The gateway hands the body over in messages of at most BODY_MESSAGE_BYTES (DATA blocks
+      // are smaller still); one larger chunk would wait for more credit than the window holds.
+      for (let at = 0; at < given.byteLength; at += BODY_MESSAGE_BYTES) {
+        const chunk = given.subarray(at, at + BODY_MESSAGE_BYTES);
+        if (maxUploadBytes !== undefined && received + chunk.byteLength > maxUploadBytes) {
+          upload.abort('too-large');
+          return result({ request: full, received, errorCode: 3, errorMessage: 'upload too large' });
+        }
+        received += chunk.byteLength;
+        await upload.write(chunk);
       }
-      received += chunk.byteLength;
-      await upload.write(chunk);
     }
     await upload.finish();
   } catch (e) {

@@ -8,10 +8,18 @@
  * bounds even a handler stuck in a synchronous loop, and module-level timers the function
  * leaves behind cannot keep the command alive.
  *
- * Exit codes: 0 the client would get data, 1 it would get an ERROR packet (or the handler
- * timed out), 2 usage errors and functions that cannot be bundled or loaded.
+ * A write (`--write`, or `--body FILE`, `--body -` for stdin) runs as the gateway runs a WRQ
+ * with `writes: true`: the body goes to the function as request.body, in the gateway's 64 KiB
+ * messages with its credit flow (the harness's feedBody), `--tsize` declares the size as a
+ * client's RFC 2349 tsize does, and `--max-upload-bytes` is the route's maxUploadBytes.
+ *
+ * Exit codes: 0 the client would get data (or its upload would be taken: accepted, s3Put,
+ * discard), 1 it would get an ERROR packet (or the handler timed out), 2 usage errors and
+ * functions that cannot be bundled or loaded.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +39,7 @@ import type { InvokeBoot, InvokeOutcome, InvokeReply } from '../runtime/invoke-o
 import { builtModule } from '../runtime/package-root.js';
 import { bundleOrReport, formatBytes } from './build.js';
 import { integer } from './arg-parsers.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 interface InvokeFlags {
   path: string;
@@ -45,6 +54,13 @@ interface InvokeFlags {
   out?: string;
   json?: boolean;
   isolation: 'process' | 'thread';
+  write?: boolean;
+  body?: string;
+  /** true: declare the body's size. */
+  tsize?: number | true;
+  maxUploadBytes: number;
+  /** Set by run(): the file the write's body is read from. */
+  bodyPath?: string;
 }
 
 /** What the run reports (invoke-once.ts), with its body: plain data, since a Response (a stream, a logged object) may not clone. */
@@ -83,18 +99,25 @@ export function invokeCommand(): Command {
     .option('--timeout-ms <ms>', 'give up on a handler that has not finished after this long', integer(1, 3_600_000), 10_000)
     .option('-o, --out <file>', 'write the whole body to this file')
     .option('--json', 'print the result as one JSON object (body as base64)')
+    .option('--write', 'a write request (WRQ): the same as --kind write')
+    .option('--body <file>', 'a write: the bytes the client uploads, from FILE, or - for stdin (implies --write)')
+    .option('--tsize [bytes]', 'a write: the size the client declares (RFC 2349 tsize); without a value, the body\'s size', integer(0, Number.MAX_SAFE_INTEGER))
+    .option('--max-upload-bytes <n>', `a write: the route's maxUploadBytes (default ${DEFAULTS.maxUploadBytes})`, integer(0, Number.MAX_SAFE_INTEGER), DEFAULTS.maxUploadBytes)
     .addOption(new Option('--isolation <how>', 'run it as the gateway does by default (a sandboxed process) or in a worker thread (isolation "thread")').choices(['process', 'thread']).default('process'))
     .addHelpText(
       'after',
       [
         '',
-        'Exit status: 0 the client would get data, 1 it would get an ERROR packet (or the handler',
-        'timed out), 2 bad arguments or a function that cannot be bundled or loaded.',
+        'Exit status: 0 the client would get data (or its upload would be taken), 1 it would get an',
+        'ERROR packet (or the handler timed out), 2 bad arguments or a function that cannot be',
+        'bundled or loaded.',
         '',
         'Examples:',
         '  tftpfn invoke functions/grub --path grub.cfg-01-aa-bb-cc-dd-ee-ff',
         '  tftpfn invoke hello.ts --path boot.ipxe --peer 10.0.0.7 --var TIMEOUT=5 --option tsize=0',
         '  tftpfn invoke kernel.ts --path vmlinuz --out /tmp/vmlinuz',
+        '  tftpfn invoke functions/config-backup --path sw1-confg --peer 10.0.0.7 --body running-config --tsize',
+        '  tftpfn invoke backup.ts --path dump.bin --body - --max-upload-bytes 1048576 < dump.bin',
       ].join('\n'),
     )
     // Usage errors exit 2 here, so a script can tell them from an ERROR response (1).
@@ -112,10 +135,24 @@ async function run(file: string, flags: InvokeFlags): Promise<number> {
     console.error(`tftpfn invoke: --peer ${flags.peer} is not an IPv4 or IPv6 address`);
     return 2;
   }
+  if (flags.body !== undefined || flags.write) flags.kind = 'write';
+  if (flags.kind !== 'write' && (flags.tsize !== undefined || flags.body !== undefined)) {
+    console.error('tftpfn invoke: --tsize and --body describe an upload; add --write (or --kind write)');
+    return 2;
+  }
   const bundle = await bundleOrReport('invoke', file);
   if (!bundle) return 2;
   const dir = await mkdtemp(join(tmpdir(), 'tftpfn-invoke-'));
   try {
+    const upload = await bodyFile(flags, dir);
+    if (typeof upload === 'string') {
+      console.error(`tftpfn invoke: ${upload}`);
+      return 2;
+    }
+    if (upload) {
+      flags.bodyPath = upload.path;
+      if (flags.tsize !== undefined) flags.option = { ...flags.option, tsize: String(flags.tsize === true ? upload.bytes : flags.tsize) };
+    }
     // The code runs byte for byte as bundled; only a trailing comment is added when missing, and
     // the map's sources made absolute (esbuild writes them relative to the current folder, not
     // to this temp folder), so a stack trace names the author's file and line.
@@ -147,6 +184,28 @@ async function run(file: string, flags: InvokeFlags): Promise<number> {
   }
 }
 
+/**
+ * A write's body as a file the run can read (the sandbox may read it: allowRead): the --body
+ * file itself, or stdin copied into the run's temporary folder. A message when it cannot be read.
+ */
+async function bodyFile(flags: InvokeFlags, dir: string): Promise<{ path?: string; bytes: number } | string | undefined> {
+  if (flags.kind !== 'write') return undefined;
+  let path = flags.body === undefined ? undefined : resolve(flags.body);
+  if (flags.body === '-') {
+    path = join(dir, 'stdin.body');
+    await pipeline(process.stdin, createWriteStream(path));
+  }
+  // No --body: an empty upload (a client putting an empty file).
+  if (path === undefined) return { bytes: 0 };
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) return `--body ${flags.body} is not a file; give a file, or - to read stdin`;
+    return { path, bytes: s.size };
+  } catch (e) {
+    return `--body ${flags.body} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a file, or - to read stdin`;
+  }
+}
+
 function absoluteSources(map: string): string {
   const parsed = JSON.parse(map) as { sources?: string[] };
   parsed.sources = parsed.sources?.map((s) => pathToFileURL(resolve(s)).href);
@@ -162,6 +221,7 @@ function invokeBoot(bundlePath: string, flags: InvokeFlags, bucketsDir: string):
     env: { vars: flags.var ?? {}, secrets: flags.secret ?? {} },
     root: resolve(flags.root ?? '.'),
     bucketsDir,
+    ...(flags.kind === 'write' ? { maxUploadBytes: flags.maxUploadBytes, ...(flags.bodyPath !== undefined ? { bodyPath: flags.bodyPath } : {}) } : {}),
   };
 }
 
@@ -204,7 +264,7 @@ async function runInSandbox(bundlePath: string, flags: InvokeFlags): Promise<Wor
   const sandbox = await prepareSandboxDir(bundlePath, undefined, 'gateway/src/runtime/sandbox-invoke-main');
   const net = probeNetwork();
   // The harness reads file() and s3Object() answers itself (the gateway does that outside the sandbox).
-  const command = sandboxCommand({ sandboxDir: sandbox.dir, heapMb: 512, memoryMb: 512 + SANDBOX_OVERHEAD_MB, user: undefined, ...net, allowRead: [`${root}/`, `${bucketsDir}/`], nodeDataKb: probeNodeDataKb() });
+  const command = sandboxCommand({ sandboxDir: sandbox.dir, heapMb: 512, memoryMb: 512 + SANDBOX_OVERHEAD_MB, user: undefined, ...net, allowRead: [`${root}/`, `${bucketsDir}/`, ...(flags.bodyPath !== undefined ? [flags.bodyPath] : [])], nodeDataKb: probeNodeDataKb() });
   const child = spawn(command.file, [...command.args], { stdio: ['ignore', 'inherit', 'pipe', 'pipe'], env: {}, cwd: sandbox.dir });
   const pipe = child.stdio[3] as Socket;
   let tail = '';
@@ -255,15 +315,31 @@ function print(o: Outcome, body: Buffer, flags: InvokeFlags): void {
     console.log(JSON.stringify({ ...rest, body: body.toString('base64'), ...(text !== undefined ? { bodyText: text } : {}) }));
     return;
   }
-  const lines = [`response: ${o.kind === 'none' ? 'none (the handler threw, or returned something that is not a Response)' : o.kind}`, `tsize: ${o.tsize ?? 'none'}`, `size: ${formatBytes(o.size)}`];
+  const none = o.thrown === undefined ? 'none (refused before the function answered)' : 'none (the handler threw, or returned something that is not a Response)';
+  const lines = [`response: ${o.kind === 'none' ? none : o.kind}`];
+  if (flags.kind === 'write') lines.push(`declared tsize: ${flags.option?.tsize ?? 'none'}`, ...writeLines(o));
+  else lines.push(`tsize: ${o.tsize ?? 'none'}`, `size: ${formatBytes(o.size)}`);
   if (o.errorCode !== undefined) lines.push(`error: ${o.errorCode} ${o.errorMessage ?? ''} (the client gets an ERROR packet${o.size ? ' after the bytes above' : ''})`);
   if (o.thrown !== undefined) lines.push('thrown:', ...o.thrown.split('\n').map((l) => `  ${l}`));
   lines.push(o.logs.length ? 'logs:' : 'logs: (none)', ...o.logs.map((l) => `  ${l}`));
   if (flags.out !== undefined) lines.push(`body: written to ${flags.out}`);
-  if (body.length === 0) lines.push('body: (empty)');
+  if (flags.kind === 'write') {
+    // A write's answer has no body: the lines above say where the upload went.
+  } else if (body.length === 0) lines.push('body: (empty)');
   else if (text !== undefined) lines.push('body:', text.endsWith('\n') ? text.slice(0, -1) : text);
   else lines.push(`body (first ${Math.min(PREVIEW_BYTES, body.length)} of ${body.length} bytes):`, ...hexPreview(body.subarray(0, PREVIEW_BYTES)));
   console.log(lines.join('\n'));
+}
+
+/** What a write's answer means for the upload, in the words of docs/UPLOADS.md. */
+function writeLines(o: Outcome): string[] {
+  const lines: string[] = [];
+  if (o.received !== undefined) lines.push(`received: ${formatBytes(o.received)} (handed to the function through request.body)`);
+  if (o.errorCode !== undefined) return lines;
+  if (o.kind === 'accepted') lines.push('upload: accepted (the function took the bytes; the client gets the final ACK)');
+  else if (o.kind === 'discard') lines.push('upload: discarded (received and dropped; the client gets the final ACK)');
+  else if (o.stored) lines.push(`upload: stored as s3://${o.stored.bucket}/${o.stored.key}, ${formatBytes(o.stored.size)}${o.stored.contentType ? `, ${o.stored.contentType}` : ''} (the gateway puts it in the object store)`);
+  return lines;
 }
 
 /** The body as text when it is short, valid UTF-8 and has no control characters but tab and line ends. */
