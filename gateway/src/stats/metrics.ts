@@ -17,6 +17,7 @@
  * embedding) would otherwise fight over metric names. Every series carries a constant
  * `gateway` label (the gateway id), as the session records do.
  */
+import cluster from 'node:cluster';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServerStats } from './server-stats.js';
@@ -26,6 +27,7 @@ import type { ReloadEvent } from '../runtime/function-runtime.js';
 import type { SessionRecord } from './session-record.js';
 import { REASON_OF_LIMIT, type RefusalLimit } from '../admission/admission.js';
 import { SEND_PATH_STATS } from '../transport/batch-send/send-path-stats.js';
+import { listenSharing, type ListenSharing } from '../transport/bind.js';
 
 export const METRIC_PREFIX = 'tftpfn_';
 
@@ -45,6 +47,18 @@ export interface GatewayMetricsOptions {
   stats?: () => ServerStats;
   /** prom-client's process and Node.js metrics (CPU, memory, handles, GC, event-loop lag). Default true. */
   defaultMetrics?: boolean;
+  /** How this process shares the listening port (transport/bind.ts listenSharing); default {@link processListenSharing}. */
+  listenSharing?: ListenSharing;
+}
+
+/**
+ * How this process shares its listening port, as transport/listener.ts decides it: only
+ * `serve --processes N` with N > 1 forks cluster workers (cli/serve.ts), so a worker shares by
+ * listenSharing(N) ('reusePort' where dgram has SO_REUSEPORT, else 'clusterShared'), and any
+ * other process is alone on its port ('single').
+ */
+export function processListenSharing(): ListenSharing {
+  return listenSharing(cluster.isWorker ? 2 : 1);
 }
 
 /** 'ok', or how the call failed: the worker pool passes a FailureKind ('threw', 'timeout', 'worker-crashed'...). */
@@ -201,6 +215,18 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         this.set({ path: SEND_PATH_STATS.path }, 1);
+      },
+    });
+    // Fixed for the process's life: `serve --processes` (transport/bind.ts listenSharing).
+    const sharing = opts.listenSharing ?? processListenSharing();
+    new Gauge({
+      name: name('listen_info'),
+      help: 'How this process shares the TFTP listening port with its siblings (serve --processes): sharing="reusePort" (its own socket, SO_REUSEPORT: the kernel sends each client to one process), "clusterShared" (the cluster primary\'s socket, read by every process: Node 20) or "single" (one process); 1 for the mode in use.',
+      labelNames: ['sharing'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ sharing }, 1);
       },
     });
     const sendPathCounter = (metric: string, help: string, read: () => number) =>

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { register as globalRegistry } from 'prom-client';
 import type { ServerStats } from '../../../gateway/src/index.js';
-import { GatewayMetrics } from '../../../gateway/src/stats/metrics.js';
+import { GatewayMetrics, processListenSharing } from '../../../gateway/src/stats/metrics.js';
 import type { SessionRecord } from '../../../gateway/src/stats/session-record.js';
 import { sessionRecord } from '../../helpers/session-record.js';
 import { newServerCounters } from '../../../gateway/src/stats/counters.js';
@@ -141,6 +141,16 @@ describe('GatewayMetrics', () => {
     });
     const p = parsePromText(await m.metrics());
     expect(samples(p, 'tftpfn_sessions_active')[0].value).toBe(0);
+  });
+
+  it('listen_info: one series, sharing = the mode given (reusePort, clusterShared, single), else this process\'s (not a cluster worker: single)', async () => {
+    for (const sharing of ['reusePort', 'clusterShared', 'single'] as const) {
+      const p = parsePromText(await metrics({ gateway: 'gw-a', listenSharing: sharing }).metrics());
+      expect(samples(p, 'tftpfn_listen_info').map((x) => [x.labels.sharing, x.labels.gateway, x.value])).toEqual([[sharing, 'gw-a', 1]]);
+    }
+    expect(processListenSharing()).toBe('single');
+    const p = parsePromText(await metrics({ gateway: 'gw-a' }).metrics());
+    expect(samples(p, 'tftpfn_listen_info').map((x) => [x.labels.sharing, x.value])).toEqual([['single', 1]]);
   });
 
   it('registry: two instances coexist, each with its own series, and the global registry stays empty', async () => {
