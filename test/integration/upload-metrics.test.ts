@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accepted, denied, notFound, s3Put, type Handler } from '../../sdk/index.js';
+import { accepted, denied, discard, notFound, s3Put, type Handler } from '../../sdk/index.js';
 import { startS3rver, type TestS3rver } from '../helpers/s3rver.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { seededBytes } from '../helpers/seeded.js';
@@ -36,12 +36,14 @@ const upload: Handler = (request) => (request.kind === 'write' ? s3Put({ bucket:
 
 /**
  * Reads uploads itself (request.body, accepted(): store="function"). By path: `skip-*` answers
- * accepted() without reading, `deny-*` reads everything then answers denied(), `stall-*` reads
- * one chunk and then neither reads nor answers; anything else is read whole and accepted.
+ * accepted() without reading, `drop-*` answers discard() (store="discard"), `deny-*` reads
+ * everything then answers denied(), `stall-*` reads one chunk and then neither reads nor
+ * answers; anything else is read whole and accepted.
  */
 const reader: Handler = async (request) => {
   if (request.kind !== 'write' || !request.body) return notFound();
   if (request.path.startsWith('skip-')) return accepted();
+  if (request.path.startsWith('drop-')) return discard();
   if (request.path.startsWith('stall-')) {
     await request.body[Symbol.asyncIterator]().next();
     return new Promise<never>(() => {});
@@ -240,6 +242,17 @@ describe('upload metrics, store function (uploads the function reads itself: acc
     expect(d).toEqual({ ...NONE, started: 2, committed: 2, bytes: bytes.length + skipped.length, writesOk: 2, bytesReceived: bytes.length + skipped.length, writeDurations: 2 });
   }, 60_000);
 
+  it('discard(): counted as store="discard" (started, committed with the bytes dropped), nothing as store="function"', async () => {
+    const bytes = seededBytes(SEED + 24, 70_000);
+    const before = { fn: figures(await scrape(gw()), store), drop: figures(await scrape(gw()), 'discard') };
+    const run = await curlPut(gw(), localFile('fn-drop.bin', bytes), 'drop-fn.bin');
+    expect(run.code, run.stderr).toBe(0);
+    expect((await gw().waitForRecord((r) => r.file === 'drop-fn.bin')).outcome).toBe('ok');
+    const after = await scrape(gw());
+    expect(delta(figures(after, 'discard'), before.drop)).toEqual({ ...NONE, started: 1, committed: 1, bytes: bytes.length, writesOk: 1, bytesReceived: bytes.length, writeDurations: 1 });
+    expect(delta(figures(after, store), before.fn)).toMatchObject({ started: 0, committed: 0, aborted: 0, active: 0 });
+  }, 60_000);
+
   it('a function that reads everything and answers denied(): one aborted, nothing committed', async () => {
     const before = figures(await scrape(gw()), store);
     const run = await curlPut(gw(), localFile('fn-deny.bin', seededBytes(SEED + 22, 200_000)), 'deny-fn.bin');
@@ -250,8 +263,9 @@ describe('upload metrics, store function (uploads the function reads itself: acc
     expect(d).toMatchObject({ started: 1, committed: 0, aborted: 1, bytes: 0, active: 0, refusedPerClient: 0 });
   }, 60_000);
 
-  it('maxUploadsPerClient 1: while one upload is being read it shows active; a second curl -T from the client is refused per client (ERROR 0, outcome busy); the first, ended by its client, is aborted', async () => {
+  it('maxUploadsPerClient 1: while one upload is being read it shows active; a second curl -T from the client is refused per client (ERROR 0, outcome busy), a discard() one too; the first, ended by its client, is aborted', async () => {
     const before = figures(await scrape(gw()), store);
+    const beforeDrop = figures(await scrape(gw()), 'discard');
     const first = await RawPeer.open();
     try {
       const port = gw().addresses[0]!.port;
@@ -264,6 +278,10 @@ describe('upload metrics, store function (uploads the function reads itself: acc
       const second = await curlPut(gw(), localFile('fn-second.bin', seededBytes(SEED + 23, 1000)), 'fn-second.bin');
       expect(second.code).not.toBe(0);
       expect(await gw().waitForRecord((r) => r.file === 'fn-second.bin')).toMatchObject({ outcome: 'busy', errorCode: 0, errorMessage: 'too many sessions from this client', bytes: 0 });
+      // The client's slots are the function's, whatever the upload's store: a discard() upload is refused too.
+      const dropped = await curlPut(gw(), localFile('fn-drop-second.bin', seededBytes(SEED + 25, 1000)), 'drop-second.bin');
+      expect(dropped.code).not.toBe(0);
+      expect((await gw().waitForRecord((r) => r.file === 'drop-second.bin')).outcome).toBe('busy');
       first.error(oack.port, 0, 'done');
       expect((await gw().waitForRecord((r) => r.file === 'stall-fn.bin')).outcome).toBe('client-abort');
     } finally {
@@ -274,6 +292,7 @@ describe('upload metrics, store function (uploads the function reads itself: acc
       d = delta(figures(await scrape(gw()), store), before);
       return d.aborted === 1;
     });
-    expect(d).toMatchObject({ started: 1, committed: 0, aborted: 1, active: 0, refusedPerClient: 1, writesFnBusy: 1 });
+    expect(d).toMatchObject({ started: 1, committed: 0, aborted: 1, active: 0, refusedPerClient: 1, writesFnBusy: 2 });
+    expect(delta(figures(await scrape(gw()), 'discard'), beforeDrop)).toMatchObject({ started: 0, refusedPerClient: 1 });
   }, 60_000);
 });

@@ -101,9 +101,14 @@ export function uploadRegistry(store: UploadStore, sweep: { sweepIntervalMs: num
   return r;
 }
 
-/** The counters of uploads a function reads itself (accepted()): store="function" on /metrics; made on first use. */
+/**
+ * The counters of uploads that go to no store: read by the function itself (accepted():
+ * store="function" on /metrics) or dropped (discard(): store="discard"); each made on first use.
+ */
 let functionUploads: UploadTally | undefined;
+let discardedUploads: UploadTally | undefined;
 const functionTally = (): UploadTally => (functionUploads ??= new UploadTally('function'));
+const discardTally = (): UploadTally => (discardedUploads ??= new UploadTally('discard'));
 
 /**
  * The refusal of an upload past maxUploadsPerClient: ERROR 0 with the text a download past
@@ -119,12 +124,7 @@ function declaredTsize(request: TftpRequest): number | undefined {
   return Number(t);
 }
 
-/** A writer that keeps nothing: discard(). */
-function discardWriter(): ByteWriter {
-  return { write: async () => {}, commit: async () => {}, abort: async () => {} };
-}
-
-/** A writer that keeps nothing and reports the bytes it dropped once: accepted() without reading the body. */
+/** A writer that keeps nothing and reports the bytes it dropped once: discard(), accepted() without reading the body. */
 function countedDiscard(end: UploadEnd): ByteWriter {
   let bytes = 0;
   return {
@@ -258,10 +258,13 @@ export function functionHandler(opts: FunctionHandlerOptions): RequestHandler {
       case 'file':
         if (!opts.sink) throw functionFailed('bad-response', 'file(path) answers a write request only when the gateway has a writeRoot; use s3Put()');
         return opts.sink.openWrite({ raw: result.path, normalized: result.path });
-      case 'discard':
+      case 'discard': {
         if (!uploads) break;
+        const end = discardTally().acquire(slots, request.peer.address, uploads.maxPerClient);
+        if (!end) throw tooManyUploads();
         tags.source = 'discard';
-        return discardWriter();
+        return countedDiscard(end);
+      }
       case 'accepted': {
         // Answered without reading a byte: the upload is received and dropped.
         if (!uploads) break;

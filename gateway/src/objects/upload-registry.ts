@@ -1,6 +1,6 @@
 /**
  * The uploads a gateway has open (issue 15): counters for metrics, by store kind (`s3`,
- * `folder`, and `function` for uploads a function reads itself: accepted()), the per-client
+ * `folder`, `function` for uploads a function reads itself: accepted(), and `discard`), the per-client
  * slots each function hands out (maxUploadsPerClient), and, for a bucket store, the sweep for
  * unfinished multipart uploads that a crashed gateway left behind.
  *
@@ -48,7 +48,7 @@ export function uploadTotals(): UploadCounters | undefined {
 }
 
 /**
- * The same counters by store kind (`s3`, `folder`, `function`: the `store` label on /metrics); tallies
+ * The same counters by store kind (`s3`, `folder`, `function`, `discard`: the `store` label on /metrics); tallies
  * of one kind (two gateways in one process) are summed. Undefined before the first upload store is used.
  */
 export function uploadTotalsByStore(): Record<string, UploadCounters> | undefined {

@@ -357,7 +357,7 @@ export class GatewayMetrics {
     });
     counterFrom('upstream_errors_total', 'Failed requests to the object store (after retries).', (s) => s.objects?.upstreamErrors);
     // Uploads through functions (issue 15, docs/UPLOADS.md): the upload registries' counters
-    // (objects/upload-registry.ts), process-wide, by store kind (s3, folder, function: accepted()).
+    // (objects/upload-registry.ts), process-wide, by store kind (s3, folder, function: accepted(), discard).
     const uploadCounter = (metric: string, help: string, read: (u: UploadCounters) => number) =>
       new Counter({
         name: name(metric),
