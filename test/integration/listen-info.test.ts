@@ -7,10 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, REPO } from '../helpers/cli.js';
+import { freePortPair } from '../helpers/free-port-pair.js';
 import { parsePromText, samples } from '../helpers/prom-text.js';
 import { listenSharing, reusePortAvailable } from '../../gateway/src/transport/bind.js';
 
@@ -29,21 +29,6 @@ afterEach(async () => {
   }
   child = undefined;
 });
-
-/** Two consecutive free TCP ports: serve puts process i's metrics on metricsPort + i. */
-async function freePortPair(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-  for (let i = 0; i < 50; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    if ((await free(base)) && (await free(base + 1))) return base;
-  }
-  throw new Error('no two consecutive free TCP ports');
-}
 
 describe.each(nodes)('tftpfn_listen_info, serve --processes 2 on $name', ({ bin, version }) => {
   it('each process reports the sharing mode listenSharing gives its Node, as one series with value 1', async () => {
