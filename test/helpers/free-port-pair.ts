@@ -1,7 +1,8 @@
 /**
- * Two free TCP ports in a row (free-port.ts gives one), for a CLI that derives ports from a base (serve --processes N puts process i's
- * metrics on metricsPort + i): probed by listening on them; another process may still take one
- * before the CLI does, which a test then sees as a bind error, not a hang.
+ * Two free TCP ports in a row (free-port.ts gives one), for a CLI that derives ports from a
+ * base (serve --processes N puts process i's metrics on metricsPort + i): probed by listening
+ * on them; another process may still take one before the CLI does, which a test then sees as
+ * a bind error, not a hang.
  */
 import { createServer } from 'node:net';
 
