@@ -26,7 +26,7 @@ export interface ServerStats {
   readonly statsSink: RedisStatsSinkStats | undefined;
   /** Uploads through functions (issue 15), for the whole process; absent until one was taken. */
   readonly uploads?: UploadCounters;
-  /** The same by store kind (`s3`, `folder`), for the `store` label on /metrics. */
+  /** The same by store kind (`s3`, `folder`, `function`, `discard`), for the `store` label on /metrics. */
   readonly uploadsByStore?: Readonly<Record<string, UploadCounters>>;
 }
 
