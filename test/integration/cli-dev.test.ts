@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createServer } from 'node:net';
 import { describeRun, runClient } from '../interop/run-client.js';
 import { alive, sandboxHosts } from '../helpers/sandbox-processes.js';
+import { freePortPair } from '../helpers/free-port-pair.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = join(repo, 'bin/tftpfn.js');
@@ -161,21 +161,6 @@ describe('tftpfn dev: its processes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
-
-/** Two consecutive free TCP ports on loopback. */
-async function freePortPair(): Promise<number> {
-  const tryListen = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-  for (let i = 0; i < 50; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    if ((await tryListen(base)) && (await tryListen(base + 1))) return base;
-  }
-  throw new Error('no two consecutive free TCP ports');
-}
 
 describe('serve --processes 2 with metrics', () => {
   test('each process serves /metrics and /readyz on its own port: metricsPort + its slot', async () => {
