@@ -103,6 +103,9 @@ export function devCommand(): Command {
       const name = flags.name ?? functionNameFor(entry);
       const logger = flags.json ? pino({ level: flags.logLevel }) : pino({ level: flags.logLevel, timestamp: pino.stdTimeFunctions.isoTime }, prettyDestination());
       let running;
+      // Before the first build reads the source: a save after this and before the watch is in
+      // place is caught up by the watch (SourceWatch builtAtMs).
+      const builtAtMs = Date.now();
       try {
         running = await startGateway({
           config: {
@@ -125,6 +128,7 @@ export function devCommand(): Command {
       const unsubscribe = rt.subscribe(devPrinter(name, rt.status()[0].version));
       const watch = rt.watch(name, dirname(entry), {
         inputs: () => bundleInputs(entry),
+        builtAtMs,
         onError: (err) => console.error(`tftpfn dev: stopped watching ${dirname(entry)}: ${err.message}\ntftpfn dev: restart tftpfn dev to pick up changes again`),
       });
       await watch.ready;

@@ -19,6 +19,7 @@
  * the reloader abandons the stale build for it (reload.ts).
  */
 import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULTS } from '../config/defaults.js';
 
@@ -42,6 +43,12 @@ export interface SourceWatchOptions {
    * input graph. Without it, every file directly in the watched folder counts.
    */
   readonly inputs?: () => Promise<readonly string[]>;
+  /**
+   * When the version being served was built (epoch ms). A save between that build reading the
+   * files and the first watch being in place makes no event; so once the first files are
+   * watched, one modified after `builtAtMs` is reported as a change.
+   */
+  readonly builtAtMs?: number;
   readonly watchFn?: WatchFn;
 }
 
@@ -62,7 +69,7 @@ export class SourceWatch {
     this.debounceMs = opts.debounceMs ?? DEFAULTS.sourceWatchDebounceMs;
     this.watchFn = opts.watchFn ?? fsWatch;
     if (opts.inputs) {
-      this.ready = this.refresh();
+      this.ready = this.refresh().then(() => this.catchUp());
     } else {
       this.watchFolder(resolve(dir), undefined);
       this.ready = Promise.resolve();
@@ -72,6 +79,14 @@ export class SourceWatch {
   /** The files watched now (absolute), or the folders when every name in them counts. */
   watched(): string[] {
     return [...this.folders].flatMap(([dir, f]) => (f.names ? [...f.names].map((n) => join(dir, n)) : [dir]));
+  }
+
+  /** Reports a change when a watched file was saved after the served build (`builtAtMs`), before the watch began. */
+  private async catchUp(): Promise<void> {
+    const since = this.opts.builtAtMs;
+    if (since === undefined) return;
+    const mtimes = await Promise.all(this.watched().map((f) => stat(f).then((st) => st.mtimeMs, () => since)));
+    if (mtimes.some((m) => m > since)) this.event(dirname(this.watched()[0]), null);
   }
 
   private watchFolder(dir: string, names: Set<string> | undefined): void {

@@ -164,4 +164,39 @@ describe('source watch: the input graph', () => {
     expect(changes).toBe(4);
     w.close();
   });
+
+  test('source watch: a save after the served build and before the watch began is reported once the watch is ready (builtAtMs)', async () => {
+    const { mkdtempSync, writeFileSync, utimesSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'tftpfn-watch-'));
+    const entry = join(dir, 'index.ts');
+    writeFileSync(entry, 'export const handle = () => null;\n');
+    const builtAtMs = Date.now() - 10_000;
+    try {
+      // Saved before the build: nothing to catch up.
+      utimesSync(entry, new Date(builtAtMs - 5_000), new Date(builtAtMs - 5_000));
+      let changes = 0;
+      const before = new SourceWatch(dir, () => changes++, { debounceMs: 30, watchFn: fakeWatch().watchFn, inputs: async () => [entry], builtAtMs });
+      await before.ready;
+      vi.advanceTimersByTime(100);
+      expect(changes).toBe(0);
+      // Saved after the build started, with no watch in place yet: one change once ready.
+      utimesSync(entry, new Date(builtAtMs + 5_000), new Date(builtAtMs + 5_000));
+      const after = new SourceWatch(dir, () => changes++, { debounceMs: 30, watchFn: fakeWatch().watchFn, inputs: async () => [entry], builtAtMs });
+      await after.ready;
+      vi.advanceTimersByTime(29);
+      expect(changes).toBe(0);
+      vi.advanceTimersByTime(1);
+      expect(changes).toBe(1);
+      // Without builtAtMs there is no catching up.
+      const plain = new SourceWatch(dir, () => changes++, { debounceMs: 30, watchFn: fakeWatch().watchFn, inputs: async () => [entry] });
+      await plain.ready;
+      vi.advanceTimersByTime(100);
+      expect(changes).toBe(1);
+      for (const w of [before, after, plain]) w.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
