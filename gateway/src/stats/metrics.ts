@@ -143,6 +143,42 @@ export class GatewayMetrics {
           this.inc(read(s) ?? 0);
         },
       });
+    /**
+     * A pulled metric with labels: `samples` reads its label sets and values from the snapshot,
+     * or gives undefined when the part it reads is absent (the metric then keeps what it had).
+     * Each scrape replaces the values (reset first), so a label set gone from the snapshot (a
+     * function removed from the config) does not linger with its last value.
+     */
+    type Sample = readonly [Record<string, string>, number];
+    type Samples = (s: ServerStats) => Iterable<Sample> | undefined;
+    const counterSamples = (metric: string, help: string, labelNames: string[], samples: Samples) =>
+      new Counter({
+        name: name(metric),
+        help,
+        labelNames,
+        registers,
+        collect() {
+          const s = stats();
+          const list = s && samples(s);
+          if (!list) return;
+          this.reset();
+          for (const [labels, value] of list) this.inc(labels, value);
+        },
+      });
+    const gaugeSamples = (metric: string, help: string, labelNames: string[], samples: Samples) =>
+      new Gauge({
+        name: name(metric),
+        help,
+        labelNames,
+        registers,
+        collect() {
+          const s = stats();
+          const list = s && samples(s);
+          if (!list) return;
+          this.reset();
+          for (const [labels, value] of list) this.set(labels, value);
+        },
+      });
     new Gauge({
       name: name('sessions_active'),
       help: 'Sessions transferring now (accepted by their handler, not yet closed).',
@@ -161,32 +197,18 @@ export class GatewayMetrics {
     counterFrom('denied_clients_total', 'Requests dropped silently by the allow/deny lists.', (s) => s.counters.deniedClients);
     counterFrom('refused_busy_total', 'Requests refused busy (ERROR 0): maxSessions, maxSessionsPerClient, maxSessionsPerPrefix or the buffer budget (maxBufferBytes).', (s) => s.counters.refusedBusy);
     counterFrom('refused_rate_limited_total', 'Requests dropped silently by a rate limit (per client, per prefix or global).', (s) => s.counters.refusedRateLimited);
-    new Counter({
-      name: name('admission_refusals_total'),
-      help: 'Requests refused at admission, by reason (busy, rate-limited, client-denied) and the rule that refused them (sessions, client, prefix, buffers, client-rate, prefix-rate, global-rate, deny-list). Exact, unlike the sampled refusal records.',
-      labelNames: ['reason', 'limit'],
-      registers,
-      collect() {
-        const s = stats();
-        if (!s) return;
-        this.reset();
-        for (const [limit, n] of Object.entries(s.counters.refusalsByLimit ?? {})) {
-          this.inc({ reason: REASON_OF_LIMIT[limit as RefusalLimit] ?? '', limit }, n);
-        }
-      },
-    });
-    new Counter({
-      name: name('refusal_logs_suppressed_total'),
-      help: 'Admission refusals counted but not logged or recorded (past refusalLogSamples per refusalLogIntervalMs), by reason.',
-      labelNames: ['reason'],
-      registers,
-      collect() {
-        const s = stats();
-        if (!s) return;
-        this.reset();
-        for (const [reason, n] of Object.entries(s.counters.refusalLogsSuppressed ?? {})) this.inc({ reason }, n);
-      },
-    });
+    counterSamples(
+      'admission_refusals_total',
+      'Requests refused at admission, by reason (busy, rate-limited, client-denied) and the rule that refused them (sessions, client, prefix, buffers, client-rate, prefix-rate, global-rate, deny-list). Exact, unlike the sampled refusal records.',
+      ['reason', 'limit'],
+      (s) => Object.entries(s.counters.refusalsByLimit ?? {}).map(([limit, n]) => [{ reason: REASON_OF_LIMIT[limit as RefusalLimit] ?? '', limit }, n]),
+    );
+    counterSamples(
+      'refusal_logs_suppressed_total',
+      'Admission refusals counted but not logged or recorded (past refusalLogSamples per refusalLogIntervalMs), by reason.',
+      ['reason'],
+      (s) => Object.entries(s.counters.refusalLogsSuppressed ?? {}).map(([reason, n]) => [{ reason }, n]),
+    );
     new Gauge({
       name: name('buffer_bytes_reserved'),
       help: 'Bytes of window and read-ahead buffers reserved by sessions now (bounded by maxBufferBytes).',
@@ -254,56 +276,34 @@ export class GatewayMetrics {
     });
 
     const perFunction = (metric: string, help: string, read: (f: ServerStats['functions'][number]) => number) =>
-      new Gauge({
-        name: name(metric),
-        help,
-        labelNames: ['function'],
-        registers,
-        collect() {
-          const s = stats();
-          if (!s) return;
-          // Reset first: a function removed from the config must not linger with its last value.
-          this.reset();
-          for (const f of s.functions) this.set({ function: f.name }, read(f));
-        },
-      });
+      gaugeSamples(metric, help, ['function'], (s) => s.functions.map((f) => [{ function: f.name }, read(f)]));
     perFunction('function_workers', 'Worker threads of the current version of a function (0 for in-process functions).', (f) => f.workers);
     perFunction('function_inflight', 'Sessions in flight on a function, all versions.', (f) => f.inflight);
     perFunction('function_versions_draining', 'Older versions of a function still finishing transfers after a reload.', (f) => f.draining);
-    new Counter({
-      name: name('function_pool_events_total'),
-      help: 'Worker pool events per function, over every version: invocation, failure (user code threw or returned nonsense), timeout, crash (a worker died), retry (an invocation re-run after its worker died), restart (a replacement worker).',
-      labelNames: ['function', 'event'],
-      registers,
-      collect() {
-        const s = stats();
-        if (!s) return;
-        this.reset();
-        for (const f of s.functions) {
-          const t = f.totals;
-          if (!t) continue;
-          this.inc({ function: f.name, event: 'invocation' }, t.invocations);
-          this.inc({ function: f.name, event: 'failure' }, t.failures);
-          this.inc({ function: f.name, event: 'timeout' }, t.timeouts);
-          this.inc({ function: f.name, event: 'crash' }, t.crashes);
-          this.inc({ function: f.name, event: 'retry' }, t.retries);
-          this.inc({ function: f.name, event: 'restart' }, t.restarts);
-        }
-      },
-    });
-    new Counter({
-      name: name('stats_records_total'),
-      help: 'Session records handed to the Redis stats sink, by what became of them: flushed (acknowledged by Redis) or dropped (the outage buffer was full).',
-      labelNames: ['result'],
-      registers,
-      collect() {
-        const k = stats()?.statsSink;
-        if (!k) return;
-        this.reset();
-        this.inc({ result: 'flushed' }, k.flushed);
-        this.inc({ result: 'dropped' }, k.dropped);
-      },
-    });
+    counterSamples(
+      'function_pool_events_total',
+      'Worker pool events per function, over every version: invocation, failure (user code threw or returned nonsense), timeout, crash (a worker died), retry (an invocation re-run after its worker died), restart (a replacement worker).',
+      ['function', 'event'],
+      (s) =>
+        s.functions.flatMap(({ name: fn, totals: t }): Sample[] =>
+          t
+            ? [
+                [{ function: fn, event: 'invocation' }, t.invocations],
+                [{ function: fn, event: 'failure' }, t.failures],
+                [{ function: fn, event: 'timeout' }, t.timeouts],
+                [{ function: fn, event: 'crash' }, t.crashes],
+                [{ function: fn, event: 'retry' }, t.retries],
+                [{ function: fn, event: 'restart' }, t.restarts],
+              ]
+            : [],
+        ),
+    );
+    counterSamples(
+      'stats_records_total',
+      'Session records handed to the Redis stats sink, by what became of them: flushed (acknowledged by Redis) or dropped (the outage buffer was full).',
+      ['result'],
+      ({ statsSink: k }) => k && [[{ result: 'flushed' }, k.flushed], [{ result: 'dropped' }, k.dropped]],
+    );
     new Gauge({
       name: name('stats_records_buffered'),
       help: 'Session records waiting in memory for Redis (grows during an outage, up to statsBufferMax).',
@@ -313,96 +313,51 @@ export class GatewayMetrics {
         if (k) this.set(k.buffered);
       },
     });
-    new Gauge({
-      name: name('function_info'),
-      help: 'Always 1: the version each function serves new sessions from, and where it came from (entry, deploy, in-process).',
-      labelNames: ['function', 'version', 'source'],
-      registers,
-      collect() {
-        const s = stats();
-        if (!s) return;
-        this.reset();
-        for (const f of s.functions) this.set({ function: f.name, version: label(f.version), source: f.source }, 1);
-      },
-    });
+    gaugeSamples(
+      'function_info',
+      'Always 1: the version each function serves new sessions from, and where it came from (entry, deploy, in-process).',
+      ['function', 'version', 'source'],
+      (s) => s.functions.map((f) => [{ function: f.name, version: label(f.version), source: f.source }, 1]),
+    );
 
     counterFrom('object_cache_hits_total', 'Object chunks served from the shared cache.', (s) => s.objects?.cacheHits);
     counterFrom('object_cache_misses_total', 'Object chunks missed in the shared cache.', (s) => s.objects?.cacheMisses);
     counterFrom('object_coalesced_total', 'Object chunk reads answered by a fetch another session had already started.', (s) => s.objects?.coalesced);
-    new Counter({
-      name: name('object_bytes_total'),
-      help: 'Object bytes read, from the shared cache (from="cache") or the bucket (from="bucket").',
-      labelNames: ['from'],
-      registers,
-      collect() {
-        const o = stats()?.objects;
-        if (!o) return;
-        this.reset();
-        this.inc({ from: 'cache' }, o.bytesFromCache);
-        this.inc({ from: 'bucket' }, o.bytesFromBucket);
-      },
-    });
-    new Counter({
-      name: name('upstream_requests_total'),
-      help: 'Requests to the object store (S3 or folder): HEAD and GET.',
-      labelNames: ['op'],
-      registers,
-      collect() {
-        const o = stats()?.objects;
-        if (!o) return;
-        this.reset();
-        this.inc({ op: 'head' }, o.upstreamHeads);
-        this.inc({ op: 'get' }, o.upstreamGets);
-      },
-    });
+    counterSamples(
+      'object_bytes_total',
+      'Object bytes read, from the shared cache (from="cache") or the bucket (from="bucket").',
+      ['from'],
+      ({ objects: o }) => o && [[{ from: 'cache' }, o.bytesFromCache], [{ from: 'bucket' }, o.bytesFromBucket]],
+    );
+    counterSamples(
+      'upstream_requests_total',
+      'Requests to the object store (S3 or folder): HEAD and GET.',
+      ['op'],
+      ({ objects: o }) => o && [[{ op: 'head' }, o.upstreamHeads], [{ op: 'get' }, o.upstreamGets]],
+    );
     counterFrom('upstream_errors_total', 'Failed requests to the object store (after retries).', (s) => s.objects?.upstreamErrors);
     // Uploads through functions (issue 15, docs/UPLOADS.md): the upload registries' counters
     // (objects/upload-registry.ts), process-wide, by store kind (s3, folder, function: accepted(), discard).
+    const byStore = (s: ServerStats, read: (u: UploadCounters, store: string) => Sample[]) =>
+      s.uploadsByStore && Object.entries(s.uploadsByStore).flatMap(([store, u]) => read(u, store));
     const uploadCounter = (metric: string, help: string, read: (u: UploadCounters) => number) =>
-      new Counter({
-        name: name(metric),
-        help,
-        labelNames: ['store'],
-        registers,
-        collect() {
-          const byStore = stats()?.uploadsByStore;
-          if (!byStore) return;
-          this.reset();
-          for (const [store, u] of Object.entries(byStore)) this.inc({ store }, read(u));
-        },
-      });
+      counterSamples(metric, help, ['store'], (s) => byStore(s, (u, store) => [[{ store }, read(u)]]));
     uploadCounter('uploads_started_total', 'Uploads into a bucket that started (a slot was taken and the store opened), by store.', (u) => u.started);
-    new Counter({
-      name: name('uploads_total'),
-      help: 'Uploads into a bucket that ended, by store and outcome: committed (stored) or aborted (nothing left).',
-      labelNames: ['store', 'outcome'],
-      registers,
-      collect() {
-        const byStore = stats()?.uploadsByStore;
-        if (!byStore) return;
-        this.reset();
-        for (const [store, u] of Object.entries(byStore)) {
-          this.inc({ store, outcome: 'committed' }, u.committed);
-          this.inc({ store, outcome: 'aborted' }, u.aborted);
-        }
-      },
-    });
+    counterSamples(
+      'uploads_total',
+      'Uploads into a bucket that ended, by store and outcome: committed (stored) or aborted (nothing left).',
+      ['store', 'outcome'],
+      (s) =>
+        byStore(s, (u, store) => [
+          [{ store, outcome: 'committed' }, u.committed],
+          [{ store, outcome: 'aborted' }, u.aborted],
+        ]),
+    );
     uploadCounter('upload_bytes_total', 'Bytes of uploads committed into a bucket, by store.', (u) => u.bytesCommitted);
     uploadCounter('upload_refused_per_client_total', 'Uploads refused (ERROR 0 "too many sessions from this client", outcome busy) because the client already had maxUploadsPerClient open through that function, by store.', (u) => u.refusedPerClient);
     uploadCounter('upload_abort_failures_total', 'AbortMultipartUpload calls that failed (retried by the sweep), by store.', (u) => u.abortFailures);
     uploadCounter('upload_swept_total', 'Unfinished uploads the sweep removed (multipart uploads aborted, temporary files deleted), by store.', (u) => u.swept);
-    new Gauge({
-      name: name('uploads_active'),
-      help: 'Uploads into a bucket in progress, by store.',
-      labelNames: ['store'],
-      registers,
-      collect() {
-        const byStore = stats()?.uploadsByStore;
-        if (!byStore) return;
-        this.reset();
-        for (const [store, u] of Object.entries(byStore)) this.set({ store }, u.active);
-      },
-    });
+    gaugeSamples('uploads_active', 'Uploads into a bucket in progress, by store.', ['store'], (s) => byStore(s, (u, store) => [[{ store }, u.active]]));
     counterFrom('upstream_not_modified_total', 'Revalidations the object store answered with "not modified".', (s) => s.objects?.notModified);
     new Gauge({
       name: name('object_memory_held_bytes'),
@@ -414,35 +369,21 @@ export class GatewayMetrics {
       },
     });
 
-    new Gauge({
-      name: name('kv_available'),
-      help: '1 while the shared key-value store (Redis or memory) is reachable, else 0.',
-      labelNames: ['kind'],
-      registers,
-      collect() {
-        const kv = stats()?.kv;
-        if (!kv) return;
-        this.reset();
-        this.set({ kind: kv.kind }, kv.available ? 1 : 0);
-      },
-    });
-    new Counter({
-      name: name('kv_calls_total'),
-      help: 'Key-value store calls, by result: hit, miss, bypassed (store down), error, integrity-failure (tag did not verify; also a miss).',
-      labelNames: ['result'],
-      registers,
-      collect() {
-        const kv = stats()?.kv;
-        if (!kv) return;
-        this.reset();
-        this.inc({ result: 'hit' }, kv.hits);
-        this.inc({ result: 'miss' }, kv.misses);
-        this.inc({ result: 'bypassed' }, kv.bypassed);
-        this.inc({ result: 'error' }, kv.errors);
-        // A cached value whose integrity tag did not verify (forged or moved in Redis): served as a miss.
-        this.inc({ result: 'integrity-failure' }, kv.integrityFailures ?? 0);
-      },
-    });
+    gaugeSamples('kv_available', '1 while the shared key-value store (Redis or memory) is reachable, else 0.', ['kind'], ({ kv }) => kv && [[{ kind: kv.kind }, kv.available ? 1 : 0]]);
+    counterSamples(
+      'kv_calls_total',
+      'Key-value store calls, by result: hit, miss, bypassed (store down), error, integrity-failure (tag did not verify; also a miss).',
+      ['result'],
+      ({ kv }) =>
+        kv && [
+          [{ result: 'hit' }, kv.hits],
+          [{ result: 'miss' }, kv.misses],
+          [{ result: 'bypassed' }, kv.bypassed],
+          [{ result: 'error' }, kv.errors],
+          // A cached value whose integrity tag did not verify (forged or moved in Redis): served as a miss.
+          [{ result: 'integrity-failure' }, kv.integrityFailures ?? 0],
+        ],
+    );
 
     // prom-client 15 names its lag gauge `nodejs_eventloop_lag_seconds` (with the prefix:
     // tftpfn_nodejs_eventloop_lag_seconds), a one-shot setImmediate probe. This one is the
