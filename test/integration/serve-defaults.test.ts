@@ -4,6 +4,7 @@
  * demo config on loopback, no AWS SDK Node-version warning, no info line about a missing
  * object store nobody asked for, and no stack trace for a file that does not exist.
  */
+import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,22 @@ import { runCli, spawnCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tftpfn-serve-defaults-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The port in the gateway's listening log line, once it is printed (bounded by `timeoutMs`). */
+function listeningPort(child: ChildProcess, timeoutMs: number): Promise<number> {
+  let out = '';
+  return new Promise<number>((resolve, reject) => {
+    const bound = setTimeout(() => reject(new Error(`no listening line: ${out}`)), timeoutMs);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /"addresses":\["127\.0\.0\.1:(\d+)"\]/.exec(out);
+      if (m) {
+        clearTimeout(bound);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+}
 
 /** Environment without TFTPFN_* (the suite may set some) and without the SDK switch, as a user's shell. */
 const cleanEnv = () => Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('TFTPFN_') || k === 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED').map((k) => [k, undefined]));
@@ -79,18 +96,7 @@ describe('serve: safe and quiet defaults (issue 14)', () => {
     mkdirSync(root);
     writeFileSync(join(root, 'a.txt'), 'a');
     const run = spawnCli(['serve', '--root', root, '--host', '127.0.0.1', '--port', '0'], { cwd: dir, env: cleanEnv(), timeoutMs: 30_000 });
-    let out = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const bound = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 25_000);
-      run.child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /"addresses":\["127\.0\.0\.1:(\d+)"\]/.exec(out);
-        if (m) {
-          clearTimeout(bound);
-          resolve(Number(m[1]));
-        }
-      });
-    });
+    const port = await listeningPort(run.child, 25_000);
     await expect(get({ host: '127.0.0.1', port, path: 'grub/x86_64-efi/command.lst', timeoutMs: 500, retries: 2 })).rejects.toThrow();
     const ok = await get({ host: '127.0.0.1', port, path: 'a.txt', timeoutMs: 500, retries: 2 });
     expect(ok.data?.toString()).toBe('a');
@@ -126,18 +132,7 @@ describe('serve: safe and quiet defaults (issue 14)', () => {
       }),
     );
     const run = spawnCli(['serve', '-c', config, '--host', '127.0.0.1', '--port', '0'], { cwd: '/', env: cleanEnv(), timeoutMs: 60_000 });
-    let out = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const bound = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 55_000);
-      run.child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /"addresses":\["127\.0\.0\.1:(\d+)"\]/.exec(out);
-        if (m) {
-          clearTimeout(bound);
-          resolve(Number(m[1]));
-        }
-      });
-    });
+    const port = await listeningPort(run.child, 55_000);
     for (const path of ['fn/nf', 'fn/file', 'b/missing.bin', 'missing.txt']) {
       await expect(get({ host: '127.0.0.1', port, path, timeoutMs: 500, retries: 2 })).rejects.toThrow(/not found/i);
     }
