@@ -35,7 +35,9 @@ import type { KvStore } from '../cache/kv.js';
 import type { ObjectSource } from '../objects/object-source.js';
 import { makeTempDir, removeTempDir, sweepStaleTempDirs } from './temp-dirs.js';
 import { Generations, type PoolTotals } from './generations.js';
-import { DeployPoll, ReloadBus, Reloader, type ReloadEvent, type ReloadNotice, type ReloadTrigger } from './reload.js';
+import { Reloader, type ReloadTrigger } from './reload.js';
+import { ReloadBus, type ReloadEvent, type ReloadNotice } from './reload-notices.js';
+import { DeployPoll } from './deploy-poll.js';
 import { SourceWatch, type SourceWatchOptions } from './source-watch.js';
 import { DeploySource, EntrySource, InProcessSource, type VersionSource, type VersionSourceKind, type VersionSpec } from './version-sources.js';
 import type { ControlPlane } from '../control/control-plane.js';
@@ -49,7 +51,7 @@ import type { FunctionRouteClaim } from '../routing/function-routes.js';
 
 // Named here too for the runtime's existing importers (index.ts, stats/, app/, tests).
 export type { PoolTotals } from './generations.js';
-export type { ReloadComplete, ReloadEvent, ReloadFailed, ReloadNotice } from './reload.js';
+export type { ReloadComplete, ReloadEvent, ReloadFailed, ReloadNotice } from './reload-notices.js';
 export type { SourceWatch } from './source-watch.js';
 export type { VersionSpec } from './version-sources.js';
 

@@ -24,132 +24,20 @@
  * loaded is shut unseen, and the next attempt starts at once; only an attempt that no newer
  * change overtook ever swaps, so a stale build never becomes current after a newer one.
  *
- * Every step reports a ReloadNotice on the function runtime's one ReloadBus: `reloadReporter`
- * is the one switch that turns them into log lines and hands the loads (ReloadEvent:
- * reloadComplete or reloadFailed) to the gateway's onReload, which counts them in
- * tftpfn_function_reloads_total; subscribers (`tftpfn dev`) get every notice as it happens.
+ * Every step reports a ReloadNotice (reload-notices.ts: the union, its one reporter and the
+ * ReloadBus that `FunctionRuntime.subscribe` exposes); the deploy poll trigger is deploy-poll.ts.
  */
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
-import type { DeployStore } from './deploy-store.js';
 import { Generation, type Generations } from './generations.js';
 import type { Invoker } from './invoker.js';
+import type { ReloadNotice } from './reload-notices.js';
 import type { VersionSource, VersionSpec } from './version-sources.js';
 
-/** A version was loaded and now serves new requests. */
-export interface ReloadComplete {
-  readonly function: string;
-  readonly version: string;
-  readonly previous: string | undefined;
-  readonly ok: true;
-  readonly loadMs: number;
-  readonly error?: undefined;
-}
-
-/** A version failed to load; the previous one (if any) keeps serving. */
-export interface ReloadFailed {
-  readonly function: string;
-  readonly version: string;
-  readonly previous: string | undefined;
-  readonly ok: false;
-  readonly loadMs: number;
-  readonly error: string;
-}
-
-/** What the gateway's onReload is told: one load of a function version, good or bad (`ok` tells which). */
-export type ReloadEvent = ReloadComplete | ReloadFailed;
-
-/**
- * Everything a reload reports, tagged by `type`: the loads (handed on to onReload without the
- * tag, as before), and the steps that only the log hears of.
- */
-export type ReloadNotice =
-  | ({ readonly type: 'reloadComplete' } & ReloadComplete)
-  | ({ readonly type: 'reloadFailed' } & ReloadFailed)
-  /** The version source could not say which version is current (a build error, an unreadable folder). */
-  | { readonly type: 'sourceFailed'; readonly function: string; readonly err: unknown }
-  /** A replaced version finished its transfers and its pool was shut. */
-  | { readonly type: 'versionRetired'; readonly function: string; readonly version: string }
-  /** A change of the function's files started an attempt: build (ask the source), then load. */
-  | { readonly type: 'buildStarted'; readonly function: string }
-  /** A newer change (or shutdown) overtook an attempt: its build was cancelled or ignored, or the pool it loaded (`version`) shut unseen. */
-  | { readonly type: 'reloadAbandoned'; readonly function: string; readonly version: string | undefined }
-  /**
-   * A change's build gave a version that needs no load: the one serving (a save that changed
-   * nothing the bundle holds), or one that failed to load before (`error`, not tried again).
-   * So every change's attempt ends in exactly one outcome notice.
-   */
-  | { readonly type: 'reloadUnchanged'; readonly function: string; readonly version: string; readonly error?: string };
+// Named here too for the reload's existing importers (cli/dev.ts, tests).
+export type { ReloadComplete, ReloadEvent, ReloadFailed, ReloadNotice } from './reload-notices.js';
 
 /** What started a reload: a poll or start-up asks again; a change means the files changed. */
 export type ReloadTrigger = 'poll' | 'change';
-
-/** The one dispatch of reload notices: log lines (unchanged wording) and onReload. */
-export function reloadReporter(log: Logger, onReload: ((e: ReloadEvent) => void) | undefined): (n: ReloadNotice) => void {
-  return (n) => {
-    switch (n.type) {
-      case 'sourceFailed':
-        log.error({ event: 'functionSourceError', function: n.function, err: n.err }, `cannot read or build the current version of ${n.function}`);
-        return;
-      case 'reloadFailed':
-        log.error(
-          { event: 'functionRejected', function: n.function, version: n.version, previous: n.previous, error: n.error },
-          `${n.function}@${n.version} failed to load; ${n.previous ? `${n.previous} keeps serving` : 'the function stays unavailable'}`,
-        );
-        onReload?.(untagged(n));
-        return;
-      case 'reloadComplete':
-        log.info({ event: 'functionLoaded', function: n.function, version: n.version, previous: n.previous, loadMs: Math.round(n.loadMs) }, `${n.function}@${n.version} serving`);
-        onReload?.(untagged(n));
-        return;
-      case 'versionRetired':
-        log.info({ event: 'functionRetired', function: n.function, version: n.version }, `${n.function}@${n.version} retired`);
-        return;
-      case 'buildStarted':
-        log.debug({ event: 'functionBuildStarted', function: n.function }, `${n.function} changed; building`);
-        return;
-      case 'reloadAbandoned':
-        log.debug({ event: 'functionReloadAbandoned', function: n.function, version: n.version }, `${n.function}: a newer change overtook this build`);
-        return;
-      case 'reloadUnchanged':
-        log.debug({ event: 'functionReloadUnchanged', function: n.function, version: n.version, error: n.error }, `${n.function}: rebuilt ${n.version}, nothing to load`);
-        return;
-    }
-  };
-}
-
-type ReloadListener = (n: ReloadNotice) => void;
-
-/**
- * The one bus of reload notices: each goes to the reporter (logs, onReload) and then to every
- * subscriber, in order; a subscriber that throws is logged and costs nothing else.
- */
-export class ReloadBus {
-  private readonly listeners = new Set<ReloadListener>();
-  private readonly report: ReloadListener;
-
-  constructor(private readonly log: Logger, onReload: ((e: ReloadEvent) => void) | undefined) {
-    this.report = reloadReporter(log, onReload);
-  }
-
-  readonly emit = (n: ReloadNotice): void => {
-    this.report(n);
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(n);
-      } catch (err) {
-        this.log.error({ event: 'reloadListenerError', function: n.function, err }, 'a reload subscriber threw');
-      }
-    }
-  };
-
-  /** Hands every later notice to `listener` until the returned function is called. */
-  subscribe(listener: ReloadListener): () => void {
-    const entry: ReloadListener = (n) => listener(n); // its own entry: subscribing twice is two
-    this.listeners.add(entry);
-    return () => void this.listeners.delete(entry);
-  }
-}
 
 /** Settles as `work` does, or rejects with the signal's reason as soon as it is aborted. */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -164,11 +52,6 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 
 /** What a spec loads: its load key, else its version. */
 const keyOf = (s: VersionSpec): string => s.loadKey ?? s.version;
-
-function untagged<T extends { type: string }>(n: T): Omit<T, 'type'> {
-  const { type: _type, ...event } = n;
-  return event;
-}
 
 /** One function's reloads: serialised, bursts merged, a failed version remembered. */
 export class Reloader {
@@ -325,50 +208,5 @@ export class Reloader {
 
   private abandoned(version: string | undefined): void {
     this.emit({ type: 'reloadAbandoned', function: this.name, version });
-  }
-}
-
-/**
- * Watches a deploy folder: every `intervalMs`, lists its functions and hands them to `step`
- * (which adds the new ones and reloads every deploy-folder function); one poll at a time.
- */
-export class DeployPoll {
-  private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<void> | undefined;
-  private closed = false;
-
-  constructor(
-    private readonly store: DeployStore,
-    private readonly log: Logger,
-    private readonly step: (names: string[]) => Promise<void>,
-  ) {}
-
-  /** Polls once, then every `intervalMs` (the timer does not keep the process alive). */
-  async start(intervalMs: number): Promise<void> {
-    await this.poll();
-    this.timer = setInterval(() => void this.poll(), intervalMs);
-    this.timer.unref();
-  }
-
-  /** Discovers newly deployed functions and reloads changed ones; one poll at a time. */
-  poll(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.polling ??= (async () => {
-      try {
-        await this.step(await this.store.functions());
-      } catch (e) {
-        this.log.error({ event: 'deployPollError', err: e }, 'cannot read the deploy folder');
-      } finally {
-        this.polling = undefined;
-      }
-    })();
-    return this.polling;
-  }
-
-  /** Stops polling; resolves once a poll under way is over. */
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.polling;
   }
 }

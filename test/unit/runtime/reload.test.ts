@@ -2,13 +2,12 @@
  * The reload pipeline without workers (runtime/reload.ts, generations.ts): a fake version
  * source and a fake loader whose loads the test finishes by hand, and invokers that only count
  * close(). Checks the order of steps, the merging of bursts, the skipping of a version that
- * failed, draining, and the log lines and onReload events reloadReporter produces.
+ * failed and draining (the log lines and onReload events: reload-notices.test.ts).
  */
 import { describe, expect, test } from 'vitest';
 import { Generations } from '../../../gateway/src/runtime/generations.js';
-import { ReloadBus, reloadReporter, Reloader, type ReloadEvent, type ReloadNotice } from '../../../gateway/src/runtime/reload.js';
+import { Reloader, type ReloadNotice } from '../../../gateway/src/runtime/reload.js';
 import type { VersionSource, VersionSpec } from '../../../gateway/src/runtime/version-sources.js';
-import { captureLog } from '../../helpers/functions.js';
 import { FakeInvoker } from '../../helpers/fake-invoker.js';
 import type { Invoker } from '../../../gateway/src/runtime/invoker.js';
 
@@ -121,48 +120,6 @@ describe('reload', () => {
     expect(t.notices).toEqual([{ type: 'sourceFailed', function: 'fn', err: expect.any(Error) }]);
   });
 
-  test('reload reporter: log lines keep their events and wording; onReload gets the loads without the tag', () => {
-    const log = captureLog('info');
-    const events: ReloadEvent[] = [];
-    const report = reloadReporter(log.logger, (e) => events.push(e));
-    report({ type: 'reloadComplete', function: 'fn', version: 'v2', previous: 'v1', ok: true, loadMs: 12.6 });
-    report({ type: 'reloadFailed', function: 'fn', version: 'v3', previous: 'v2', ok: false, loadMs: 3, error: 'boom' });
-    report({ type: 'reloadFailed', function: 'fn', version: 'v4', previous: undefined, ok: false, loadMs: 3, error: 'boom' });
-    report({ type: 'versionRetired', function: 'fn', version: 'v1' });
-    report({ type: 'sourceFailed', function: 'fn', err: new Error('x') });
-    expect(log.lines.map((l) => [l.event, l.msg])).toEqual([
-      ['functionLoaded', 'fn@v2 serving'],
-      ['functionRejected', 'fn@v3 failed to load; v2 keeps serving'],
-      ['functionRejected', 'fn@v4 failed to load; the function stays unavailable'],
-      ['functionRetired', 'fn@v1 retired'],
-      ['functionSourceError', 'cannot read or build the current version of fn'],
-    ]);
-    expect(log.lines[0].loadMs).toBe(13);
-    expect(events).toEqual([
-      { function: 'fn', version: 'v2', previous: 'v1', ok: true, loadMs: 12.6 },
-      { function: 'fn', version: 'v3', previous: 'v2', ok: false, loadMs: 3, error: 'boom' },
-      { function: 'fn', version: 'v4', previous: undefined, ok: false, loadMs: 3, error: 'boom' },
-    ]);
-  });
-
-  test('reload bus: every notice goes to the reporter, then to each subscriber until it unsubscribes; a subscriber that throws costs nothing else', () => {
-    const log = captureLog('info');
-    const events: ReloadEvent[] = [];
-    const bus = new ReloadBus(log.logger, (e) => events.push(e));
-    const seen: string[] = [];
-    const stop = bus.subscribe((n) => seen.push(`a:${n.type}`));
-    bus.subscribe(() => {
-      throw new Error('listener bug');
-    });
-    bus.subscribe((n) => seen.push(`c:${n.type}`));
-    bus.emit({ type: 'buildStarted', function: 'fn' });
-    bus.emit({ type: 'reloadComplete', function: 'fn', version: 'v2', previous: 'v1', ok: true, loadMs: 4 });
-    stop();
-    bus.emit({ type: 'versionRetired', function: 'fn', version: 'v1' });
-    expect(seen).toEqual(['a:buildStarted', 'c:buildStarted', 'a:reloadComplete', 'c:reloadComplete', 'c:versionRetired']);
-    expect(events).toEqual([{ function: 'fn', version: 'v2', previous: 'v1', ok: true, loadMs: 4 }]);
-    expect(log.lines.map((l) => l.event)).toEqual(['reloadListenerError', 'functionLoaded', 'reloadListenerError', 'functionRetired', 'reloadListenerError']);
-  });
 
   test('generations: close shuts every generation, and one still pinned after the grace is shut regardless', async () => {
     const gens = new Generations();
