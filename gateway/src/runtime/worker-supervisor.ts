@@ -1,7 +1,7 @@
 /**
- * Keeps a pool's workers alive: starts each one (a sandboxed child process, isolation
- * 'process', the default; or a worker thread, isolation 'thread', for trusted code only),
- * waits for it to load the bundle, probes one that missed a deadline, kills one that misbehaves,
+ * Keeps a pool's workers alive: starts each one (worker-start.ts: a sandboxed child process,
+ * isolation 'process', the default, a warm spare adopted, or a worker thread, isolation
+ * 'thread', for trusted code only), waits for it to load the bundle, probes one that missed a deadline, kills one that misbehaves,
  * and replaces one that died. What the workers are given to do is worker-pool.ts's business;
  * this file never looks at a call.
  *
@@ -21,20 +21,16 @@
  *    cannot answer.
  *  - A worker that died after loading is reported to the pool (`crashed`: retry or fail what it
  *    held) and replaced, after the wait restart-backoff.ts decides.
- * The gateway's environment (cloud credentials, tokens) is not passed on: a worker gets vars and
- * secrets, and a process.env with only locale and time zone.
  */
 import type { Logger } from 'pino';
 import { checkFromWorker } from './message-check.js';
-import { DEFAULT_LOG_LIMITS, SANDBOX_OVERHEAD_MB, type PoolSpec, type PoolStats } from './pool-spec.js';
+import { SANDBOX_OVERHEAD_MB, type PoolSpec, type PoolStats } from './pool-spec.js';
 import { RestartBackoff } from './restart-backoff.js';
-import { startProcessWorker } from './sandbox-process.js';
-import { copyBundleInto, prepareSandboxDir, probeNetwork, probeNodeDataKb, sandboxCommand, sandboxUser, type NetworkIsolation, type SandboxUser } from './sandbox-spawn.js';
-import type { SpareShape } from './warm-spare.js';
 import { removeTempDir } from './temp-dirs.js';
-import { startThreadWorker, type WorkerExit, type WorkerHandle } from './worker-handle.js';
+import type { WorkerExit, WorkerHandle } from './worker-handle.js';
 import type { WorkerLogs } from './worker-logs.js';
-import type { FromWorker, WorkerBoot } from './worker-protocol.js';
+import type { FromWorker } from './worker-protocol.js';
+import { prepareSandbox, startWorker, type PoolSandbox } from './worker-start.js';
 
 export class FunctionLoadError extends Error {
   constructor(message: string) {
@@ -77,7 +73,7 @@ export class WorkerSupervisor<W extends SupervisedWorker> {
   private nextPing = 1;
   private readonly backoff = new RestartBackoff();
   private restartTimer: NodeJS.Timeout | undefined;
-  private sandbox: { dir: string; bundlePath: string; user: SandboxUser | undefined; network: NetworkIsolation; unsharePath?: string } | undefined;
+  private sandbox: PoolSandbox | undefined;
 
   constructor(
     private readonly spec: PoolSpec,
@@ -100,17 +96,7 @@ export class WorkerSupervisor<W extends SupervisedWorker> {
    * settled, with the first failure to load, if any (the caller then closes).
    */
   async start(): Promise<PromiseRejectedResult | undefined> {
-    if (this.isolation === 'process') {
-      const user = sandboxUser({ uid: this.spec.uid, gid: this.spec.gid });
-      const { dir, bundlePath } = await prepareSandboxDir(this.spec.bundlePath, user);
-      const net = probeNetwork();
-      this.sandbox = { dir, bundlePath, user, ...net };
-      // No namespace is worth a warning: the network is then refused by JavaScript alone.
-      this.log[net.network === 'lockdown-only' ? 'warn' : 'debug'](
-        { event: 'sandbox', uid: user?.uid ?? process.getuid?.(), network: net.network, memoryMb: this.memoryMb, heapMb: this.spec.heapMb },
-        net.network === 'lockdown-only' ? 'function sandbox without a network namespace (unshare unavailable): network disarmed in JavaScript only' : 'function sandbox',
-      );
-    }
+    if (this.isolation === 'process') this.sandbox = await prepareSandbox(this.spec, this.memoryMb, this.log);
     const starting = Array.from({ length: this.spec.size }, () => this.spawn());
     const results = await Promise.allSettled(starting);
     return results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -157,52 +143,11 @@ export class WorkerSupervisor<W extends SupervisedWorker> {
   }
 
   private spawn(): Promise<void> {
-    const limits = this.spec.log ?? DEFAULT_LOG_LIMITS;
-    const boot: WorkerBoot = {
-      name: this.spec.name,
-      version: this.spec.version,
-      bundlePath: this.sandbox?.bundlePath ?? this.spec.bundlePath,
-      vars: this.spec.vars,
-      secrets: this.spec.secrets,
-      log: { linesPerInvocation: limits.linesPerInvocation, bytesPerInvocation: limits.bytesPerInvocation, linesPerSecond: limits.linesPerSecond },
-      captureConsole: this.isolation === 'process',
-    };
-    // The gateway's environment (cloud credentials, tokens) is not the function's business:
-    // it gets vars and secrets, and a process.env with only locale and time zone.
-    const env = pickEnv(['TZ', 'LANG', 'LC_ALL', 'NODE_ENV']);
-    let w!: W;
     let onMessage: (raw: unknown) => void = () => {};
     let onExit: (exit: WorkerExit) => void = () => {};
     const events = { message: (raw: unknown) => onMessage(raw), exit: (exit: WorkerExit) => onExit(exit) };
-    const sandbox = this.sandbox;
-    // The same shape for a dedicated process and a warm spare: equal flags, limits, user, env.
-    const shape: SpareShape | undefined = sandbox && {
-      command: { heapMb: this.spec.heapMb, memoryMb: this.memoryMb, user: sandbox.user, network: sandbox.network, unsharePath: sandbox.unsharePath, allowRead: this.spec.allowRead, nodeDataKb: probeNodeDataKb() },
-      env,
-    };
-    let spare = shape && this.spec.spare?.take(shape);
-    let spareBundlePath: string | undefined;
-    try {
-      // A warm spare already runs on its own sandbox folder: the bundle joins the host module there.
-      if (spare) spareBundlePath = copyBundleInto(spare.dir, this.spec.bundlePath);
-    } catch (e) {
-      this.log.warn({ event: 'warmSpareSkipped', err: e }, 'cannot copy the bundle into the warm spare; starting a fresh process');
-      spare?.worker.terminate();
-      spare = undefined;
-    }
-    let ownDir: string | undefined;
-    let worker: WorkerHandle;
-    if (spare && spareBundlePath) {
-      ownDir = spare.dir;
-      spare.bind(events);
-      spare.worker.boot({ ...boot, bundlePath: spareBundlePath });
-      worker = spare.worker;
-    } else if (sandbox && shape) {
-      worker = startProcessWorker({ command: sandboxCommand({ ...shape.command, sandboxDir: sandbox.dir }), boot, env, cwd: sandbox.dir }, events);
-    } else {
-      worker = startThreadWorker({ boot, heapMb: this.spec.heapMb, env, name: `tftpfn:${this.spec.name}@${this.spec.version}` }, events);
-    }
-    w = this.hooks.create({ worker, ready: false, suspect: false, killReason: undefined, probeWaiters: [], onGone: undefined });
+    const { worker, ownDir } = startWorker(this.spec, this.sandbox, this.memoryMb, events, this.log);
+    const w = this.hooks.create({ worker, ready: false, suspect: false, killReason: undefined, probeWaiters: [], onGone: undefined });
     this.workers.add(w);
     this.logs.pipe(worker.stdout, 'stdout');
     this.logs.pipe(worker.stderr, 'stderr');
@@ -304,10 +249,4 @@ export class WorkerSupervisor<W extends SupervisedWorker> {
     }, delay);
     this.restartTimer.unref?.();
   }
-}
-
-function pickEnv(names: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const n of names) if (process.env[n] !== undefined) env[n] = process.env[n]!;
-  return env;
 }
