@@ -11,7 +11,7 @@
  */
 import type { FunctionRequest } from '../../../sdk/contract.js';
 import { ErrorCode, TftpError } from '../protocol/error-codes.js';
-import { BodyInbox } from './body-channel.js';
+import { BodyInbox } from './body-inbox.js';
 import { BodyUpload, type BodyAnswer } from './body-upload.js';
 import { functionFailed } from './function-failure.js';
 import type { HandlerRun } from './run-handler.js';

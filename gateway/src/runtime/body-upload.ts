@@ -14,7 +14,8 @@
  */
 import type { TftpError } from '../protocol/error-codes.js';
 import { functionFailed } from './function-failure.js';
-import { BodySender, BODY_MESSAGE_BYTES, BODY_WINDOW_BYTES, type SenderControl, type UploadAbortReason } from './body-channel.js';
+import { BODY_MESSAGE_BYTES, BODY_WINDOW_BYTES, type UploadAbortReason } from './body-channel.js';
+import { BodySender, type SenderControl } from './body-sender.js';
 
 /** The function's answer once it was reading: accepted(), or the error the client gets. */
 export type BodyAnswer = { readonly ok: true } | { readonly ok: false; readonly error: TftpError };

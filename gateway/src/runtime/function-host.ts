@@ -22,7 +22,7 @@ import { kvBinding } from '../../../sdk/kv-binding.js';
 import type { FailureKind } from '../errors/function-failure.js';
 import { MESSAGE_LIMITS } from './message-check.js';
 import { exportedHandle, runHandler } from './run-handler.js';
-import { BodyInbox } from './body-channel.js';
+import { BodyInbox } from './body-inbox.js';
 import type { FromWorker, KvOp, ToWorker, WorkerBoot } from './worker-protocol.js';
 
 /** How the host talks to the gateway. */

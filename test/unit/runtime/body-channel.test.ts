@@ -4,7 +4,9 @@
  * each step is deterministic (no timers, no sockets).
  */
 import { describe, expect, it } from 'vitest';
-import { BodyInbox, BodySender, UploadAbortedError } from '../../../gateway/src/runtime/body-channel.js';
+import { UploadAbortedError } from '../../../gateway/src/runtime/body-channel.js';
+import { BodyInbox } from '../../../gateway/src/runtime/body-inbox.js';
+import { BodySender } from '../../../gateway/src/runtime/body-sender.js';
 
 function pair(windowBytes: number) {
   const toFunction: Array<() => void> = [];
