@@ -1,6 +1,6 @@
 /**
  * Runs one version of one function's invocations on its workers: a call from invoke() until
- * it is settled, through the worker's answers, streams, retries and timeouts. Where and when a
+ * it is settled, through the worker's answers (worker-answers.ts), retries and timeouts. Where and when a
  * call runs (the queue, the concurrency count, the choice of worker) is call-scheduler.ts's
  * job; keeping the workers alive (spawn, load, probe, kill, restart) is worker-supervisor.ts's;
  * what they log goes through worker-logs.ts, their env.kv through worker-kv.ts.
@@ -13,8 +13,8 @@
  *   failed 'timeout'      queued again, once (retried), at the front
  *  - One limit (timeoutMs) covers waiting for a worker and running up to the head; a call the
  *    scheduler cannot even queue fails 'busy' at once.
- *  - Answers are accepted only for calls this pool gave that worker; a second head, a chunk
- *    without credit or for a non-stream is a protocol violation and kills the worker.
+ *  - What a worker's messages mean for its calls (heads, streams, fail, body, log, kv) is
+ *    worker-answers.ts's; a message no honest worker sends kills the worker.
  *
  * Isolation rules, in the order things go wrong:
  *  - user code throws, rejects or returns nonsense: the worker reports `fail`; only that
@@ -36,12 +36,10 @@ import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import { functionFailed, type FailureKind } from './function-failure.js';
 import type { FunctionResult, InvokeOpts, Invoker } from './invoker.js';
 import { DEFAULT_LOG_LIMITS, type PoolSpec, type PoolStats } from './pool-spec.js';
-import { WorkerStreamReader } from './stream-reader.js';
-import { bodyMessage, startBody, type PoolBodyHooks } from './pool-body.js';
 import type { WorkerExit } from './worker-handle.js';
-import { relayKv } from './worker-kv.js';
 import { makeRedactor, WorkerLogs } from './worker-logs.js';
-import type { FromWorker, ToWorker } from './worker-protocol.js';
+import type { ToWorker } from './worker-protocol.js';
+import { WorkerAnswers } from './worker-answers.js';
 import { WorkerSupervisor } from './worker-supervisor.js';
 import { CallScheduler, type Call, type PooledWorker } from './call-scheduler.js';
 
@@ -60,16 +58,24 @@ export class WorkerPool implements Invoker {
   private readonly log: Logger;
   private readonly logs: WorkerLogs;
   private readonly supervisor: WorkerSupervisor<PooledWorker>;
+  private readonly answers: WorkerAnswers;
   /** Counters for metrics and tests. */
   readonly stats: PoolStats = { invocations: 0, failures: 0, timeouts: 0, crashes: 0, retries: 0, restarts: 0, kvRefused: 0 };
 
   constructor(readonly spec: PoolSpec, log: Logger) {
     this.log = log.child({ function: spec.name, version: spec.version });
     this.logs = new WorkerLogs(this.log, spec.log ?? DEFAULT_LOG_LIMITS, makeRedactor(spec.secrets));
+    this.answers = new WorkerAnswers(spec, this.log, this.logs, this.stats, {
+      send: (w, msg) => this.send(w, msg),
+      settle: (call, result, error) => this.settle(call, result, error),
+      release: (call) => this.release(call),
+      violation: (w, why) => this.supervisor.violation(w, why),
+      probe: (w) => this.supervisor.probe(w),
+    });
     this.supervisor = new WorkerSupervisor<PooledWorker>(spec, this.log, this.logs, this.stats, {
       create: (base) => Object.assign(base, { calls: new Map<number, Call>(), retriedCalls: 0, kvInflight: 0 }),
       available: () => this.scheduler.pump(),
-      message: (w, msg) => this.onMessage(w, msg),
+      message: (w, msg) => this.answers.onMessage(w, msg),
       retired: (w) => {
         for (const call of w.calls.values()) this.failCall(call, 'unavailable', 'function version retired');
       },
@@ -149,113 +155,8 @@ export class WorkerPool implements Invoker {
     this.scheduler.pump();
   }
 
-  // --- answers ---------------------------------------------------------------------------
-
   private send(w: PooledWorker, msg: ToWorker): void {
     w.worker.send(msg);
-  }
-
-  private onMessage(w: PooledWorker, msg: FromWorker): void {
-    if (msg.t === 'log') return this.onLog(w, msg);
-    if (msg.t === 'kv') return this.onKv(w, msg);
-    // ready, loadError and pong are the supervisor's (worker-supervisor.ts).
-    if (msg.t === 'ready' || msg.t === 'loadError' || msg.t === 'pong') return;
-    const call = w.calls.get(msg.id);
-    if (!call) return; // timed out or cancelled: late answers are dropped
-    if (call.body) return bodyMessage(call.body, msg, this.bodyHooks(w, call));
-    if (msg.t === 'bodyCredit') {
-      if (!call.withBody || call.headed) return this.supervisor.violation(w, 'body credit for a call without a body');
-      call.headed = true;
-      call.body = startBody(call.id, this.spec.timeoutMs, this.bodyHooks(w, call));
-      call.body.onCredit(msg.bytes);
-      return this.settle(call, { kind: 'body', upload: call.body });
-    }
-    const isHead = msg.t === 'bytes' || msg.t === 'error' || msg.t === 'file' || msg.t === 'object' || msg.t === 'put' || msg.t === 'discard' || msg.t === 'accepted' || msg.t === 'stream';
-    if (isHead && call.headed) return this.supervisor.violation(w, `a second answer to one call`);
-    if ((msg.t === 'chunk' || msg.t === 'end') && !call.stream) return this.supervisor.violation(w, `a "${msg.t}" for a call that is not a stream`);
-    switch (msg.t) {
-      case 'bytes':
-        return this.head(call, { kind: 'bytes', body: msg.body });
-      case 'error':
-        return this.head(call, { kind: 'error', code: msg.code, message: msg.message });
-      case 'file':
-        return this.head(call, { kind: 'file', path: msg.path });
-      case 'object':
-        return this.head(call, { kind: 'object', ref: { bucket: msg.bucket, key: msg.key, ...(msg.versionId ? { versionId: msg.versionId } : {}) } });
-      case 'put':
-        return this.head(call, { kind: 'put', ref: { bucket: msg.bucket, key: msg.key }, contentType: msg.contentType });
-      case 'discard':
-        return this.head(call, { kind: 'discard' });
-      case 'accepted':
-        return this.head(call, { kind: 'accepted' });
-      case 'stream': {
-        call.headed = true;
-        const reader = new WorkerStreamReader(
-          msg.size,
-          {
-            credit: (bytes) => this.send(w, { t: 'credit', id: call.id, bytes }),
-            cancel: () => this.send(w, { t: 'cancel', id: call.id }),
-            timedOut: (e) => {
-              this.stats.timeouts++;
-              this.log.warn({ event: 'functionTimeout', id: call.request.id, err: e.cause }, 'function stream stalled');
-              this.supervisor.probe(w);
-            },
-            done: () => this.release(call),
-          },
-          this.spec.streamHighWaterBytes,
-          this.spec.timeoutMs,
-        );
-        call.stream = reader;
-        this.settle(call, { kind: 'stream', reader });
-        return;
-      }
-      case 'chunk':
-        if (call.stream?.unpaid) return this.supervisor.violation(w, 'a stream chunk it had no credit for');
-        return call.stream?.onChunk(msg.data);
-      case 'end':
-        return call.stream?.onEnd();
-      case 'fail': {
-        this.stats.failures++;
-        const e = functionFailed(msg.reason, this.redact(msg.message), msg.stack && this.redact(msg.stack));
-        if (call.stream) return call.stream.onFail(e);
-        this.settle(call, undefined, e);
-        this.release(call);
-        return;
-      }
-    }
-  }
-
-  private bodyHooks(w: PooledWorker, call: Call): PoolBodyHooks {
-    return {
-      send: (msg) => this.send(w, msg),
-      violation: (why) => this.supervisor.violation(w, why),
-      timedOut: (e) => {
-        this.stats.timeouts++;
-        this.log.warn({ event: 'functionTimeout', id: call.request.id, err: e.cause }, 'function did not answer after its upload');
-        this.supervisor.probe(w);
-      },
-      release: () => this.release(call),
-      failed: (msg) => {
-        this.stats.failures++;
-        return functionFailed(msg.reason, this.redact(msg.message), msg.stack && this.redact(msg.stack));
-      },
-    };
-  }
-
-  private head(call: Call, result: FunctionResult): void {
-    call.headed = true;
-    this.settle(call, result);
-    this.release(call);
-  }
-
-  private onKv(w: PooledWorker, msg: Extract<FromWorker, { t: 'kv' }>): void {
-    relayKv(w, msg, this.spec.kv, (value) => this.send(w, { t: 'kvResult', rpc: msg.rpc, value }), this.stats, this.log);
-  }
-
-  private onLog(w: PooledWorker, msg: Extract<FromWorker, { t: 'log' }>): void {
-    // Only ids this pool gave this worker count as invocations; anything else is stray.
-    const call = msg.id === undefined ? undefined : w.calls.get(msg.id);
-    this.logs.onLog(msg, call && { id: call.id, requestId: call.request.id });
   }
 
   private onTimeout(call: Call): void {
