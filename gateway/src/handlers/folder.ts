@@ -3,7 +3,7 @@
  */
 import { requireFolder } from '../config/checks.js';
 import type { RequestHandler } from './request.js';
-import { LocalDirSink } from '../sources/local-dir.js';
+import { LocalDirSink } from '../sources/local-dir-sink.js';
 import { localDirSource } from '../sources/local-dir-registry.js';
 
 export interface FolderHandlerOptions {

@@ -17,7 +17,7 @@
  */
 import type { TftpError } from '../protocol/error-codes.js';
 import type { SessionTags, TftpRequest } from './request.js';
-import type { LocalDirSink } from '../sources/local-dir.js';
+import type { LocalDirSink } from '../sources/local-dir-sink.js';
 import type { ByteWriter } from '../sources/types.js';
 import { functionFailed } from '../runtime/function-failure.js';
 import type { ObjectSource } from '../objects/object-source.js';

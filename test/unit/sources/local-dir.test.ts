@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync, utimesSync, mkdirSync, symlinkSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, utimesSync, mkdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalDirSink, LocalDirSource } from '../../../gateway/src/sources/local-dir.js';
+import { LocalDirSource } from '../../../gateway/src/sources/local-dir.js';
 import { HotFileCache } from '../../../gateway/src/sources/hot-file-cache.js';
 import { normalizePath } from '../../../gateway/src/protocol/path.js';
 import type { ByteReader } from '../../../gateway/src/sources/types.js';
@@ -105,30 +105,5 @@ describe('hot file cache', () => {
     const results = await Promise.all([c.loadOnce('k', load), c.loadOnce('k', load), c.loadOnce('k', load)]);
     expect(calls).toBe(1);
     expect(new Set(results).size).toBe(1);
-  });
-});
-
-describe('upload sink', () => {
-  it('upload sink: commit renames the temp file into place; abort leaves nothing', async () => {
-    const root = tempDir();
-    const sink = new LocalDirSink(root, false);
-    const w = await sink.openWrite(normalizePath('up.bin'));
-    await w.write(Buffer.from('hello '));
-    await w.write(Buffer.from('world'));
-    expect(readdirSync(root)).toHaveLength(1); // only the hidden temp file
-    await w.commit();
-    expect(readdirSync(root)).toEqual(['up.bin']);
-    const w2 = await sink.openWrite(normalizePath('other.bin'));
-    await w2.write(Buffer.from('partial'));
-    await w2.abort();
-    expect(readdirSync(root)).toEqual(['up.bin']);
-  });
-
-  it('upload sink: an existing file is ERROR 6 unless overwrite is allowed', async () => {
-    const root = tempDir();
-    writeFileSync(join(root, 'f'), 'x');
-    await expect(new LocalDirSink(root, false).openWrite(normalizePath('f'))).rejects.toMatchObject({ tftpCode: 6 });
-    const w = await new LocalDirSink(root, true).openWrite(normalizePath('f'));
-    await w.abort();
   });
 });
