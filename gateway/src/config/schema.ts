@@ -3,53 +3,22 @@
  * Fields are grouped under `// ──` headers: protocol limits (what a client may negotiate) apart
  * from local policy (listeners, retransmission, admission, uploads), then the runtime, the
  * stores and stats, as rs-tftpd keeps OptionsProtocol apart from OptionsPrivate. Types, ranges
- * and defaults (defaults.ts) live here; checks across fields, and the ones that need routing or
- * transport code, live in checks.ts.
+ * and defaults (defaults.ts) live here; the value types the fields are built from (int, num,
+ * bool, list, cidrList: text from the environment and flags accepted, errors naming the fix) in
+ * field-types.ts; checks across fields, and the ones that need routing or transport code, live
+ * in checks.ts.
  */
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { OPTION_NAMES } from '../protocol/options.js';
-import { cidrProblem, crossFieldIssues, FUNCTION_NAME } from './checks.js';
+import { crossFieldIssues, FUNCTION_NAME } from './checks.js';
+import { bool, cidrList, int, list, num, stringMap } from './field-types.js';
 import { redisUrlProblem } from '../redis/redis-spec.js';
-
-/** How a wrong value reads in an error: `null`, `an empty string`, `the string "x"`, `true`. */
-export function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === '') return 'an empty string';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
-  if (Array.isArray(v)) return 'a list';
-  return typeof v === 'object' ? 'an object' : String(v);
-}
-// Text (environment, flags) holding a number is parsed; anything else (null, "", true) is left
-// for the type check, which names it: z.coerce turned null and "" into 0 and true into 1.
-// load.ts refuses quoted numbers in the JSON file, where a number must be a JSON number.
-const numberFromText = (v: unknown) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
-const typeError = (expected: string, fix: string) => (iss: { code?: string; input?: unknown }) =>
-  iss.code === 'invalid_type' ? `expected ${expected}, got ${describeValue(iss.input)}: ${fix}` : fix;
-const int = (min: number, max: number) => {
-  const fix = `use a whole number from ${min} to ${max}`;
-  return z.preprocess(numberFromText, z.number({ error: typeError('a number', fix) }).int(fix).min(min, fix).max(max, fix));
-};
-const num = (min: number, max: number) => {
-  const fix = `use a number from ${min} to ${max}`;
-  return z.preprocess(numberFromText, z.number({ error: typeError('a number', fix) }).min(min, fix).max(max, fix));
-};
-const bool = z.preprocess(
-  (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v),
-  z.boolean({ error: typeError('true or false', 'use true or false') }),
-);
-const list = z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()));
-const cidrList = list.superRefine((items, ctx) => {
-  for (const item of items) {
-    const problem = cidrProblem(item);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-  }
-});
 
 /** Kept here for its importers (deploy, the deploy store); defined beside the other checks. */
 export { FUNCTION_NAME };
-
-const stringMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'names are letters, digits and _'), z.string());
+/** Kept here for its importers (load.ts, control/manifest.ts); defined with the field types. */
+export { describeValue } from './field-types.js';
 
 /** How one function runs: its code (or the deploy folder's current version) and its limits. */
 export const functionConfigSchema = z
