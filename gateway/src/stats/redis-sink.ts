@@ -25,13 +25,18 @@
  * The connection is the sink's own: stats writes must never queue behind (or ahead of) cache
  * reads on the cache's connection. On a Redis Cluster a batch is still one pipeline to one
  * node: every key it writes carries the stream key's hash tag (cache/keyspace.ts statsKeys).
+ *
+ * This file decides when batches go; the bounded queue is drop-oldest-queue.ts, what one batch
+ * sends (and whether to retry it) is stats-pipeline.ts, and the outage's log lines are
+ * sink-outage-log.ts.
  */
 import type { Logger } from '../logging.js';
 import { connectRedis, redactRedisUrl, type RedisClient } from '../redis/connection.js';
-import { RedisOutage } from '../redis/outage.js';
 import { REDIS_KEY_PREFIX, statsKeys } from '../cache/keyspace.js';
 import type { SessionRecord } from './session-record.js';
-import { buildStatsBatch, XADD_BATCH_LUA } from './stats-batch.js';
+import { DropOldestQueue } from './drop-oldest-queue.js';
+import { defineStatsScript, sendStatsBatch } from './stats-pipeline.js';
+import { SinkOutageLog } from './sink-outage-log.js';
 
 export interface RedisStatsSinkOptions {
   url: string;
@@ -92,19 +97,16 @@ export class RedisStatsSink {
   private readonly opts: Required<Omit<RedisStatsSinkOptions, 'logger'>>;
   private readonly keys: ReturnType<typeof statsKeys>;
   private readonly logger: Logger;
-  /** The queue: live items are queue[head..]; the head index makes dropping the oldest O(1). */
-  private queue: SessionRecord[] = [];
-  private head = 0;
+  /** Bounded by bufferMax, oldest dropped first (the batch in flight counts against it too). */
+  private readonly queue: DropOldestQueue<SessionRecord>;
   private inFlight = 0;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private holdUntilMs = 0;
   private kickScheduled = false;
   private closing = false;
-  /** The outage in progress, as the cache logs its own (redis/outage.ts). */
-  private readonly outage = new RedisOutage();
-  private pushedAtDown = 0;
-  private droppedAtDown = 0;
+  /** The outage in progress and its two log lines (sink-outage-log.ts). */
+  private readonly outage: SinkOutageLog;
 
   constructor(opts: RedisStatsSinkOptions) {
     // Field by field: an optional passed as `undefined` (an unset config field) takes the default.
@@ -121,7 +123,9 @@ export class RedisStatsSink {
       closeTimeoutMs: opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
     };
     this.keys = statsKeys(this.opts.keyPrefix, this.opts.streamKey);
+    this.queue = new DropOldestQueue(this.opts.bufferMax);
     this.logger = opts.logger.child({ component: 'redis-stats', redis: redactRedisUrl(opts.url) });
+    this.outage = new SinkOutageLog(this.logger, this.stats);
     this.client = connectRedis(
       opts.url,
       { commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: 2000 },
@@ -134,8 +138,7 @@ export class RedisStatsSink {
         },
       },
     );
-    // EVALSHA with a fallback to EVAL when Redis does not have the script yet (ioredis does both).
-    this.client.defineCommand('tftpfnXaddBatch', { numberOfKeys: 1, lua: XADD_BATCH_LUA });
+    defineStatsScript(this.client);
     this.timer = setInterval(() => this.kick(), this.opts.flushMs);
     this.timer.unref();
   }
@@ -150,11 +153,10 @@ export class RedisStatsSink {
         return;
       }
       this.stats.pushed++;
-      this.queue.push(record);
-      this.trim();
-      this.stats.buffered = this.queued() + this.inFlight;
+      this.stats.dropped += this.queue.push(record, this.inFlight);
+      this.stats.buffered = this.queue.length + this.inFlight;
       // Deferred: building a pipeline of a whole batch must not run inside the caller's push().
-      if (this.queued() >= this.opts.batchSize && !this.kickScheduled) {
+      if (this.queue.length >= this.opts.batchSize && !this.kickScheduled) {
         this.kickScheduled = true;
         setImmediate(() => {
           this.kickScheduled = false;
@@ -172,7 +174,7 @@ export class RedisStatsSink {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     const deadline = performance.now() + this.opts.closeTimeoutMs;
-    while (performance.now() < deadline && (this.queued() > 0 || this.flushing)) {
+    while (performance.now() < deadline && (this.queue.length > 0 || this.flushing)) {
       if (this.client.status !== 'ready' && !this.flushing) {
         await sleep(Math.min(50, deadline - performance.now()));
         continue;
@@ -189,28 +191,9 @@ export class RedisStatsSink {
     this.client.disconnect();
   }
 
-  private queued(): number {
-    return this.queue.length - this.head;
-  }
-
-  /** Drops the oldest records beyond bufferMax (the batch in flight counts against it too). */
-  private trim(): void {
-    const excess = this.queued() + this.inFlight - this.opts.bufferMax;
-    if (excess > 0) {
-      const n = Math.min(excess, this.queued());
-      this.head += n;
-      this.stats.dropped += n;
-    }
-    // Compact now and then so the array does not grow without bound behind the head.
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-  }
-
   /** Starts the flush loop unless it is running, Redis is not ready, or a failure holds it. */
   private kick(): void {
-    if (this.flushing || this.closing || this.queued() === 0) return;
+    if (this.flushing || this.closing || this.queue.length === 0) return;
     if (this.client.status !== 'ready' || performance.now() < this.holdUntilMs) return;
     this.flushing = this.flushLoop().finally(() => {
       this.flushing = undefined;
@@ -218,10 +201,9 @@ export class RedisStatsSink {
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.queued() > 0 && this.client.status === 'ready' && performance.now() >= this.holdUntilMs) {
-      const n = Math.min(this.opts.batchSize, this.queued());
-      const batch = this.queue.slice(this.head, this.head + n);
-      this.head += n;
+    while (this.queue.length > 0 && this.client.status === 'ready' && performance.now() >= this.holdUntilMs) {
+      const batch = this.queue.take(this.opts.batchSize);
+      const n = batch.length;
       this.inFlight = n;
       const ok = await this.send(batch);
       this.inFlight = 0;
@@ -234,75 +216,28 @@ export class RedisStatsSink {
       } else {
         this.stats.flushErrors++;
         // Back to the front, oldest first, under the same bound.
-        this.queue = batch.concat(this.queue.slice(this.head));
-        this.head = 0;
-        this.trim();
+        this.stats.dropped += this.queue.putBack(batch);
       }
-      this.stats.buffered = this.queued();
+      this.stats.buffered = this.queue.length;
       if (!ok) return;
     }
   }
 
-  /** Sends one batch as one pipeline; false when it must be retried. */
+  /** Sends one batch (stats-pipeline.ts); false when it must be retried. */
   private async send(batch: SessionRecord[]): Promise<boolean> {
-    const pipe = this.client.pipeline();
-    const { streamKey, counterTtlSeconds: ttl, gatewayId } = this.opts;
-    const { streamArgs, hashes, zsets, lastSeenMs } = buildStatsBatch(batch, this.opts, this.keys);
-    (pipe as unknown as { tftpfnXaddBatch(key: string, ...args: (string | number)[]): unknown }).tftpfnXaddBatch(streamKey, ...streamArgs);
-    for (const [key, fields] of hashes) {
-      for (const [field, by] of fields) if (by !== 0) pipe.hincrby(key, field, by);
-      pipe.expire(key, ttl);
-    }
-    for (const [key, members] of zsets) {
-      for (const [member, by] of members) pipe.zincrby(key, by, member);
-      pipe.expire(key, ttl);
-    }
-    pipe.hset(this.keys.gateways, gatewayId, String(lastSeenMs));
-    pipe.expire(this.keys.gateways, ttl);
-    try {
-      const results = await pipe.exec();
-      if (!results) throw new Error('pipeline discarded');
-      const failed = results.find(([err]) => err);
-      if (failed) {
-        const err = failed[0] as Error;
-        // A ReplyError (WRONGTYPE on a key someone else owns) would fail again forever: count
-        // the batch as flushed-with-errors rather than retry it; the connection is fine.
-        if (err.name === 'ReplyError') {
-          this.logger.error({ event: 'statsReplyError', err }, 'redis refused part of a stats batch');
-          return true;
-        }
-        throw err;
-      }
-      return true;
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.holdUntilMs = performance.now() + RETRY_AFTER_FAILURE_MS;
-      this.outageStarts(error);
-      return false;
-    }
+    const error = await sendStatsBatch(this.client, batch, this.opts, this.keys, this.logger);
+    if (!error) return true;
+    this.holdUntilMs = performance.now() + RETRY_AFTER_FAILURE_MS;
+    this.outageStarts(error);
+    return false;
   }
 
   private outageStarts(err: Error): void {
-    if (this.closing || !this.outage.start()) return;
-    this.pushedAtDown = this.stats.pushed;
-    this.droppedAtDown = this.stats.dropped;
-    this.logger.warn({ event: 'statsRedisUnavailable', err, buffered: this.stats.buffered }, 'redis unavailable: session records buffered in memory');
+    if (!this.closing) this.outage.down(err);
   }
 
   private outageEnds(): void {
-    if (this.closing) return;
-    const downMs = this.outage.end();
-    if (downMs === undefined) return;
-    this.logger.info(
-      {
-        event: 'statsRedisReconnected',
-        downMs,
-        pushedWhileDown: this.stats.pushed - this.pushedAtDown,
-        droppedWhileDown: this.stats.dropped - this.droppedAtDown,
-        buffered: this.stats.buffered,
-      },
-      'redis reconnected: flushing buffered session records',
-    );
+    if (!this.closing) this.outage.up();
   }
 }
 
