@@ -6,7 +6,8 @@
  * fails behind the gateway fails here too; `--isolation thread` runs it in a worker thread
  * instead, as the gateway's `isolation: "thread"` does. Either can be killed, so --timeout-ms
  * bounds even a handler stuck in a synchronous loop, and module-level timers the function
- * leaves behind cannot keep the command alive.
+ * leaves behind cannot keep the command alive. This file is the command and its steps; the run
+ * itself (boot message, sandbox or thread, reply) is invoke-run.ts, the output invoke-print.ts.
  *
  * A write (`--write`, or `--body FILE`, `--body -` for stdin) runs as the gateway runs a WRQ
  * with `writes: true`: the body goes to the function as request.body, in the gateway's 64 KiB
@@ -24,57 +25,13 @@ import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
 import { BUNDLE_FILE, MAP_FILE } from '../runtime/bundle.js';
-import { FrameDecoder } from '../runtime/frame-codec.js';
-import { decodeMessage, encodeMessageFrame } from '../runtime/message-codec.js';
-import { MESSAGE_LIMITS } from '../runtime/message-check.js';
-import { prepareSandboxDir, probeNetwork, probeNodeDataKb, sandboxCommand } from '../runtime/sandbox-spawn.js';
-import { removeTempDir } from '../runtime/temp-dirs.js';
-import { SANDBOX_OVERHEAD_MB } from '../runtime/worker-pool.js';
-import type { InvokeBoot, InvokeOutcome, InvokeReply } from '../runtime/invoke-once.js';
-import { builtModule } from '../runtime/package-root.js';
-import { bundleOrReport, formatBytes } from './build.js';
+import { bundleOrReport } from './build.js';
 import { integer } from './arg-parsers.js';
 import { DEFAULTS } from '../config/defaults.js';
-
-interface InvokeFlags {
-  path: string;
-  peer?: string;
-  mode: 'octet' | 'netascii';
-  kind: 'read' | 'write';
-  option?: Record<string, string>;
-  var?: Record<string, string>;
-  secret?: Record<string, string>;
-  root?: string;
-  timeoutMs: number;
-  out?: string;
-  json?: boolean;
-  isolation: 'process' | 'thread';
-  write?: boolean;
-  body?: string;
-  /** true: declare the body's size. */
-  tsize?: number | true;
-  maxUploadBytes: number;
-  /** Set by run(): the file the write's body is read from. */
-  bodyPath?: string;
-}
-
-/** What the run reports (invoke-once.ts), with its body: plain data, since a Response (a stream, a logged object) may not clone. */
-type Outcome = InvokeOutcome & { body: Uint8Array };
-
-type WorkerMessage =
-  | { type: 'result'; outcome: Outcome }
-  | { type: 'loadError'; message: string }
-  /** Uncaught in user code outside the handler's promise (a timer that throws), or process.exit(). */
-  | { type: 'crashed'; message: string };
-
-/** Bodies up to this size that are printable text are shown whole; others as a hex preview. */
-const TEXT_LIMIT = 4096;
-const PREVIEW_BYTES = 256;
+import { print } from './invoke-print.js';
+import { runInSandbox, runInWorker, type InvokeFlags } from './invoke-run.js';
 
 function keyValue(what: string) {
   return (raw: string, previous: Record<string, string> = {}): Record<string, string> => {
@@ -210,161 +167,4 @@ function absoluteSources(map: string): string {
   const parsed = JSON.parse(map) as { sources?: string[] };
   parsed.sources = parsed.sources?.map((s) => pathToFileURL(resolve(s)).href);
   return JSON.stringify(parsed);
-}
-
-/** The boot message of one run (invoke-once.ts), for either isolation. */
-function invokeBoot(bundlePath: string, flags: InvokeFlags, bucketsDir: string): InvokeBoot {
-  return {
-    t: 'boot',
-    bundlePath,
-    request: { path: flags.path, kind: flags.kind, mode: flags.mode, options: flags.option ?? {}, ...(flags.peer !== undefined ? { peer: { address: flags.peer } } : {}) },
-    env: { vars: flags.var ?? {}, secrets: flags.secret ?? {} },
-    root: resolve(flags.root ?? '.'),
-    bucketsDir,
-    ...(flags.kind === 'write' ? { maxUploadBytes: flags.maxUploadBytes, ...(flags.bodyPath !== undefined ? { bodyPath: flags.bodyPath } : {}) } : {}),
-  };
-}
-
-/** Either reply of invoke-once.ts, as this command reports it. */
-function fromReply(reply: InvokeReply): WorkerMessage {
-  return reply.t === 'loadError' ? { type: 'loadError', message: reply.message } : { type: 'result', outcome: { ...reply.outcome, body: reply.body } };
-}
-
-/** The run in a worker thread (invoke-thread-main.ts), as the gateway's isolation "thread". */
-function runInWorker(bundlePath: string, flags: InvokeFlags): Promise<WorkerMessage | 'timeout'> {
-  const workerData = invokeBoot(bundlePath, flags, resolve('buckets'));
-  return new Promise((resolvePromise) => {
-    const worker = new Worker(builtModule('gateway/src/runtime/invoke-thread-main'), { workerData });
-    const timer = setTimeout(() => {
-      void worker.terminate();
-      resolvePromise('timeout');
-    }, flags.timeoutMs);
-    worker.once('message', (m: InvokeReply) => {
-      clearTimeout(timer);
-      void worker.terminate();
-      resolvePromise(fromReply(m));
-    });
-    worker.once('error', (e) => {
-      clearTimeout(timer);
-      resolvePromise({ type: 'crashed', message: e.stack ?? String(e) });
-    });
-    // After a result or an error this is a no-op: the promise is settled already.
-    worker.once('exit', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ type: 'crashed', message: `its thread exited (code ${code}) before the handler answered; does it call process.exit()?` });
-    });
-  });
-}
-
-/** The sandboxed run: one boot message in, one reply out (sandbox-invoke-main.ts). */
-async function runInSandbox(bundlePath: string, flags: InvokeFlags): Promise<WorkerMessage | 'timeout'> {
-  const root = resolve(flags.root ?? '.');
-  const bucketsDir = resolve('buckets');
-  // The author's own user: the sandbox is here to behave like the gateway's, not to protect anyone.
-  const sandbox = await prepareSandboxDir(bundlePath, undefined, 'gateway/src/runtime/sandbox-invoke-main');
-  const net = probeNetwork();
-  // The harness reads file() and s3Object() answers itself (the gateway does that outside the sandbox).
-  const command = sandboxCommand({ sandboxDir: sandbox.dir, heapMb: 512, memoryMb: 512 + SANDBOX_OVERHEAD_MB, user: undefined, ...net, allowRead: [`${root}/`, `${bucketsDir}/`, ...(flags.bodyPath !== undefined ? [flags.bodyPath] : [])], nodeDataKb: probeNodeDataKb() });
-  const child = spawn(command.file, [...command.args], { stdio: ['ignore', 'inherit', 'pipe', 'pipe'], env: {}, cwd: sandbox.dir });
-  const pipe = child.stdio[3] as Socket;
-  let tail = '';
-  child.stderr!.on('data', (b: Buffer) => {
-    process.stderr.write(b);
-    tail = (tail + b.toString()).slice(-8192);
-  });
-  const boot = invokeBoot(sandbox.bundlePath, flags, bucketsDir);
-  pipe.write(encodeMessageFrame(boot));
-  try {
-    return await new Promise<WorkerMessage | 'timeout'>((resolvePromise) => {
-      const timer = setTimeout(() => resolvePromise('timeout'), flags.timeoutMs);
-      const decoder = new FrameDecoder(MESSAGE_LIMITS.frameBytes);
-      pipe.on('data', (chunk: Buffer) => {
-        decoder.push(chunk);
-        let frame;
-        try {
-          frame = decoder.next();
-        } catch (e) {
-          clearTimeout(timer);
-          return resolvePromise({ type: 'crashed', message: (e as Error).message });
-        }
-        if (!frame) return;
-        clearTimeout(timer);
-        resolvePromise(fromReply(decodeMessage(frame) as InvokeReply));
-      });
-      pipe.on('error', () => {});
-      // After a reply this is a no-op: the promise is settled already.
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        const uncaught = tail.trim();
-        resolvePromise({
-          type: 'crashed',
-          message: code === 1 && uncaught ? uncaught : `its process exited (${signal ? `signal ${signal}` : `code ${code}`}) before the handler answered; does it call process.exit()?`,
-        });
-      });
-    });
-  } finally {
-    child.kill('SIGKILL');
-    removeTempDir(sandbox.dir);
-  }
-}
-
-function print(o: Outcome, body: Buffer, flags: InvokeFlags): void {
-  const text = printableText(body);
-  if (flags.json) {
-    const { body: _, ...rest } = o;
-    console.log(JSON.stringify({ ...rest, body: body.toString('base64'), ...(text !== undefined ? { bodyText: text } : {}) }));
-    return;
-  }
-  const none = o.thrown === undefined ? 'none (refused before the function answered)' : 'none (the handler threw, or returned something that is not a Response)';
-  const lines = [`response: ${o.kind === 'none' ? none : o.kind}`];
-  if (flags.kind === 'write') lines.push(`declared tsize: ${flags.option?.tsize ?? 'none'}`, ...writeLines(o));
-  else lines.push(`tsize: ${o.tsize ?? 'none'}`, `size: ${formatBytes(o.size)}`);
-  if (o.errorCode !== undefined) lines.push(`error: ${o.errorCode} ${o.errorMessage ?? ''} (the client gets an ERROR packet${o.size ? ' after the bytes above' : ''})`);
-  if (o.thrown !== undefined) lines.push('thrown:', ...o.thrown.split('\n').map((l) => `  ${l}`));
-  lines.push(o.logs.length ? 'logs:' : 'logs: (none)', ...o.logs.map((l) => `  ${l}`));
-  if (flags.out !== undefined) lines.push(`body: written to ${flags.out}`);
-  if (flags.kind === 'write') {
-    // A write's answer has no body: the lines above say where the upload went.
-  } else if (body.length === 0) lines.push('body: (empty)');
-  else if (text !== undefined) lines.push('body:', text.endsWith('\n') ? text.slice(0, -1) : text);
-  else lines.push(`body (first ${Math.min(PREVIEW_BYTES, body.length)} of ${body.length} bytes):`, ...hexPreview(body.subarray(0, PREVIEW_BYTES)));
-  console.log(lines.join('\n'));
-}
-
-/** What a write's answer means for the upload, in the words of docs/UPLOADS.md. */
-function writeLines(o: Outcome): string[] {
-  const lines: string[] = [];
-  if (o.received !== undefined) lines.push(`received: ${formatBytes(o.received)} (handed to the function through request.body)`);
-  if (o.errorCode !== undefined) return lines;
-  if (o.kind === 'accepted') lines.push('upload: accepted (the function took the bytes; the client gets the final ACK)');
-  else if (o.kind === 'discard') lines.push('upload: discarded (received and dropped; the client gets the final ACK)');
-  else if (o.stored) lines.push(`upload: stored as s3://${o.stored.bucket}/${o.stored.key}, ${formatBytes(o.stored.size)}${o.stored.contentType ? `, ${o.stored.contentType}` : ''} (the gateway puts it in the object store)`);
-  return lines;
-}
-
-/** The body as text when it is short, valid UTF-8 and has no control characters but tab and line ends. */
-function printableText(body: Buffer): string | undefined {
-  if (body.length === 0 || body.length > TEXT_LIMIT) return undefined;
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    return undefined;
-  }
-  // eslint-disable-next-line no-control-regex
-  return /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) ? undefined : text;
-}
-
-/** hexdump -C style: offset, 16 bytes in hex, then the printable ASCII. */
-function hexPreview(bytes: Buffer): string[] {
-  const out: string[] = [];
-  for (let off = 0; off < bytes.length; off += 16) {
-    const row = bytes.subarray(off, off + 16);
-    const hex = [...row].map((b) => b.toString(16).padStart(2, '0'));
-    const left = hex.slice(0, 8).join(' ');
-    const right = hex.slice(8).join(' ');
-    const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-    out.push(`${off.toString(16).padStart(8, '0')}  ${left.padEnd(23)}  ${right.padEnd(23)}  |${ascii}|`);
-  }
-  return out;
 }
