@@ -1,5 +1,8 @@
 /**
  * Write session (WRQ): the server receives a file. Pure state machine, no I/O, no clock.
+ * (About 320 lines on purpose: a quarter is this theory of operation and the transition table,
+ * the one place every transition lives, kept beside the handlers they name; the receive-side
+ * accounting is already its own file, receive-window.ts.)
  *
  * States:
  *   receiving  ACK 0 or OACK sent; DATA expected. Every in-order block is handed to the driver
@@ -22,7 +25,9 @@
  *
  * Backpressure (maxUnwrittenBytes): the driver reports each write the sink finished
  * (`written`); while more than the limit is received but unwritten, the ACK ending a window is
- * held (no timer, retransmissions unanswered) until the sink catches up.
+ * held (no timer, retransmissions unanswered) until the sink catches up. That accounting (next
+ * block, window position, gap, backpressure) is receive-window.ts; this file decides what to
+ * send, that one where the transfer stands.
  *
  * Transitions (TRANSITIONS below, the one place they live; see transitions.ts):
  *
@@ -46,71 +51,58 @@ import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
 import { encodeAck, encodeError, encodePacket, Opcode, type DataPacket, type OptionMap } from '../protocol/packet.js';
 import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
 import { outcomeFor } from './outcome.js';
+import { ReceiveWindow, type ReceiveWindowConfig } from './receive-window.js';
 import { FIRST_PACKET_SILENT_WAITS, RetransmitTimer } from './timers.js';
 import { dispatch, type TransitionRow } from './transitions.js';
 import { newCounters, type Datagram, type Outcome, type Session, type SessionCounters, type SessionEvent, type SessionInput, type SessionTimingConfig } from './types.js';
 
-export interface WriteSessionConfig extends SessionTimingConfig {
+/** windowSize and maxUnwrittenBytes (backpressure) are the receive window's: receive-window.ts. */
+export interface WriteSessionConfig extends SessionTimingConfig, ReceiveWindowConfig {
   readonly blockSize: number;
-  readonly windowSize: number;
   readonly oack: OptionMap | null;
   /** Largest upload accepted, in bytes; beyond it ERROR 3. */
   readonly maxBytes: number;
-  /**
-   * Backpressure (issue 15): when more DATA payload than this has been received and not yet
-   * taken by the sink (`written`), the ACK that ends a window is held until the sink catches
-   * up. Without an ACK neither a lock-step (RFC 1350) nor a windowed (RFC 7440) sender sends
-   * more, so a slow store slows the client instead of filling our memory. Undefined: never held.
-   */
-  readonly maxUnwrittenBytes?: number;
 }
 
 type LiveState = 'receiving' | 'committing' | 'dallying';
 type State = LiveState | 'done' | 'failed';
 
 export class WriteSession implements Session {
+  /** The rows all three live states share: they differ only in DATA, ERROR, committed, written. */
+  private static readonly COMMON: Omit<TransitionRow<WriteSession>, 'packet:data' | 'packet:error' | 'committed' | 'written'> = {
+    'packet:ack': 'ignored',
+    'packet:other': 'ignored',
+    timeout: (s, _i, now) => s.onTimeout(now),
+    sourceError: (s, i) => s.onSourceError(i.error),
+    repeatRequest: (s) => s.onRepeatRequest(),
+    data: 'ignored',
+    end: 'ignored',
+  };
+
   /** State x input -> handler: every transition of a write session, in one place. */
   private static readonly TRANSITIONS: Readonly<Record<LiveState, TransitionRow<WriteSession>>> = {
     receiving: {
+      ...WriteSession.COMMON,
       'packet:data': (s, i, now) => s.onData(i.packet, now),
       'packet:error': (s, i) => s.onPeerError(i.packet.code, i.packet.message),
-      'packet:ack': 'ignored',
-      'packet:other': 'ignored',
-      timeout: (s, _i, now) => s.onTimeout(now),
       committed: 'noop',
       written: (s, i, now) => s.onWritten(i.bytes, now),
-      sourceError: (s, i) => s.onSourceError(i.error),
-      repeatRequest: (s) => s.onRepeatRequest(),
-      data: 'ignored',
-      end: 'ignored',
     },
     committing: {
+      ...WriteSession.COMMON,
       'packet:data': (s, i) => s.onDataAfterEnd(i.packet),
       'packet:error': (s, i) => s.onPeerError(i.packet.code, i.packet.message),
-      'packet:ack': 'ignored',
-      'packet:other': 'ignored',
-      timeout: (s, _i, now) => s.onTimeout(now),
       committed: (s, _i, now) => s.onCommitted(now),
       // Counted only: the final ACK waits for the commit, which waits for every write.
-      written: (s, i) => void (s.writtenBytes += i.bytes),
-      sourceError: (s, i) => s.onSourceError(i.error),
-      repeatRequest: (s) => s.onRepeatRequest(),
-      data: 'ignored',
-      end: 'ignored',
+      written: (s, i) => s.window.written(i.bytes),
     },
     dallying: {
+      ...WriteSession.COMMON,
       'packet:data': (s, i) => s.onDataAfterEnd(i.packet),
       // The peer gave up after our final ACK: the upload is stored, nothing more to do.
       'packet:error': (s) => s.finish('done'),
-      'packet:ack': 'ignored',
-      'packet:other': 'ignored',
-      timeout: (s, _i, now) => s.onTimeout(now),
       committed: 'noop',
       written: 'noop',
-      sourceError: (s, i) => s.onSourceError(i.error),
-      repeatRequest: (s) => s.onRepeatRequest(),
-      data: 'ignored',
-      end: 'ignored',
     },
   };
 
@@ -121,24 +113,17 @@ export class WriteSession implements Session {
   private readonly events: SessionEvent[] = [];
   readonly counters: SessionCounters = newCounters();
 
-  /** Absolute number of the next block expected. */
-  private expected = 1;
+  private readonly window: ReceiveWindow;
   /** What we last sent (OACK, ACK 0 or an ACK), resent on timeout or duplicate. */
   private lastReply: Uint8Array;
   private readonly oackPacket: Uint8Array | undefined;
-  private sinceAck = 0;
-  /** Set after we ACK a gap, so a burst of out-of-order blocks yields one ACK, not one each. */
-  private gapAcked = false;
   /** The outcome (`done` or `failed`) has been reported; it is reported once. */
   private reported = false;
-  /** DATA payload bytes the sink has taken (`written`); see maxUnwrittenBytes. */
-  private writtenBytes = 0;
-  /** A window's ACK is held until the sink catches up (no timer meanwhile: the peer waits for us). */
-  private ackHeld = false;
 
   constructor(private readonly cfg: WriteSessionConfig, now: number) {
     this.timer = new RetransmitTimer(cfg);
     this.guard = new ProgressGuard(cfg, now);
+    this.window = new ReceiveWindow(cfg);
     this.oackPacket = cfg.oack ? encodePacket({ op: Opcode.Oack, options: cfg.oack }) : undefined;
     this.lastReply = this.oackPacket ?? encodeAck(0);
     this.send(this.lastReply);
@@ -178,7 +163,7 @@ export class WriteSession implements Session {
 
   /** The driver stored the upload: the final ACK goes out, and we dally for its loss. */
   private onCommitted(now: number): void {
-    this.reply(encodeAck((this.expected - 1) & 0xffff));
+    this.reply(encodeAck(this.window.ackBlock));
     this.state = 'dallying';
     this.report({ type: 'done' });
     this.timer.arm(now);
@@ -191,7 +176,7 @@ export class WriteSession implements Session {
 
   /** The WRQ again before any DATA: our OACK / ACK 0 was lost. One reply per request. */
   private onRepeatRequest(): void {
-    if (this.state === 'receiving' && this.expected === 1) {
+    if (this.state === 'receiving' && this.window.expected === 1) {
       this.send(this.lastReply);
       this.counters.retransmits++;
     } else {
@@ -200,13 +185,13 @@ export class WriteSession implements Session {
   }
 
   private onPeerError(code: number, message: string): void {
-    const outcome: Outcome = code === ErrorCode.OptionRefused && this.expected === 1 ? 'option-probe' : 'client-abort';
+    const outcome: Outcome = code === ErrorCode.OptionRefused && this.window.expected === 1 ? 'option-probe' : 'client-abort';
     this.finish('failed', { type: 'failed', outcome, errorCode: code as ErrorCode, errorMessage: message });
   }
 
   /** DATA after the final block: an old block means our ACK was lost; anything else is ignored. */
   private onDataAfterEnd(p: DataPacket): void {
-    if (p.block === (this.expected & 0xffff)) {
+    if (this.window.place(p.block) === 'next') {
       this.counters.ignored++;
       return;
     }
@@ -215,29 +200,21 @@ export class WriteSession implements Session {
   }
 
   private onData(p: DataPacket, now: number): void {
-    const wire = this.expected & 0xffff;
-    if (this.ackHeld && p.block !== wire) {
-      // The peer's retransmissions while we hold its ACK: answering them (even with an old
-      // ACK, or a gap ACK) would let it go on; it hears from us when the sink has caught up.
-      this.counters.ignored++;
-      return;
-    }
-    if (p.block !== wire) {
-      const behind = ((this.expected - 1) & 0xffff) === p.block;
-      if (behind) {
+    switch (this.window.place(p.block)) {
+      case 'repeat':
         // The peer did not get our ACK: repeat it (only a DATA triggers this, so no storm).
         this.counters.duplicates++;
         this.resend();
-      } else if (!this.gapAcked) {
+        return;
+      case 'gap':
         // RFC 7440: on a gap, ACK the last block received in order; the sender resumes there.
-        this.gapAcked = true;
-        this.sinceAck = 0;
-        this.reply(encodeAck((this.expected - 1) & 0xffff));
+        this.window.gapAnswered();
+        this.reply(encodeAck(this.window.ackBlock));
         this.timer.arm(now);
-      } else {
+        return;
+      case 'ignore':
         this.counters.ignored++;
-      }
-      return;
+        return;
     }
     if (p.data.length > this.cfg.blockSize) {
       return this.fail('illegal-operation', { tftpCode: ErrorCode.IllegalOperation, message: 'block larger than blksize' } as TftpError);
@@ -245,8 +222,7 @@ export class WriteSession implements Session {
     if (this.counters.bytes + p.data.length > this.cfg.maxBytes) {
       return this.fail('disk-full', { tftpCode: ErrorCode.DiskFull, message: 'upload too large' } as TftpError);
     }
-    this.expected++;
-    this.gapAcked = false;
+    this.window.accept();
     this.counters.blocks++;
     this.counters.bytes += p.data.length;
     this.timer.progress();
@@ -257,29 +233,20 @@ export class WriteSession implements Session {
       this.events.push({ type: 'writeEnd' });
       return;
     }
-    if (++this.sinceAck >= this.cfg.windowSize) {
-      this.sinceAck = 0;
-      if (this.unwrittenOverLimit()) {
-        this.ackHeld = true;
-        this.timer.disarm();
-        return;
-      }
-      this.reply(encodeAck((this.expected - 1) & 0xffff));
+    const windowEnd = this.window.endOfWindow(this.counters.bytes);
+    if (windowEnd === 'hold') {
+      this.timer.disarm();
+      return;
     }
-    if (!this.ackHeld) this.timer.arm(now);
-  }
-
-  private unwrittenOverLimit(): boolean {
-    const max = this.cfg.maxUnwrittenBytes;
-    return max !== undefined && this.counters.bytes - this.writtenBytes > max;
+    if (windowEnd === 'ack') this.reply(encodeAck(this.window.ackBlock));
+    if (!this.window.ackHeld) this.timer.arm(now);
   }
 
   /** The sink took more bytes: a held ACK goes out once what it has not taken fits again. */
   private onWritten(bytes: number, now: number): void {
-    this.writtenBytes += bytes;
-    if (!this.ackHeld || this.unwrittenOverLimit()) return;
-    this.ackHeld = false;
-    this.reply(encodeAck((this.expected - 1) & 0xffff));
+    this.window.written(bytes);
+    if (!this.window.release(this.counters.bytes)) return;
+    this.reply(encodeAck(this.window.ackBlock));
     this.timer.arm(now);
   }
 
@@ -297,17 +264,17 @@ export class WriteSession implements Session {
       return;
     }
     const firstResends = Math.min(this.cfg.maxRetries, this.cfg.firstPacketRetries);
-    const limit = this.expected > 1 ? this.cfg.maxRetries : Math.min(this.cfg.maxRetries, firstResends + FIRST_PACKET_SILENT_WAITS);
+    const limit = this.window.expected > 1 ? this.cfg.maxRetries : Math.min(this.cfg.maxRetries, firstResends + FIRST_PACKET_SILENT_WAITS);
     const resendsSoFar = this.timer.timeouts;
     if (!this.timer.expire(now, limit)) {
       this.finish('failed', { type: 'failed', outcome: 'timeout' });
       return;
     }
     // Past the first packet's resend budget: listen on, send nothing (timers.ts).
-    if (this.expected === 1 && resendsSoFar >= firstResends) return;
+    if (this.window.expected === 1 && resendsSoFar >= firstResends) return;
     // Nothing arrived for a whole timeout: tell the sender where we are.
-    this.sinceAck = 0;
-    this.reply(encodeAck((this.expected - 1) & 0xffff), this.expected === 1 ? this.lastReply : undefined);
+    this.window.restart();
+    this.reply(encodeAck(this.window.ackBlock), this.window.expected === 1 ? this.lastReply : undefined);
     this.counters.retransmits++;
   }
 
@@ -317,12 +284,12 @@ export class WriteSession implements Session {
   }
 
   private resend(): void {
-    if (this.lastReply === this.oackPacket && this.expected > 1) {
+    if (this.lastReply === this.oackPacket && this.window.expected > 1) {
       // RFC 2347: the OACK answers the WRQ only, and DATA 1 has acknowledged it. Within the
       // first window answer with an ACK; while committing the only right ACK is the final one,
       // which waits for the commit, so say nothing.
       if (this.state !== 'receiving') return;
-      this.lastReply = encodeAck((this.expected - 1) & 0xffff);
+      this.lastReply = encodeAck(this.window.ackBlock);
     }
     this.send(this.lastReply);
     this.counters.retransmits++;
