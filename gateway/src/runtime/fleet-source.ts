@@ -55,6 +55,18 @@ export interface FleetOptions {
    */
   readonly startTimeoutMs?: number;
   readonly now?: () => Date;
+  /**
+   * Starts the poll's and the heartbeat's repeating timer; returns what stops it. A test passes a
+   * fake clock's, to show the poll finding a change whose announcement was lost (default: an
+   * unref'd setInterval, so the timers never keep a process alive).
+   */
+  readonly every?: (periodMs: number, tick: () => void) => () => void;
+}
+
+function everyUnref(periodMs: number, tick: () => void): () => void {
+  const timer = setInterval(tick, periodMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** The words /readyz and the heartbeat carry while the gateway serves what it cached. */
@@ -82,8 +94,8 @@ export class FleetSource {
   private readonly followed = new Set<string>();
   private readonly notOurs = new Set<string>();
   private polling: Promise<void> | undefined;
-  private pollTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stopPoll: (() => void) | undefined;
+  private stopHeartbeat: (() => void) | undefined;
   private unwatch: (() => void) | undefined;
   private beating: Promise<void> | undefined;
 
@@ -128,11 +140,10 @@ export class FleetSource {
     await Promise.all([...this.followed].map((n) => this.settle(n)));
     this.logStart();
     this.link.started = true;
-    this.pollTimer = setInterval(() => void this.poll(), this.opts.pollMs);
-    this.pollTimer.unref();
+    const every = this.opts.every ?? everyUnref;
+    this.stopPoll = every(this.opts.pollMs, () => void this.poll());
     this.beat();
-    this.heartbeatTimer = setInterval(() => this.beat(), this.opts.heartbeatMs);
-    this.heartbeatTimer.unref();
+    this.stopHeartbeat = every(this.opts.heartbeatMs, () => this.beat());
   }
 
   /** Why the gateway is degraded, for /readyz and the heartbeat; undefined when it is not. */
@@ -175,8 +186,8 @@ export class FleetSource {
   async close(): Promise<void> {
     this.link.closed = true;
     this.unwatch?.();
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.stopPoll?.();
+    this.stopHeartbeat?.();
     await this.polling;
     await this.beating;
   }

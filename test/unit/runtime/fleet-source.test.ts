@@ -55,7 +55,11 @@ function slots() {
   return { fleetSlots, map, loads, serving: (name: string) => map.get(name)?.gens.serving() ?? [] };
 }
 
-function fleet(cp: FakeControlPlane, dir: string, extra: { names?: string[]; heartbeatMs?: number; pollMs?: number; gateway?: string; now?: () => Date } = {}) {
+function fleet(
+  cp: FakeControlPlane,
+  dir: string,
+  extra: { names?: string[]; heartbeatMs?: number; pollMs?: number; gateway?: string; now?: () => Date; every?: (periodMs: number, tick: () => void) => () => void } = {},
+) {
   const log = captureLog();
   const f = new FleetSource({
     controlPlane: cp,
@@ -67,6 +71,7 @@ function fleet(cp: FakeControlPlane, dir: string, extra: { names?: string[]; hea
     names: extra.names ?? [],
     callTimeoutMs: 1000,
     now: extra.now,
+    every: extra.every,
   });
   fleets.push(f);
   return { f, log };
@@ -250,6 +255,88 @@ describe('fleet source', () => {
     expect(await eventually(() => cp.heartbeats.length >= 2)).toBe(true);
     expect(cp.heartbeats[0]).toMatchObject({ gateway: 'gw-9' });
     expect(cp.heartbeats[0].degraded).toBeUndefined();
+  });
+});
+
+/** A clock the test moves: the repeating timers FleetOptions.every starts fire only when it is advanced past their period. */
+function fakeClock() {
+  let nowMs = 0;
+  const timers = new Set<{ periodMs: number; dueMs: number; tick: () => void }>();
+  return {
+    timers,
+    every(periodMs: number, tick: () => void): () => void {
+      const t = { periodMs, dueMs: nowMs + periodMs, tick };
+      timers.add(t);
+      return () => void timers.delete(t);
+    },
+    /** Moves the clock by `ms`, firing each timer as many times as its period passes, in time order. */
+    advance(ms: number): void {
+      const untilMs = nowMs + ms;
+      for (let fired = 0; fired < 10_000; fired++) {
+        const due = [...timers].filter((t) => t.dueMs <= untilMs).sort((a, b) => a.dueMs - b.dueMs)[0];
+        if (!due) break;
+        nowMs = due.dueMs;
+        due.dueMs += due.periodMs;
+        due.tick();
+      }
+      nowMs = untilMs;
+    },
+  };
+}
+
+/** Lets every promise chain started so far run to its end (the fake control plane answers at once). */
+const settled = () => new Promise((r) => setTimeout(r, 50));
+
+describe('fleet source: the periodic poll', () => {
+  test('a change whose announcement was lost, while the watch is up, is served one poll period later and not before', async () => {
+    const cp = new FakeControlPlane();
+    // The subscription stays up but drops the next message it is given (a pub/sub message lost).
+    let dropNext = false;
+    const watch = cp.watch.bind(cp);
+    cp.watch = (listener) => watch((name) => (dropNext ? void (dropNext = false) : listener(name)));
+    let listed = 0;
+    const functions = cp.functions.bind(cp);
+    cp.functions = () => (listed++, functions());
+    const v1 = await cp.add('grub', 'export const handle = () => "one";');
+    await cp.setRollout('grub', { stable: v1.id });
+    const clock = fakeClock();
+    const pollMs = 30_000;
+    const s = slots();
+    const { f } = fleet(cp, cacheDir(), { pollMs, heartbeatMs: 3_600_000, every: clock.every });
+    await f.start(s.fleetSlots);
+    expect(clock.timers.size).toBe(2); // the poll and the heartbeat, both on the clock given
+    expect(s.serving('grub')).toEqual([v1.id]);
+    const listedAtStart = listed;
+
+    const v2 = await cp.add('grub', 'export const handle = () => "two";');
+    dropNext = true;
+    await cp.setRollout('grub', { stable: v2.id });
+    expect(dropNext).toBe(false); // the announcement reached the watch and was dropped there
+    await settled();
+    expect(s.serving('grub')).toEqual([v1.id]);
+
+    // One millisecond short of the period: no poll, still the old version.
+    clock.advance(pollMs - 1);
+    await settled();
+    expect(listed).toBe(listedAtStart);
+    expect(s.serving('grub')).toEqual([v1.id]);
+    expect(cp.ackLog).toHaveLength(1);
+
+    // The period passes: the poll re-reads the rollout, loads v2 and acknowledges it.
+    clock.advance(1);
+    expect(await eventually(() => s.serving('grub')[0] === v2.id)).toBe(true);
+    expect(listed).toBe(listedAtStart + 1);
+    expect(await eventually(() => cp.ackLog.length === 2)).toBe(true);
+    expect(cp.ackLog[1]).toMatchObject({ revision: 2, serving: [v2.id], ok: true });
+
+    // The watch was up all along: the next announcement is acted on at once, with no poll.
+    const v3 = await cp.add('grub', 'export const handle = () => "three";');
+    await cp.setRollout('grub', { stable: v3.id });
+    expect(await eventually(() => s.serving('grub')[0] === v3.id)).toBe(true);
+    expect(listed).toBe(listedAtStart + 1);
+
+    await f.close();
+    expect(clock.timers.size).toBe(0); // close stops both timers
   });
 });
 
