@@ -7,7 +7,7 @@
  * A write's body is a file the CLI names (`--body`; stdin is copied to a temporary file
  * first): it is read here in chunks of the gateway's body message size (BODY_MESSAGE_BYTES,
  * runtime/body-channel.ts), and fed through the harness as the gateway's write session feeds
- * the function (sdk/invoke.ts feedBody).
+ * the function (sdk/invoke-upload.ts feedBody).
  */
 import { createReadStream } from 'node:fs';
 import { pathToFileURL } from 'node:url';
