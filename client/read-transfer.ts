@@ -25,10 +25,9 @@
  * payload on as a view: no decode object, no copy.
  */
 import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
-import { decodePacket, encodeAck, encodePacket, Opcode, type OptionMap } from '../gateway/src/protocol/packet.js';
+import { encodeAck, Opcode } from '../gateway/src/protocol/packet.js';
 import { DEFAULT_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
-import { remoteError, TransferTimeoutError } from './errors.js';
-import { buildRequestOptions } from './request-options.js';
+import { remoteError } from './errors.js';
 import { TransferCore } from './transfer-core.js';
 import type { MachineOptions, TransferMachine, TransferStats } from './types.js';
 
@@ -44,8 +43,6 @@ export class ReadTransfer extends TransferCore implements TransferMachine {
   received = 0;
   tsize: number | undefined;
 
-  protected readonly request: Uint8Array;
-  protected readonly requested: OptionMap;
   private readonly onData: ((chunk: Uint8Array) => void) | undefined;
   private readonly holdMs: number;
   /** In-order blocks since our last ACK; a full window triggers the next one. */
@@ -53,15 +50,8 @@ export class ReadTransfer extends TransferCore implements TransferMachine {
   /** The block we last answered a gap with; -1 when none since the last progress. */
   private gapAckedAt = -1;
 
-  constructor(private readonly opts: ReadTransferOptions) {
-    super(opts.serverAddress, opts.serverPort, opts.timeoutMs, opts.retries);
-    this.requested = buildRequestOptions({
-      blockSize: opts.blockSize,
-      windowSize: opts.windowSize,
-      timeoutSeconds: opts.timeoutSeconds,
-      tsize: opts.tsize ? 0 : undefined,
-    });
-    this.request = encodePacket({ op: Opcode.Rrq, filename: opts.filename, mode: opts.mode ?? 'octet', options: this.requested });
+  constructor(opts: ReadTransferOptions) {
+    super(opts, Opcode.Rrq, opts.tsize ? 0 : undefined);
     this.onData = opts.onData;
     this.holdMs = opts.holdAfterFirstBlockMs ?? 0;
   }
@@ -78,7 +68,6 @@ export class ReadTransfer extends TransferCore implements TransferMachine {
   }
 
   handleDatagram(buf: Uint8Array, address: string, port: number, nowMs: number): void {
-    if (this.finished || this.phase === 'idle') return;
     if (!this.acceptFrom(address, port)) return;
     if (buf.length < 4) {
       this.strayDatagrams++;
@@ -93,13 +82,13 @@ export class ReadTransfer extends TransferCore implements TransferMachine {
   }
 
   handleTimeout(nowMs: number): void {
-    if (this.deadlineMs === undefined || nowMs < this.deadlineMs || this.finished) return;
+    if (!this.timeoutDue(nowMs)) return;
     if (this.phase === 'holding') {
       this.phase = 'transferring';
       this.ack(nowMs);
       return;
     }
-    if (!this.spendRetry(nowMs, () => new TransferTimeoutError(this.retries + 1, this.timeoutMs))) return;
+    if (!this.spendRetry(nowMs)) return;
     if (this.phase === 'requesting') this.send(this.request);
     else this.sendAck();
   }
@@ -159,13 +148,8 @@ export class ReadTransfer extends TransferCore implements TransferMachine {
   }
 
   private handleControl(buf: Uint8Array, op: number, nowMs: number): void {
-    let packet;
-    try {
-      packet = decodePacket(buf);
-    } catch {
-      this.strayDatagrams++;
-      return;
-    }
+    const packet = this.decodeControl(buf);
+    if (packet === undefined) return;
     switch (packet.op) {
       case Opcode.Oack: {
         if (this.phase !== 'requesting') {

@@ -1,6 +1,6 @@
 /**
- * What the read and write machines share: the outgoing queue, the event queue, the retry
- * deadline and the TID lock.
+ * What the read and write machines share: the request and its options, the outgoing queue, the
+ * event queue, the retry deadline and the TID lock.
  *
  * TID (RFC 1350 section 4): the request goes to the server's well-known port; the first reply
  * comes from a fresh port, the server's transfer ID, and the client locks onto it. Anything that
@@ -8,10 +8,12 @@
  * transfer goes on.
  */
 import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
-import { encodeError, type OptionMap } from '../gateway/src/protocol/packet.js';
+import { decodePacket, encodeError, encodePacket, type OptionMap, type Packet, type RequestPacket } from '../gateway/src/protocol/packet.js';
 import { DEFAULT_BLOCK_SIZE } from '../gateway/src/protocol/options.js';
+import { TransferTimeoutError } from './errors.js';
 import { checkOack, type AcceptedOack } from './oack-check.js';
-import type { Transmit, TransferEvent } from './types.js';
+import { buildRequestOptions } from './request-options.js';
+import type { MachineOptions, Transmit, TransferEvent } from './types.js';
 
 export type Phase = 'idle' | 'requesting' | 'holding' | 'transferring' | 'done' | 'failed';
 
@@ -34,15 +36,30 @@ export abstract class TransferCore {
   private peerPort: number;
   private tidLocked = false;
 
-  constructor(serverAddress: string, serverPort: number, protected readonly timeoutMs: number, protected readonly retries: number) {
-    this.peerAddress = serverAddress;
-    this.peerPort = serverPort;
-  }
-
-  /** The RRQ or WRQ, encoded once by the subclass; sent at start and again on a timeout. */
-  protected abstract readonly request: Uint8Array;
+  /** The RRQ or WRQ, encoded once; sent at start and again on a timeout. */
+  protected readonly request: Uint8Array;
   /** The options the request asked for: what an OACK is checked against. */
-  protected abstract readonly requested: OptionMap;
+  protected readonly requested: OptionMap;
+  protected readonly timeoutMs: number;
+  protected readonly retries: number;
+
+  /**
+   * `op` is the request's opcode; `tsize` is the RRQ's 0 (asking for the size, RFC 2349) or the
+   * WRQ's byte count, undefined when not asked for.
+   */
+  constructor(opts: MachineOptions, op: RequestPacket['op'], tsize: number | undefined) {
+    this.peerAddress = opts.serverAddress;
+    this.peerPort = opts.serverPort;
+    this.timeoutMs = opts.timeoutMs;
+    this.retries = opts.retries;
+    this.requested = buildRequestOptions({
+      blockSize: opts.blockSize,
+      windowSize: opts.windowSize,
+      timeoutSeconds: opts.timeoutSeconds,
+      tsize,
+    });
+    this.request = encodePacket({ op, filename: opts.filename, mode: opts.mode ?? 'octet', options: this.requested });
+  }
 
   /**
    * Takes the server's OACK: checks it against what we asked (oack-check.ts) and adopts the
@@ -100,10 +117,11 @@ export abstract class TransferCore {
   }
 
   /**
-   * Applies the TID rule. Returns true when the datagram belongs to this transfer.
-   * Only the configured server address may start the lock.
+   * Applies the TID rule. Returns true when the datagram belongs to this transfer, which takes
+   * none before start() or after its end. Only the configured server address may start the lock.
    */
   protected acceptFrom(address: string, port: number): boolean {
+    if (this.finished || this.phase === 'idle') return false;
     if (this.tidLocked) {
       if (port === this.peerPort && address === this.peerAddress) return true;
     } else if (address === this.peerAddress) {
@@ -115,6 +133,16 @@ export abstract class TransferCore {
     // RFC 1350: "the source of the incorrect packet" gets ERROR 5; the transfer is unaffected.
     this.transmits.push({ bytes: encodeError(ErrorCode.UnknownTransferId, 'unknown transfer ID'), address, port });
     return false;
+  }
+
+  /** Decodes a datagram off the hot path; one that does not parse is counted as stray and gives undefined. */
+  protected decodeControl(buf: Uint8Array): Packet | undefined {
+    try {
+      return decodePacket(buf);
+    } catch {
+      this.strayDatagrams++;
+      return undefined;
+    }
   }
 
   protected send(bytes: Uint8Array): void {
@@ -144,10 +172,15 @@ export abstract class TransferCore {
     this.fail(error);
   }
 
+  /** The deadline has passed on a live transfer (handleTimeout may be called early). */
+  protected timeoutDue(nowMs: number): boolean {
+    return this.deadlineMs !== undefined && nowMs >= this.deadlineMs && !this.finished;
+  }
+
   /** Counts one timeout; returns false (after failing) when retries are used up. */
-  protected spendRetry(nowMs: number, onGiveUp: () => Error): boolean {
+  protected spendRetry(nowMs: number): boolean {
     if (++this.timeoutsInRow > this.retries) {
-      this.fail(onGiveUp());
+      this.fail(new TransferTimeoutError(this.retries + 1, this.timeoutMs));
       return false;
     }
     this.retransmits++;

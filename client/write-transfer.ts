@@ -18,9 +18,8 @@
  * Invariants: `acked <= sent <= totalBlocks`; block numbers on the wire are the counts mod 65536.
  */
 import { ErrorCode, TftpError } from '../gateway/src/protocol/error-codes.js';
-import { decodePacket, encodeData, encodePacket, Opcode, type OptionMap } from '../gateway/src/protocol/packet.js';
-import { remoteError, TransferTimeoutError } from './errors.js';
-import { buildRequestOptions } from './request-options.js';
+import { encodeData, Opcode } from '../gateway/src/protocol/packet.js';
+import { remoteError } from './errors.js';
 import { TransferCore } from './transfer-core.js';
 import type { MachineOptions, TransferMachine, TransferStats } from './types.js';
 
@@ -35,18 +34,9 @@ export class WriteTransfer extends TransferCore implements TransferMachine {
   /** Highest block sent so far. */
   private sent = 0;
   private totalBlocks = 0;
-  protected readonly request: Uint8Array;
-  protected readonly requested: OptionMap;
 
   constructor(private readonly opts: WriteTransferOptions) {
-    super(opts.serverAddress, opts.serverPort, opts.timeoutMs, opts.retries);
-    this.requested = buildRequestOptions({
-      blockSize: opts.blockSize,
-      windowSize: opts.windowSize,
-      timeoutSeconds: opts.timeoutSeconds,
-      tsize: opts.tsize ? opts.data.length : undefined,
-    });
-    this.request = encodePacket({ op: Opcode.Wrq, filename: opts.filename, mode: opts.mode ?? 'octet', options: this.requested });
+    super(opts, Opcode.Wrq, opts.tsize ? opts.data.length : undefined);
   }
 
   stats(): TransferStats {
@@ -55,19 +45,13 @@ export class WriteTransfer extends TransferCore implements TransferMachine {
   }
 
   handleDatagram(buf: Uint8Array, address: string, port: number, nowMs: number): void {
-    if (this.finished || this.phase === 'idle') return;
     if (!this.acceptFrom(address, port)) return;
     if (buf.length >= 4 && buf[0] === 0 && buf[1] === Opcode.Ack) {
       this.handleAck((buf[2] << 8) | buf[3], nowMs);
       return;
     }
-    let packet;
-    try {
-      packet = decodePacket(buf);
-    } catch {
-      this.strayDatagrams++;
-      return;
-    }
+    const packet = this.decodeControl(buf);
+    if (packet === undefined) return;
     if (packet.op === Opcode.Error) {
       this.fail(remoteError(packet.code, packet.message));
     } else if (packet.op === Opcode.Oack) {
@@ -80,8 +64,8 @@ export class WriteTransfer extends TransferCore implements TransferMachine {
   }
 
   handleTimeout(nowMs: number): void {
-    if (this.deadlineMs === undefined || nowMs < this.deadlineMs || this.finished) return;
-    if (!this.spendRetry(nowMs, () => new TransferTimeoutError(this.retries + 1, this.timeoutMs))) return;
+    if (!this.timeoutDue(nowMs)) return;
+    if (!this.spendRetry(nowMs)) return;
     if (this.phase === 'requesting') {
       this.send(this.request);
       return;
