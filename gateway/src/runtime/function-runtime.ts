@@ -1,111 +1,55 @@
 /**
- * Every function the gateway serves, each as a slot: a version source, its generations, its
- * reloads and the request handler the router calls. This file is the wiring between them and the
- * config: which source each function gets (an in-process handler, an entry file, a deploy
- * folder), how a version becomes a worker pool (the pool spec built from the function's
- * settings), each function's view of the kv store, one file source per root, the status the
- * server stats and readiness read, and shutdown.
+ * Every function the gateway serves, each as a slot (function-slot.ts: a version source, its
+ * generations, its reloads and the request handler the router calls). This file is the wiring
+ * between them and the config: which source each function gets (an in-process handler, an entry
+ * file, a deploy folder), one file source per root, the status the server stats and readiness
+ * read, and shutdown. How a version becomes a worker pool, and what it declares besides, is
+ * version-loads.ts; each function's view of the kv store is function-kv.ts.
  *
  * With a control plane (issue 12) the deployed functions come from the fleet source
- * (fleet-source.ts: rollouts, canaries, acks, the disk cache for outages) instead of a deploy
- * folder poll, and each version's pool runs with the settings and secrets that travel with it
- * (version-settings.ts) over the config's.
+ * (fleet-source.ts, built from the config in fleet-wiring.ts: rollouts, canaries, acks, the disk
+ * cache for outages) instead of a deploy folder poll, and each version's pool runs with the
+ * settings and secrets that travel with it (version-settings.ts) over the config's.
  *
  * The steps of a hot reload are in reload.ts (trigger, ask, load, swap, drain; the ReloadNotice
- * union and its bus, which `subscribe` exposes), the current and draining versions in
- * generations.ts, where versions come from in version-sources.ts, the watch of an entry's folder
- * that triggers `rebuild` in source-watch.ts.
+ * union and its bus, which `subscribe` exposes, in reload-notices.ts), the current and draining
+ * versions in generations.ts, where versions come from in version-sources.ts, the watch of an
+ * entry's files that triggers `rebuild` in source-watch.ts (kept by entry-watches.ts).
  */
-import { cachedKey, envKvKey } from '../cache/keyspace.js';
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Handler } from '../../../sdk/contract.js';
 import { functionConfigSchema, type FunctionConfig, type GatewayConfig } from '../config/schema.js';
 import type { RequestHandler } from '../handlers/request.js';
-import { LocalDirSink, LocalDirSource } from '../sources/local-dir.js';
+import { LocalDirSink, type LocalDirSource } from '../sources/local-dir.js';
 import { localDirSource } from '../sources/local-dir-registry.js';
 import { DeployStore } from './deploy-store.js';
-import { functionHandler, type FunctionUploadOptions } from '../handlers/function.js';
 import { InProcessInvoker } from './in-process.js';
 import { WarmSpare } from './warm-spare.js';
-import { WorkerPool } from './worker-pool.js';
-import type { FunctionKv, InvocationObserver, Invoker } from './invoker.js';
+import type { InvocationObserver, Invoker } from './invoker.js';
 import type { KvStore } from '../cache/kv.js';
 import type { ObjectSource } from '../objects/object-source.js';
 import { makeTempDir, removeTempDir, sweepStaleTempDirs } from './temp-dirs.js';
-import { Generations, type PoolTotals } from './generations.js';
-import { Reloader, type ReloadTrigger } from './reload.js';
 import { ReloadBus, type ReloadEvent, type ReloadNotice } from './reload-notices.js';
 import { DeployPoll } from './deploy-poll.js';
-import { SourceWatch, type SourceWatchOptions } from './source-watch.js';
-import { DeploySource, EntrySource, InProcessSource, type VersionSource, type VersionSourceKind, type VersionSpec } from './version-sources.js';
+import type { SourceWatch, SourceWatchOptions } from './source-watch.js';
+import { EntryWatches } from './entry-watches.js';
+import { DeploySource, EntrySource, InProcessSource, type VersionSource, type VersionSpec } from './version-sources.js';
 import type { ControlPlane } from '../control/control-plane.js';
-import { FleetSource } from './fleet-source.js';
-import { FleetCache } from './fleet-cache.js';
-import { clientIdentity } from './canary-pick.js';
-import { DEFAULTS } from '../config/defaults.js';
-import { defaultControlCacheDir } from './fleet-cache-dir.js';
-import { versionSettings, writesRefused, type WritePolicy } from './version-settings.js';
+import type { FleetSource } from './fleet-source.js';
+import { fleetSourceFor } from './fleet-wiring.js';
 import type { FunctionRouteClaim } from '../routing/function-routes.js';
+import { functionKv } from './function-kv.js';
+import { FunctionSlot, type FunctionStatus } from './function-slot.js';
+import { uploadOptions, VersionLoads } from './version-loads.js';
 
 // Named here too for the runtime's existing importers (index.ts, stats/, app/, tests).
+export { functionKv } from './function-kv.js';
+export type { FunctionStatus } from './function-slot.js';
 export type { PoolTotals } from './generations.js';
 export type { ReloadComplete, ReloadEvent, ReloadFailed, ReloadNotice } from './reload-notices.js';
 export type { SourceWatch } from './source-watch.js';
 export type { VersionSpec } from './version-sources.js';
-
-export interface FunctionStatus {
-  readonly name: string;
-  readonly source: VersionSourceKind;
-  readonly version: string | undefined;
-  /** A canary version beside it, and the percent of clients whose new sessions it takes. */
-  readonly canary?: { readonly version: string; readonly percent: number };
-  readonly workers: number;
-  readonly inflight: number;
-  /** Older versions still finishing transfers. */
-  readonly draining: number;
-  /** Totals over every version this gateway ran (worker pools only; zeros in process). */
-  readonly totals: PoolTotals;
-}
-
-/** One function: where its versions come from, its generations, its reloads and its handler. */
-class FunctionSlot {
-  readonly generations: Generations;
-  readonly reloader: Reloader;
-  readonly handler: RequestHandler;
-
-  constructor(
-    readonly name: string,
-    readonly source: VersionSource,
-    load: (spec: VersionSpec) => Promise<Invoker>,
-    emit: (n: ReloadNotice) => void,
-    files: LocalDirSource,
-    sink: LocalDirSink | undefined,
-    readAheadBytes: number,
-    objects: ObjectSource | undefined,
-    uploads?: FunctionUploadOptions,
-    uploadsFor?: (version: string) => FunctionUploadOptions | undefined,
-  ) {
-    this.generations = new Generations(name);
-    this.reloader = new Reloader(name, source, load, this.generations, emit);
-    // The client's identity is only worked out while a canary splits new sessions.
-    const pin = (request: { path: { normalized: string }; peer: { address: string } }) =>
-      this.generations.pin(this.generations.canary ? clientIdentity(request.path.normalized, request.peer.address) : undefined);
-    this.handler = functionHandler({ name, pin, files, sink, readAheadBytes, objects, uploads, uploadsFor });
-  }
-
-  reload(trigger?: ReloadTrigger): Promise<void> {
-    return this.reloader.reload(trigger);
-  }
-
-  /** Retires every version; after `graceMs`, versions still held are shut regardless. */
-  async close(graceMs: number): Promise<void> {
-    this.reloader.abort();
-    await this.reloader.settled();
-    await this.generations.close(graceMs);
-  }
-}
 
 export interface RuntimeOptions {
   readonly config: GatewayConfig;
@@ -127,31 +71,6 @@ export interface RuntimeOptions {
   readonly gatewayId?: string;
 }
 
-/**
- * A function's view of the key-value store: env.kv keys under 'kv:' (shared by all functions,
- * e.g. an inventory), cached() keys under 'cached:NAME:' (private), so no function can reach
- * the gateway's own object cache entries.
- */
-export function functionKv(store: KvStore, name: string): FunctionKv {
-  return async (op, key, value, ttl) => {
-    switch (op) {
-      case 'get':
-        return store.get(envKvKey(key));
-      case 'set':
-        await store.set(envKvKey(key), value ?? new Uint8Array(0), ttl);
-        return undefined;
-      case 'del':
-        await store.del(envKvKey(key));
-        return undefined;
-      case 'cacheGet':
-        return store.get(cachedKey(name, key));
-      case 'cacheSet':
-        await store.set(cachedKey(name, key), value ?? new Uint8Array(0), ttl);
-        return undefined;
-    }
-  };
-}
-
 const DEFAULT_SETTINGS: FunctionConfig = functionConfigSchema.parse({});
 
 export class FunctionRuntime {
@@ -160,12 +79,10 @@ export class FunctionRuntime {
   private readonly buildDir: string;
   private deployPoll: DeployPoll | undefined;
   private fleet: FleetSource | undefined;
-  /** Routes a loaded version declared, by NAME@VERSION (routeClaims() reads the serving ones). */
-  private readonly declaredRoutes = new Map<string, FunctionRouteClaim['routes']>();
-  /** Each loaded version's upload settings (its manifest's within the config's), by NAME@VERSION. */
-  private readonly versionUploads = new Map<string, FunctionUploadOptions>();
+  /** How versions load, and the routes and upload settings each loaded one brought. */
+  private readonly loads: VersionLoads;
   private readonly bus: ReloadBus;
-  private readonly watches = new Set<SourceWatch>();
+  private readonly entries: EntryWatches;
   private readonly sink: LocalDirSink | undefined;
   private readonly filesByRoot = new Map<string, LocalDirSource>();
   /** Each function's warm spare (functions.NAME.warmSpare), closed with the runtime. */
@@ -180,6 +97,8 @@ export class FunctionRuntime {
     this.buildDir = makeTempDir();
     this.bus = new ReloadBus(opts.log, opts.onReload);
     this.sink = c.writeRoot ? new LocalDirSink(c.writeRoot, c.allowOverwrite) : undefined;
+    this.loads = new VersionLoads(opts);
+    this.entries = new EntryWatches((name) => this.slots.get(name), opts.log);
   }
 
   /** Builds and loads every configured function; an entry that fails to build or load fails start. */
@@ -228,25 +147,8 @@ export class FunctionRuntime {
 
   /** Follows the control plane's rollouts; resolves once every deployed function's first load is over. */
   private async startFleet(controlPlane: ControlPlane): Promise<void> {
-    const c = this.opts.config;
-    const inProcess = new Set(Object.keys(this.opts.inProcess ?? {}));
-    // Routes and entry-less config functions name functions that only a deploy can provide.
-    const named = new Set<string>();
-    for (const r of c.routes) {
-      const fn = (r as { function?: unknown } | null)?.function;
-      if (typeof fn === 'string') named.add(fn);
-    }
-    if (c.defaultRoute?.function) named.add(c.defaultRoute.function);
-    for (const [name, f] of Object.entries(c.functions)) if (!f.entry) named.add(name);
-    const fleet = new FleetSource({
-      controlPlane,
-      cache: new FleetCache(c.controlCacheDir ?? defaultControlCacheDir(c, controlPlane.kind), this.opts.secretsKey),
-      gatewayId: this.opts.gatewayId ?? c.gatewayId ?? `${hostname()}-${process.pid}`,
-      log: this.opts.log,
-      pollMs: c.controlPollMs,
-      heartbeatMs: DEFAULTS.controlHeartbeatMs,
-      names: [...named].filter((n) => !inProcess.has(n)),
-    });
+    const { log, secretsKey, gatewayId } = this.opts;
+    const fleet = fleetSourceFor(this.opts.config, controlPlane, { log, inProcess: Object.keys(this.opts.inProcess ?? {}), secretsKey, gatewayId });
     this.fleet = fleet;
     await fleet.start({
       ensure: (name, source) => {
@@ -278,7 +180,7 @@ export class FunctionRuntime {
     const claims: FunctionRouteClaim[] = [];
     for (const [name, slot] of this.slots) {
       const version = slot.generations.current?.version;
-      const routes = version === undefined ? undefined : this.declaredRoutes.get(`${name}@${version}`);
+      const routes = version === undefined ? undefined : this.loads.routes(name, version);
       if (version !== undefined && routes && routes.length > 0) claims.push({ function: name, version, routes });
     }
     return claims;
@@ -289,65 +191,14 @@ export class FunctionRuntime {
     // One idle process per function, adopted by the next version's pool (warm-spare.ts).
     const spare = !load && configured.warmSpare ? new WarmSpare({ log: this.opts.log.child({ function: name }) }) : undefined;
     if (spare) this.spares.add(spare);
-    const loader =
-      load ??
-      (async (spec: VersionSpec) => {
-        const policy: WritePolicy = { allowManifestWrites: c.allowManifestWrites, maxUploadBytes: c.maxUploadBytes };
-        const settings = versionSettings(configured, spec, policy);
-        this.versionUploads.set(`${name}@${spec.version}`, this.uploadOptions(settings));
-        if (writesRefused(configured, spec, policy)) {
-          this.opts.log.warn({ event: 'manifestWritesRefused', function: name, fnVersion: spec.version }, `function "${name}" version ${spec.version} asks for writes in its manifest; this gateway refuses them (set allowManifestWrites, or functions.${name}.writes, to allow)`);
-        }
-        if (spec.settings?.routes) this.declaredRoutes.set(`${name}@${spec.version}`, spec.settings.routes);
-        const pool = new WorkerPool(
-          {
-            name,
-            version: spec.version,
-            bundlePath: spec.bundlePath,
-            size: settings.poolSize,
-            heapMb: settings.heapMb,
-            timeoutMs: settings.timeoutMs,
-            maxConcurrent: settings.maxConcurrent,
-            vars: settings.vars,
-            secrets: settings.secrets,
-            streamHighWaterBytes: Math.max(4 * c.readAheadBytes, 256 * 1024),
-            kv: this.opts.kv && functionKv(this.opts.kv, name),
-            onInvocation: this.opts.onInvocation,
-            isolation: settings.isolation,
-            memoryMb: settings.memoryMb,
-            uid: settings.uid,
-            gid: settings.gid,
-            allowRead: settings.allowRead,
-            ...(spare && settings.isolation === 'process' ? { spare } : {}),
-            log: { linesPerInvocation: settings.logLinesPerInvocation, bytesPerInvocation: settings.logBytesPerInvocation, linesPerSecond: settings.logLinesPerSecond },
-          },
-          this.opts.log,
-        );
-        await pool.start();
-        return pool;
-      });
+    const loader = load ?? this.loads.loader(name, configured, spare);
     // Uploads through the function (issue 15): off unless functions.NAME.writes; a loaded
     // version's manifest may narrow them, or turn them on where allowManifestWrites lets it.
-    const uploads = this.uploadOptions(configured);
-    const uploadsFor = !load && (configured.writes || c.allowManifestWrites) ? (version: string) => this.versionUploads.get(`${name}@${version}`) ?? uploads : undefined;
+    const uploads = uploadOptions(configured, c);
+    const uploadsFor = !load && (configured.writes || c.allowManifestWrites) ? this.loads.uploadsFor(name, uploads) : undefined;
     const slot = new FunctionSlot(name, source, loader, this.bus.emit, this.files(configured.root ?? c.root), this.sink, c.readAheadBytes, this.opts.objects, uploads, uploadsFor);
     this.slots.set(name, slot);
     return slot;
-  }
-
-  /** functions.NAME.writes and its limits (a version's, after versionSettings) as the function handler takes them. */
-  private uploadOptions(f: FunctionConfig): FunctionUploadOptions {
-    const c = this.opts.config;
-    return {
-      enabled: f.writes,
-      maxBytes: f.maxUploadBytes ?? c.maxUploadBytes,
-      maxPerClient: f.maxUploadsPerClient,
-      overwrite: f.allowOverwrite,
-      partBytes: c.uploadPartBytes,
-      partsInFlight: c.uploadPartsInFlight,
-      sweepIntervalMs: c.uploadSweepIntervalMs,
-      sweepAgeMs: c.uploadSweepAgeMs,
-    };
   }
 
   private files(root: string): LocalDirSource {
@@ -375,8 +226,8 @@ export class FunctionRuntime {
    * Rebuilds an entry function from its source and swaps it in (tftpfn dev): a change, so an
    * attempt still building an older save is abandoned for this one (reload.ts).
    */
-  async rebuild(name: string): Promise<void> {
-    await this.entrySlot(name).reload('change');
+  rebuild(name: string): Promise<void> {
+    return this.entries.rebuild(name);
   }
 
   /**
@@ -385,28 +236,12 @@ export class FunctionRuntime {
    * else to the top level of `dir`. What happens is told to `subscribe`rs.
    */
   watch(name: string, dir: string, opts: SourceWatchOptions = {}): SourceWatch {
-    this.entrySlot(name);
-    const w = new SourceWatch(dir, () => void this.rebuild(name), {
-      ...opts,
-      onError: (err) => {
-        this.watches.delete(w);
-        this.opts.log.error({ event: 'sourceWatchError', function: name, dir, err }, `stopped watching ${dir}`);
-        opts.onError?.(err);
-      },
-    });
-    this.watches.add(w);
-    return w;
+    return this.entries.watch(name, dir, opts);
   }
 
   /** Every reload notice of every function from now on, as it happens; returns the unsubscribe. */
   subscribe(listener: (n: ReloadNotice) => void): () => void {
     return this.bus.subscribe(listener);
-  }
-
-  private entrySlot(name: string): FunctionSlot {
-    const slot = this.slots.get(name);
-    if (!slot || !(slot.source instanceof EntrySource)) throw new Error(`"${name}" is not a function built from an entry file`);
-    return slot;
   }
 
   /** Why the last load of a function failed, or undefined when it succeeded. */
@@ -423,27 +258,12 @@ export class FunctionRuntime {
   }
 
   status(): FunctionStatus[] {
-    return this.names().map((name) => {
-      const slot = this.slots.get(name)!;
-      const inv = slot.generations.current?.invoker;
-      const canary = slot.generations.canary;
-      return {
-        name,
-        source: slot.source.kind,
-        version: slot.generations.current?.version,
-        ...(canary ? { canary: { version: canary.generation.version, percent: canary.percent } } : {}),
-        workers: inv instanceof WorkerPool ? inv.size : 0,
-        inflight: inv?.inflight ?? 0,
-        draining: slot.generations.draining.size,
-        totals: slot.generations.totals(),
-      };
-    });
+    return this.names().map((name) => this.slots.get(name)!.status());
   }
 
   /** Stops watching for deploys and shuts every pool, waiting up to graceMs for transfers. */
   async close(graceMs = 0): Promise<void> {
-    for (const w of this.watches) w.close();
-    this.watches.clear();
+    this.entries.close();
     await this.deployPoll?.close();
     await this.fleet?.close();
     await Promise.all([...this.slots.values()].map((s) => s.close(graceMs)));
