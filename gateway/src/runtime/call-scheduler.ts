@@ -1,7 +1,7 @@
 /**
  * Which call runs on which worker, and when: the queue, the one concurrency count and the
- * choice of worker. The pool (worker-pool.ts) decides what a call's answer, timeout or crash
- * means; this file only holds places.
+ * choice of worker. The pool decides what a call's timeout or crash means (worker-pool.ts) and
+ * what its answer means (worker-answers.ts); this file only holds places.
  *
  *   queued ──worker free──▶ dispatched ──released (answered, failed, stream ended)──▶ gone
  *      ▲                       │

@@ -1,9 +1,10 @@
 /**
  * What a worker pool is asked to run: one version of one function, and the limits around it.
- * Read by the pool (worker-pool.ts: timeoutMs, streamHighWaterBytes, kv, onInvocation, and
- * maxConcurrent, which it hands to the scheduler, call-scheduler.ts) and by the supervisor (worker-supervisor.ts: bundle, isolation, heap and memory
- * limits, the sandbox user, allowRead, loadTimeoutMs); kept apart so neither imports the other
- * for its types.
+ * Read by the pool (worker-pool.ts: timeoutMs, onInvocation, and maxConcurrent, which it hands
+ * to the scheduler, call-scheduler.ts), by what a worker's messages do to its calls
+ * (worker-answers.ts: streamHighWaterBytes, kv) and by the supervisor (worker-supervisor.ts:
+ * bundle, isolation, heap and memory limits, the sandbox user, allowRead, loadTimeoutMs); kept
+ * apart so none of them imports another for its types.
  */
 import type { FunctionKv, InvocationObserver } from './invoker.js';
 import type { LogLimits } from './log-limiter.js';
