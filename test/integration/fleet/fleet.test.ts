@@ -19,12 +19,19 @@ import type { RespReply, TestRedis } from '../../helpers/redis-server.js';
 import type { TestCluster } from '../../helpers/redis-cluster.js';
 import { startTopology, type RedisTopologyKind, type TestTopology } from '../../helpers/redis-topology.js';
 import { startS3rver, type TestS3rver } from '../../helpers/s3rver.js';
+import { clientIdentity, picksCanary } from '../../../gateway/src/runtime/canary-pick.js';
+import { addressesIn24 } from '../admission-helpers.js';
 
 const FN = 'versioned';
 const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
 const KEY = 'a5'.repeat(32);
 const BIG = 8 * 1024 * 1024;
 const ENV = { TFTPFN_DEPLOY_AUTHOR: 'fleet-test', TFTPFN_SECRETS_KEY: undefined, TFTPFN_CONFIG: undefined, TFTPFN_DEPLOY_DIR: undefined, TFTPFN_REDIS_URL: undefined };
+
+/** A MAC in the dashed folder form (sdk/mac.ts), 52-54-GG-NN-NN-NN: distinct for each (group < 256, n < 2^24). */
+function macOf(group: number, n: number): string {
+  return [0x52, 0x54, group, (n >> 16) & 255, (n >> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, '0')).join('-');
+}
 
 // The fixture whose every line names its version; its blob- paths may sit under a MAC folder.
 const FIXTURE = readFileSync(join(REPO, 'test/fixtures/functions/versioned.ts'), 'utf8').replace('/^blob-(\\d+)$/', '/(?:^|\\/)blob-(\\d+)$/');
@@ -35,6 +42,14 @@ interface Gw {
   run: CliRun;
   /** Its log lines (JSON), for the message of a failure. */
   lines: string[];
+}
+
+/** Runs the jobs on `width` concurrent lanes, in order. */
+async function runJobs(jobs: (() => Promise<void>)[], width: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < jobs.length) await jobs[next++]();
+  }));
 }
 
 async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<number> {
@@ -120,9 +135,9 @@ describe.each(['single', 'cluster'] as RedisTopologyKind[])('a fleet of three ga
     await exited;
   }
 
-  /** What one gateway answers for a path: the marker of the version that served it. */
-  async function answer(host: string, path: string, big = false): Promise<string> {
-    const r = await get({ host, port, path, blksize: 1468, windowsize: big ? 16 : 1, timeoutMs: 1000, retries: 5 });
+  /** What one gateway answers for a path (asked from `from`, a loopback address, when given): the marker of the version that served it. */
+  async function answer(host: string, path: string, big = false, from?: string): Promise<string> {
+    const r = await get({ host, port, path, blksize: 1468, windowsize: big ? 16 : 1, timeoutMs: 1000, retries: 5, localAddress: from });
     const lines = new Set(Buffer.from(r.data!).toString().split('\n').filter(Boolean));
     if (lines.size !== 1) throw new Error(`${path} from ${host}: mixed versions ${[...lines].join(',')}`);
     if (big && r.data!.length < BIG - 64) throw new Error(`${path} from ${host}: ${r.data!.length} bytes`);
@@ -176,13 +191,10 @@ describe.each(['single', 'cluster'] as RedisTopologyKind[])('a fleet of three ga
     const perIdentity: string[][] = Array.from({ length: 1000 }, () => []);
     const jobs: (() => Promise<void>)[] = [];
     for (let i = 0; i < 1000; i++) {
-      const mac = `52-54-00-${((i >> 16) & 255).toString(16).padStart(2, '0')}-${((i >> 8) & 255).toString(16).padStart(2, '0')}-${(i & 255).toString(16).padStart(2, '0')}`;
+      const mac = macOf(0, i);
       for (let j = 0; j < 10; j++) jobs.push(async () => void perIdentity[i].push(await answer(HOSTS[(i + j) % 3], `${mac}/c-${j}`)));
     }
-    let next = 0;
-    await Promise.all(Array.from({ length: 24 }, async () => {
-      while (next < jobs.length) await jobs[next++]();
-    }));
+    await runJobs(jobs, 24);
     const switched = perIdentity.filter((seen) => new Set(seen).size !== 1);
     expect(switched.length, `identities that changed version: ${switched.slice(0, 3).map((s) => s.join(',')).join(' | ')}`).toBe(0);
     const share = perIdentity.filter((seen) => seen[0] === 'v3').length / 1000;
@@ -190,7 +202,30 @@ describe.each(['single', 'cluster'] as RedisTopologyKind[])('a fleet of three ga
     console.log(`fleet (${kind}): canary share ${(share * 100).toFixed(1)}% of 1,000 identities`);
     expect(share).toBeGreaterThanOrEqual(0.25);
     expect(share).toBeLessThanOrEqual(0.35);
+  });
 
+  test('the same canary by IP: 50 clients with no MAC in the path, on 127.0.0.10-59, split by address, each keeping its version over 10 requests on all three gateways', async () => {
+    // Still the 30% canary of v3 over v2 from the test before. Linux routes all of 127/8 to lo, so
+    // each client binds its own source address and the gateways see 50 distinct peers.
+    const clients = addressesIn24('127.0.0.10', 50);
+    const perClient: string[][] = clients.map(() => []);
+    const jobs: (() => Promise<void>)[] = [];
+    for (const [c, from] of clients.entries()) {
+      for (let j = 0; j < 10; j++) jobs.push(async () => void perClient[c].push(await answer(HOSTS[(c + j) % 3], `ip-${kind}-${c}-${j}`, false, from)));
+    }
+    await runJobs(jobs, 12);
+    const switched = clients.filter((_, c) => new Set(perClient[c]).size !== 1);
+    expect(switched, `clients that changed version: ${switched.map((a) => `${a}: ${perClient[clients.indexOf(a)].join(',')}`).join(' | ')}`).toEqual([]);
+    // The side each client lands on is the pick for its address (no MAC in 'ip-...'), as every gateway computes it.
+    const expected = clients.map((from, c) => (picksCanary(clientIdentity(`ip-${kind}-${c}-0`, from), FN, 30) ? 'v3' : 'v2'));
+    expect(perClient.map((seen) => seen[0])).toEqual(expected);
+    const onCanary = expected.filter((v) => v === 'v3').length;
+    console.log(`fleet (${kind}): canary by IP: ${onCanary} of ${clients.length} addresses on v3`);
+    expect(onCanary).toBeGreaterThan(0);
+    expect(onCanary).toBeLessThan(clients.length);
+  });
+
+  test('a promote reaches all three within 2 s', async () => {
     expect((await tftpfn(['rollout', FN, '--promote'])).code).toBe(0);
     await Promise.all(gateways.map((g) => until(`${g.id} promoted`, async () => (await answer(g.host, 'after-promote')) === 'v3', 2000)));
   });
@@ -210,17 +245,27 @@ describe.each(['single', 'cluster'] as RedisTopologyKind[])('a fleet of three ga
     for (const g of gateways) expect(await answer(g.host, 'after-reject')).toBe('v2');
   });
 
-  test('deploy, canary, promote and rollback under continuous load: zero failed transfers, each response from the version its record names', async () => {
+  test('deploy, canary, promote and rollback under continuous load from many clients: zero failed transfers, both versions serve the canary, each response from the version its record names', async () => {
+    // Twelve clients at once: eight name a new machine (a MAC folder) in every path, four name
+    // none and are known by their own loopback address; clients 0, 4 and 8 fetch an 8 MiB file
+    // every fourth transfer. So during the canary both versions take load, by MAC and by IP.
+    const MAC_CLIENTS = 8;
+    const IP_CLIENTS = addressesIn24('127.0.0.100', 4);
+    interface Seen { host: string; path: string; marker: string; startMs: number; endMs: number }
     const failures: string[] = [];
-    const seen: { host: string; path: string; marker: string }[] = [];
+    const seen: Seen[] = [];
     let stop = false;
     const loop = async (k: number) => {
-      for (let i = 0; !stop && i < 5000; i++) {
-        const big = i % 4 === 0;
+      const from = k < MAC_CLIENTS ? undefined : IP_CLIENTS[k - MAC_CLIENTS];
+      for (let i = 0; !stop && i < 20_000; i++) {
+        const big = k % 4 === 0 && i % 4 === 0;
         const host = HOSTS[(k + i) % 3];
-        const path = big ? `load-${kind}-${k}-${i}/blob-${BIG}` : `load-${kind}-${k}-${i}`;
+        const file = `load-${kind}-${k}-${i}${big ? `/blob-${BIG}` : ''}`;
+        const path = from ? file : `${macOf(1 + k, i)}/${file}`;
+        const startMs = Date.now();
         try {
-          seen.push({ host, path, marker: await answer(host, path, big) });
+          const marker = await answer(host, path, big, from);
+          seen.push({ host, path, marker, startMs, endMs: Date.now() });
         } catch (e) {
           // What the gateway said about this path, if anything: a failure names its cause.
           const said = gateways.find((g) => g.host === host)?.lines.filter((l) => l.includes(path)).slice(-3) ?? [];
@@ -228,35 +273,54 @@ describe.each(['single', 'cluster'] as RedisTopologyKind[])('a fleet of three ga
         }
       }
     };
-    const loops = Array.from({ length: 6 }, (_, k) => loop(k));
-    await new Promise((r) => setTimeout(r, 1000));
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const loops = Array.from({ length: MAC_CLIENTS + IP_CLIENTS.length }, (_, k) => loop(k));
+    await pause(1000);
     await deploy('v4');
-    await new Promise((r) => setTimeout(r, 1000));
+    await pause(1000);
     await deploy('v5', ['--percent', '40']);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Every live gateway acknowledged the canary when deploy returned: sessions from here to the promote are split.
+    const canaryFromMs = Date.now();
+    await pause(2000);
+    const canaryToMs = Date.now();
     expect((await tftpfn(['rollout', FN, '--promote'])).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 1000));
+    await pause(1000);
     expect((await tftpfn(['rollback', FN])).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 1000));
+    await pause(1000);
     stop = true;
     await Promise.all(loops);
-    expect(failures, failures.join("\n")).toEqual([]);
-    expect(seen.length).toBeGreaterThan(50);
+    expect(failures, failures.join('\n')).toEqual([]);
+    expect(seen.length).toBeGreaterThan(200);
     expect(new Set(seen.map((s) => s.marker)).size).toBeGreaterThan(1);
 
     // Each response against its session record in the Redis stream (same file, same gateway address).
     let records: SessionRecord[] = [];
     await until('every load record in the stream', async () => {
-      records = (await streamRecords()).filter((r) => r.file.startsWith(`load-${kind}-`));
+      records = (await streamRecords()).filter((r) => r.file.includes(`load-${kind}-`));
       return records.length >= seen.length;
-    }, 10_000);
+    }, 30_000);
     const byKey = new Map(records.map((r) => [`${r.local.address} ${r.file}`, r]));
     const wrong = seen.filter((s) => {
       const r = byKey.get(`${s.host} ${s.path}`);
       return !r || r.outcome !== 'ok' || markerOf.get(r.version ?? '') !== s.marker;
     });
     expect(wrong.slice(0, 5), `${wrong.length} of ${seen.length} responses disagree with their records`).toEqual([]);
-    console.log(`fleet (${kind}): ${seen.length} transfers under load across ${deploys} deploys, 0 failed`);
+
+    // The canary: sessions begun after deploy v5 returned and over before the promote began.
+    const canary = seen.filter((s) => s.startMs >= canaryFromMs && s.endMs <= canaryToMs);
+    const record = (s: Seen) => byKey.get(`${s.host} ${s.path}`)!;
+    const byIp = canary.filter((s) => clientIdentity(s.path, record(s).peer.address).startsWith('ip:'));
+    const count = (list: Seen[], marker: string) => list.filter((s) => s.marker === marker).length;
+    const split = `${count(canary, 'v4')} on v4 and ${count(canary, 'v5')} on v5 (by IP: ${count(byIp, 'v4')} and ${count(byIp, 'v5')})`;
+    console.log(`fleet (${kind}): ${canary.length} transfers during the 40% canary: ${split}`);
+    expect(count(canary, 'v4'), split).toBeGreaterThan(0);
+    expect(count(canary, 'v5'), split).toBeGreaterThan(0);
+    expect(count(canary, 'v4') + count(canary, 'v5')).toBe(canary.length);
+    // Each on the side its client's pick names (MAC, else the peer address the gateway saw).
+    const offSide = canary.filter((s) => s.marker !== (picksCanary(clientIdentity(s.path, record(s).peer.address), FN, 40) ? 'v5' : 'v4'));
+    expect(offSide.slice(0, 5), `${offSide.length} of ${canary.length} canary responses on the wrong side`).toEqual([]);
+    expect(new Set(byIp.map((s) => s.marker)).size, split).toBe(2);
+    console.log(`fleet (${kind}): ${seen.length} transfers under load from ${loops.length} clients across ${deploys} deploys, 0 failed`);
   });
 
   test('a gateway killed and restarted comes back on the current version', async () => {
