@@ -16,6 +16,11 @@
  *  - Outage: when the control plane cannot be read (or cannot deliver a bundle) and the function
  *    serves nothing yet, the versions this gateway last served come from the disk cache
  *    (fleet-cache.ts); a function already serving keeps its version.
+ *  - A bucket down while Redis answers: a start whose bundles are all on disk never asks the
+ *    bucket, so it asks once (one bundle fetch, shared by the functions resolving at the time):
+ *    a bucket that cannot deliver marks those functions as served from cache, for /readyz and the
+ *    heartbeat (issue 12: "if Redis or the bucket is down at start … the degraded state"), and
+ *    every poll asks again until it delivers.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -65,6 +70,8 @@ export class FleetResolver {
   readonly fromCache = new Set<string>();
   /** Bundles that could not be fetched or failed their hash check (function NUL version), and when. */
   private readonly failedFetches = new Map<string, { atMs: number; error: string }>();
+  /** The bucket check under way (bucketFails), shared by the functions resolving meanwhile. */
+  private bucketCheck: Promise<string | undefined> | undefined;
 
   constructor(
     private readonly link: ControlLink,
@@ -134,9 +141,19 @@ export class FleetResolver {
       return asServing();
     }
     try {
-      const stable = await this.prepare(name, rollout.stable, secrets);
-      const canary = rollout.canary && wanted.length > 1 ? { spec: await this.prepare(name, rollout.canary.version, secrets), percent: rollout.canary.percent } : undefined;
+      const onDisk: VersionRecord[] = [];
+      const stable = await this.prepare(name, rollout.stable, secrets, onDisk);
+      const canary = rollout.canary && wanted.length > 1 ? { spec: await this.prepare(name, rollout.canary.version, secrets, onDisk), percent: rollout.canary.percent } : undefined;
       this.secretsFor.set(name, secrets);
+      // Every bundle from the disk at a start (or while the bucket was down): the bucket was not
+      // asked, so ask it. The versions load either way: they are the rollout's, hash-checked.
+      const unasked = onDisk.length === wanted.length && (serving.versions.length === 0 || this.fromCache.has(name));
+      const bucketDown = unasked ? await this.bucketFails(onDisk[0]) : undefined;
+      if (bucketDown) {
+        this.errors.set(name, bucketDown);
+        this.fromCache.add(name);
+        return { ...stable, canary };
+      }
       this.errors.delete(name);
       this.fromCache.delete(name);
       return { ...stable, canary };
@@ -151,8 +168,27 @@ export class FleetResolver {
     }
   }
 
-  /** One version ready to load: its record, its bundle in the disk cache, its settings and the secrets. */
-  private async prepare(name: string, id: string, secrets: Record<string, string>): Promise<VersionSpec> {
+  /**
+   * Why the bucket cannot deliver `record`'s bundle (its fetch's error, which names the bucket and
+   * key), or undefined when it delivers. One fetch at a time: functions asking meanwhile share it.
+   */
+  private bucketFails(record: VersionRecord): Promise<string | undefined> {
+    const link = this.link;
+    this.bucketCheck ??= link
+      .call(`bundle of ${record.function}@${record.id}`, () => link.cp.fetchBundle(record))
+      .then(
+        () => undefined,
+        (e: unknown) => (e as Error)?.message ?? String(e),
+      )
+      .finally(() => (this.bucketCheck = undefined));
+    return this.bucketCheck;
+  }
+
+  /**
+   * One version ready to load: its record, its bundle in the disk cache, its settings and the
+   * secrets. A bundle found on disk (not fetched) has its record pushed to `onDisk`.
+   */
+  private async prepare(name: string, id: string, secrets: Record<string, string>, onDisk: VersionRecord[]): Promise<VersionSpec> {
     const link = this.link;
     const key = `${name}\0${id}`;
     let record = this.records.get(key);
@@ -162,8 +198,10 @@ export class FleetResolver {
       this.records.set(key, record);
     }
     let bundlePath: string;
-    if (await this.cache.hasBundle(name, record.sha256)) bundlePath = this.cache.bundlePath(name, record.sha256);
-    else {
+    if (await this.cache.hasBundle(name, record.sha256)) {
+      bundlePath = this.cache.bundlePath(name, record.sha256);
+      onDisk.push(record);
+    } else {
       const r = record;
       try {
         // A bundle is megabytes at most: six call timeouts is a slow bucket, not a dead one.

@@ -149,9 +149,11 @@ export class FleetSource {
   /** Why the gateway is degraded, for /readyz and the heartbeat; undefined when it is not. */
   degraded(): string | undefined {
     if (this.link.unreachable) return this.servingAny() ? DEGRADED_CACHED : DEGRADED_EMPTY;
-    const cached = this.resolver.fromCache;
-    if (cached.size > 0) return `serving cached versions of ${[...cached].sort().join(', ')}: the control plane cannot deliver their bundles`;
-    return undefined;
+    const cached = [...this.resolver.fromCache].sort();
+    if (cached.length === 0) return undefined;
+    // The first reason names the bucket and the key it could not deliver (bucket-bundles.ts).
+    const why = cached.map((n) => this.resolver.errors.get(n)).find((e) => e !== undefined);
+    return `serving cached versions of ${cached.join(', ')}: the control plane cannot deliver their bundles${why ? ` (${why})` : ''}`;
   }
 
   /** Every followed function's name. */
@@ -239,11 +241,13 @@ export class FleetSource {
     const reason = this.link.unreachable ?? [...this.resolver.errors].map(([n, err]) => `${n}: ${err}`).join('; ');
     const dir = this.opts.cache.dir;
     const served = [...cached].map((n) => `${n}@${this.slots!.serving(n).versions.join('+')}`).join(', ');
+    // Redis answering but the bucket not (the reason names the bucket): not "unreachable".
+    const state = this.link.unreachable ? 'control plane unreachable' : 'the control plane cannot deliver bundles';
     this.opts.log.warn(
       { event: 'controlPlaneDegraded', reason, functions: [...cached], cacheDir: dir },
       served
-        ? `control plane unreachable (${reason}); serving the versions cached in ${dir}: ${served}`
-        : `control plane unreachable (${reason}); nothing cached in ${dir}, so no deployed function serves until it answers`,
+        ? `${state} (${reason}); serving the versions cached in ${dir}: ${served}`
+        : `${state} (${reason}); nothing cached in ${dir}, so no deployed function serves until it answers`,
     );
   }
 
