@@ -70,9 +70,12 @@ export function addControlOptions(cmd: Command): Command {
     .option('--s3-region <region>', 'S3 region');
 }
 
+/** How long a verb waits for the live gateways' acks without --timeout-ms (issue 12: "default 10 s"). */
+export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
+
 /** --timeout-ms, as every verb that changes a rollout takes it (the wait of settleRollout). */
 export function addAckTimeoutOption(cmd: Command): Command {
-  return cmd.option('--timeout-ms <ms>', 'how long to wait for the live gateways to acknowledge', integer(0, 3_600_000), 10_000);
+  return cmd.option('--timeout-ms <ms>', 'how long to wait for the live gateways to acknowledge', integer(0, 3_600_000), DEFAULT_ACK_TIMEOUT_MS);
 }
 
 /** The flags of a verb that changes a rollout (deploy, rollback, rollout): the control plane's and --timeout-ms. */

@@ -24,7 +24,8 @@ import { readManifest } from '../control/manifest.js';
 import { checkBundleLoads } from '../runtime/load-check.js';
 import { integer } from './arg-parsers.js';
 import { bundleOrReport, defaultFunctionName, formatBytes, resolveEntry } from './build.js';
-import { addRolloutVerbOptions, checkName, ControlCliError, describeRollout, processIo, requireVersion, settleRollout, withControlPlane, type AckWait, type Io, type RolloutVerbFlags } from './control-cli.js';
+import { addRolloutVerbOptions, checkName, ControlCliError, describeRollout, processIo, requireVersion, settleRollout, withControlPlane, type AckWait, type ControlFlags, type Io, type RolloutVerbFlags } from './control-cli.js';
+import { uploadProgress } from './upload-progress.js';
 import { parsePercent } from './rollout.js';
 
 /** The load check's bound when the manifest sets no timeoutMs: a module that hangs at import is refused. */
@@ -42,7 +43,17 @@ interface DeployFlags extends RolloutVerbFlags {
   prune?: number;
 }
 
-export function deployCommand(): Command {
+/** Runs a verb's body on the control plane the flags name (withControlPlane). */
+type WithPlane = (verb: string, flags: ControlFlags, io: Io, body: (cp: ControlPlane) => Promise<number>) => Promise<number>;
+
+/** What tests replace: the output, how the control plane is opened, and the ack wait's clock and sleep. */
+export interface DeployDeps {
+  readonly io?: Io;
+  readonly withPlane?: WithPlane;
+  readonly wait?: Partial<AckWait>;
+}
+
+export function deployCommand(deps: DeployDeps = {}): Command {
   const cmd = new Command('deploy')
     .description('publish a function version to the gateways (deploy folder, or Redis + bucket), make it serve, and wait for the live gateways')
     .argument('[entry]', "the function's source file, or a folder with an index.ts")
@@ -71,14 +82,15 @@ export function deployCommand(): Command {
       ].join('\n'),
     )
     .action(async (entry: string | undefined, flags: DeployFlags) => {
-      process.exitCode = await runDeploy(entry, flags, processIo);
+      process.exitCode = await runDeploy(entry, flags, deps.io ?? processIo, deps);
     });
 }
 
-export async function runDeploy(entry: string | undefined, flags: DeployFlags, io: Io): Promise<number> {
+export async function runDeploy(entry: string | undefined, flags: DeployFlags, io: Io, deps: DeployDeps = {}): Promise<number> {
+  const withPlane: WithPlane = deps.withPlane ?? withControlPlane;
   const forms = [entry !== undefined, flags.list === true, flags.activate !== undefined, flags.prune !== undefined].filter(Boolean).length;
   if (forms !== 1) return usage(io, 'give exactly one of: an entry file to publish, or the deprecated --list, --activate <version>, --prune <keep>');
-  if (entry === undefined) return legacy(flags, io);
+  if (entry === undefined) return legacy(flags, io, withPlane);
   let name = flags.name;
   let percent: number | undefined;
   try {
@@ -92,7 +104,7 @@ export async function runDeploy(entry: string | undefined, flags: DeployFlags, i
     return usage(io, (e as Error).message);
   }
   const fnName = name;
-  return withControlPlane('deploy', flags, io, (cp) => deployVersion(cp, { ...flags, entry, name: fnName, percent, author: flags.author ?? defaultAuthor() }, io));
+  return withPlane('deploy', flags, io, (cp) => deployVersion(cp, { ...flags, entry, name: fnName, percent, author: flags.author ?? defaultAuthor() }, io, deps.wait));
 }
 
 const FUNCTION_NAME_OK = (n: string) => FUNCTION_NAME.test(n);
@@ -173,9 +185,7 @@ export async function deployVersion(cp: ControlPlane, input: DeployInput, io: Io
     .publish(
       name,
       { code, map: Buffer.from(bundle.map), sha256: bundle.sha256, entry: bundle.entry, ...(input.message !== undefined ? { message: input.message } : {}), author: input.author, settings },
-      (sent, total) => {
-        if (io.isTTY && io.redraw) io.redraw(`${name}: uploading ${progress(sent, total)}`);
-      },
+      uploadProgress(name, io, wait.now),
     )
     .catch((e: unknown) => {
       throw unwritable(e) ?? e;
@@ -195,13 +205,8 @@ export async function deployVersion(cp: ControlPlane, input: DeployInput, io: Io
   return settleRollout(cp, name, before, rollout, { timeoutMs: input.timeoutMs, ...wait }, io);
 }
 
-function progress(sent: number, total: number): string {
-  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-  return `${kib(sent)} / ${kib(total)} (${total ? Math.floor((sent / total) * 100) : 100}%)`;
-}
-
 /** The deploy-folder forms from before issue 12, mapped onto the new verbs. */
-async function legacy(flags: DeployFlags, io: Io): Promise<number> {
+async function legacy(flags: DeployFlags, io: Io, withPlane: WithPlane): Promise<number> {
   if (!flags.list && flags.name === undefined) return usage(io, `--${flags.activate !== undefined ? 'activate' : 'prune'} needs --name <function>`);
   if (flags.name !== undefined && !FUNCTION_NAME_OK(flags.name)) {
     return usage(io, `invalid function name "${flags.name}": use letters, digits, - and _ (at most 63), starting with a letter or digit`);
@@ -212,7 +217,7 @@ async function legacy(flags: DeployFlags, io: Io): Promise<number> {
     io.out(`${name}: nothing to prune`);
     return 0;
   }
-  return withControlPlane('deploy', flags, io, async (cp) => {
+  return withPlane('deploy', flags, io, async (cp) => {
     if (flags.activate !== undefined) {
       io.err(`note: tftpfn deploy --activate is deprecated; use tftpfn rollback ${name} --to ${flags.activate}`);
       await requireVersion(cp, name!, flags.activate);

@@ -24,6 +24,7 @@ import { createRequire } from 'node:module';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { DEFAULTS } from '../config/defaults.js';
 import { ObjectStoreError, type ObjectInfo, type ObjectRef, type WritableObjectStore } from './object-store.js';
+import { consumedProgress, countedBody } from './counted-body.js';
 import { S3UploadStore } from './upload-s3.js';
 import type { S3StoreOptions } from './s3-store-options.js';
 
@@ -33,7 +34,6 @@ export type { S3StoreOptions } from './s3-store-options.js';
 export { classifyS3Error } from './s3-errors.js';
 import { classifyS3Error, type SdkErrorShape } from './s3-errors.js';
 import { regionFromChain } from './s3-region.js';
-
 
 /**
  * Uploads above this go in parts of this size (CreateMultipartUpload / UploadPart, each part
@@ -176,15 +176,18 @@ export class S3ObjectStore implements WritableObjectStore {
   /**
    * Stores the whole object (deploys only: bundles, control/redis-control.ts). Up to
    * MULTIPART_PART_BYTES in one PutObject, above it in parts; a failed multipart upload is
-   * aborted so no parts are left billed. `onProgress` hears each finished request.
+   * aborted so no parts are left billed. `onProgress` hears the bytes as the request consumes
+   * them (counted-body.ts: every 64 KiB, not once per request), and the total once S3 has them.
    */
   async put(ref: ObjectRef, bytes: Uint8Array, onProgress?: (sentBytes: number, totalBytes: number) => void): Promise<void> {
     const what = `S3 PutObject s3://${ref.bucket}/${ref.key}`;
     const total = bytes.length;
     const timeoutMs = Math.max(this.requestTimeoutMs, MIN_UPLOAD_TIMEOUT_MS);
+    const consumed = onProgress && consumedProgress(total, onProgress);
     if (total <= MULTIPART_PART_BYTES) {
       try {
-        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ContentLength: total }), {
+        const body = consumed ? countedBody(bytes, consumed) : bytes;
+        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: body, ContentLength: total }), {
           abortSignal: AbortSignal.timeout(timeoutMs),
         });
       } catch (e) {
@@ -203,17 +206,17 @@ export class S3ObjectStore implements WritableObjectStore {
       for (let start = 0, n = 1; start < total; start += MULTIPART_PART_BYTES, n++) {
         const body = bytes.subarray(start, Math.min(total, start + MULTIPART_PART_BYTES));
         const r = await this.client.send(
-          new this.sdk.UploadPartCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }),
+          new this.sdk.UploadPartCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, PartNumber: n, Body: consumed ? countedBody(body, (read) => consumed(start + read)) : body, ContentLength: body.length }),
           { abortSignal: AbortSignal.timeout(timeoutMs) },
         );
         if (!r.ETag) throw new ObjectStoreError('unavailable', `${what}: part ${n} answered without an ETag`);
         parts.push({ ETag: r.ETag, PartNumber: n });
-        onProgress?.(start + body.length, total);
       }
       await this.client.send(
         new this.sdk.CompleteMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
         { abortSignal: AbortSignal.timeout(timeoutMs) },
       );
+      onProgress?.(total, total);
     } catch (e) {
       this.requests.errors++;
       if (uploadId) {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployVersion, runDeploy, type DeployInput } from '../../../gateway/src/cli/deploy.js';
+import { deployCommand, deployVersion, runDeploy, type DeployInput } from '../../../gateway/src/cli/deploy.js';
 import { captureIo } from './capture-io.js';
 import { FakeControlPlane } from '../control/fake-control-plane.js';
 
@@ -151,6 +151,58 @@ describe('deploy', () => {
     expect(await deployVersion(silent, input(fn(GOOD('q\n')), { timeoutMs: 500 }), s, { now: () => nowMs, sleep: async (ms) => void (nowMs += ms) })).toBe(3);
     expect(s.stdout.join('\n')).toMatch(/^gw-quiet\s+-\s+no answer within 500 ms$/m);
     expect(s.stderr.join('\n')).toContain('did not answer within 500 ms; the rollout stands');
+  });
+
+  it('deploy: without --timeout-ms it waits 10 s for the acks, then names the gateways that did not answer (exit 3)', async () => {
+    const cp = new FakeControlPlane();
+    cp.addGateway('gw-a');
+    cp.live.push({ gateway: 'gw-quiet', at: new Date().toISOString() });
+    const io = captureIo();
+    // A fake clock: each sleep moves it on, so the 10 s pass at once and are counted exactly.
+    let nowMs = 0;
+    let polls = 0;
+    const wait = { now: () => nowMs, sleep: async (ms: number) => void ((nowMs += ms), polls++) };
+    const entry = fn(GOOD('default wait\n'));
+    const exitBefore = process.exitCode;
+    try {
+      // The command as the CLI parses it: the default comes from the option, not from the test.
+      await deployCommand({ io, wait, withPlane: (_verb, _flags, _io, body) => body(cp) }).parseAsync([entry, '--name', 'grub'], { from: 'user' });
+      expect(process.exitCode).toBe(3);
+    } finally {
+      process.exitCode = exitBefore;
+    }
+    expect(nowMs).toBe(10_000);
+    expect(polls).toBeGreaterThan(1);
+    const id = (await cp.rollout('grub'))!.stable;
+    const out = io.stdout.join('\n');
+    expect(out).toMatch(new RegExp(`^gw-a\\s+${id}\\s+ok$`, 'm'));
+    expect(out).toMatch(/^gw-quiet\s+-\s+no answer within 10000 ms$/m);
+    expect(io.stderr.join('\n')).toContain('1 of 2 gateway(s) did not answer within 10000 ms; the rollout stands');
+    // Published and current all the same: a silent gateway loads it when it can.
+    expect(cp.published).toBe(1);
+  });
+
+  it('deploy: --smoke refuses a handler that returns something that is not a Response; nothing is published', async () => {
+    const cp = new FakeControlPlane();
+    expect(await deployVersion(cp, input(fn(GOOD('v1\n'))), captureIo())).toBe(0);
+    const before = await cp.rollout('grub');
+    // A plain object (a forgotten text(...)) and nothing at all (a forgotten return): neither loads as a Response.
+    const cases = [
+      { source: `export const handle = (r) => ({ body: 'menu for ' + r.path });\n`, got: 'got an object with kind undefined' },
+      { source: `export const handle = (r) => { 'menu for ' + r.path; };\n`, got: 'got undefined' },
+    ];
+    for (const c of cases) {
+      const io = captureIo();
+      expect(await deployVersion(cp, input(fn(c.source), { smoke: 'grub.cfg' }), io)).toBe(1);
+      const err = io.stderr.join('\n');
+      expect(err).toMatch(/index\.ts failed its smoke run \(--smoke grub\.cfg\): .*\(the client would get ERROR 0\)/);
+      expect(err).toContain(`a handler must return a Response built with the sdk helpers (text, bytes, stream, file, s3Object, s3Put, discard, accepted, notFound, denied, error), ${c.got}`);
+      expect(err).toContain(`nothing was published; grub still serves stable ${before!.stable}`);
+      expect(io.stdout).toEqual([]);
+    }
+    expect(cp.published).toBe(1);
+    expect(await cp.rollout('grub')).toEqual(before);
+    expect((await cp.versions('grub')).length).toBe(1);
   });
 
   it('deploy: when a gateway rejects the new version, the rollout goes back to what it was', async () => {
