@@ -7,8 +7,9 @@
  * deployer.
  *
  * On each topology: a version live at start is loaded before startGateway returns; a deploy and
- * a rollback are served within 2 s; a canary splits by MAC; the function gets its secret (it
- * serves a digest of it) while no line the gateway logs holds the value, not even the lines the
+ * a rollback are served within 2 s; a canary splits by MAC; env.kv and the stats sink use the same
+ * topology; the function gets its secret (it serves a digest of it) while no line the gateway
+ * logs (nor a session record, nor a cache file) holds the value, not even the lines the
  * function itself tries to leak it through; and a gateway started while the bucket is down
  * (Redis up) serves its cached version, says so in one line, reports the bucket on /readyz, and
  * a deploy after the bucket returns reaches it and ends the degraded state. Then, per topology,
@@ -38,11 +39,15 @@ import { REDIS_TOPOLOGIES, startTopology, type TestTopology } from '../helpers/r
 /**
  * Serves its version and a digest of its TOKEN secret (never the value). `…/leak` tries every way
  * a function can put the secret into the gateway's log: env.log (message and fields), console,
- * and an error thrown with it.
+ * and an error thrown with it. `…/kv/WORD` writes WORD to env.kv and serves what it reads back.
  */
 const SOURCE = `import { text, type Handler } from 'tftpfn/sdk';
 export const handle: Handler = async (request, env) => {
   const token = env.secrets.TOKEN ?? '';
+  if (request.path.includes('/kv/')) {
+    await env.kv.set('fleet-word', request.path.split('/').pop() ?? '');
+    return text(\`kv \${await env.kv.get('fleet-word')}\n\`);
+  }
   if (request.path.endsWith('leak')) {
     env.log.info({ token, nested: { token } }, \`the token is \${token}\`);
     console.log('token on the console:', token);
@@ -107,7 +112,7 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
   };
 
   /** A gateway following the control plane on this topology, serving `fn` under `fn/**`. */
-  const start = async (id: string, fn: string, cacheDir: string, logger?: Logger): Promise<RunningGateway> => {
+  const start = async (id: string, fn: string, cacheDir: string, logger?: Logger, statsToRedis = false): Promise<RunningGateway> => {
     const g = await startGateway({
       config: {
         hosts: ['127.0.0.1'],
@@ -116,7 +121,7 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
         gatewayId: `${kind}-${id}`,
         redisUrl: topo.url,
         ...s3.gatewayConfig,
-        statsToRedis: false,
+        statsToRedis,
         controlBucket: bucket,
         controlPrefix: PREFIX,
         controlCacheDir: cacheDir,
@@ -142,7 +147,8 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     await cp.setRollout('hello', { stable: v1.id });
     const cacheDir = temp('fleet-redis-cache-');
     const log = captureLog('trace');
-    const g = await start('gw-1', 'hello', cacheDir, log.logger);
+    // Everything on the one redisUrl of this topology: control plane, env.kv, the stats sink.
+    const g = await start('gw-1', 'hello', cacheDir, log.logger, true);
     const served = `${digest(secret)}`;
 
     // Loaded before ready: no waiting.
@@ -172,6 +178,12 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     expect(await eventually(async () => (await fetchText(g, 'hello/01-52-54-00-00-02-01')) === `one ${served}`, 2000)).toBe(true);
     console.log(`fleet-source-redis (${kind}): rollback served ${Date.now() - t1} ms after setRollout returned`);
 
+    // env.kv and the stats sink follow the same topology: the key and the session record are in it.
+    expect(await fetchText(g, `hello/kv/${kind}-word`)).toBe(`kv ${kind}-word`);
+    expect(((await topo.cli('KEYS', '*fleet-word*')) as Buffer[]).length).toBeGreaterThan(0);
+    const sessions = async () => ((await topo.cli('XRANGE', 'tftpfn:sessions', '-', '+')) as [Buffer, Buffer[]][]).map(([, fields]) => fields.map(String).join(' '));
+    expect(await eventually(async () => (await sessions()).some((e) => e.includes(`gateway ${kind}-gw-1 `) && e.includes(`file hello/kv/${kind}-word `)), 10_000)).toBe(true);
+
     // The function tries to log the secret three ways and fails the request with it.
     const refused = await get({ host: '127.0.0.1', port: g.port, path: 'hello/leak', timeoutMs: 300, retries: 5 }).then(
       () => undefined,
@@ -188,6 +200,9 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     expect(log.lines.length).toBeGreaterThan(10);
     expect(log.text()).not.toContain(secret);
     expect(log.text()).not.toContain(KEY_HEX);
+    // Nor in the session records shipped to Redis (the failed one carries the redacted error).
+    expect(await eventually(async () => (await sessions()).some((e) => e.includes('file hello/leak ')), 10_000)).toBe(true);
+    expect((await sessions()).join('\n')).not.toContain(secret);
     // Nor on its disk: the cache keeps the secret sealed.
     const cached = filesUnder(cacheDir);
     expect(cached.some((f) => f.endsWith('secrets.enc'))).toBe(true);
