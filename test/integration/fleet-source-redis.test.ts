@@ -11,7 +11,7 @@
  * topology; the function gets its secret (it serves a digest of it) while no line the gateway
  * logs (nor a session record, nor a cache file) holds the value, not even the lines the
  * function itself tries to leak it through; and a gateway started while the bucket is down
- * (Redis up) serves its cached version, says so in one line, reports the bucket on /readyz, and
+ * (Redis up; connections refused, and on the single server also a hung s3rver) serves its cached version, says so in one line, reports the bucket on /readyz, and
  * a deploy after the bucket returns reaches it and ends the degraded state. Then, per topology,
  * what only it can do: a single server stopped (a restart serves the cache, and a deploy after
  * it returns empty reaches the gateway), a Sentinel failover (the gateway follows the promoted
@@ -210,7 +210,10 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     await g.close(0);
   });
 
-  test('started while the bucket is down (Redis up): serves the cached version, says so once, names the bucket on /readyz, and a deploy after it returns ends that', { timeout: 180_000 }, async () => {
+  // Refused connections on every topology; a bucket that accepts and never answers (SIGSTOP) on one.
+  const bucketOutages = kind === 'single' ? (['refusing', 'hung'] as const) : (['refusing'] as const);
+  test.each(bucketOutages)('started while the bucket is down (%s; Redis up): serves the cached version, says so once, names the bucket on /readyz, and a deploy after it returns ends that', { timeout: 180_000 }, async (how) => {
+    const outage = how === 'hung' ? { stop: async () => s3.pause(), back: async () => s3.resume() } : { stop: () => s3.halt(), back: () => s3.restart() };
     // Only this test's function in the control plane: the gateways follow every function it knows.
     await topo.cli('FLUSHALL');
     const cp = deployer();
@@ -226,13 +229,13 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     await first.close(0);
     // Published now (the bucket is needed for that), rolled out later while the bucket is down.
     const v2 = await cp.publish('boot', await bundle('two'));
-    await s3.halt();
+    await outage.stop();
 
     // The rollout names v1, which the disk has: served, and the bucket's state is reported.
     const logB = captureLog('trace');
     let t0 = Date.now();
     const b = await start('gw-b2', 'boot', cacheDir, logB.logger);
-    console.log(`fleet-source-redis (${kind}): start with the bucket down (its version on disk) took ${Date.now() - t0} ms`);
+    console.log(`fleet-source-redis (${kind}): start with the bucket ${how} (its version on disk) took ${Date.now() - t0} ms`);
     expect(await fetchText(b, 'boot/x')).toBe(`one ${served}`);
     const bundleKey = `s3://${bucket}/${PREFIX}functions/boot/`;
     const degradedB = b.ready();
@@ -254,7 +257,7 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     const logC = captureLog('trace');
     t0 = Date.now();
     const c = await start('gw-b3', 'boot', cacheDir, logC.logger);
-    console.log(`fleet-source-redis (${kind}): start with the bucket down (a newer version not on disk) took ${Date.now() - t0} ms`);
+    console.log(`fleet-source-redis (${kind}): start with the bucket ${how} (a newer version not on disk) took ${Date.now() - t0} ms`);
     expect(await fetchText(c, 'boot/x')).toBe(`one ${served}`);
     expect(c.ready().reasons).toHaveLength(1);
     expect(c.ready().reasons[0]).toContain(bundleKey);
@@ -266,7 +269,7 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     expect(await eventually(async () => (await cp.liveGateways()).some((p) => p.gateway === `${kind}-gw-b3` && p.degraded?.includes(bundleKey) === true), 15_000)).toBe(true);
 
     // The bucket returns; a new deploy reaches both, and the degraded state ends.
-    await s3.restart();
+    await outage.back();
     const v3 = await cp.publish('boot', await bundle('three'));
     await cp.setRollout('boot', { stable: v3.id });
     for (const g of [b, c]) {
