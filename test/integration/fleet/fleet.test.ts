@@ -52,6 +52,9 @@ async function runJobs(jobs: (() => Promise<void>)[], width: number): Promise<vo
   }));
 }
 
+/** Whether the child has ended, by exit or by a signal. */
+const ended = (run: CliRun) => run.child.exitCode !== null || run.child.signalCode !== null;
+
 async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<number> {
   const t0 = Date.now();
   for (;;) {
@@ -123,13 +126,16 @@ describe.each(['single', 'cluster'] as RedisTopologyKind[])('a fleet of three ga
       out = out.slice(at + 1);
       if (lines.length > 20_000) lines.splice(0, lines.length - 20_000);
     });
-    await until(`${id} listening`, async () => lines.some((l) => l.includes('"event":"listening"')) || run.child.exitCode !== null, 30_000);
-    if (run.child.exitCode !== null) throw new Error(`${id} exited: ${lines.join('\n')}`);
+    await until(`${id} listening`, async () => lines.some((l) => l.includes('"event":"listening"')) || ended(run), 30_000);
+    if (ended(run)) {
+      const r = await run.done;
+      throw new Error(`${id} exited (${r.code ?? run.child.signalCode}): ${r.stderr}\n${lines.join('\n')}`);
+    }
     return { host, id, run, lines };
   }
 
   async function stop(g: Gw, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (g.run.child.exitCode !== null) return;
+    if (ended(g.run)) return; // a process killed by a signal has no exit code, and no second exit event
     const exited = new Promise((r) => g.run.child.once('exit', r));
     g.run.child.kill(signal);
     await exited;
