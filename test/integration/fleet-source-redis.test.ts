@@ -30,6 +30,7 @@ import { connectRedis } from '../../gateway/src/redis/connection.js';
 import { bundleFunction } from '../../gateway/src/runtime/bundle.js';
 import { picksCanary } from '../../gateway/src/runtime/canary-pick.js';
 import { captureLog, FIXTURES } from '../helpers/functions.js';
+import { sandboxHosts } from '../helpers/sandbox-processes.js';
 import { eventually, scratch } from '../helpers/scratch.js';
 import type { TestRedis } from '../helpers/redis-server.js';
 import type { TestSentinel } from '../helpers/redis-sentinel.js';
@@ -112,7 +113,13 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
   };
 
   /** A gateway following the control plane on this topology, serving `fn` under `fn/**`. */
-  const start = async (id: string, fn: string, cacheDir: string, logger?: Logger, statsToRedis = false): Promise<RunningGateway> => {
+  const start = async (
+    id: string,
+    fn: string,
+    cacheDir: string,
+    logger?: Logger,
+    { statsToRedis = false, isolation = 'thread' as 'thread' | 'process' } = {},
+  ): Promise<RunningGateway> => {
     const g = await startGateway({
       config: {
         hosts: ['127.0.0.1'],
@@ -128,7 +135,7 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
         controlPollMs: 500,
         secretsKey: KEY_HEX,
         routes: [{ match: `${fn}/**`, function: fn }],
-        functions: { [fn]: { poolSize: 1, isolation: 'thread' } },
+        functions: { [fn]: { poolSize: 1, isolation } },
       },
       logger: logger ?? pino({ level: process.env.TFTPFN_TEST_LOG ?? 'silent' }),
     });
@@ -147,8 +154,9 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     await cp.setRollout('hello', { stable: v1.id });
     const cacheDir = temp('fleet-redis-cache-');
     const log = captureLog('trace');
-    // Everything on the one redisUrl of this topology: control plane, env.kv, the stats sink.
-    const g = await start('gw-1', 'hello', cacheDir, log.logger, true);
+    // Everything on the one redisUrl of this topology: control plane, env.kv, the stats sink; and
+    // the function in sandboxed processes, the default (its console reaches the log through a pipe).
+    const g = await start('gw-1', 'hello', cacheDir, log.logger, { statsToRedis: true, isolation: 'process' });
     const served = `${digest(secret)}`;
 
     // Loaded before ready: no waiting.
@@ -192,9 +200,10 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     expect(refused?.message).toBeDefined();
     expect(refused!.message).not.toContain(secret);
     // Its lines did reach the log (redacted), so the log looked at is the one they go to.
-    const line = (event: string, msg: string) => log.lines.find((l) => l.event === event && l.msg === msg);
-    expect(await eventually(() => line('functionLog', 'the token is [redacted]') !== undefined && line('functionOutput', 'token on the console: [redacted]') !== undefined, 5000)).toBe(true);
-    expect(line('functionLog', 'the token is [redacted]')).toMatchObject({ token: '[redacted]', nested: { token: '[redacted]' } });
+    // (console output is a functionLog line from a sandboxed process, functionOutput from a thread)
+    const line = (msg: string) => log.lines.find((l) => (l.event === 'functionLog' || l.event === 'functionOutput') && l.msg === msg);
+    expect(await eventually(() => line('the token is [redacted]') !== undefined && line('token on the console: [redacted]') !== undefined, 5000)).toBe(true);
+    expect(line('the token is [redacted]')).toMatchObject({ token: '[redacted]', nested: { token: '[redacted]' } });
     expect(await eventually(() => log.lines.some((l) => l.event === 'session' && l.file === 'hello/leak' && (l.err as { message?: string })?.message === 'refusing with token [redacted]'), 5000)).toBe(true);
     // Nowhere in any line the gateway logged: not the value, nor the fleet's secrets key.
     expect(log.lines.length).toBeGreaterThan(10);
@@ -203,6 +212,12 @@ describe.each(REDIS_TOPOLOGIES)('fleet source on %s Redis and the bucket', (kind
     // Nor in the session records shipped to Redis (the failed one carries the redacted error).
     expect(await eventually(async () => (await sessions()).some((e) => e.includes('file hello/leak ')), 10_000)).toBe(true);
     expect((await sessions()).join('\n')).not.toContain(secret);
+    // Nor in what `ps` shows of the sandboxed processes: their command lines and environments.
+    const hosts = sandboxHosts(process.pid);
+    expect(hosts.length).toBeGreaterThan(0);
+    for (const pid of hosts) {
+      for (const what of ['cmdline', 'environ']) expect(readFileSync(`/proc/${pid}/${what}`).includes(Buffer.from(secret)), `${pid} ${what}`).toBe(false);
+    }
     // Nor on its disk: the cache keeps the secret sealed.
     const cached = filesUnder(cacheDir);
     expect(cached.some((f) => f.endsWith('secrets.enc'))).toBe(true);
