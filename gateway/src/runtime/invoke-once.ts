@@ -12,7 +12,7 @@
 import { createReadStream } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { invoke, type InvokeRequest } from '../../../sdk/invoke.js';
-import { exportedHandle } from './run-handler.js';
+import { exportedHandle, isRefusedAnswer } from './run-handler.js';
 import { BODY_MESSAGE_BYTES } from './body-channel.js';
 
 /** What the CLI sends. */
@@ -41,6 +41,8 @@ export interface InvokeOutcome {
   errorCode?: number;
   errorMessage?: string;
   thrown?: string;
+  /** The handler returned something the gateway refuses (not a Response, or a bad one): why. */
+  refused?: string;
   logs: string[];
   /** A write read by the handler: the bytes it was handed. */
   received?: number;
@@ -82,6 +84,7 @@ export async function invokeOnce(boot: InvokeBoot): Promise<InvokeReply> {
       errorCode: r.errorCode,
       errorMessage: r.errorMessage,
       thrown: r.thrown === undefined ? undefined : describe(r.thrown),
+      ...(isRefusedAnswer(r.thrown) ? { refused: (r.thrown as Error).message } : {}),
       logs,
       ...(r.received !== undefined ? { received: r.received } : {}),
       ...(r.stored ? { stored: { bucket: r.stored.bucket, key: r.stored.key, ...(r.stored.contentType !== undefined ? { contentType: r.stored.contentType } : {}), size: r.stored.body.length } } : {}),

@@ -43,6 +43,7 @@ export interface LoadCheckOptions {
 
 /** Why a smoke outcome fails a deploy, or undefined when the client would get data. */
 export function smokeProblem(o: InvokeOutcome): string | undefined {
+  if (o.refused !== undefined) return `the handler returned something that is not a valid Response (the client would get ERROR 0): ${o.refused}`;
   if (o.thrown !== undefined) return `the handler threw (the client would get ERROR 0):\n${o.thrown}`;
   if (o.kind === 'none') return 'the handler returned something that is not a Response (the client would get ERROR 0)';
   if (o.errorCode !== undefined) return `the client would get ERROR ${o.errorCode} "${o.errorMessage ?? ''}"`;

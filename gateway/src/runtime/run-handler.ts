@@ -62,6 +62,23 @@ export interface RunOptions {
   readonly copyChunks?: boolean;
 }
 
+/**
+ * The errors runHandler makes when it refuses what a handler returned (a bad Response), as
+ * opposed to what user code threw: hosts that only see the error (the deploy check's smoke run,
+ * through the SDK harness) tell the two apart with isRefusedAnswer.
+ */
+const refusedAnswers = new WeakSet<object>();
+
+function refuse(error: Error): Error {
+  refusedAnswers.add(error);
+  return error;
+}
+
+/** Whether `e` is runHandler's refusal of a handler's return value, not something the handler threw. */
+export function isRefusedAnswer(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && refusedAnswers.has(e);
+}
+
 /** Runs `handle` once: env in, a validated result (or a failure) out. Never rejects. */
 export async function runHandler(handle: Handler, request: FunctionRequest, bindings: EnvBindings, opts: RunOptions = {}): Promise<HandlerRun> {
   const env: FunctionEnv = { vars: bindings.vars, secrets: bindings.secrets, log: bindings.log, kv: bindings.kv };
@@ -72,12 +89,12 @@ export async function runHandler(handle: Handler, request: FunctionRequest, bind
     return { ok: false, reason: 'threw', thrown: e };
   }
   const problem = responseProblem(answer);
-  if (problem) return { ok: false, reason: 'bad-response', thrown: new TypeError(problem) };
+  if (problem) return { ok: false, reason: 'bad-response', thrown: refuse(new TypeError(problem)) };
   const response = answer as Response;
   switch (response.kind) {
     case 'bytes':
       if (response.body.byteLength > MESSAGE_LIMITS.bodyBytes) {
-        return { ok: false, reason: 'bad-response', thrown: new RangeError(`a bytes() body is at most ${MESSAGE_LIMITS.bodyBytes} bytes (got ${response.body.byteLength}); return stream() for larger content`) };
+        return { ok: false, reason: 'bad-response', thrown: refuse(new RangeError(`a bytes() body is at most ${MESSAGE_LIMITS.bodyBytes} bytes (got ${response.body.byteLength}); return stream() for larger content`)) };
       }
       return { ok: true, response, result: { kind: 'bytes', body: response.body } };
     case 'error':
@@ -91,7 +108,7 @@ export async function runHandler(handle: Handler, request: FunctionRequest, bind
     case 'discard':
       return { ok: true, response, result: { kind: 'discard' } };
     case 'accepted':
-      if (request.kind !== 'write') return { ok: false, reason: 'bad-response', thrown: new TypeError('accepted() answers a write request only') };
+      if (request.kind !== 'write') return { ok: false, reason: 'bad-response', thrown: refuse(new TypeError('accepted() answers a write request only')) };
       return { ok: true, response, result: { kind: 'accepted' } };
     case 'stream':
       return { ok: true, response, result: { kind: 'stream', size: response.size, chunks: checkedChunks(response.body, opts.copyChunks ?? true)[Symbol.asyncIterator]() } };

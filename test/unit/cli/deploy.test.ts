@@ -196,6 +196,10 @@ describe('deploy', () => {
       expect(await deployVersion(cp, input(fn(c.source), { smoke: 'grub.cfg' }), io)).toBe(1);
       const err = io.stderr.join('\n');
       expect(err).toMatch(/index\.ts failed its smoke run \(--smoke grub\.cfg\): .*\(the client would get ERROR 0\)/);
+      // Said as what it is, a return value the gateway refuses: not "threw", and no stack frames.
+      expect(err).toContain('the handler returned something that is not a valid Response (the client would get ERROR 0)');
+      expect(err).not.toContain('the handler threw');
+      expect(err).not.toMatch(/\n\s+at /);
       expect(err).toContain(`a handler must return a Response built with the sdk helpers (text, bytes, stream, file, s3Object, s3Put, discard, accepted, notFound, denied, error), ${c.got}`);
       expect(err).toContain(`nothing was published; grub still serves stable ${before!.stable}`);
       expect(io.stdout).toEqual([]);
