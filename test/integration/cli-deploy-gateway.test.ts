@@ -89,7 +89,8 @@ describe('deploy waits for a real gateway', () => {
     console.log(`rejected deploy: ${r.ms} ms, exit ${r.code}\n${r.stdout}${r.stderr}`);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^gw-ack-test\s+\S+\s+rejected: /m);
-    expect(r.stdout).toMatch(/^gw-ack-test\s+\S+\s+rejected: hello@\S+: loading the bundle threw: Error: Access to this API has been restricted$/m);
+    // Node 24 adds ". Use --allow-fs-read to manage permissions." to the permission model's message.
+    expect(r.stdout).toMatch(/^gw-ack-test\s+\S+\s+rejected: hello@\S+: loading the bundle threw: Error: Access to this API has been restricted(\. Use --allow-fs-read to manage permissions\.)?$/m);
     expect(r.stderr).toContain('gw-ack-test rejected it:');
     expect(r.stderr).toContain('1 of 1 gateway(s) rejected revision 3 of hello and serve what they served before');
     // The rollout goes back to v2, so a gateway started later does not load the rejected version.
