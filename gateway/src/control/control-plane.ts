@@ -119,6 +119,12 @@ export interface ControlPlane {
   /** The latest ack of every gateway for one function. */
   acks(name: string): Promise<GatewayAck[]>;
   heartbeat(presence: GatewayPresence, ttlMs: number): Promise<void>;
+  /**
+   * Takes a gateway off the live list at once (a clean shutdown), so a deploy right after it
+   * does not wait for its acknowledgement until the heartbeat's TTL runs out. Harmless for an id
+   * that is not live; a gateway that dies without calling it still expires by its TTL.
+   */
+  leave(gatewayId: string): Promise<void>;
   liveGateways(): Promise<GatewayPresence[]>;
   /** Secrets: stored encrypted (AES-256-GCM) with the key the gateways get from TFTPFN_SECRETS_KEY or a file. */
   putSecret(name: string, key: string, value: string): Promise<void>;

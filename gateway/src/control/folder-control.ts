@@ -20,7 +20,7 @@ import { ControlPlaneError, type ControlPlane, type GatewayAck, type GatewayPres
 import { checkPublishInput, verifyBundle } from './bundle-check.js';
 import { listDir } from './folder-files.js';
 import { BUNDLE_FILE, MAP_FILE } from './folder-layout.js';
-import { readAcks, readLiveGateways, writeAck, writeHeartbeat } from './folder-presence.js';
+import { readAcks, readLiveGateways, removeHeartbeat, writeAck, writeHeartbeat } from './folder-presence.js';
 import { readRollout, writeRollout } from './folder-rollout.js';
 import { changeSealedSecrets, readSealedSecrets } from './folder-secrets.js';
 import { FolderVersions } from './folder-versions.js';
@@ -128,6 +128,10 @@ export class FolderControlPlane implements ControlPlane {
 
   heartbeat(presence: GatewayPresence, ttlMs: number): Promise<void> {
     return writeHeartbeat(this.dir, presence, ttlMs);
+  }
+
+  leave(gatewayId: string): Promise<void> {
+    return removeHeartbeat(this.dir, gatewayId);
   }
 
   liveGateways(): Promise<GatewayPresence[]> {

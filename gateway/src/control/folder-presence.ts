@@ -1,7 +1,8 @@
 /**
  * What gateways say, in the deploy folder: each gateway's last acknowledgement per function
  * (`<dir>/<name>/acks/<gateway>.json`) and its heartbeat (`<dir>/.presence/<gateway>.json`,
- * live until the file's mtime + its ttlMs: the rename of each beat gives a fresh mtime). Each
+ * live until the file's mtime + its ttlMs: the rename of each beat gives a fresh mtime; a clean
+ * shutdown removes it, leave()). Each
  * file is replaced whole by its one writer, so no lock is needed; a file damaged or replaced
  * while read is left out until its gateway writes it again.
  */
@@ -47,6 +48,12 @@ export async function writeHeartbeat(dir: string, presence: GatewayPresence, ttl
   await mkdir(paths.dir, { recursive: true });
   // The rename gives the file a fresh mtime: live until mtime + ttlMs.
   await replaceFile(paths.gateway(presence.gateway), `${JSON.stringify({ presence, ttlMs })}\n`);
+}
+
+/** Removes a gateway's heartbeat file: it is no longer live (an unknown id is a no-op). */
+export async function removeHeartbeat(dir: string, gatewayId: string): Promise<void> {
+  checkGatewayId(gatewayId);
+  await rm(presencePaths(dir).gateway(gatewayId), { force: true });
 }
 
 export async function readLiveGateways(dir: string): Promise<GatewayPresence[]> {

@@ -182,6 +182,16 @@ export class RedisControlPlane implements ControlPlane {
     });
   }
 
+  async leave(gatewayId: string): Promise<void> {
+    checkGatewayId(gatewayId);
+    // The presence key first: it alone makes a gateway live (the set only lists ids to look up,
+    // and liveGateways prunes an id whose key is gone). Two slots, two single-key commands.
+    await this.io(`remove the presence of ${gatewayId}`, async () => {
+      await this.redis.del(controlKeys.gateway(gatewayId));
+      await this.redis.srem(controlKeys.gateways, gatewayId);
+    });
+  }
+
   async liveGateways(): Promise<GatewayPresence[]> {
     const { docs } = await this.io('list the live gateways', async () => {
       const ids = (await this.redis.smembers(controlKeys.gateways)).sort();

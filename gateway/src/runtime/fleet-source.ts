@@ -8,7 +8,8 @@
  *  - Triggers: ControlPlane.watch (pub/sub, or a folder poll) reloads the function it names at
  *    once; every `pollMs` all of them are re-read, the fallback for a missed message, and the
  *    first answer after an outage re-reads them at once (fleet-link.ts); a heartbeat every
- *    `heartbeatMs` says this gateway is live (and degraded, if it is).
+ *    `heartbeatMs` says this gateway is live (and degraded, if it is); close() takes it off
+ *    the live list at once, after its last heartbeat.
  *  - Each reload asks FleetFunctionSource.current, answered by fleet-resolve.ts (the rollout's
  *    versions fetched, verified and cached, or the disk cache in an outage); after it,
  *    fleet-report.ts records what serves and acknowledges.
@@ -54,6 +55,11 @@ export interface FleetOptions {
    * next heartbeat.
    */
   readonly startTimeoutMs?: number;
+  /**
+   * The longest close() waits to take this gateway off the live list (default 1000): a control
+   * plane that is down must not hold a shutdown, and the heartbeat's TTL expires it anyway.
+   */
+  readonly leaveTimeoutMs?: number;
   readonly now?: () => Date;
   /**
    * Starts the poll's and the heartbeat's repeating timer; returns what stops it. A test passes a
@@ -98,6 +104,7 @@ export class FleetSource {
   private stopHeartbeat: (() => void) | undefined;
   private unwatch: (() => void) | undefined;
   private beating: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: FleetOptions) {
     this.link = new ControlLink(opts.controlPlane, opts.callTimeoutMs ?? 5000, opts.now ?? (() => new Date()), opts.log, () => void this.poll());
@@ -184,14 +191,25 @@ export class FleetSource {
     return this.polling;
   }
 
-  /** Stops watching, polling and the heartbeat; resolves once a poll or heartbeat under way is over. Does not close the control plane. */
-  async close(): Promise<void> {
+  /**
+   * Stops watching, polling and the heartbeat; resolves once a poll or heartbeat under way is
+   * over, then leaves the live list so a deploy right after a clean shutdown does not wait for
+   * this gateway. Does not close the control plane.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.link.closed = true;
     this.unwatch?.();
     this.stopPoll?.();
     this.stopHeartbeat?.();
     await this.polling;
+    // After the last heartbeat: one still in flight would put the gateway back on the list.
     await this.beating;
+    if (this.slots) await this.leave();
   }
 
   /** What reload.ts asks of one function (FleetFunctionSource.current). */
@@ -231,6 +249,17 @@ export class FleetSource {
       link.markReachable();
     } catch (e) {
       link.markUnreachable(e);
+    }
+  }
+
+  /** Bounded, and never fails a shutdown: a gateway that could not leave expires with its heartbeat's TTL. */
+  private async leave(): Promise<void> {
+    const link = this.link;
+    const gateway = this.opts.gatewayId;
+    try {
+      await link.call('leave', () => link.cp.leave(gateway), Math.min(link.callMs, this.opts.leaveTimeoutMs ?? 1000));
+    } catch (e) {
+      this.opts.log.debug({ event: 'controlLeaveFailed', err: e }, `could not leave the live list (${(e as Error)?.message ?? String(e)}); it expires with the heartbeat's TTL`);
     }
   }
 

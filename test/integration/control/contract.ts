@@ -297,6 +297,29 @@ export function controlPlaneContract(label: string, open: () => Promise<Contract
       expect((await mine()).map((g) => g.gateway)).toEqual([long, short]);
     });
 
+    it('leave: a gateway that leaves is off the live list at once, for every instance; an unknown id is harmless', async () => {
+      const tag = `lv-${process.pid}-${counter++}`;
+      const going = `${tag}-going`;
+      const staying = `${tag}-staying`;
+      const mine = async (p: ControlPlane) => (await p.liveGateways()).map((g) => g.gateway).filter((g) => g.startsWith(tag)).sort();
+      await plane.heartbeat({ gateway: going, at: new Date().toISOString() }, 60_000);
+      await plane.heartbeat({ gateway: staying, at: new Date().toISOString() }, 60_000);
+      const other = await make();
+      expect(await mine(other)).toEqual([going, staying]);
+      // Left from another instance (the gateway's own plane; the CLI reads through its own).
+      await other.leave(going);
+      expect(await mine(plane)).toEqual([staying]);
+      expect(await mine(other)).toEqual([staying]);
+      // Twice, and an id never seen: no error, nothing else changes.
+      await other.leave(going);
+      await plane.leave(`${tag}-never-seen`);
+      expect(await mine(plane)).toEqual([staying]);
+      // A heartbeat after leaving lists it again (a gateway that starts once more under its id).
+      await plane.heartbeat({ gateway: going, at: new Date().toISOString() }, 60_000);
+      expect(await mine(plane)).toEqual([going, staying]);
+      expect((await rejection(plane.leave('../x'))).message).toContain('invalid gateway id');
+    });
+
     it('secrets: sealed at rest, names only in the list, values for the gateway, delete, and per function', async () => {
       const name = fname('sec');
       await plane.putSecret(name, 'DB_PASSWORD', 'hunter2-plain');

@@ -50,6 +50,7 @@ await plane.ack({ gateway: 'exit-child', function: spec.name, revision: 1, servi
 await plane.acks(spec.name);
 await plane.heartbeat({ gateway: 'exit-child', at: new Date().toISOString() }, 60_000);
 await plane.liveGateways();
+await plane.leave('exit-child');
 await plane.putSecret(spec.name, 'K', 'v');
 if ((await plane.secrets(spec.name)).K !== 'v') throw new Error('secret round trip failed');
 await plane.versions(spec.name);

@@ -41,6 +41,8 @@ export class FakeControlPlane implements ControlPlane {
   readonly live: GatewayPresence[] = [];
   /** Every heartbeat, in order. */
   readonly heartbeats: GatewayPresence[] = [];
+  /** Every leave (a gateway's clean shutdown), in order. */
+  readonly leaves: string[] = [];
   /** Called after every setRollout: scripted gateways ack here. */
   onRollout?: (name: string, rollout: Rollout) => void;
   /** A clock the test controls, for version ids and times: each publish and setRollout is a second later. */
@@ -178,6 +180,13 @@ export class FakeControlPlane implements ControlPlane {
     const i = this.live.findIndex((p) => p.gateway === presence.gateway);
     if (i >= 0) this.live[i] = presence;
     else this.live.push(presence);
+  }
+
+  async leave(gatewayId: string): Promise<void> {
+    this.check();
+    this.leaves.push(gatewayId);
+    const i = this.live.findIndex((p) => p.gateway === gatewayId);
+    if (i >= 0) this.live.splice(i, 1);
   }
 
   async liveGateways(): Promise<GatewayPresence[]> {

@@ -58,7 +58,15 @@ function slots() {
 function fleet(
   cp: FakeControlPlane,
   dir: string,
-  extra: { names?: string[]; heartbeatMs?: number; pollMs?: number; gateway?: string; now?: () => Date; every?: (periodMs: number, tick: () => void) => () => void } = {},
+  extra: {
+    names?: string[];
+    heartbeatMs?: number;
+    pollMs?: number;
+    gateway?: string;
+    now?: () => Date;
+    every?: (periodMs: number, tick: () => void) => () => void;
+    leaveTimeoutMs?: number;
+  } = {},
 ) {
   const log = captureLog();
   const f = new FleetSource({
@@ -72,6 +80,7 @@ function fleet(
     callTimeoutMs: 1000,
     now: extra.now,
     every: extra.every,
+    leaveTimeoutMs: extra.leaveTimeoutMs,
   });
   fleets.push(f);
   return { f, log };
@@ -369,5 +378,87 @@ describe('fleet source: secrets', () => {
     expect((await new FleetCache(dir, KEY).served('grub'))?.secrets).toEqual({ TOKEN: 'new' });
     await f.poll();
     expect(s.loads).toHaveLength(2);
+  });
+});
+
+describe('fleet source: leaving the live list on close', () => {
+  test('close() waits for the heartbeat in flight, then leaves, so the gateway is off the live list at once', async () => {
+    const cp = new FakeControlPlane();
+    const v1 = await cp.add('grub', 'export const handle = () => "one";');
+    await cp.setRollout('grub', { stable: v1.id });
+    const order: string[] = [];
+    // The heartbeat start() sends last hangs until the test lets it go.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const heartbeat = cp.heartbeat.bind(cp);
+    cp.heartbeat = async (p, ttlMs) => {
+      order.push('beat sent');
+      await gate;
+      await heartbeat(p, ttlMs);
+      order.push('beat stored');
+    };
+    const leave = cp.leave.bind(cp);
+    cp.leave = async (id) => {
+      order.push(`leave ${id}`);
+      await leave(id);
+    };
+    const s = slots();
+    const { f } = fleet(cp, cacheDir(), { gateway: 'gw-leaving' });
+    await f.start(s.fleetSlots);
+    expect(await eventually(() => order.includes('beat sent'))).toBe(true);
+
+    let closed = false;
+    const closing = f.close().then(() => (closed = true));
+    await settled();
+    // Not before the heartbeat is over: it would put the gateway back on the list after leaving.
+    expect(closed).toBe(false);
+    expect(order).toEqual(['beat sent']);
+    release();
+    await closing;
+    expect(order).toEqual(['beat sent', 'beat stored', 'leave gw-leaving']);
+    expect(cp.leaves).toEqual(['gw-leaving']);
+    expect(cp.live).toEqual([]);
+    expect(await cp.liveGateways()).toEqual([]);
+    // A second close() does not leave again.
+    await f.close();
+    expect(cp.leaves).toEqual(['gw-leaving']);
+  });
+
+  test('a leave that hangs holds close() no longer than leaveTimeoutMs; one that fails is logged at debug and ignored', async () => {
+    const cp = new FakeControlPlane();
+    const v1 = await cp.add('grub', 'export const handle = () => "one";');
+    await cp.setRollout('grub', { stable: v1.id });
+    let leaveCalls = 0;
+    cp.leave = () => (leaveCalls++, new Promise<void>(() => {})); // a control plane that never answers
+    const s = slots();
+    const leaveTimeoutMs = 300;
+    const { f, log } = fleet(cp, cacheDir(), { gateway: 'gw-hung', leaveTimeoutMs });
+    await f.start(s.fleetSlots);
+    expect(await eventually(() => cp.live.some((p) => p.gateway === 'gw-hung'))).toBe(true);
+    const startedMs = performance.now();
+    await f.close();
+    const tookMs = performance.now() - startedMs;
+    expect(leaveCalls).toBe(1);
+    // The bound itself, with slack for a loaded machine; far under the call timeout it could have used.
+    expect(tookMs).toBeGreaterThanOrEqual(leaveTimeoutMs - 20);
+    expect(tookMs).toBeLessThan(leaveTimeoutMs + 2000);
+    const failed = log.lines.find((l) => l.event === 'controlLeaveFailed');
+    expect(failed).toMatchObject({ level: 20 });
+    expect(String(failed?.msg)).toContain(`leave: no answer from the control plane in ${leaveTimeoutMs} ms`);
+    // Still listed in the plane: its heartbeat's TTL is what takes it off now.
+    expect(cp.live.map((p) => p.gateway)).toEqual(['gw-hung']);
+    // A shutdown's leave is no outage.
+    expect(log.lines.some((l) => l.event === 'controlPlaneUnreachable')).toBe(false);
+
+    // A plane that refuses at once: close() resolves all the same.
+    const down = new FakeControlPlane();
+    await down.setRollout('grub', { stable: (await down.add('grub', 'export const handle = () => "one";')).id });
+    const s2 = slots();
+    const { f: f2, log: log2 } = fleet(down, cacheDir(), { gateway: 'gw-down' });
+    await f2.start(s2.fleetSlots);
+    down.down = true;
+    await expect(f2.close()).resolves.toBeUndefined();
+    expect(log2.lines.find((l) => l.event === 'controlLeaveFailed')?.msg).toContain('ECONNREFUSED');
+    expect(down.leaves).toEqual([]);
   });
 });
