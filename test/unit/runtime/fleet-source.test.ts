@@ -11,6 +11,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { Generations } from '../../../gateway/src/runtime/generations.js';
 import { Reloader } from '../../../gateway/src/runtime/reload.js';
 import type { VersionSource, VersionSpec } from '../../../gateway/src/runtime/version-sources.js';
+import type { GatewayPresence } from '../../../gateway/src/control/control-plane.js';
 import { FleetCache } from '../../../gateway/src/runtime/fleet-cache.js';
 import { DEGRADED_CACHED, FETCH_RETRY_MS, FleetSource, type FleetSlots } from '../../../gateway/src/runtime/fleet-source.js';
 import { FakeInvoker } from '../../helpers/fake-invoker.js';
@@ -391,10 +392,10 @@ describe('fleet source: leaving the live list on close', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const heartbeat = cp.heartbeat.bind(cp);
-    cp.heartbeat = async (p, ttlMs) => {
+    cp.heartbeat = async (presence: GatewayPresence) => {
       order.push('beat sent');
       await gate;
-      await heartbeat(p, ttlMs);
+      await heartbeat(presence);
       order.push('beat stored');
     };
     const leave = cp.leave.bind(cp);
