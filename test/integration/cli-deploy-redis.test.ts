@@ -11,7 +11,9 @@
  * the gateway's sandbox refuses (a file read at import, as cli-deploy-gateway.test.ts does on the
  * deploy folder) is named in the table with the gateway's reason, deploy exits 1, the rollout is
  * put back and the gateway goes on serving the previous version. And the upload of a bundle of a
- * few MiB reports its progress as the bytes go, not once at the end.
+ * few MiB reports its progress as the bytes go, not once at the end. With two gateways, one
+ * closed cleanly (the path SIGTERM takes) is off the live list at once, so a deploy right after
+ * (default --timeout-ms) exits 0 within a second or so, listing only the one still running.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -233,6 +235,58 @@ describe.each(REDIS_TOPOLOGIES)('tftpfn deploy to Redis (%s) + the bucket (-c ga
       expect(await eventually(async () => (await cp.acks('menu')).some((a) => a.gateway === gatewayId && a.revision >= 4 && a.ok && a.serving[0] === v2), 15_000)).toBe(true);
     } finally {
       await gw.close(0);
+    }
+  }, 120_000);
+
+  it('deploy: a gateway closed cleanly has left the live list, so a deploy right after waits only for the one still running', async () => {
+    write('motd/index.ts', `import { text } from 'tftpfn/sdk';\nexport const handle = () => text('motd v1\\n');\n`);
+    expect((await tftpfn(['deploy', 'motd', '-c', configFile])).code).toBe(0);
+    const start = (id: string) => {
+      mkdirSync(join(work, `cache-${id}`), { recursive: true });
+      return startGateway({
+        config: {
+          ...gatewayConfig,
+          hosts: ['127.0.0.1'],
+          port: 0,
+          root: work,
+          gatewayId: id,
+          statsToRedis: false,
+          controlCacheDir: join(work, `cache-${id}`),
+          routes: [{ match: 'motd.txt', function: 'motd' }],
+        },
+        logger: pino({ level: process.env.TFTPFN_TEST_LOG ?? 'silent' }),
+      });
+    };
+    const staying = `gw-stay-${kind}`;
+    const leaving = `gw-leave-${kind}`;
+    const gws: RunningGateway[] = [];
+    try {
+      gws.push(await start(staying));
+      gws.push(await start(leaving));
+      const live = async () => (await cp.liveGateways()).map((p) => p.gateway);
+      expect(await eventually(async () => (await live()).includes(staying) && (await live()).includes(leaving), 15_000)).toBe(true);
+      // The path SIGTERM takes in `tftpfn serve` (running.close): its heartbeat had a 9 s TTL left.
+      const closeStartedMs = performance.now();
+      await gws.pop()!.close(0);
+      const closeMs = Math.round(performance.now() - closeStartedMs);
+      expect(await live()).not.toContain(leaving);
+      expect(await live()).toContain(staying);
+
+      write('motd/index.ts', `import { text } from 'tftpfn/sdk';\nexport const handle = () => text('motd v2\\n');\n`);
+      // The built CLI with its default --timeout-ms (10000).
+      const r = await tftpfn(['deploy', 'motd', '-c', configFile]);
+      console.log(`deploy after a clean close (${kind}): close ${closeMs} ms; deploy ${r.ms} ms, exit ${r.code}\n${r.stdout}${r.stderr}`);
+      expect(r.code).toBe(0);
+      const v2 = /deployed version (\S+),/.exec(r.stdout)![1];
+      const table = r.stdout.slice(r.stdout.indexOf('GATEWAY'));
+      expect(table).toMatch(/^GATEWAY\s+SERVING\s+STATUS$/m);
+      expect(table).toMatch(new RegExp(`^${staying}\\s+${v2}\\s+ok$`, 'm'));
+      expect(table).not.toContain(leaving);
+      expect(r.stdout).toContain('all 1 live gateway(s) serve revision 2 of motd');
+      // Well under the 10 s it waited before (the whole CLI run: bundle, load check, upload, ack).
+      expect(r.ms).toBeLessThan(7000);
+    } finally {
+      for (const gw of gws) await gw.close(0);
     }
   }, 120_000);
 
