@@ -54,7 +54,7 @@ function parseCli() {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,j,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-plain,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,in.tftpd,atftpd,npm-tftp,fbtftp]
+    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,j,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-plain,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,in.tftpd,atftpd,npm-tftp,node-floor,fbtftp]
                      [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh] [--no-setup] [--commit SHA]
 
 Scenarios and servers not selected keep their stored figures from --json (each says which run
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
       'tftpfn-s3-cold': cli.portBase + 7, 'tftpfn-s3-warm': cli.portBase + 7, 'tftpfn-s3-fleet': cli.portBase + 7,
       // +8 is atftpd's, +9 iperf3's.
       'tftpfn-stats': cli.portBase + 10, 'tftpfn-stats-metrics': cli.portBase + 11,
-      'tftpfn-plain': cli.portBase + 13,
+      'tftpfn-plain': cli.portBase + 13, 'node-floor': cli.portBase + 14,
     };
     const skipped: string[] = [...setupProblems];
     for (const s of specs) if (s.unavailable) skipped.push(`${s.name}: ${s.unavailable}`);

@@ -17,6 +17,8 @@ export type ServerName =
   | 'tftpfn-plain'
   // The strongest peers of issue 13: atftpd (C, RFC 7440) and the npm `tftp` package's server.
   | 'atftpd' | 'npm-tftp'
+  // A reference row, not a peer: the least a Node dgram read server costs (bench/node-floor-server.mjs).
+  | 'node-floor'
   // (h), bench/s3-storm.ts: one gateway config (S3 + Redis), three cache states.
   | 'tftpfn-s3-cold' | 'tftpfn-s3-warm' | 'tftpfn-s3-fleet'
   // (i), bench/stats-cost.ts: session stats to Redis, and that plus Prometheus metrics.
@@ -34,6 +36,7 @@ export const SERVER_LABELS: Record<ServerName, string> = {
   fbtftp: 'fbtftp',
   atftpd: 'atftpd',
   'npm-tftp': 'node tftp (npm)',
+  'node-floor': 'node floor (bare dgram responder, reference)',
   'tftpfn-s3-cold': 'tftpfn from S3, cold (fresh gateway, Redis flushed)',
   'tftpfn-s3-warm': 'tftpfn from S3, warm (second storm, same gateway and Redis)',
   'tftpfn-s3-fleet': 'tftpfn from S3, another gateway (fresh process, warm Redis)',
@@ -85,6 +88,7 @@ const repoRoot = REPO_ROOT;
 const tftpfnBin = join(REPO_ROOT, 'bin/tftpfn.js');
 const fbtftpScript = join(REPO_ROOT, 'bench/fbtftp_static_server.py');
 const npmTftpLauncher = join(REPO_ROOT, 'bench/npm-tftp-server.mjs');
+const nodeFloorLauncher = join(REPO_ROOT, 'bench/node-floor-server.mjs');
 export const IN_TFTPD = '/usr/sbin/in.tftpd';
 const PYTHON = '/usr/bin/python3';
 
@@ -131,6 +135,7 @@ export function serverSpecs(confDir: string): ServerSpec[] {
     },
     atftpdSpec(),
     npmTftpSpec(),
+    nodeFloorSpec(),
     {
       name: 'fbtftp',
       windowed: false,
@@ -169,6 +174,19 @@ export function npmTftpSpec(): ServerSpec {
     windowed: true,
     unavailable: existsSync(join(REPO_ROOT, 'node_modules/tftp/package.json')) ? undefined : 'node_modules/tftp missing (npm install: it is a devDependency)',
     command: (port, root) => ({ cmd: process.execPath, args: [npmTftpLauncher, '--host', '127.0.0.1', '--port', String(port), '--root', root] }),
+  };
+}
+
+/**
+ * The node floor (bench/node-floor-server.mjs): RRQ, OACK, one dgram send per DATA and one
+ * callback per ACK from a file held in memory, and nothing else a server does. Where tftpfn's
+ * row is close to it, the rest is Node's event loop and the system calls (docs/PERFORMANCE.md).
+ */
+export function nodeFloorSpec(): ServerSpec {
+  return {
+    name: 'node-floor',
+    windowed: true,
+    command: (port, root) => ({ cmd: process.execPath, args: [nodeFloorLauncher, '--host', '127.0.0.1', '--port', String(port), '--root', root] }),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The benchmark harness's pieces for issue 13, on loopback with real processes and sockets, not
- * timed: the atftpd and npm `tftp` launchers start, serve a file with the options the scenarios
- * ask for, and stop (freeing their port); the load client counts RRQs it had to send again.
+ * timed: the atftpd, npm `tftp` and node-floor launchers start, serve a file with the options the
+ * scenarios ask for, and stop (freeing their port); the load client counts RRQs it had to send again.
  */
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get } from '../../client/index.js';
 import { runLoad } from '../../client/load.js';
-import { atftpdSpec, npmTftpSpec, startServer, type ServerSpec } from '../../bench/servers.js';
+import { atftpdSpec, nodeFloorSpec, npmTftpSpec, startServer, type ServerSpec } from '../../bench/servers.js';
 import { ensureAtftpd } from '../../bench/setup.js';
 import { Opcode } from '../../gateway/src/protocol/packet.js';
 
@@ -43,15 +43,18 @@ async function canBind(port: number): Promise<boolean> {
   });
 }
 
-async function serveAndStop(spec: ServerSpec, options: { blksize: number; windowsize: number }): Promise<void> {
+async function serveAndStop(spec: ServerSpec, ...optionSets: { blksize: number; windowsize: number }[]): Promise<void> {
   expect(spec.unavailable).toBeUndefined();
   const port = await freePort();
   const server = await startServer(spec, port, root, 'probe.bin', 20_000);
   try {
-    const r = await get({ host: '127.0.0.1', port, path: 'file.bin', ...options, timeoutMs: 1000, retries: 3 });
-    expect(r.data?.equals(FILE)).toBe(true);
-    expect(r.blockSize).toBe(options.blksize);
-    expect(r.windowSize).toBe(options.windowsize);
+    for (const options of optionSets) {
+      const r = await get({ host: '127.0.0.1', port, path: 'file.bin', ...options, timeoutMs: 1000, retries: 3 });
+      expect(r.data?.equals(FILE), JSON.stringify(options)).toBe(true);
+      expect(r.blockSize).toBe(options.blksize);
+      expect(r.windowSize).toBe(options.windowsize);
+      expect(r.retransmits, JSON.stringify(options)).toBe(0);
+    }
   } finally {
     await server.stop(3000);
   }
@@ -69,6 +72,17 @@ describe('bench launchers', () => {
 
   it('npm tftp: the launcher starts, serves a file with windowsize 64 (its cap raised from 4), and stops', async () => {
     await serveAndStop(npmTftpSpec(), { blksize: 1468, windowsize: 64 });
+  });
+
+  it('node floor: the reference responder serves a file byte for byte in lock-step, windowsize 16 and 64, blksize 1468 and 65464, and stops', async () => {
+    await serveAndStop(
+      nodeFloorSpec(),
+      { blksize: 1468, windowsize: 1 },
+      { blksize: 1468, windowsize: 16 },
+      { blksize: 1468, windowsize: 64 },
+      { blksize: 65464, windowsize: 1 },
+      { blksize: 512, windowsize: 1 },
+    );
   });
 });
 
