@@ -70,10 +70,9 @@ function serve(request, peer) {
       timer = setTimeout(() => (++retries > 5 ? finish() : sendFrom(acked + 1)), 1000);
     };
     socket.on('message', (msg, rinfo) => {
-      if (rinfo.port !== peer.port || msg.length < 4 || msg[1] !== 4) {
-        if (msg[1] === 5) finish();
-        return;
-      }
+      if (rinfo.port !== peer.port || msg.length < 4) return;
+      if (msg[1] === 5) return finish(); // the client's ERROR ends the transfer
+      if (msg[1] !== 4) return;
       const number = (msg[2] << 8) | msg[3];
       const absolute = acked + ((number - acked) & 0xffff); // at or after acked, modulo 2^16
       if (absolute > blocks) return;
