@@ -11,31 +11,22 @@
 // transfers (atftp -g to /dev/null), wall time and the server's CPU (utime + stime of it and its
 // reaped children, /proc/PID/stat) around them. One line per server and row. Linux only.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 
-const repo = fileURLToPath(new URL('../', import.meta.url));
+// The servers start exactly as `npm run bench` starts them (dist/bench/servers.js).
+const { serverSpecs, writePlainSendPathConfig } = await import(new URL('../dist/bench/servers.js', import.meta.url).href);
 const FILE_BYTES = 64 * 1024 * 1024;
 const runs = Number(process.env.RUNS ?? 3);
 const rows = (process.env.ROWS ?? '1468:1,65464:1,1468:16,1468:64').split(',').map((r) => r.split(':').map(Number));
 const wanted = (process.env.SERVERS ?? 'tftpfn,tftpfn-plain,atftpd,in.tftpd,node-floor').split(',');
-const atftpd = ['/usr/sbin/atftpd', join(repo, 'node_modules/.cache/tftpfn-bench/atftpd/root/usr/sbin/atftpd')].find((p) => existsSync(p));
-const heap = ['--max-semi-space-size=2', '--max-old-space-size=512'];
 
 const root = mkdtempSync(join(tmpdir(), 'tftpfn-c-client-'));
 writeFileSync(join(root, 'big.bin'), randomBytes(FILE_BYTES));
-
-const tftpfn = (port, env = {}) => ({ cmd: process.execPath, args: [...heap, join(repo, 'bin/tftpfn.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--root', root, '--log-level', 'warn'], env });
-const servers = {
-  tftpfn: (port) => tftpfn(port),
-  'tftpfn-plain': (port) => tftpfn(port, { TFTPFN_SEND_PATH: 'plain' }),
-  atftpd: (port) => atftpd && { cmd: atftpd, args: ['--daemon', '--no-fork', '--maxthread', '1000', '--port', String(port), '--bind-address', '127.0.0.1', '--user', 'root', '--group', 'root', '--logfile', '/dev/null', root] },
-  'in.tftpd': (port, ws) => ws === 1 && existsSync('/usr/sbin/in.tftpd') && { cmd: '/usr/sbin/in.tftpd', args: ['--foreground', '--address', `127.0.0.1:${port}`, '-u', 'root', '--secure', root] },
-  'node-floor': (port) => ({ cmd: process.execPath, args: [join(repo, 'bench/node-floor-server.mjs'), '--host', '127.0.0.1', '--port', String(port), '--root', root] }),
-};
+writePlainSendPathConfig(root);
+const specs = serverSpecs(root);
 
 const cpuSeconds = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -47,9 +38,10 @@ console.log(`# atftp client, ${runs} runs of 64 MiB, load average ${loadavg()[0]
 try {
   for (const [blksize, windowsize] of rows) {
     for (const name of wanted) {
-      const spec = servers[name]?.(++port, windowsize);
-      if (!spec) continue;
-      const child = spawn(spec.cmd, spec.args, { stdio: 'ignore', env: { ...process.env, ...spec.env } });
+      const spec = specs.find((sp) => sp.name === name);
+      if (!spec || spec.unavailable || (windowsize > 1 && !spec.windowed)) continue;
+      const { cmd, args } = spec.command(++port, root);
+      const child = spawn(cmd, args, { stdio: 'ignore' });
       try {
         const opts = ['--option', `blksize ${blksize}`, '--option', 'tsize 0', ...(windowsize > 1 ? ['--option', `windowsize ${windowsize}`] : [])];
         const get = () => {

@@ -93,7 +93,6 @@ function serve(request, peer) {
     if (asked.has('windowsize')) oack.push('windowsize', String(windowsize));
     if (oack.length > 0) {
       socket.send(Buffer.concat([Buffer.from([0, 6]), Buffer.from(`${oack.join('\0')}\0`, 'latin1')]), peer.port, peer.address);
-      clearTimeout(timer);
       timer = setTimeout(finish, 5000); // no ACK 0: give up
     } else {
       sendFrom(1);
