@@ -1,6 +1,6 @@
 // The single-stream rows of `npm run bench` ((a), (j), (b), (c): one 64 MiB file) with the C
 // client atftp instead of the project's Node load client, every server side by side in one
-// invocation (issue 13; docs/PERFORMANCE.md "With a C client"). Not part of the test run (a
+// invocation (issue 13; docs/PERFORMANCE.md, "Run 14"). Not part of the test run (a
 // benchmark, not a check). After `npm run build` (and `npm run bench` once, which unpacks atftpd):
 //
 //   node bench/c-client-rows.mjs
