@@ -1,4 +1,5 @@
-// Transpiles the TypeScript sources to dist/ (one .js per .ts, no bundling) with esbuild.
+// Transpiles the TypeScript sources to dist/ (one .js per .ts; only the vendored re-export modules
+// at the end are bundled) with esbuild.
 // Type checking is separate: `npm run typecheck`.
 import { build } from 'esbuild';
 import { readdirSync, statSync, rmSync } from 'node:fs';
@@ -26,4 +27,22 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   logLevel: 'warning',
+});
+
+// Dependencies the gateway loads at start as hundreds of ESM files are bundled into the one
+// module that re-exports them (issue 13, idle RSS): Node keeps a module record, the source and
+// its compiled code per file, so zod v4's ~230 files cost ~7 MiB of a fresh gateway's RSS.
+// Only these re-export modules are bundled; the rest of dist/ stays one .js per .ts.
+const vendored = ['gateway/src/config/zod.ts'];
+await build({
+  entryPoints: vendored,
+  outdir: 'dist',
+  outbase: '.',
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  allowOverwrite: true,
 });

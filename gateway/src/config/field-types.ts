@@ -5,7 +5,7 @@
  * and the fix. `describeValue` is also how load.ts and a deploy manifest (control/manifest.ts)
  * name a wrong value.
  */
-import { z } from 'zod';
+import { z } from './zod.js';
 import { cidrProblem } from './checks.js';
 
 /** How a wrong value reads in an error: `null`, `an empty string`, `the string "x"`, `true`. */

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { z } from 'zod';
+import { z } from './zod.js';
 import { checkFunctionRoots, checkRoot } from './checks.js';
 import { ConfigError } from './config-error.js';
 import { deepFreeze } from './deep-freeze.js';

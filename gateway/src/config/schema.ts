@@ -8,7 +8,7 @@
  * field-types.ts; checks across fields, and the ones that need routing or transport code, live
  * in checks.ts.
  */
-import { z } from 'zod';
+import { z } from './zod.js';
 import { DEFAULTS } from './defaults.js';
 import { OPTION_NAMES } from '../protocol/options.js';
 import { crossFieldIssues, FUNCTION_NAME } from './checks.js';

@@ -19,7 +19,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import { z } from '../config/zod.js';
 import { describeValue, functionConfigSchema } from '../config/schema.js';
 import { parseRouteTable, RouteConfigError } from '../routing/routes.js';
 import type { FunctionSettings } from './control-plane.js';

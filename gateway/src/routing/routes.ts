@@ -8,7 +8,7 @@
  * Config errors name the route and the field and say how to fix it, in the style of
  * config/schema.ts: `routes[2]: give either "function" or "folder", not both`.
  */
-import { z } from 'zod';
+import { z } from '../config/zod.js';
 import { compileGlob, GlobError, type Glob } from './glob.js';
 import { didYouMean } from '../config/did-you-mean.js';
 
