@@ -48,15 +48,28 @@ export function expandHosts(hosts: readonly string[]): ListenAddress[] {
  * dns.lookup, which defers every send by a tick; answering synchronously keeps send() on the
  * fast path (a measurable share of per-packet cost in lock-step transfers).
  */
-function literalLookup(
+export function literalLookup(
   address: string,
   _opts: unknown,
   cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void {
+  // Every send of a session goes to one address: the last answer is kept, which saves a split
+  // and isIP's regular expression per datagram (~1% of a 1 KiB transfer's CPU, issue 13).
+  if (address === lastLiteral) {
+    cb(null, address, lastFamily);
+    return;
+  }
   const fam = isIP(address.split('%')[0]);
-  if (fam === 0) cb(Object.assign(new Error(`not an IP literal: ${address}`), { code: 'EINVAL' }), address, 4);
-  else cb(null, address, fam);
+  if (fam === 0) {
+    cb(Object.assign(new Error(`not an IP literal: ${address}`), { code: 'EINVAL' }), address, 4);
+    return;
+  }
+  lastLiteral = address;
+  lastFamily = fam;
+  cb(null, address, fam);
 }
+let lastLiteral = '';
+let lastFamily = 0;
 
 export interface BindOptions {
   address: string;

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { bindSessionSocket, expandHosts } from '../../../gateway/src/transport/bind.js';
+import { bindSessionSocket, expandHosts, literalLookup } from '../../../gateway/src/transport/bind.js';
 
 const local = (family: 'IPv4' | 'IPv6') =>
   Object.entries(networkInterfaces()).flatMap(([name, addrs]) =>
@@ -94,5 +94,29 @@ describe('bindSessionSocket', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe('literalLookup (dgram lookup for the IP literals we send to)', () => {
+  const look = (address: string) => {
+    let got: { err: NodeJS.ErrnoException | null; address: string; family: number } | undefined;
+    literalLookup(address, {}, (err, a, family) => (got = { err, address: a, family }));
+    return got!;
+  };
+
+  it('bind: answers at once, and the address kept from the last call never answers for another', () => {
+    // The last answer is kept (every send of a session goes to one address): a different
+    // address after it, of either family, and a zoned or malformed one, get their own answer.
+    expect(look('127.0.0.1')).toEqual({ err: null, address: '127.0.0.1', family: 4 });
+    expect(look('127.0.0.1')).toEqual({ err: null, address: '127.0.0.1', family: 4 });
+    expect(look('::1')).toEqual({ err: null, address: '::1', family: 6 });
+    expect(look('fe80::1%lo')).toEqual({ err: null, address: 'fe80::1%lo', family: 6 });
+    expect(look('127.0.0.2')).toEqual({ err: null, address: '127.0.0.2', family: 4 });
+    const bad = look('boot.example');
+    expect(bad.err?.code).toBe('EINVAL');
+    expect(bad.err?.message).toBe('not an IP literal: boot.example');
+    // A refused name is not remembered: the same name is refused again, the last good one still answers.
+    expect(look('boot.example').err?.code).toBe('EINVAL');
+    expect(look('::1')).toEqual({ err: null, address: '::1', family: 6 });
   });
 });

@@ -9,7 +9,7 @@ import { bindUdp } from '../../../../gateway/src/transport/bind.js';
 import { loadGsoSyscall, type GsoSyscall } from '../../../../gateway/src/transport/batch-send/gso-syscall.js';
 import { socketFd } from '../../../../gateway/src/transport/batch-send/socket-fd.js';
 import { sendPathSnapshot } from '../../../../gateway/src/transport/batch-send/send-path-stats.js';
-import { WindowSender, resetProcessFallback } from '../../../../gateway/src/transport/batch-send/window-sender.js';
+import { WindowSender, oneBuffer, resetProcessFallback } from '../../../../gateway/src/transport/batch-send/window-sender.js';
 
 // The project's machines (and CI) are Linux >= 4.18 with the optional koffi installed, so GSO
 // must be there: a missing koffi binary fails here instead of silently testing the fallback only.
@@ -213,5 +213,42 @@ describe('window sender: plain path', () => {
     const sender = new WindowSender('auto', { syscall: { send: () => ({ ok: false, errno: 22, code: 'EINVAL' }) } });
     expect(await sender.ready).toBe('plain');
     expect(sendPathSnapshot().reason).toMatch(/probe sendmsg with UDP_SEGMENT failed with EINVAL/);
+  });
+});
+
+describe('window sender: what dgram is given on the plain path (oneBuffer)', () => {
+  it('a small datagram of parts becomes one copied Buffer with the same bytes; the source is not aliased', () => {
+    const [header, payload] = data(7, 512);
+    const out = oneBuffer([header, payload]);
+    expect(Array.isArray(out)).toBe(false);
+    expect(Buffer.from(out as Uint8Array)).toEqual(Buffer.concat([header, payload]));
+    // A copy: the source's bytes may be reused once the session lets go of them.
+    payload.fill(0xee);
+    expect((out as Uint8Array)[4]).toBe(7);
+  });
+
+  it('a whole datagram and a one-part datagram go as they are; a block above 4095 bytes keeps its parts, never copied', () => {
+    const whole = Buffer.from([0, 4, 0, 1]);
+    expect(oneBuffer(whole)).toBe(whole);
+    expect(oneBuffer([whole])).toBe(whole);
+    const big = data(1, 4092); // 4096 bytes in all
+    expect(oneBuffer(big)).toBe(big);
+    const edge = data(1, 4091); // 4095: still copied
+    expect(Buffer.from(oneBuffer(edge) as Uint8Array)).toEqual(Buffer.concat(edge));
+  });
+
+  it('the plain path delivers copied small blocks and uncopied large ones, each once and in order', async () => {
+    const { from, to, peer } = await pair();
+    const sender = new WindowSender('plain');
+    await sender.ready;
+    const blocks = [
+      { block: 1, payloadBytes: 512 },
+      { block: 2, payloadBytes: 8192 },
+      { block: 3, payloadBytes: 1468 },
+      { block: 4, payloadBytes: 0 },
+    ];
+    const arrived = receive(to, blocks.length);
+    sender.sendWindow(from, blocks.map((b) => data(b.block, b.payloadBytes)), peer);
+    expect(described(await arrived)).toEqual(expected(blocks));
   });
 });
