@@ -11,7 +11,7 @@ import { ErrorCode, TftpError } from '../protocol/error-codes.js';
 import { toTftpError } from '../errors/to-tftp-error.js';
 import { decodePacket } from '../protocol/packet.js';
 import { NetasciiDecoder, NetasciiEncoder } from '../protocol/netascii.js';
-import type { Datagram, Outcome, Session, SessionEvent } from '../session/types.js';
+import type { Datagram, Outcome, Session, SessionEvent, SessionInput } from '../session/types.js';
 import type { ByteReader, ByteWriter } from '../sources/types.js';
 import { anySendQueued } from './batch-send/queued-sends.js';
 
@@ -45,6 +45,8 @@ export interface DriverIo {
 // The one error map (errors/to-tftp-error.ts): the same text before and after the first block.
 const asTftpError: (e: unknown) => TftpError = toTftpError;
 
+const END_OF_SOURCE: SessionInput = { type: 'end' };
+
 export class SessionDriver {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -55,6 +57,8 @@ export class SessionDriver {
   private readonly encoder: NetasciiEncoder | undefined;
   private readonly decoder: NetasciiDecoder | undefined;
   private lastCause: unknown;
+  /** What an in-memory reader returned during the current drain, for drain to hand in next. */
+  private readyInput: SessionInput | undefined;
 
   constructor(private readonly session: Session, private readonly io: DriverIo) {
     if (io.netascii) {
@@ -104,9 +108,17 @@ export class SessionDriver {
   }
 
   private drain(): void {
-    this.drainSends();
-    let ev: SessionEvent | undefined;
-    while ((ev = this.session.pollEvent()) !== undefined) this.onEvent(ev);
+    for (;;) {
+      this.drainSends();
+      let ev: SessionEvent | undefined;
+      while ((ev = this.session.pollEvent()) !== undefined) this.onEvent(ev);
+      // Bytes an in-memory reader gave at once (fetch): handled here, in this loop, rather than
+      // from inside onEvent, so the session is never re-entered while its events are drained.
+      const input = this.readyInput;
+      if (input === undefined) break;
+      this.readyInput = undefined;
+      this.session.handle(input, performance.now());
+    }
     if (this.session.finished) {
       this.close();
       return;
@@ -170,6 +182,13 @@ export class SessionDriver {
   private fetch(minBytes: number, releasedBytes: number | undefined): void {
     const reader = this.io.reader!;
     if (releasedBytes !== undefined && this.canRelease()) reader.release?.(releasedBytes);
+    if (reader.readNow !== undefined) {
+      // Bytes already in memory (a cached file, generated content): no promise, no microtask.
+      // The session asks again only after it has this input (it awaits one read at a time).
+      const chunk = reader.readNow(minBytes);
+      this.readyInput = chunk === null ? END_OF_SOURCE : { type: 'data', chunk: this.encoder ? this.encoder.encode(chunk) : chunk };
+      return;
+    }
     reader.read(minBytes).then(
       (chunk) => {
         if (chunk === null) this.feed({ type: 'end' });

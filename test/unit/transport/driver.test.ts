@@ -161,6 +161,71 @@ describe('transport: session driver', () => {
     ]);
   });
 
+  it('driver: an in-memory reader (readNow) is read within the same drain, never through read(); the session is not re-entered while its events drain', () => {
+    const s = new ScriptedSession();
+    const reads: string[] = [];
+    const bytes = Buffer.alloc(1300, 7);
+    let offset = 0;
+    const reader = {
+      size: bytes.length,
+      readNow: (min: number) => {
+        reads.push(`now ${min}`);
+        if (offset >= bytes.length) return null;
+        const chunk = bytes.subarray(offset, Math.min(bytes.length, offset + min));
+        offset += chunk.length;
+        return chunk;
+      },
+      read: async () => (reads.push('async'), null),
+      close: async () => {},
+    } as unknown as ByteReader;
+    let draining = false;
+    s.pollEvent = () => {
+      const ev = s.events.shift();
+      draining = ev !== undefined;
+      return ev;
+    };
+    s.events.push({ type: 'needData', minBytes: 512 } as SessionEvent);
+    s.onHandle = (input) => {
+      // handle() must never run from inside the event loop of a drain.
+      expect(draining).toBe(false);
+      if (input.type === 'data') {
+        s.sends.push(Uint8Array.of(0, 3, 0, s.inputs.length));
+        s.events.push({ type: 'needData', minBytes: 512 } as SessionEvent);
+      }
+      if (input.type === 'end') s.finished = true;
+    };
+    const { driver, sent, closes } = drive(s, reader);
+    driver.start();
+    // All of it in start()'s one drain: no timer, no microtask was needed.
+    expect(reads).toEqual(['now 512', 'now 512', 'now 512', 'now 512']);
+    expect(s.inputs.map((i) => [i.type, i.detail])).toEqual([
+      ['data', 512],
+      ['data', 512],
+      ['data', 276],
+      ['end', undefined],
+    ]);
+    expect(sent.map((d) => (d as Uint8Array)[3])).toEqual([1, 2, 3]);
+    expect(closes()).toBe(1);
+  });
+
+  it('driver: netascii through readNow is encoded as through read() (LF becomes CR LF)', () => {
+    const s = new ScriptedSession();
+    const chunks: (Buffer | null)[] = [Buffer.from('a\nb'), null];
+    const reader = { size: undefined, readNow: () => chunks.shift() ?? null, read: async () => null, close: async () => {} } as unknown as ByteReader;
+    const got: string[] = [];
+    s.events.push({ type: 'needData', minBytes: 512 } as SessionEvent);
+    s.onHandle = (input) => {
+      if (input.type === 'data') {
+        got.push(Buffer.from((input as { chunk: Uint8Array }).chunk).toString('latin1'));
+        s.events.push({ type: 'needData', minBytes: 512 } as SessionEvent);
+      }
+    };
+    const driver = new SessionDriver(s, { send: () => {}, reader, netascii: true, onEnd: () => {}, onClose: () => {} });
+    driver.start();
+    expect(got).toEqual(['a\r\nb']);
+    expect(s.inputs.map((i) => i.type)).toEqual(['data', 'end']);
+  });
+
   it('driver: a source that fails becomes sourceError through the one error map (errors/to-tftp-error.ts), the cause kept for the record', async () => {
     const s = new ScriptedSession();
     const boom = new Error('ECONNRESET from the store');
