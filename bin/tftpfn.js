@@ -11,8 +11,14 @@ import { fileURLToPath } from 'node:url';
  * it peaked at 88-90 MiB for the same load (semi-space 1-2 MiB; an old-space cap of 512 MiB
  * also makes V8 grow the old generation about 1.7x instead of 4x), far above what 10,000
  * sessions hold (~16 MiB per 1,000).
+ *
+ * --no-allocation-site-pretenuring: V8 watched the first sessions' objects survive a scavenge
+ * (a session lives a few ms, a scavenge comes every few ms under load) and from then on
+ * allocated every session's objects straight into the old generation, so a 1 KiB load ran a
+ * full mark-compact every ~220 ms. Without it: 35 -> 23 mark-compacts in 6 s, +10% requests/s,
+ * p99 9.5 -> 7.2 ms on Node 20, +8% on Node 24 (docs/PERFORMANCE.md "Run 15").
  */
-const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512'];
+const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring'];
 
 // The AWS SDK warns on every start under Node < 22 that its releases from January 2027 need
 // Node 22 (process.emitWarning 'NodeVersionSupportWarning', @aws-sdk/core). It is not about
@@ -29,8 +35,8 @@ if (!existsSync(fileURLToPath(main))) {
 // Flags must be given when node starts. Where node can replace its own process image
 // (process.execve: Node 22.15+, 23.11+), `serve` restarts itself with them once, keeping its
 // pid, stdio and signals; elsewhere (Node 20) run `node --max-semi-space-size=2
-// --max-old-space-size=512 bin/tftpfn.js serve` or put them in NODE_OPTIONS. Heap flags the
-// operator gave (on the command line or in NODE_OPTIONS) always win.
+// --max-old-space-size=512 --no-allocation-site-pretenuring bin/tftpfn.js serve` or put them in
+// NODE_OPTIONS. Heap flags the operator gave (on the command line or in NODE_OPTIONS) always win.
 const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
 if (
   process.argv[2] === 'serve' &&
