@@ -12,53 +12,23 @@
  *  - the buffers do not fit or no socket can be bound: refused 'busy';
  *  - shutdown began, or the client asked for something else meanwhile: dropped silently.
  */
-import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
 import { ErrorCode, TftpError, toWireError } from '../protocol/error-codes.js';
 import type { Negotiated } from '../protocol/options.js';
-import type { RequestPacket } from '../protocol/packet.js';
-import type { Endpoint, RequestHandler, SessionTags, TftpRequest } from '../handlers/request.js';
-import { isInterruptible } from '../handlers/body-writer.js';
+import type { SessionTags } from '../handlers/request.js';
 import { newCounters, type Session } from '../session/types.js';
 import type { ByteReader, ByteWriter } from '../sources/types.js';
-import type { ServerCounters } from '../stats/counters.js';
-import type { SessionBus } from '../stats/session-bus.js';
 import { refusalOutcome } from '../session/outcome.js';
 import { buildRecord } from '../stats/session-record.js';
-import type { Admission } from '../admission/admission.js';
 import { BudgetedSession } from '../admission/budgeted-session.js';
-import type { AdmissionRefusals } from '../admission/refusals.js';
-import type { SessionEntry, SessionTable } from '../admission/session-table.js';
+import type { SessionEntry } from '../admission/session-table.js';
 import { SessionDriver } from '../transport/session-driver.js';
-import type { StrangerReplies } from '../transport/stranger-replies.js';
 import { replyError } from '../transport/stranger-replies.js';
-import { watchTid, type TidSockets } from '../transport/tid-socket.js';
-import type { SessionPlan } from './session-plan.js';
+import { watchTid } from '../transport/tid-socket.js';
+import type { AcceptContext, Arrival } from './accept-context.js';
+import { RunningSession, type Opened } from './running-session.js';
 
-export interface AcceptContext {
-  readonly gatewayId: string;
-  readonly singlePort: boolean;
-  readonly handler: RequestHandler;
-  readonly plan: SessionPlan;
-  readonly counters: ServerCounters;
-  readonly bus: SessionBus;
-  readonly admission: Admission;
-  readonly refusals: AdmissionRefusals;
-  readonly table: SessionTable;
-  readonly tids: TidSockets;
-  readonly strangers: StrangerReplies;
-  readonly log: Logger;
-  isAccepting(): boolean;
-}
-
-/** An admitted request, with the listening socket it arrived on (replies before a session go out there). */
-export interface Arrival {
-  readonly entry: SessionEntry;
-  readonly request: TftpRequest;
-  readonly packet: RequestPacket;
-  readonly via: { readonly socket: dgram.Socket; readonly local: Endpoint };
-}
+export type { AcceptContext, Arrival } from './accept-context.js';
 
 export async function openSession(ctx: AcceptContext, arrival: Arrival): Promise<void> {
   const { entry, request, packet, via } = arrival;
@@ -113,73 +83,21 @@ export async function openSession(ctx: AcceptContext, arrival: Arrival): Promise
   start(ctx, arrival, { socket, reader, writer, negotiated, startedAt, tags });
 }
 
-interface Opened {
-  socket: dgram.Socket;
-  reader: ByteReader | undefined;
-  writer: ByteWriter | undefined;
-  negotiated: Negotiated;
-  startedAt: number;
-  tags: SessionTags;
-}
-
 /** The pure session, its driver, and (outside single-port mode) its own socket's routes. */
 function start(ctx: AcceptContext, arrival: Arrival, opened: Opened): void {
-  const { entry, request, via } = arrival;
-  const { socket, reader, writer, negotiated, startedAt, tags } = opened;
+  const { entry, request } = arrival;
+  const { reader, negotiated } = opened;
   const session = ctx.plan.session(request.kind, negotiated, performance.now());
   ctx.counters.sessionsStarted++;
   ctx.counters.sessionsActive++;
-  const peer = request.peer;
-  const ownSocket = socket !== via.socket;
-  const driver = new SessionDriver(followBudget(ctx, entry, session, negotiated.blockSize, request.mode === 'octet' ? reader?.size : undefined), {
-    send: (d) => socket.send(d as Uint8Array | Uint8Array[], peer.port, peer.address),
-    // A window leaves in as few sendmsg calls as the send path allows (transport/batch-send: UDP
-    // GSO, or plain dgram sends); the session still decided every datagram in it.
-    sendWindow: (ds) => ctx.tids.sendWindow(socket, ds, peer),
-    reader,
-    writer,
-    netascii: request.mode === 'netascii',
-    onEnd: (end) => {
-      // The outcome is known: the slots go back now, not after an upload's dally, and a
-      // request waiting for one is woken (admission/session-table.ts).
-      ctx.table.releaseSlots(entry);
-      // A function reading the upload learns at once why it ended (handlers/body-writer.ts).
-      if (end.outcome !== 'ok' && isInterruptible(writer)) writer.interrupt(end.outcome);
-      const c = session.counters;
-      if (request.kind === 'read') ctx.counters.bytesSent += c.bytes;
-      else ctx.counters.bytesReceived += c.bytes;
-      ctx.counters.retransmits += c.retransmits;
-      const durationMs = performance.now() - startedAt;
-      ctx.bus.finished(
-        buildRecord({ gateway: ctx.gatewayId, request, negotiated, counters: c, durationMs, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, tags }),
-        end.cause,
-      );
-    },
-    onClose: () => {
-      ctx.counters.sessionsActive--;
-      if (ownSocket) ctx.tids.give(via.local.address, socket);
-      ctx.table.release(entry);
-    },
-  });
+  const running = new RunningSession(ctx, arrival, opened, session);
+  const driver = new SessionDriver(followBudget(ctx, entry, session, negotiated.blockSize, request.mode === 'octet' ? reader?.size : undefined), running);
+  running.driver = driver;
   entry.driver = driver;
-  entry.ownSocket = ownSocket;
+  entry.ownSocket = running.ownSocket;
   // The same request again once our last packet is out is the peer's next transfer (issue 13).
   entry.lastBlockSent = () => session.lastBlockSent === true;
-  if (ownSocket) {
-    watchTid(socket, peer, {
-      onPeerDatagram: (msg) => {
-        if (!driver.onDatagram(msg)) ctx.counters.malformedPackets++;
-      },
-      onStranger: (rinfo) => ctx.strangers.answer(socket, rinfo),
-      onInternalError: (e) => {
-        ctx.counters.internalErrors++;
-        ctx.log.error({ event: 'internalError', err: e, id: request.id }, 'session failed on a datagram');
-        // A bug of ours, not the upstream's: outcome internal-error (wire text unchanged).
-        driver.abort(ErrorCode.NotDefined, 'internal error', 'internal-error');
-      },
-      onSocketError: (err) => ctx.log.warn({ event: 'socketError', err, id: request.id }, 'session socket error'),
-    });
-  }
+  if (running.ownSocket) watchTid(opened.socket, request.peer, running);
   driver.start();
 }
 

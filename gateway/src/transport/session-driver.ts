@@ -46,6 +46,7 @@ export interface DriverIo {
 const asTftpError: (e: unknown) => TftpError = toTftpError;
 
 const END_OF_SOURCE: SessionInput = { type: 'end' };
+const SETTLED: Promise<void> = Promise.resolve();
 
 export class SessionDriver {
   private timer: NodeJS.Timeout | undefined;
@@ -53,7 +54,8 @@ export class SessionDriver {
   private wantAt: number | undefined;
   private ended = false;
   private closed = false;
-  private writeChain: Promise<void> = Promise.resolve();
+  // Uploads only; one settled promise shared by every driver until its first write.
+  private writeChain: Promise<void> = SETTLED;
   private readonly encoder: NetasciiEncoder | undefined;
   private readonly decoder: NetasciiDecoder | undefined;
   private lastCause: unknown;
