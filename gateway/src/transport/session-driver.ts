@@ -266,10 +266,15 @@ export class SessionDriver {
     if (this.timer !== undefined && this.timerAt <= deadline) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = deadline;
-    this.timer = setTimeout(this.onTimer, Math.max(0, deadline - performance.now()));
+    this.timer = setTimeout(SessionDriver.fire, Math.max(0, deadline - performance.now()), this);
   }
 
-  private readonly onTimer = (): void => {
+  /** One function for every driver's timer (the driver rides as its argument): no closure per session. */
+  private static fire(driver: SessionDriver): void {
+    driver.onTimer();
+  }
+
+  private onTimer(): void {
     this.timer = undefined;
     this.timerAt = Infinity;
     if (this.closed || this.wantAt === undefined) return;
@@ -282,5 +287,5 @@ export class SessionDriver {
       this.session.handle({ type: 'timeout' }, now);
       this.drain();
     });
-  };
+  }
 }

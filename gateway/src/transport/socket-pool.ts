@@ -18,6 +18,9 @@
 import { randomInt } from 'node:crypto';
 import type dgram from 'node:dgram';
 
+/** One listener for every idle socket's errors. */
+const ignore = (): void => {};
+
 export class SocketPool {
   private readonly idle = new Map<string, dgram.Socket[]>();
   private closed = false;
@@ -43,7 +46,7 @@ export class SocketPool {
     socket.removeAllListeners('message');
     socket.removeAllListeners('error');
     // An error on an idle socket (e.g. an ICMP report) must not be unhandled.
-    socket.on('error', () => {});
+    socket.on('error', ignore);
     let list = this.idle.get(localAddress);
     if (!list) this.idle.set(localAddress, (list = []));
     if (this.closed || list.length >= this.maxIdlePerAddress) {
