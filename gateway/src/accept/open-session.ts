@@ -36,10 +36,6 @@ export async function openSession(ctx: AcceptContext, arrival: Arrival): Promise
   let reader: ByteReader | undefined;
   let writer: ByteWriter | undefined;
   const tags: SessionTags = {};
-  const closeOpened = async () => {
-    await reader?.close();
-    await writer?.abort();
-  };
   let negotiated: Negotiated;
   try {
     if (request.kind === 'read') {
@@ -54,13 +50,13 @@ export async function openSession(ctx: AcceptContext, arrival: Arrival): Promise
     // tsize is only exact in octet mode: netascii changes the length.
     negotiated = ctx.plan.negotiate(request.kind, packet.options, request.mode === 'octet' ? reader?.size : undefined);
   } catch (e) {
-    await closeOpened();
+    await closeOpened(reader, writer);
     refuseRequest(ctx, arrival, e, startedAt, tags);
     return;
   }
   // Admission (issue 9 §2): the window and read-ahead buffers come from a global budget.
   if (!reserveBuffers(ctx, arrival, negotiated, reader?.size, startedAt)) {
-    await closeOpened();
+    await closeOpened(reader, writer);
     return;
   }
   let socket = via.socket;
@@ -68,7 +64,7 @@ export async function openSession(ctx: AcceptContext, arrival: Arrival): Promise
     try {
       socket = await ctx.tids.open(via.local, negotiated);
     } catch (e) {
-      await closeOpened();
+      await closeOpened(reader, writer);
       refuseRequest(ctx, arrival, new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e }), startedAt, tags);
       return;
     }
@@ -76,11 +72,17 @@ export async function openSession(ctx: AcceptContext, arrival: Arrival): Promise
   if (!ctx.isAccepting() || entry.superseded) {
     // Shutdown began, or the client asked for something else, while we were setting up.
     if (socket !== via.socket) ctx.tids.give(via.local.address, socket);
-    await closeOpened();
+    await closeOpened(reader, writer);
     ctx.table.release(entry);
     return;
   }
   start(ctx, arrival, { socket, reader, writer, negotiated, startedAt, tags });
+}
+
+/** Closes what a request opened before it became a session (a function, not a closure per request). */
+async function closeOpened(reader: ByteReader | undefined, writer: ByteWriter | undefined): Promise<void> {
+  await reader?.close();
+  await writer?.abort();
 }
 
 /** The pure session, its driver, and (outside single-port mode) its own socket's routes. */

@@ -3,6 +3,7 @@
  */
 import { requireFolder } from '../config/checks.js';
 import type { RequestHandler } from './request.js';
+import type { ByteReader, OpenedRead } from '../sources/types.js';
 import { LocalDirSink } from '../sources/local-dir-sink.js';
 import { localDirSource } from '../sources/local-dir-registry.js';
 
@@ -17,6 +18,9 @@ export interface FolderHandlerOptions {
   fileCacheMaxBytes?: number;
 }
 
+/** One function for every request (no async frame or closure per request). */
+const fromFolder = (reader: ByteReader): OpenedRead => ({ reader, source: 'folder' });
+
 export function folderHandler(opts: FolderHandlerOptions): RequestHandler {
   requireFolder('root', opts.root);
   if (opts.writeRoot) requireFolder('writeRoot', opts.writeRoot);
@@ -29,8 +33,8 @@ export function folderHandler(opts: FolderHandlerOptions): RequestHandler {
   });
   const sink = opts.writeRoot ? new LocalDirSink(opts.writeRoot, opts.allowOverwrite ?? false) : undefined;
   return {
-    async openRead(request) {
-      return { reader: await source.openRead(request.path), source: 'folder' };
+    openRead(request) {
+      return source.openRead(request.path).then(fromFolder);
     },
     openWrite: sink ? (request) => sink.openWrite(request.path) : undefined,
   };

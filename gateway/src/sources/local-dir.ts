@@ -50,11 +50,16 @@ export class LocalDirSource {
     this.cache = new HotFileCache(opts.cacheTtlMs ?? 0, opts.cacheMaxFileBytes ?? 0, opts.cacheMaxTotalBytes ?? 0);
   }
 
-  async openRead(path: RequestPath): Promise<ByteReader> {
+  /** Not async itself: a hot file (a cache hit) costs one settled promise, not an async frame. */
+  openRead(path: RequestPath): Promise<ByteReader> {
     if (this.cache.enabled) {
       const hit = this.cache.fresh(path.normalized, performance.now());
-      if (hit) return memoryReader(hit.bytes, this.readAheadBytes);
+      if (hit) return Promise.resolve(memoryReader(hit.bytes, this.readAheadBytes));
     }
+    return this.openFile(path);
+  }
+
+  private async openFile(path: RequestPath): Promise<ByteReader> {
     let fh: FileHandle;
     try {
       // Open, then check where the descriptor points: resolving first and opening second

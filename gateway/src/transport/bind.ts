@@ -177,13 +177,18 @@ export function bindUdp(opts: BindOptions): Promise<dgram.Socket> {
 }
 
 /** Binds an ephemeral session socket, from a port range when one is configured. */
-export async function bindSessionSocket(
+export function bindSessionSocket(
   address: string,
   family: 'IPv4' | 'IPv6',
   range: { low: number; high: number } | undefined,
   bufferBytes: number,
 ): Promise<dgram.Socket> {
+  // Every request without a portRange comes here: no async frame around the bind's promise.
   if (!range) return bindUdp({ address, family, port: 0, exclusive: true, bufferBytes });
+  return bindInRange(address, family, range, bufferBytes);
+}
+
+async function bindInRange(address: string, family: 'IPv4' | 'IPv6', range: { low: number; high: number }, bufferBytes: number): Promise<dgram.Socket> {
   const span = range.high - range.low + 1;
   const start = Math.floor(Math.random() * span);
   // Bounded: try each port of the range at most once, starting at a random offset.

@@ -61,7 +61,7 @@ export class TidSockets {
   }
 
   /** A socket for a new session on `local`, sized for its window; throws when none can be bound. */
-  async open(local: Endpoint, window: { windowSize: number; blockSize: number }): Promise<dgram.Socket> {
+  open(local: Endpoint, window: { windowSize: number; blockSize: number }): Promise<dgram.Socket> {
     // Larger socket buffers only where a window would not fit the kernel's default (~208 KiB,
     // and a datagram is charged about twice its length): two setsockopt calls saved on every
     // small transfer.
@@ -72,7 +72,7 @@ export class TidSockets {
       reused.setRecvBufferSize(bufferBytes);
       reused.setSendBufferSize(bufferBytes);
     }
-    return reused ?? (await bindSessionSocket(local.address, local.family, this.portRange, bufferBytes));
+    return reused ? Promise.resolve(reused) : bindSessionSocket(local.address, local.family, this.portRange, bufferBytes);
   }
 
   /** Settles with the send path once detection at start is done (windows go through dgram until then). */
