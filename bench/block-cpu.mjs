@@ -10,7 +10,7 @@
 //   PROF_DIR=/tmp/prof node bench/block-cpu.mjs  # also write the server's --cpu-prof there
 //
 // HEAP=1 starts the server with the flags bin/tftpfn.js applies itself where node can (Node
-// 22.15+): --max-semi-space-size=2 --max-old-space-size=512 --no-allocation-site-pretenuring. The project's client runs in this
+// 22.15+): --max-semi-space-size=2 --max-old-space-size=512 --no-allocation-site-pretenuring --no-memory-reducer. The project's client runs in this
 // process, so its CPU is not counted; atftp is a child of this process. One JSON line. Linux only.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +39,7 @@ const blocksPerTransfer = Math.floor(FILE_BYTES / blksize) + 1;
 const root = mkdtempSync(join(tmpdir(), 'tftpfn-block-cpu-'));
 writeFileSync(join(root, 'big.bin'), randomBytes(FILE_BYTES));
 
-const nodeArgs = [...(heap ? ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring'] : [])];
+const nodeArgs = [...(heap ? ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring', '--no-memory-reducer'] : [])];
 if (process.env.PROF_DIR) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR}`);
 
 async function transfer(port) {

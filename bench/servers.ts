@@ -97,7 +97,7 @@ const PYTHON = '/usr/bin/python3';
  * which users run; bin/tftpfn.js). On an older node (Node 20 here) the harness gives the same
  * flags itself, so the benchmark measures the gateway as it runs on 22 and 24.
  */
-const SERVE_HEAP_FLAGS = typeof (process as { execve?: unknown }).execve === 'function' ? [] : ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring'];
+const SERVE_HEAP_FLAGS = typeof (process as { execve?: unknown }).execve === 'function' ? [] : ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring', '--no-memory-reducer'];
 
 export function tftpfn(name: ServerName, processes: number, config?: string): ServerSpec {
   return {

@@ -16,9 +16,15 @@ import { fileURLToPath } from 'node:url';
  * (a session lives a few ms, a scavenge comes every few ms under load) and from then on
  * allocated every session's objects straight into the old generation, so a 1 KiB load ran a
  * full mark-compact every ~220 ms. Without it: 35 -> 23 mark-compacts in 6 s, +10% requests/s,
- * p99 9.5 -> 7.2 ms on Node 20, +8% on Node 24 (docs/PERFORMANCE.md "Run 15").
+ * p99 9.5 -> 7.2 ms on Node 20, +8% on Node 24 (docs/PERFORMANCE.md "The 1 KiB row: allocations and two V8 flags").
+ *
+ * --no-memory-reducer: after ~30 s without traffic V8's memory reducer runs shrinking
+ * collections, and from then on the same 1 KiB load promoted ~235 KB per scavenge again and
+ * ran at 68-71 µs of user CPU per request instead of 43-46 (13.4k -> 10.4k requests/s, p99
+ * 5 -> 10.7 ms), for the life of the process. A boot server idles between storms, so it is off:
+ * the heap stays as the last burst left it, within the limits above (peak RSS under 100 MiB).
  */
-const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring'];
+const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring', '--no-memory-reducer'];
 
 // The AWS SDK warns on every start under Node < 22 that its releases from January 2027 need
 // Node 22 (process.emitWarning 'NodeVersionSupportWarning', @aws-sdk/core). It is not about
@@ -35,7 +41,7 @@ if (!existsSync(fileURLToPath(main))) {
 // Flags must be given when node starts. Where node can replace its own process image
 // (process.execve: Node 22.15+, 23.11+), `serve` restarts itself with them once, keeping its
 // pid, stdio and signals; elsewhere (Node 20) run `node --max-semi-space-size=2
-// --max-old-space-size=512 --no-allocation-site-pretenuring bin/tftpfn.js serve` or put them in
+// --max-old-space-size=512 --no-allocation-site-pretenuring --no-memory-reducer bin/tftpfn.js serve` or put them in
 // NODE_OPTIONS. Heap flags the operator gave (on the command line or in NODE_OPTIONS) always win.
 const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
 if (

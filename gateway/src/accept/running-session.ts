@@ -3,7 +3,7 @@
  * socket (transport/tid-socket.ts TidRoutes) call back into, as one object with methods rather
  * than a dozen closures made per request. A 1 KiB transfer is a few datagrams, so the objects
  * made to start one are a good share of its cost: each closure is an allocation, and V8
- * compiles each new closure lazily on its first call (issue 13, docs/PERFORMANCE.md "Run 15").
+ * compiles each new closure lazily on its first call (issue 13, docs/PERFORMANCE.md "The 1 KiB row: allocations and two V8 flags").
  */
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';

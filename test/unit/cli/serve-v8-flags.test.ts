@@ -2,13 +2,13 @@
  * `tftpfn serve` restarts itself with its V8 flags where node can replace its own process image
  * (process.execve: Node 22.15+ and 24, which the test command also runs this file on), keeping
  * its pid; on Node 20 it runs as started. Either way it serves. The flags are in bin/tftpfn.js
- * (heap limits, and no allocation-site pretenuring: docs/PERFORMANCE.md "Run 15").
+ * (heap limits, and no allocation-site pretenuring: docs/PERFORMANCE.md "The 1 KiB row: allocations and two V8 flags").
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnCli, type CliRun } from '../../helpers/cli.js';
 
-const FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring'];
+const FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring', '--no-memory-reducer'];
 const canExecve = typeof (process as { execve?: unknown }).execve === 'function';
 
 let run: CliRun | undefined;
@@ -34,7 +34,7 @@ async function startServe(extraEnv: Record<string, string | undefined> = {}): Pr
 }
 
 describe(`serve's V8 flags on Node ${process.versions.node}`, () => {
-  it(canExecve ? 'restarts itself (same pid) with the heap limits and without pretenuring' : 'runs as started: Node 20 has no process.execve (the flags are given by hand there)', async () => {
+  it(canExecve ? 'restarts itself (same pid) with the heap limits, without pretenuring and without the memory reducer' : 'runs as started: Node 20 has no process.execve (the flags are given by hand there)', async () => {
     const { argv } = await startServe();
     // node's own flags come before the script (bin/tftpfn.js); serve's options after it.
     const flags = argv.slice(0, argv.findIndex((a) => a.endsWith('bin/tftpfn.js')));
