@@ -194,6 +194,11 @@ export class SessionTable {
   release(entry: SessionEntry): void {
     if (entry.released) return;
     entry.released = true;
+    // Drop the links to the session: the tables' old hash tables still point at a released
+    // entry until a full collection, and through these it would keep the whole session alive
+    // and promoted (docs/PERFORMANCE.md, "Nepotism").
+    entry.driver = undefined;
+    entry.lastBlockSent = never;
     if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
     this.live.delete(entry);
     this.releaseSlots(entry);

@@ -29,6 +29,8 @@ export class ByteLru<V> {
   private readonly evictable: ((value: V) => boolean) | undefined;
   private readonly slots = new Map<string, Slot<V>>();
   private heldBytes = 0;
+  /** The most recently used slot (the Map's last), if it is still there. */
+  private newest: Slot<V> | undefined;
 
   constructor(opts: ByteLruOptions<V>) {
     this.maxBytes = opts.maxBytes;
@@ -49,8 +51,13 @@ export class ByteLru<V> {
   get(key: string): V | undefined {
     const slot = this.slots.get(key);
     if (!slot) return undefined;
-    this.slots.delete(key);
-    this.slots.set(key, slot);
+    if (slot !== this.newest) {
+      // Moving an entry leaves a hole in the Map's hash table, and every few holes V8 builds a
+      // new table; a hot entry asked for again and again is already the newest, so it stays.
+      this.slots.delete(key);
+      this.slots.set(key, slot);
+      this.newest = slot;
+    }
     return slot.value;
   }
 
@@ -62,7 +69,9 @@ export class ByteLru<V> {
   /** Stores (or replaces) the value as most recently used, then evicts down to the budget. */
   set(key: string, value: V, sizeBytes: number): void {
     this.delete(key);
-    this.slots.set(key, { value, sizeBytes });
+    const slot = { value, sizeBytes };
+    this.slots.set(key, slot);
+    this.newest = slot;
     this.heldBytes += sizeBytes;
     this.trim();
   }
@@ -73,6 +82,7 @@ export class ByteLru<V> {
     if (!slot) return false;
     this.slots.delete(key);
     this.heldBytes -= slot.sizeBytes;
+    if (slot === this.newest) this.newest = undefined;
     return true;
   }
 
@@ -83,6 +93,7 @@ export class ByteLru<V> {
       if (this.evictable && !this.evictable(slot.value)) continue;
       this.slots.delete(key);
       this.heldBytes -= slot.sizeBytes;
+      if (slot === this.newest) this.newest = undefined;
     }
   }
 
@@ -94,5 +105,6 @@ export class ByteLru<V> {
   clear(): void {
     this.slots.clear();
     this.heldBytes = 0;
+    this.newest = undefined;
   }
 }

@@ -67,6 +67,20 @@ describe('admission: session table', () => {
     expect(admission.activeSessions).toBe(0);
   });
 
+  it('session table: a released entry lets go of its session (driver and last-block probe), so a stale reference to the entry holds nothing more', () => {
+    const { table, ticket } = setup();
+    const key = peerKey('10.0.0.1', 1000);
+    const entry = table.add(key, '10.0.0.1', Buffer.from('\x00\x01a\x00octet\x00', 'latin1'), ticket('10.0.0.1'));
+    const { driver } = fakeDriver();
+    entry.driver = driver;
+    entry.lastBlockSent = () => true;
+    table.release(entry);
+    expect(entry.driver).toBeUndefined();
+    expect(entry.lastBlockSent()).toBe(false);
+    // A request from the same peer afterwards is new, not a duplicate of the released one.
+    expect(table.arrive(key, Buffer.from('\x00\x01a\x00octet\x00', 'latin1'))).toBe('new');
+  });
+
   it('session table: release frees the ticket once and leaves a newer entry under the same key alone', () => {
     const { table, admission, ticket } = setup();
     const key = peerKey('10.0.0.1', 1000);

@@ -25,6 +25,29 @@ describe('ByteLru', () => {
     expect(lru.totalBytes).toBe(120);
   });
 
+  it('byte lru: getting the newest entry again and again keeps the order; an older one still moves to the end', () => {
+    const lru = new ByteLru<string>({ maxBytes: 1000 });
+    lru.set('a', 'A', 10);
+    lru.set('b', 'B', 10);
+    for (let i = 0; i < 5; i++) expect(lru.get('b')).toBe('B');
+    expect(keys(lru)).toEqual(['a', 'b']);
+    expect(lru.get('a')).toBe('A');
+    expect(keys(lru)).toEqual(['b', 'a']);
+    expect(lru.get('b')).toBe('B');
+    expect(keys(lru)).toEqual(['a', 'b']);
+    // The newest deleted and set again is the newest; the one deleted is not remembered.
+    lru.delete('b');
+    expect(lru.get('a')).toBe('A');
+    lru.set('b', 'B2', 10);
+    expect(lru.get('a')).toBe('A');
+    expect(keys(lru)).toEqual(['b', 'a']);
+    lru.clear();
+    lru.set('c', 'C', 10);
+    lru.set('d', 'D', 10);
+    expect(lru.get('c')).toBe('C');
+    expect(keys(lru)).toEqual(['d', 'c']);
+  });
+
   it('byte lru: evicts as many entries as a large one needs', () => {
     const lru = new ByteLru<number>({ maxBytes: 300 });
     for (const [i, k] of ['a', 'b', 'c'].entries()) lru.set(k, i, 100);
