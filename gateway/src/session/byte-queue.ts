@@ -5,6 +5,8 @@
  */
 export class ByteQueue {
   private readonly chunks: Uint8Array[] = [];
+  /** Bytes of chunks[0] already taken: one view per block, not a view of the rest as well. */
+  private offset = 0;
   private total = 0;
 
   /** Bytes held. */
@@ -22,20 +24,19 @@ export class ByteQueue {
   take(n: number): Uint8Array {
     this.total -= n;
     const head = this.chunks[0];
-    if (head && head.length >= n) {
-      if (head.length === n) this.chunks.shift();
-      else this.chunks[0] = head.subarray(n);
-      return head.subarray(0, n);
+    if (head && head.length - this.offset >= n) {
+      const block = head.subarray(this.offset, this.offset + n);
+      this.advance(head, n);
+      return block;
     }
     const out = new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[0];
-      const k = Math.min(chunk.length, n - filled);
-      out.set(chunk.subarray(0, k), filled);
+      const k = Math.min(chunk.length - this.offset, n - filled);
+      out.set(chunk.subarray(this.offset, this.offset + k), filled);
       filled += k;
-      if (k === chunk.length) this.chunks.shift();
-      else this.chunks[0] = chunk.subarray(k);
+      this.advance(chunk, k);
     }
     return out;
   }
@@ -43,6 +44,15 @@ export class ByteQueue {
   /** Drops everything held (the session ended). */
   clear(): void {
     this.chunks.length = 0;
+    this.offset = 0;
     this.total = 0;
+  }
+
+  private advance(head: Uint8Array, n: number): void {
+    this.offset += n;
+    if (this.offset === head.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
   }
 }

@@ -82,6 +82,7 @@
 import { ErrorCode } from '../protocol/error-codes.js';
 import { encodeDataHeader, encodeError, encodePacket, Opcode, type OptionMap } from '../protocol/packet.js';
 import { ByteQueue } from './byte-queue.js';
+import { Fifo } from './fifo.js';
 import { outcomeFor } from './outcome.js';
 import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
 import { SendWindow } from './send-window.js';
@@ -129,7 +130,7 @@ export class ReadSession implements Session {
   private state: State;
   private readonly timer: RetransmitTimer;
   private readonly guard: ProgressGuard;
-  private readonly out: Datagram[] = [];
+  private readonly out = new Fifo<Datagram>();
   private readonly events: SessionEvent[] = [];
   readonly counters: SessionCounters = newCounters();
 

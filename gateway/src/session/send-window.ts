@@ -17,6 +17,7 @@
  *    and only to a proven peer; those and the resends of a timeout beyond the first `free`
  *    blocks are paid from the budget.
  */
+import { Fifo } from './fifo.js';
 import type { Datagram } from './types.js';
 
 export interface Sent {
@@ -45,7 +46,7 @@ const BUDGET_EARN_DIVISOR = 16;
 const INITIAL_BUDGET_BYTES = 64 * 1024;
 
 export class SendWindow {
-  private readonly sent: Sent[] = [];
+  private readonly sent = new Fifo<Sent>();
   /** The largest window this session ever uses, in blocks. */
   readonly fullBlocks: number;
   private limit: number;
@@ -83,7 +84,7 @@ export class SendWindow {
 
   /** The oldest unacknowledged block, if any. */
   get oldest(): Sent | undefined {
-    return this.sent[0];
+    return this.sent.at(0);
   }
 
   /** Any valid ACK arrived (ACK 0 included). */
@@ -117,7 +118,7 @@ export class SendWindow {
    */
   acknowledge(blocks: number): void {
     let bytes = 0;
-    for (const s of this.sent.splice(0, blocks)) bytes += s.bytes;
+    for (let i = 0; i < blocks && this.sent.length > 0; i++) bytes += this.sent.shift()!.bytes;
     this.acked = true;
     this.ackedBlocks += blocks;
     this.acknowledgedBytes += bytes;
@@ -146,7 +147,7 @@ export class SendWindow {
   resend(free: number): Datagram[] {
     const out: Datagram[] = [];
     for (let i = 0; i < this.sent.length; i++) {
-      const s = this.sent[i];
+      const s = this.sent.at(i)!;
       if (i >= free) {
         if (this.budget < s.bytes) break;
         this.budget -= s.bytes;
@@ -158,6 +159,6 @@ export class SendWindow {
 
   /** The session ended: release the blocks. */
   clear(): void {
-    this.sent.length = 0;
+    this.sent.clear();
   }
 }

@@ -49,6 +49,7 @@
  */
 import { ErrorCode, type TftpError } from '../protocol/error-codes.js';
 import { encodeAck, encodeError, encodePacket, Opcode, type DataPacket, type OptionMap } from '../protocol/packet.js';
+import { Fifo } from './fifo.js';
 import { PROGRESS_ERROR_TEXT, ProgressGuard } from './progress.js';
 import { outcomeFor } from './outcome.js';
 import { ReceiveWindow, type ReceiveWindowConfig } from './receive-window.js';
@@ -109,7 +110,7 @@ export class WriteSession implements Session {
   private state: State = 'receiving';
   private readonly timer: RetransmitTimer;
   private readonly guard: ProgressGuard;
-  private readonly out: Uint8Array[] = [];
+  private readonly out = new Fifo<Uint8Array>();
   private readonly events: SessionEvent[] = [];
   readonly counters: SessionCounters = newCounters();
 

@@ -30,7 +30,8 @@ export interface DriverIo {
    * When given, it replaces `send` so the transport can batch a window (UDP GSO,
    * transport/batch-send); the session decided what goes, this only decides how. Read buffers
    * are reused only with it: the window sender reports sends left queued in libuv
-   * (batch-send/queued-sends.ts), which `send` cannot.
+   * (batch-send/queued-sends.ts), which `send` cannot. It must not keep `datagrams` after it
+   * returns: the driver reuses the array of a one-datagram window.
    */
   sendWindow?(datagrams: readonly Datagram[]): void;
   reader?: ByteReader;
@@ -47,6 +48,10 @@ const asTftpError: (e: unknown) => TftpError = toTftpError;
 
 const END_OF_SOURCE: SessionInput = { type: 'end' };
 const SETTLED: Promise<void> = Promise.resolve();
+const NO_DATAGRAM: Datagram = new Uint8Array(0);
+/** The one-datagram window of drainSends, shared; in use only during a synchronous sendWindow. */
+const ONE: Datagram[] = [NO_DATAGRAM];
+let oneInUse = false;
 
 export class SessionDriver {
   private timer: NodeJS.Timeout | undefined;
@@ -136,7 +141,21 @@ export class SessionDriver {
     }
     const first = this.session.pollTransmit();
     if (first === undefined) return;
-    const window: Datagram[] = [first];
+    const second = this.session.pollTransmit();
+    if (second === undefined && !oneInUse) {
+      // Lock-step: one DATA per ACK. The window sender keeps no reference to the array, so one
+      // array serves every driver instead of a new one per block.
+      oneInUse = true;
+      ONE[0] = first;
+      try {
+        this.io.sendWindow(ONE);
+      } finally {
+        ONE[0] = NO_DATAGRAM;
+        oneInUse = false;
+      }
+      return;
+    }
+    const window: Datagram[] = second === undefined ? [first] : [first, second];
     while ((pkt = this.session.pollTransmit()) !== undefined) window.push(pkt);
     this.io.sendWindow(window);
   }

@@ -27,6 +27,29 @@ describe('byte queue', () => {
     expect([...q.take(0)]).toEqual([]);
   });
 
+  it('byte queue: blocks taken one after another from a chunk are views at their offsets; a block that spans into the next chunk starts where the last one ended', () => {
+    const q = new ByteQueue();
+    const first = new Uint8Array([1, 2, 3, 4, 5, 6]);
+    const second = new Uint8Array([7, 8, 9, 10]);
+    q.push(first);
+    q.push(second);
+    const a = q.take(2);
+    const b = q.take(2);
+    expect([...a]).toEqual([1, 2]);
+    expect([...b]).toEqual([3, 4]);
+    expect(b.buffer).toBe(first.buffer);
+    expect(b.byteOffset).toBe(first.byteOffset + 2);
+    const spanning = q.take(4);
+    expect([...spanning]).toEqual([5, 6, 7, 8]);
+    expect(spanning.buffer).not.toBe(first.buffer);
+    const last = q.take(2);
+    expect([...last]).toEqual([9, 10]);
+    expect(last.buffer).toBe(second.buffer);
+    expect(q.bytes).toBe(0);
+    // Views stay valid: taking more never changes the bytes a block showed.
+    expect([...a, ...b]).toEqual([1, 2, 3, 4]);
+  });
+
   it('byte queue: clear drops everything held', () => {
     const q = new ByteQueue();
     q.push(new Uint8Array(10));

@@ -84,6 +84,34 @@ describe('transport: session driver', () => {
     expect(single).toEqual([]);
   });
 
+  it('driver: one-datagram windows, block after block, each reach sendWindow as exactly that datagram (the array is reused, so it is read during the call)', () => {
+    const s = new ScriptedSession();
+    const seen: number[][] = [];
+    const arrays = new Set<readonly Datagram[]>();
+    const driver = new SessionDriver(s, {
+      send: () => {
+        throw new Error('send must not be used when sendWindow is given');
+      },
+      sendWindow: (ds) => {
+        arrays.add(ds);
+        seen.push(ds.map((d) => (d as Uint8Array)[3]));
+      },
+      netascii: false,
+      onEnd: () => {},
+      onClose: () => {},
+    });
+    driver.start();
+    for (let block = 1; block <= 5; block++) {
+      s.sends.push(Uint8Array.of(0, 3, 0, block));
+      driver.onDatagram(Buffer.from([0, 4, 0, block - 1]));
+    }
+    s.sends.push(Uint8Array.of(0, 3, 0, 6), Uint8Array.of(0, 3, 0, 7));
+    driver.onDatagram(Buffer.from([0, 4, 0, 5]));
+    expect(seen).toEqual([[1], [2], [3], [4], [5], [6, 7]]);
+    // Five lock-step windows through one array; the two-datagram window in an array of its own.
+    expect(arrays.size).toBe(2);
+  });
+
   it('driver: start sends what the session queued and arms one timer for its deadline', () => {
     const s = new ScriptedSession();
     s.sends.push(Uint8Array.of(0, 6));
