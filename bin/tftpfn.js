@@ -21,8 +21,12 @@ import { fileURLToPath } from 'node:url';
  * --no-memory-reducer: after ~30 s without traffic V8's memory reducer runs shrinking
  * collections, and from then on the same 1 KiB load promoted ~235 KB per scavenge again and
  * ran at 68-71 µs of user CPU per request instead of 43-46 (13.4k -> 10.4k requests/s, p99
- * 5 -> 10.7 ms), for the life of the process. A boot server idles between storms, so it is off:
- * the heap stays as the last burst left it, within the limits above (peak RSS under 100 MiB).
+ * 5 -> 10.7 ms), for the life of the process. Most of that was nepotism (docs/PERFORMANCE.md
+ * "Nepotism"): a released session-table entry no longer holds its session, and after the same
+ * idle time the load now promotes ~35 KB per scavenge, but still costs 37 µs per request
+ * instead of 24 (17.4k instead of 22.8k requests/s). A boot server idles between storms, so it
+ * is off: the heap stays as the last burst left it, within the limits above (peak RSS under
+ * 100 MiB on Node 20).
  */
 const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring', '--no-memory-reducer'];
 

@@ -12,6 +12,7 @@ import { toTftpError } from '../errors/to-tftp-error.js';
 import { decodePacket } from '../protocol/packet.js';
 import { NetasciiDecoder, NetasciiEncoder } from '../protocol/netascii.js';
 import type { Datagram, Outcome, Session, SessionEvent, SessionInput } from '../session/types.js';
+import { sendPolled } from './send-polled.js';
 import type { ByteReader, ByteWriter } from '../sources/types.js';
 import { anySendQueued } from './batch-send/queued-sends.js';
 
@@ -48,10 +49,6 @@ const asTftpError: (e: unknown) => TftpError = toTftpError;
 
 const END_OF_SOURCE: SessionInput = { type: 'end' };
 const SETTLED: Promise<void> = Promise.resolve();
-const NO_DATAGRAM: Datagram = new Uint8Array(0);
-/** The one-datagram window of drainSends, shared; in use only during a synchronous sendWindow. */
-const ONE: Datagram[] = [NO_DATAGRAM];
-let oneInUse = false;
 
 export class SessionDriver {
   private timer: NodeJS.Timeout | undefined;
@@ -134,30 +131,7 @@ export class SessionDriver {
   }
 
   private drainSends(): void {
-    let pkt: Datagram | undefined;
-    if (this.io.sendWindow === undefined) {
-      while ((pkt = this.session.pollTransmit()) !== undefined) this.io.send(pkt);
-      return;
-    }
-    const first = this.session.pollTransmit();
-    if (first === undefined) return;
-    const second = this.session.pollTransmit();
-    if (second === undefined && !oneInUse) {
-      // Lock-step: one DATA per ACK. The window sender keeps no reference to the array, so one
-      // array serves every driver instead of a new one per block.
-      oneInUse = true;
-      ONE[0] = first;
-      try {
-        this.io.sendWindow(ONE);
-      } finally {
-        ONE[0] = NO_DATAGRAM;
-        oneInUse = false;
-      }
-      return;
-    }
-    const window: Datagram[] = second === undefined ? [first] : [first, second];
-    while ((pkt = this.session.pollTransmit()) !== undefined) window.push(pkt);
-    this.io.sendWindow(window);
+    sendPolled(this.session, this.io);
   }
 
   private onEvent(ev: SessionEvent): void {
