@@ -4,9 +4,10 @@
  * A session queues each datagram and each block in flight for a moment: `push` then `shift`
  * of a JavaScript array, with the array emptied every round trip, made V8 allocate a new
  * backing store on the next `push` (the left-trimmed one is gone), and `splice` allocates the
- * array it returns. Under a boot storm that was a fifth of the gateway's allocation per DATA
- * block (docs/PERFORMANCE.md, "Allocation per block"). Here the slots are reused: a head and a
- * tail index over one array, moved back to the front when the array would otherwise grow.
+ * array it returns. Under a boot storm that was an eighth of the gateway's allocation per
+ * DATA block (docs/PERFORMANCE.md, "The boot storm per DATA block"). Here the slots are
+ * reused: a head and a tail index over one array, moved back to the front when the array
+ * would otherwise grow.
  */
 export class Fifo<T> {
   private readonly items: (T | undefined)[] = [];
