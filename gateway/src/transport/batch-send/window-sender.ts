@@ -191,16 +191,19 @@ export class WindowSender {
 }
 
 /**
- * Parts totalling at most this many bytes are copied into one Buffer before a plain send:
- * Buffer.allocUnsafe takes them from its shared pool (below half of Buffer.poolSize, 8 KiB).
+ * Parts totalling at most this many bytes (a 1 KiB block and its header) are copied into one
+ * Buffer before a plain send; Buffer.allocUnsafe takes it from its shared 8 KiB pool. Measured
+ * both ways (docs/PERFORMANCE.md, "The boot storm per DATA block"): for 1028-byte datagrams
+ * the copy costs the gateway 2 µs less user CPU per 1 KiB request than parts, and for 1472-byte
+ * ones (blksize 1468) it costs a boot storm 10% more CPU than parts.
  */
-const COPY_MAX_BYTES = 4095;
+const COPY_MAX_BYTES = 1028;
 
 /**
  * A datagram as dgram sends it fastest. Given an array, dgram (fixBufferList) allocates a new
- * array and a Buffer view per part on every send, which costs more than copying a small block
- * (a 4-byte header and up to ~1.5 KiB): in the 1 KiB benchmark those views were 4% of the
- * gateway's allocations (issue 13). Larger blocks keep going as parts, never copied.
+ * array and a Buffer view per part on every send, which costs more than copying a small block:
+ * in the 1 KiB benchmark those views were 4% of the gateway's allocations (issue 13). Larger
+ * blocks keep going as parts, never copied.
  */
 export function oneBuffer(d: Datagram): Uint8Array | Uint8Array[] {
   if (d instanceof Uint8Array) return d;
