@@ -12,6 +12,7 @@
 //                                                      # bin/tftpfn.js apply its flags (Node 22.15+)
 //   IDLE=40 FLAGS=--no-allocation-site-pretenuring HEAP=0 node bench/request-cpu.mjs
 //   REPO=/tmp/other-build node bench/request-cpu.mjs   # the server of another checkout
+//   SERVE_ARGS='-c plain.json' node bench/request-cpu.mjs   # more `tftpfn serve` arguments
 //
 // HEAP=1 gives the server the flags bin/tftpfn.js applies itself where node can: the heap
 // limits, --no-allocation-site-pretenuring and --no-memory-reducer. FLAGS adds node flags
@@ -99,7 +100,7 @@ async function ready(port) {
 // --log-level warn, as the bench runs it: at info every finished session is a log line.
 const port = await freePort();
 const child = spawn(serverNode, [...nodeArgs, join(repo, 'bin/tftpfn.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--root', root, '--log-level', 'warn',
-  '--max-sessions-per-client', '10000', '--max-sessions', '10000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  '--max-sessions-per-client', '10000', '--max-sessions', '10000', ...(process.env.SERVE_ARGS ?? '').split(' ').filter(Boolean)], { stdio: ['ignore', 'pipe', 'inherit'] });
 try {
   let out = '';
   child.stdout.on('data', (d) => (out += d));

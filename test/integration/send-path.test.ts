@@ -58,7 +58,7 @@ async function startServer(sendPath: 'gso' | 'plain', address: string) {
     const packet = decodePacket(msg);
     if (packet.op !== Opcode.Rrq) return;
     const negotiated = plan.negotiate('read', packet.options, BODY.length);
-    void tids.open(local, negotiated).then((socket) => {
+    void Promise.resolve(tids.open(local, negotiated)).then((socket) => {
       sockets.add(socket);
       const peer: Endpoint = { address: rinfo.address, port: rinfo.port, family };
       const session = plan.session('read', negotiated, performance.now());

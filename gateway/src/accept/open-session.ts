@@ -12,12 +12,13 @@
  *  - the buffers do not fit or no socket can be bound: refused 'busy';
  *  - shutdown began, or the client asked for something else meanwhile: dropped silently.
  */
+import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, TftpError, toWireError } from '../protocol/error-codes.js';
 import type { Negotiated } from '../protocol/options.js';
 import type { SessionTags } from '../handlers/request.js';
 import { newCounters, type Session } from '../session/types.js';
-import type { ByteReader, ByteWriter } from '../sources/types.js';
+import type { ByteReader, ByteWriter, OpenedRead } from '../sources/types.js';
 import { refusalOutcome } from '../session/outcome.js';
 import { buildRecord } from '../stats/session-record.js';
 import { BudgetedSession } from '../admission/budgeted-session.js';
@@ -30,59 +31,102 @@ import { RunningSession, type Opened } from './running-session.js';
 
 export type { AcceptContext, Arrival } from './accept-context.js';
 
-export async function openSession(ctx: AcceptContext, arrival: Arrival): Promise<void> {
-  const { entry, request, packet, via } = arrival;
-  const startedAt = performance.now();
-  let reader: ByteReader | undefined;
-  let writer: ByteWriter | undefined;
-  const tags: SessionTags = {};
+/** What a request has opened before it has a socket: closed again on every exit but a session. */
+interface Opening {
+  readonly startedAt: number;
+  readonly tags: SessionTags;
+  reader: ByteReader | undefined;
+  writer: ByteWriter | undefined;
+}
+
+/**
+ * Undefined when the request was settled inside the call: a file the handler answered at once
+ * (a hot-file cache hit) and a socket bound at once start the session in the tick its request
+ * arrived in, with no promise or microtask (issue 13, docs/PERFORMANCE.md "A cached file
+ * starts in the tick of its request"). Otherwise a promise that settles when the step is done;
+ * it rejects (and a synchronous call throws) only on a bug.
+ */
+export function openSession(ctx: AcceptContext, arrival: Arrival): Promise<void> | undefined {
+  const { request } = arrival;
+  const opening: Opening = { startedAt: performance.now(), tags: {}, reader: undefined, writer: undefined };
+  let opened: OpenedRead | ByteWriter | PromiseLike<OpenedRead | ByteWriter>;
+  try {
+    if (request.kind === 'read') opened = ctx.handler.openRead(request, opening.tags);
+    else if (!ctx.handler.openWrite) throw new TftpError(ErrorCode.AccessViolation, 'writes are disabled');
+    else opened = ctx.handler.openWrite(request, opening.tags);
+  } catch (e) {
+    refuseRequest(ctx, arrival, e, opening.startedAt, opening.tags);
+    return undefined;
+  }
+  // Any thenable: a handler given to createGateway need not return a native promise.
+  if (!isThenable(opened)) return negotiate(ctx, arrival, opening, opened);
+  return Promise.resolve(opened).then(
+    (o) => negotiate(ctx, arrival, opening, o),
+    (e: unknown) => refuseRequest(ctx, arrival, e, opening.startedAt, opening.tags),
+  );
+}
+
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** The handler has answered: negotiate the options, reserve the buffers, then find a socket. */
+function negotiate(ctx: AcceptContext, arrival: Arrival, opening: Opening, opened: OpenedRead | ByteWriter): Promise<void> | undefined {
+  const { request, packet, via } = arrival;
+  if (request.kind === 'read') {
+    opening.reader = (opened as OpenedRead).reader;
+    opening.tags.source = (opened as OpenedRead).source;
+  } else {
+    opening.writer = opened as ByteWriter;
+    opening.tags.source ??= 'folder';
+  }
+  const reader = opening.reader;
   let negotiated: Negotiated;
   try {
-    if (request.kind === 'read') {
-      const opened = await ctx.handler.openRead(request, tags);
-      reader = opened.reader;
-      tags.source = opened.source;
-    } else {
-      if (!ctx.handler.openWrite) throw new TftpError(ErrorCode.AccessViolation, 'writes are disabled');
-      writer = await ctx.handler.openWrite(request, tags);
-      tags.source ??= 'folder';
-    }
     // tsize is only exact in octet mode: netascii changes the length.
     negotiated = ctx.plan.negotiate(request.kind, packet.options, request.mode === 'octet' ? reader?.size : undefined);
   } catch (e) {
-    await closeOpened(reader, writer);
-    refuseRequest(ctx, arrival, e, startedAt, tags);
-    return;
+    return closeOpened(opening).then(() => refuseRequest(ctx, arrival, e, opening.startedAt, opening.tags));
   }
   // Admission (issue 9 §2): the window and read-ahead buffers come from a global budget.
-  if (!reserveBuffers(ctx, arrival, negotiated, reader?.size, startedAt)) {
-    await closeOpened(reader, writer);
-    return;
+  if (!reserveBuffers(ctx, arrival, negotiated, reader?.size, opening.startedAt)) return closeOpened(opening);
+  if (ctx.singlePort) return launch(ctx, arrival, opening, negotiated, via.socket);
+  let socket: dgram.Socket | Promise<dgram.Socket>;
+  try {
+    socket = ctx.tids.open(via.local, negotiated);
+  } catch (e) {
+    return noSocket(ctx, arrival, opening, e);
   }
-  let socket = via.socket;
-  if (!ctx.singlePort) {
-    try {
-      socket = await ctx.tids.open(via.local, negotiated);
-    } catch (e) {
-      await closeOpened(reader, writer);
-      refuseRequest(ctx, arrival, new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e }), startedAt, tags);
-      return;
-    }
-  }
+  if (!(socket instanceof Promise)) return launch(ctx, arrival, opening, negotiated, socket);
+  return socket.then(
+    (s) => launch(ctx, arrival, opening, negotiated, s),
+    (e: unknown) => noSocket(ctx, arrival, opening, e),
+  );
+}
+
+/** No socket could be bound: the request is refused busy. */
+function noSocket(ctx: AcceptContext, arrival: Arrival, opening: Opening, e: unknown): Promise<void> {
+  const busy = new TftpError(ErrorCode.NotDefined, 'server busy, try again later', { cause: e });
+  return closeOpened(opening).then(() => refuseRequest(ctx, arrival, busy, opening.startedAt, opening.tags));
+}
+
+/** The session starts, unless shutdown began or the client asked for something else meanwhile. */
+function launch(ctx: AcceptContext, arrival: Arrival, opening: Opening, negotiated: Negotiated, socket: dgram.Socket): Promise<void> | undefined {
+  const { entry, via } = arrival;
   if (!ctx.isAccepting() || entry.superseded) {
     // Shutdown began, or the client asked for something else, while we were setting up.
     if (socket !== via.socket) ctx.tids.give(via.local.address, socket);
-    await closeOpened(reader, writer);
-    ctx.table.release(entry);
-    return;
+    return closeOpened(opening).then(() => ctx.table.release(entry));
   }
+  const { reader, writer, startedAt, tags } = opening;
   start(ctx, arrival, { socket, reader, writer, negotiated, startedAt, tags });
+  return undefined;
 }
 
 /** Closes what a request opened before it became a session (a function, not a closure per request). */
-async function closeOpened(reader: ByteReader | undefined, writer: ByteWriter | undefined): Promise<void> {
-  await reader?.close();
-  await writer?.abort();
+async function closeOpened(opening: Opening): Promise<void> {
+  await opening.reader?.close();
+  await opening.writer?.abort();
 }
 
 /** The pure session, its driver, and (outside single-port mode) its own socket's routes. */

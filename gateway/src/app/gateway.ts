@@ -29,7 +29,7 @@ import { SessionBus, type SessionHooks } from '../stats/session-bus.js';
 import { Admission } from '../admission/admission.js';
 import { AdmissionRefusals } from '../admission/refusals.js';
 import { RequestGate } from '../admission/request-gate.js';
-import { peerKey, SessionTable } from '../admission/session-table.js';
+import { peerKey, SessionTable, type SessionEntry } from '../admission/session-table.js';
 import { openSession, refuseRequest, type AcceptContext } from '../accept/open-session.js';
 import { SessionPlan } from '../accept/session-plan.js';
 import { Listeners, type ListeningSocket } from '../transport/listener.js';
@@ -174,10 +174,20 @@ export class Gateway {
       }
     }
     const request = makeRequest(kind, path, packet, peer, via.local);
-    openSession(this.accept, { entry, request, packet, via }).catch((e) => {
-      this.counters.internalErrors++;
-      this.log.error({ event: 'internalError', err: e, id: request.id }, 'session setup failed');
-      this.table.release(entry);
-    });
+    let setup: Promise<void> | undefined;
+    try {
+      setup = openSession(this.accept, { entry, request, packet, via });
+    } catch (e) {
+      this.setupFailed(e, request.id, entry);
+      return;
+    }
+    setup?.catch((e) => this.setupFailed(e, request.id, entry));
+  }
+
+  /** A bug while setting a session up: counted and logged, and its slot released. */
+  private setupFailed(e: unknown, id: string, entry: SessionEntry): void {
+    this.counters.internalErrors++;
+    this.log.error({ event: 'internalError', err: e, id }, 'session setup failed');
+    this.table.release(entry);
   }
 }

@@ -34,7 +34,8 @@ export function folderHandler(opts: FolderHandlerOptions): RequestHandler {
   const sink = opts.writeRoot ? new LocalDirSink(opts.writeRoot, opts.allowOverwrite ?? false) : undefined;
   return {
     openRead(request) {
-      return source.openRead(request.path).then(fromFolder);
+      const reader = source.openRead(request.path);
+      return reader instanceof Promise ? reader.then(fromFolder) : fromFolder(reader);
     },
     openWrite: sink ? (request) => sink.openWrite(request.path) : undefined,
   };

@@ -41,7 +41,11 @@ export interface RequestHandler {
    * instead of refusing them, marked with `path.invalid`, as in.tftpd applies -m rules first.
    */
   readonly rewritesRawPath?: boolean;
-  openRead(request: TftpRequest, tags: SessionTags): Promise<OpenedRead>;
+  /**
+   * May answer at once (a file the hot-file cache holds): the session then starts in the tick
+   * its request arrived in, without a promise (accept/open-session.ts).
+   */
+  openRead(request: TftpRequest, tags: SessionTags): OpenedRead | Promise<OpenedRead>;
   /** Absent when uploads are disabled: WRQ is then refused with ERROR 2. */
   openWrite?(request: TftpRequest, tags: SessionTags): Promise<ByteWriter>;
 }

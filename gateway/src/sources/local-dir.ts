@@ -50,11 +50,11 @@ export class LocalDirSource {
     this.cache = new HotFileCache(opts.cacheTtlMs ?? 0, opts.cacheMaxFileBytes ?? 0, opts.cacheMaxTotalBytes ?? 0);
   }
 
-  /** Not async itself: a hot file (a cache hit) costs one settled promise, not an async frame. */
-  openRead(path: RequestPath): Promise<ByteReader> {
+  /** A hot file (a fresh cache hit) at once, with no promise; anything else opens the file. */
+  openRead(path: RequestPath): ByteReader | Promise<ByteReader> {
     if (this.cache.enabled) {
       const hit = this.cache.fresh(path.normalized, performance.now());
-      if (hit) return Promise.resolve(memoryReader(hit.bytes, this.readAheadBytes));
+      if (hit) return memoryReader(hit.bytes, this.readAheadBytes);
     }
     return this.openFile(path);
   }

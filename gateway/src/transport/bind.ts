@@ -146,45 +146,72 @@ export async function reserveListenPort(hosts: readonly string[], port: number):
   }
 }
 
-export function bindUdp(opts: BindOptions): Promise<dgram.Socket> {
+/** Binds a UDP socket; rejects with the bind's error. */
+export async function bindUdp(opts: BindOptions): Promise<dgram.Socket> {
+  return bindUdpSoon(opts);
+}
+
+/**
+ * Binds a UDP socket, synchronously where dgram does: with an IP literal and literalLookup,
+ * Node binds and emits 'listening' (or 'error') inside bind() itself, so the bound socket is
+ * returned at once (or the error thrown) and a new session costs no promise and no microtask
+ * hop (issue 13, docs/PERFORMANCE.md "A cached file starts in the tick of its request").
+ * Where the bind does not finish inside the call (another Node, a cluster worker's shared
+ * bind), a promise of the socket.
+ */
+export function bindUdpSoon(opts: BindOptions): dgram.Socket | Promise<dgram.Socket> {
+  const socket = dgram.createSocket({
+    type: opts.family === 'IPv6' ? 'udp6' : 'udp4',
+    ipv6Only: opts.family === 'IPv6',
+    lookup: literalLookup,
+    // Not in Node 20's types; only set where reusePortAvailable() (Node 20 would ignore it).
+    ...(opts.reusePort ? { reusePort: true } : {}),
+  } as dgram.SocketOptions);
+  let bound = false;
+  let failure: Error | undefined;
+  let settle: ((e: Error | undefined) => void) | undefined;
+  const onError = (e: Error) => {
+    socket.close();
+    if (settle) settle(e);
+    else failure = e;
+  };
+  socket.once('error', onError);
+  socket.bind({ address: opts.address, port: opts.port, exclusive: opts.exclusive }, () => {
+    socket.off('error', onError);
+    if (opts.bufferBytes > 0) setBufferSizes(socket, opts.bufferBytes);
+    if (settle) settle(undefined);
+    else bound = true;
+  });
+  if (bound) return socket;
+  if (failure) throw failure;
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({
-      type: opts.family === 'IPv6' ? 'udp6' : 'udp4',
-      ipv6Only: opts.family === 'IPv6',
-      lookup: literalLookup,
-      // Not in Node 20's types; only set where reusePortAvailable() (Node 20 would ignore it).
-      ...(opts.reusePort ? { reusePort: true } : {}),
-    } as dgram.SocketOptions);
-    const onError = (e: Error) => {
-      socket.close();
-      reject(e);
-    };
-    socket.once('error', onError);
-    socket.bind({ address: opts.address, port: opts.port, exclusive: opts.exclusive }, () => {
-      socket.off('error', onError);
-      if (opts.bufferBytes > 0) {
-        // The kernel caps these at net.core.{r,w}mem_max; a window of large blocks needs room.
-        try {
-          socket.setRecvBufferSize(opts.bufferBytes);
-          socket.setSendBufferSize(opts.bufferBytes);
-        } catch {
-          /* best effort */
-        }
-      }
-      resolve(socket);
-    });
+    settle = (e) => (e ? reject(e) : resolve(socket));
   });
 }
 
-/** Binds an ephemeral session socket, from a port range when one is configured. */
+/** The kernel caps these at net.core.{r,w}mem_max; a window of large blocks needs room. */
+function setBufferSizes(socket: dgram.Socket, bytes: number): void {
+  try {
+    socket.setRecvBufferSize(bytes);
+    socket.setSendBufferSize(bytes);
+  } catch {
+    /* best effort */
+  }
+}
+
+/**
+ * Binds an ephemeral session socket, from a port range when one is configured: the socket at
+ * once when the bind finished inside the call (bindUdpSoon), else a promise; a failure to bind
+ * is thrown, or rejects.
+ */
 export function bindSessionSocket(
   address: string,
   family: 'IPv4' | 'IPv6',
   range: { low: number; high: number } | undefined,
   bufferBytes: number,
-): Promise<dgram.Socket> {
-  // Every request without a portRange comes here: no async frame around the bind's promise.
-  if (!range) return bindUdp({ address, family, port: 0, exclusive: true, bufferBytes });
+): dgram.Socket | Promise<dgram.Socket> {
+  // Every request without a portRange comes here: no async frame, and usually no promise.
+  if (!range) return bindUdpSoon({ address, family, port: 0, exclusive: true, bufferBytes });
   return bindInRange(address, family, range, bufferBytes);
 }
 

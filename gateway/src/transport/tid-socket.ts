@@ -60,8 +60,12 @@ export class TidSockets {
       !config.singlePort && config.sessionSocketPool === 0 && (this.portRange === undefined || this.portRange.high - this.portRange.low + 1 >= MIN_SECRET_PORTS);
   }
 
-  /** A socket for a new session on `local`, sized for its window; throws when none can be bound. */
-  open(local: Endpoint, window: { windowSize: number; blockSize: number }): Promise<dgram.Socket> {
+  /**
+   * A socket for a new session on `local`, sized for its window: at once when the bind finished
+   * inside the call (the usual case, transport/bind.ts bindUdpSoon), else a promise. Throws (or
+   * rejects) when none can be bound.
+   */
+  open(local: Endpoint, window: { windowSize: number; blockSize: number }): dgram.Socket | Promise<dgram.Socket> {
     // Larger socket buffers only where a window would not fit the kernel's default (~208 KiB,
     // and a datagram is charged about twice its length): two setsockopt calls saved on every
     // small transfer.
@@ -72,7 +76,7 @@ export class TidSockets {
       reused.setRecvBufferSize(bufferBytes);
       reused.setSendBufferSize(bufferBytes);
     }
-    return reused ? Promise.resolve(reused) : bindSessionSocket(local.address, local.family, this.portRange, bufferBytes);
+    return reused ?? bindSessionSocket(local.address, local.family, this.portRange, bufferBytes);
   }
 
   /** Settles with the send path once detection at start is done (windows go through dgram until then). */

@@ -20,6 +20,7 @@ import { SessionBus } from '../../../gateway/src/stats/session-bus.js';
 import type { SessionRecord } from '../../../gateway/src/stats/session-record.js';
 import { StrangerReplies } from '../../../gateway/src/transport/stranger-replies.js';
 import { TidSockets } from '../../../gateway/src/transport/tid-socket.js';
+import { memoryReader } from '../../../gateway/src/sources/memory.js';
 
 const sockets: dgram.Socket[] = [];
 afterEach(() => {
@@ -154,5 +155,39 @@ describe('accept: open session', () => {
     expect(records).toEqual([]);
     expect(closed).toBe(1);
     expect(admission.activeSessions).toBe(0);
+  });
+
+  it('open session: a handler that answers at once (a hot cached file) starts the session inside the call: no promise, DATA 1 already sent', async () => {
+    const { ctx, counters, table, client, listener, arrival } = await setup({
+      openRead: () => ({ reader: memoryReader(Buffer.from('chain http://boot/ipxe\n')), source: 'folder' }),
+    });
+    const first = next(client);
+    const a = arrival();
+    expect(openSession(ctx, a)).toBeUndefined();
+    // Started before any microtask ran: the entry has its driver and DATA 1 left the socket.
+    expect(counters.sessionsStarted).toBe(1);
+    expect(a.entry.driver).toBeDefined();
+    expect(table.size).toBe(1);
+    const data = await first;
+    expect(data?.port).not.toBe(listener.address().port);
+    const packet = decodePacket(data!.msg);
+    expect(packet).toMatchObject({ op: Opcode.Data, block: 1 });
+    expect(Buffer.from((packet as { data: Uint8Array }).data).toString()).toBe('chain http://boot/ipxe\n');
+  });
+
+  it('open session: a handler that throws at once is a refusal like a rejected one: its ERROR from the listening socket, a record, the slot released', async () => {
+    const { ctx, records, admission, table, client, listener, arrival } = await setup({
+      openRead: () => {
+        throw new TftpError(ErrorCode.AccessViolation, 'access violation');
+      },
+    });
+    const reply = next(client);
+    expect(openSession(ctx, arrival())).toBeUndefined();
+    expect(records.map((r) => r.outcome)).toEqual(['denied']);
+    expect(table.size).toBe(0);
+    expect(admission.activeSessions).toBe(0);
+    const got = await reply;
+    expect(got?.port).toBe(listener.address().port);
+    expect(decodePacket(got!.msg)).toMatchObject({ op: Opcode.Error, code: ErrorCode.AccessViolation });
   });
 });

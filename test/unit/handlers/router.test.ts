@@ -78,8 +78,8 @@ function setup(routing: unknown, opts: { remap?: string; functions?: string[]; w
 }
 
 /** The TftpError a promise rejects with, plus the tags the router left. */
-async function refusal(p: Promise<unknown>): Promise<TftpError> {
-  const e = await p.then(
+async function refusal(p: unknown): Promise<TftpError> {
+  const e = await Promise.resolve(p).then(
     () => undefined,
     (err: unknown) => err,
   );

@@ -53,7 +53,7 @@ describe('folder source', () => {
     writeFileSync(join(outside, 'secret'), 'x');
     symlinkSync(join(outside, 'secret'), join(root, 'link'));
     const src = new LocalDirSource(root);
-    const err = await src.openRead(normalizePath('link')).catch((e) => e);
+    const err = await Promise.resolve(src.openRead(normalizePath('link'))).catch((e) => e);
     expect(err).toMatchObject({ tftpCode: 2 });
     expect(err.message).not.toContain(outside);
   });
@@ -105,5 +105,21 @@ describe('hot file cache', () => {
     const results = await Promise.all([c.loadOnce('k', load), c.loadOnce('k', load), c.loadOnce('k', load)]);
     expect(calls).toBe(1);
     expect(new Set(results).size).toBe(1);
+  });
+
+  it('folder source: a fresh hot-cache hit is answered at once, without a promise; a miss or an expired entry opens the file', async () => {
+    const root = tempDir();
+    writeFileSync(join(root, 'ipxe.cfg'), 'chain');
+    const src = new LocalDirSource(root, { cacheTtlMs: 60_000, cacheMaxFileBytes: 1024, cacheMaxTotalBytes: 4096 });
+    const miss = src.openRead(normalizePath('ipxe.cfg'));
+    expect(miss).toBeInstanceOf(Promise);
+    expect((await readAll(await miss)).toString()).toBe('chain');
+    const hit = src.openRead(normalizePath('ipxe.cfg'));
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect((await readAll(hit as ByteReader)).toString()).toBe('chain');
+    // Without the cache every request opens (and re-checks) the file.
+    const uncached = new LocalDirSource(root);
+    await uncached.openRead(normalizePath('ipxe.cfg'));
+    expect(uncached.openRead(normalizePath('ipxe.cfg'))).toBeInstanceOf(Promise);
   });
 });

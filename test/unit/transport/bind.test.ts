@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { bindSessionSocket, expandHosts, literalLookup } from '../../../gateway/src/transport/bind.js';
+import { bindSessionSocket, bindUdp, bindUdpSoon, expandHosts, literalLookup } from '../../../gateway/src/transport/bind.js';
 
 const local = (family: 'IPv4' | 'IPv6') =>
   Object.entries(networkInterfaces()).flatMap(([name, addrs]) =>
@@ -94,6 +94,29 @@ describe('bindSessionSocket', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe('bindUdpSoon (session sockets bound inside the call)', () => {
+  it('bind: without a port range the session socket comes back bound at once, not as a promise, with its buffers sized when asked', () => {
+    const s = bindSessionSocket('127.0.0.1', 'IPv4', undefined, 1 << 20);
+    expect(s).toBeInstanceOf(dgram.Socket);
+    const socket = s as dgram.Socket;
+    try {
+      expect(socket.address()).toMatchObject({ address: '127.0.0.1', family: 'IPv4' });
+      expect(socket.address().port).toBeGreaterThan(0);
+      // Linux reports twice what was set (its bookkeeping share), capped by rmem_max/wmem_max.
+      expect(socket.getRecvBufferSize()).toBeGreaterThan(212_992);
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('bind: an address that is not on this machine is thrown at once by bindUdpSoon, and rejected by bindUdp', async () => {
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a local address.
+    const opts = { address: '192.0.2.1', family: 'IPv4' as const, port: 0, exclusive: true, bufferBytes: 0 };
+    expect(() => bindUdpSoon(opts)).toThrow(expect.objectContaining({ code: 'EADDRNOTAVAIL' }));
+    await expect(bindUdp(opts)).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
   });
 });
 
