@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { get, put } from '../../client/index.js';
 import { ErrorCode, TftpError } from '../../gateway/src/protocol/error-codes.js';
-import { memoryReader, type RequestHandler } from '../../gateway/src/index.js';
+import { pino } from 'pino';
+import { memoryReader, startGateway, type RequestHandler } from '../../gateway/src/index.js';
 import { makeRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawPeer, sameBytes, seededBytes, waitUntil } from '../helpers/raw-peer.js';
 
@@ -780,5 +781,25 @@ describe('gateway: sockets, timeouts and shutdown', () => {
     expect((await get({ host: '127.0.0.1', port: gw.port, path: 'both.bin', ...fast })).data!.toString()).toBe('dual');
     expect((await get({ host: '::1', port: gw.port, path: 'both.bin', ...fast })).data!.toString()).toBe('dual');
   });
-});
 
+  it('gateway: at log level warn with no metrics, stats sink or hook, finished sessions are counted by outcome without records; a failure still logs its line', async () => {
+    const root = tempDir();
+    writeFileSync(join(root, 'grub.cfg'), 'set timeout=1\n');
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const gw = await startGateway({ config: { hosts: ['127.0.0.1'], port: 0, root, fileCacheTtlMs: 60_000 }, logger });
+    cleanups.push(() => gw.close(0));
+    for (let i = 0; i < 3; i++) expect((await get({ host: '127.0.0.1', port: gw.port, path: 'grub.cfg', ...fast })).data!.toString()).toBe('set timeout=1\n');
+    await tftpErrorOf(get({ host: '127.0.0.1', port: gw.port, path: 'missing.cfg', ...fast }));
+    await waitUntil(() => gw.gateway.counters.sessionsByOutcome.ok === 3, 3000, 'three ok sessions counted');
+    expect(gw.gateway.counters.sessionsByOutcome['not-found']).toBe(1);
+    expect(lines.filter((l) => l.event === 'session')).toEqual([]);
+    // A session that fails logs at warn: its record is built for that line.
+    const p = await peer();
+    p.rrq(gw.port, 'grub.cfg');
+    const data = await p.expect(3);
+    p.error(data.from.port, ErrorCode.NotDefined, 'cancelled');
+    await waitUntil(() => lines.some((l) => l.event === 'session'), 3000, 'the failed session\'s line');
+    expect(lines.find((l) => l.event === 'session')).toMatchObject({ outcome: 'client-abort', file: 'grub.cfg' });
+  });
+});

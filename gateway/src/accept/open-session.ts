@@ -156,13 +156,19 @@ export function refuseRequest(ctx: AcceptContext, arrival: Omit<Arrival, 'packet
   }
   const wire = toWireError(e);
   replyError(via.socket, request.peer, wire.code, wire.message);
+  const outcome = refusalOutcome(wire.code, e);
+  if (!ctx.bus.wantsRecord(outcome)) {
+    ctx.bus.counted(outcome);
+    ctx.table.release(entry);
+    return;
+  }
   // Not `{ ...newCounters(), packetsSent: 1 }`: a spread followed by more properties is slow on
   // Node 20 (accept/session-plan.ts), and not-found refusals are everyday traffic (GRUB probes).
   const counters = newCounters();
   counters.packetsSent = 1;
   const durationMs = performance.now() - startedAt;
   ctx.bus.finished(
-    buildRecord({ gateway: ctx.gatewayId, request, negotiated: undefined, counters, durationMs, outcome: refusalOutcome(wire.code, e), errorCode: wire.code, errorMessage: wire.message, tags }),
+    buildRecord({ gateway: ctx.gatewayId, request, negotiated: undefined, counters, durationMs, outcome, errorCode: wire.code, errorMessage: wire.message, tags }),
     e instanceof TftpError ? e.cause : e,
   );
   ctx.table.release(entry);

@@ -78,6 +78,10 @@ export class RunningSession implements DriverIo, TidRoutes {
     if (request.kind === 'read') ctx.counters.bytesSent += c.bytes;
     else ctx.counters.bytesReceived += c.bytes;
     ctx.counters.retransmits += c.retransmits;
+    if (!ctx.bus.wantsRecord(end.outcome)) {
+      ctx.bus.counted(end.outcome);
+      return;
+    }
     const durationMs = performance.now() - opened.startedAt;
     ctx.bus.finished(
       buildRecord({ gateway: ctx.gatewayId, request, negotiated: opened.negotiated, counters: c, durationMs, outcome: end.outcome, errorCode: end.errorCode, errorMessage: end.errorMessage, tags: opened.tags }),

@@ -155,13 +155,19 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
 
   const handler = buildRequestHandler({ config, handler: opts.handler, runtime, objects: setup?.objects, inProcess, log: logger });
   let sink: RedisStatsSink | undefined;
+  // No hook where nothing takes records (no metrics, no Redis stats, no user hook): the bus then
+  // builds a session's record only for its log line (issue 13, docs/PERFORMANCE.md "A cached
+  // file starts in the tick of its request").
+  const recordsTaken = config.metricsPort !== undefined || (config.redisUrl !== undefined && config.statsToRedis) || opts.onSession !== undefined;
   const gateway = new Gateway(config, handler, logger, {
     // Metrics and the Redis sink first: a user hook that throws must not cost them the record.
-    onSession: (record) => {
-      metrics?.observeSession(record);
-      sink?.push(record);
-      opts.onSession?.(record);
-    },
+    onSession: recordsTaken
+      ? (record) => {
+          metrics?.observeSession(record);
+          sink?.push(record);
+          opts.onSession?.(record);
+        }
+      : undefined,
   });
   if (config.redisUrl && config.statsToRedis) {
     const s = new RedisStatsSink({

@@ -15,6 +15,7 @@
 import type { Logger } from 'pino';
 import type { ServerCounters } from './counters.js';
 import type { SessionRecord } from './session-record.js';
+import type { Outcome } from '../session/types.js';
 
 export interface SessionHooks {
   /** Called with every finished session's record (fbtftp's session-stats callback). */
@@ -37,10 +38,25 @@ export class SessionBus {
     private readonly hooks: SessionHooks = {},
   ) {}
 
+  /**
+   * Whether a session that ended with `outcome` needs its record: for its log line (at info for
+   * everyday outcomes, warn for failures) or for a hook. A busy gateway at level warn with no
+   * metrics, stats sink or user hook builds none for its successful sessions; it only counts
+   * them (`counted`).
+   */
+  wantsRecord(outcome: Outcome): boolean {
+    return this.hooks.onSession !== undefined || this.log.isLevelEnabled?.(QUIET_OUTCOMES.has(outcome) ? 'info' : 'warn') !== false;
+  }
+
+  /** A finished session whose record nobody wants (wantsRecord false): counted by outcome. */
+  counted(outcome: Outcome): void {
+    const byOutcome = this.counters.sessionsByOutcome;
+    byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
+  }
+
   /** A session's record: counted by outcome, logged (with its cause, for logs only), handed on. */
   finished(record: SessionRecord, cause?: unknown): void {
-    const byOutcome = this.counters.sessionsByOutcome;
-    byOutcome[record.outcome] = (byOutcome[record.outcome] ?? 0) + 1;
+    this.counted(record.outcome);
     const quiet = QUIET_OUTCOMES.has(record.outcome);
     const level = quiet ? 'info' : 'warn';
     // Built only when the level is on: a busy gateway at level warn skips ~1 µs per session.

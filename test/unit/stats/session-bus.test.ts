@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { SessionBus } from '../../../gateway/src/stats/session-bus.js';
 import { newServerCounters } from '../../../gateway/src/stats/counters.js';
 import type { SessionRecord } from '../../../gateway/src/stats/session-record.js';
@@ -80,5 +80,32 @@ describe('stats: session bus', () => {
       ['info', 'deny-list', true, 'request refused'],
       ['warn', 'sessions', true, 'request refused'],
     ]);
+  });
+
+  it('session bus: a record is wanted for a log line at its level or for a hook; at warn with no hook an ok session is only counted', () => {
+    const atWarn = pino({ level: 'warn' }, { write: () => {} });
+    const quietBus = new SessionBus(newServerCounters(), atWarn);
+    // ok and not-found log at info (off at warn): nothing needs their records.
+    expect(quietBus.wantsRecord('ok')).toBe(false);
+    expect(quietBus.wantsRecord('not-found')).toBe(false);
+    // A failure logs at warn: its record is built for the line.
+    expect(quietBus.wantsRecord('timeout')).toBe(true);
+    // Any hook (metrics, the Redis sink, the user's onSession) takes every record.
+    expect(new SessionBus(newServerCounters(), atWarn, { onSession: () => {} }).wantsRecord('ok')).toBe(true);
+    // At info every outcome has a line.
+    expect(new SessionBus(newServerCounters(), pino({ level: 'info' }, { write: () => {} })).wantsRecord('ok')).toBe(true);
+    // A logger that cannot say (no isLevelEnabled) gets every record, as before.
+    expect(new SessionBus(newServerCounters(), fakeLog().log).wantsRecord('ok')).toBe(true);
+  });
+
+  it('session bus: counted() counts the outcome as finished() does, with no line and no hook', () => {
+    const counters = newServerCounters();
+    const { log, lines } = fakeLog();
+    const bus = new SessionBus(counters, log);
+    bus.counted('ok');
+    bus.counted('ok');
+    bus.finished(record('ok'));
+    expect(counters.sessionsByOutcome).toEqual({ ok: 3 });
+    expect(lines).toHaveLength(1);
   });
 });
