@@ -158,6 +158,10 @@ export async function bindUdp(opts: BindOptions): Promise<dgram.Socket> {
  * hop (issue 13, docs/PERFORMANCE.md "A cached file starts in the tick of its request").
  * Where the bind does not finish inside the call (another Node, a cluster worker's shared
  * bind), a promise of the socket.
+ *
+ * No closure per bind: 'listening' goes to one shared function that names the socket it came
+ * from, and no 'error' listener is attached for the call, so a failed bind's emit('error')
+ * throws out of bind() (EventEmitter throws an error nobody listens for) and is caught here.
  */
 export function bindUdpSoon(opts: BindOptions): dgram.Socket | Promise<dgram.Socket> {
   const socket = dgram.createSocket({
@@ -167,26 +171,37 @@ export function bindUdpSoon(opts: BindOptions): dgram.Socket | Promise<dgram.Soc
     // Not in Node 20's types; only set where reusePortAvailable() (Node 20 would ignore it).
     ...(opts.reusePort ? { reusePort: true } : {}),
   } as dgram.SocketOptions);
-  let bound = false;
-  let failure: Error | undefined;
-  let settle: ((e: Error | undefined) => void) | undefined;
-  const onError = (e: Error) => {
+  socket.on('listening', markListening);
+  try {
+    socket.bind({ address: opts.address, port: opts.port, exclusive: opts.exclusive });
+  } catch (e) {
     socket.close();
-    if (settle) settle(e);
-    else failure = e;
-  };
-  socket.once('error', onError);
-  socket.bind({ address: opts.address, port: opts.port, exclusive: opts.exclusive }, () => {
-    socket.off('error', onError);
+    throw e;
+  }
+  socket.off('listening', markListening);
+  if (lastListening === socket) {
+    lastListening = undefined;
     if (opts.bufferBytes > 0) setBufferSizes(socket, opts.bufferBytes);
-    if (settle) settle(undefined);
-    else bound = true;
-  });
-  if (bound) return socket;
-  if (failure) throw failure;
+    return socket;
+  }
   return new Promise((resolve, reject) => {
-    settle = (e) => (e ? reject(e) : resolve(socket));
+    const onError = (e: Error) => {
+      socket.close();
+      reject(e);
+    };
+    socket.once('error', onError);
+    socket.once('listening', () => {
+      socket.off('error', onError);
+      if (opts.bufferBytes > 0) setBufferSizes(socket, opts.bufferBytes);
+      resolve(socket);
+    });
   });
+}
+
+/** The socket whose 'listening' was emitted last (inside bindUdpSoon's bind call). */
+let lastListening: dgram.Socket | undefined;
+function markListening(this: dgram.Socket): void {
+  lastListening = this;
 }
 
 /** The kernel caps these at net.core.{r,w}mem_max; a window of large blocks needs room. */

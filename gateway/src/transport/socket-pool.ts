@@ -43,16 +43,18 @@ export class SocketPool {
 
   /** Keeps the socket for reuse, or closes it when the pool is full or shut. */
   give(localAddress: string, socket: dgram.Socket): void {
+    let list = this.idle.get(localAddress);
+    if (!list) this.idle.set(localAddress, (list = []));
+    if (this.closed || list.length >= this.maxIdlePerAddress) {
+      // Closed at once: it receives nothing more and reports no error, so its listeners stay
+      // (with the pool off, the default, this is every session's socket: no listener churn).
+      socket.close();
+      return;
+    }
     socket.removeAllListeners('message');
     socket.removeAllListeners('error');
     // An error on an idle socket (e.g. an ICMP report) must not be unhandled.
     socket.on('error', ignore);
-    let list = this.idle.get(localAddress);
-    if (!list) this.idle.set(localAddress, (list = []));
-    if (this.closed || list.length >= this.maxIdlePerAddress) {
-      socket.close();
-      return;
-    }
     socket.unref();
     list.push(socket);
   }
