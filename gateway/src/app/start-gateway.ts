@@ -158,7 +158,8 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
   // No hook where nothing takes records (no metrics, no Redis stats, no user hook): the bus then
   // builds a session's record only for its log line (issue 13, docs/PERFORMANCE.md "A cached
   // file starts in the tick of its request").
-  const recordsTaken = config.metricsPort !== undefined || (config.redisUrl !== undefined && config.statsToRedis) || opts.onSession !== undefined;
+  const statsRedisUrl = config.statsToRedis ? config.redisUrl : undefined;
+  const recordsTaken = config.metricsPort !== undefined || statsRedisUrl !== undefined || opts.onSession !== undefined;
   const gateway = new Gateway(config, handler, logger, {
     // Metrics and the Redis sink first: a user hook that throws must not cost them the record.
     onSession: recordsTaken
@@ -169,9 +170,9 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
         }
       : undefined,
   });
-  if (config.redisUrl && config.statsToRedis) {
+  if (statsRedisUrl !== undefined) {
     const s = new RedisStatsSink({
-      url: config.redisUrl,
+      url: statsRedisUrl,
       gatewayId: gateway.id,
       streamKey: config.statsStreamKey,
       maxLen: config.statsStreamMaxLen,

@@ -24,6 +24,7 @@ export interface SessionHooks {
 
 /** Outcomes that are normal traffic for a boot server (GRUB probes names that do not exist). */
 const QUIET_OUTCOMES = new Set(['ok', 'option-probe', 'not-found']);
+const levelOf = (outcome: string): 'info' | 'warn' => (QUIET_OUTCOMES.has(outcome) ? 'info' : 'warn');
 
 /** ENOENT, NoSuchKey, ...: what an expected failure's cause is called, without its stack. */
 function causeCode(cause: unknown): string {
@@ -45,7 +46,7 @@ export class SessionBus {
    * them (`counted`).
    */
   wantsRecord(outcome: Outcome): boolean {
-    return this.hooks.onSession !== undefined || this.log.isLevelEnabled?.(QUIET_OUTCOMES.has(outcome) ? 'info' : 'warn') !== false;
+    return this.hooks.onSession !== undefined || this.log.isLevelEnabled?.(levelOf(outcome)) !== false;
   }
 
   /** A finished session whose record nobody wants (wantsRecord false): counted by outcome. */
@@ -57,8 +58,8 @@ export class SessionBus {
   /** A session's record: counted by outcome, logged (with its cause, for logs only), handed on. */
   finished(record: SessionRecord, cause?: unknown): void {
     this.counted(record.outcome);
-    const quiet = QUIET_OUTCOMES.has(record.outcome);
-    const level = quiet ? 'info' : 'warn';
+    const level = levelOf(record.outcome);
+    const quiet = level === 'info';
     // Built only when the level is on: a busy gateway at level warn skips ~1 µs per session.
     if (this.log.isLevelEnabled?.(level) !== false) {
       // A failure gets its cause with the stack; an expected outcome (GRUB probing a name that
