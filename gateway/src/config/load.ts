@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { z } from './zod.js';
+import * as s from '../schema/index.js';
 import { checkFunctionRoots, checkRoot } from './checks.js';
 import { ConfigError } from './config-error.js';
 import { deepFreeze } from './deep-freeze.js';
@@ -164,50 +164,38 @@ export function deriveConfig(config: GatewayConfig, patch: Partial<Pick<GatewayC
 
 /** The keys of the object the schema expects at `path` (a route, a function's settings), or none. */
 function keysAt(path: readonly PropertyKey[]): string[] {
-  let t: unknown = configSchema;
-  const unwrap = () => {
-    for (let i = 0; i < 10; i++) {
-      if (t instanceof z.ZodDefault || t instanceof z.ZodOptional) t = t.unwrap();
-      else if (t instanceof z.ZodPipe) t = t.in;
-      else break;
-    }
-  };
+  let t: s.AnySchema | undefined = configSchema;
   for (const seg of path) {
-    unwrap();
-    if (t instanceof z.ZodObject) t = (t.shape as Record<string, unknown>)[String(seg)];
-    else if (t instanceof z.ZodArray) t = t.element;
-    else if (t instanceof z.ZodRecord) t = t.valueType;
+    const b: s.AnySchema | undefined = t?.base();
+    if (b instanceof s.ObjectSchema) t = (b.shape as Record<string, s.AnySchema>)[String(seg)];
+    else if (b instanceof s.ArraySchema) t = b.element;
+    else if (b instanceof s.RecordSchema) t = b.values;
     else return [];
   }
-  unwrap();
-  return t instanceof z.ZodObject ? Object.keys(t.shape) : [];
+  const b = t?.base();
+  return b instanceof s.ObjectSchema ? Object.keys(b.shape) : [];
 }
 
 /** What a field's schema wants underneath defaults, optionals and text parsing. */
-function baseType(schema: z.ZodType | undefined): 'number' | 'boolean' | undefined {
-  let t: unknown = schema;
-  for (let i = 0; i < 10; i++) {
-    if (t instanceof z.ZodDefault || t instanceof z.ZodOptional) t = t.unwrap();
-    else if (t instanceof z.ZodPipe) t = t.out;
-    else break;
-  }
-  return t instanceof z.ZodNumber ? 'number' : t instanceof z.ZodBoolean ? 'boolean' : undefined;
+function baseType(schema: s.AnySchema | undefined): 'number' | 'boolean' | undefined {
+  const b = schema?.base();
+  return b instanceof s.NumberSchema ? 'number' : b instanceof s.BooleanSchema ? 'boolean' : undefined;
 }
 
 /** JSON strings where a number or boolean belongs, top level and in functions.*; one line each. */
 function quotedScalars(parsed: Record<string, unknown>, file: string): string[] {
   const problems: string[] = [];
-  const check = (path: string, schema: z.ZodType | undefined, v: unknown) => {
+  const check = (path: string, schema: s.AnySchema | undefined, v: unknown) => {
     const want = baseType(schema);
     if (want === undefined || typeof v !== 'string') return;
     const fix = want === 'number' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? `write ${v.trim()} without quotes` : `give a JSON ${want}`;
     problems.push(`field "${path}" (from config file ${file}): expected a ${want}, got ${describeValue(v)}: ${fix}`);
   };
-  const shape = configSchema.shape as Record<string, z.ZodType>;
+  const shape: Record<string, s.AnySchema> = configSchema.shape;
   for (const [k, v] of Object.entries(parsed)) check(k, shape[k], v);
   const fns = parsed.functions;
   if (typeof fns === 'object' && fns !== null && !Array.isArray(fns)) {
-    const fnShape = functionConfigSchema.shape as Record<string, z.ZodType>;
+    const fnShape: Record<string, s.AnySchema> = functionConfigSchema.shape;
     for (const [name, fn] of Object.entries(fns)) {
       if (typeof fn !== 'object' || fn === null) continue;
       for (const [k, v] of Object.entries(fn)) check(`functions.${name}.${k}`, fnShape[k], v);

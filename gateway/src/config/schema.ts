@@ -1,5 +1,5 @@
 /**
- * The gateway configuration: one zod schema, parsed once (load.ts) into a deep-frozen object.
+ * The gateway configuration: one schema (schema/), parsed once (load.ts) into a deep-frozen object.
  * Fields are grouped under `// ──` headers: protocol limits (what a client may negotiate) apart
  * from local policy (listeners, retransmission, admission, uploads), then the runtime, the
  * stores and stats, as rs-tftpd keeps OptionsProtocol apart from OptionsPrivate. Types, ranges
@@ -8,7 +8,7 @@
  * field-types.ts; checks across fields, and the ones that need routing or transport code, live
  * in checks.ts.
  */
-import { z } from './zod.js';
+import * as s from '../schema/index.js';
 import { DEFAULTS } from './defaults.js';
 import { OPTION_NAMES } from '../protocol/options.js';
 import { crossFieldIssues, FUNCTION_NAME } from './checks.js';
@@ -21,21 +21,21 @@ export { FUNCTION_NAME };
 export { describeValue } from './field-types.js';
 
 /** How one function runs: its code (or the deploy folder's current version) and its limits. */
-export const functionConfigSchema = z
+export const functionConfigSchema = s
   .object({
     /** A source file (.ts/.js) bundled with esbuild at start; otherwise the deployed version. */
-    entry: z.string().min(1).optional(),
+    entry: s.string().min(1).optional(),
     poolSize: int(1, 256).default(DEFAULTS.functionPoolSize),
     heapMb: int(16, 65536).default(DEFAULTS.functionHeapMb),
     timeoutMs: int(10, 3_600_000).default(DEFAULTS.functionTimeoutMs),
     maxConcurrent: int(1, 1_000_000).default(DEFAULTS.functionMaxConcurrent),
     /** Where file() responses are read from; the gateway's root when unset. */
-    root: z.string().min(1).optional(),
+    root: s.string().min(1).optional(),
     vars: stringMap.default({}),
     /** Handed to the function apart from vars and never logged. */
     secrets: stringMap.default({}),
     /** 'process': a sandboxed child process per worker (default); 'thread': a worker thread in the gateway, trusted code only. */
-    isolation: z
+    isolation: s
       .enum(['process', 'thread'], { error: 'use "process" (sandboxed child processes, the default) or "thread" (worker threads inside the gateway: trusted code only)' })
       .default(DEFAULTS.functionIsolation),
     /** Data size limit of each sandboxed process (heap, ArrayBuffers, Node itself), MiB; default heapMb + 384. */
@@ -44,7 +44,7 @@ export const functionConfigSchema = z
     uid: int(0, 4_294_967_294).optional(),
     gid: int(0, 4_294_967_294).optional(),
     /** Absolute files or folders a sandboxed function may read besides its bundle (e.g. an inventory file named in vars). */
-    allowRead: z.array(z.string().regex(/^\//, 'use an absolute path, e.g. /etc/tftpfn/inventory.json')).default([]),
+    allowRead: s.array(s.string().regex(/^\//, 'use an absolute path, e.g. /etc/tftpfn/inventory.json')).default([]),
     /** Keep one idle sandboxed process started ahead, so a reload adopts it instead of starting Node (runtime/warm-spare.ts); on in `tftpfn dev`. */
     warmSpare: bool.default(DEFAULTS.functionWarmSpare),
     /** Log bounds: lines and bytes per invocation, and lines per second for the whole function. */
@@ -60,19 +60,16 @@ export const functionConfigSchema = z
     /** Let s3Put() replace an existing object; false: ERROR 6 when the key exists. */
     allowOverwrite: bool.default(DEFAULTS.allowOverwrite),
   })
-  .strict()
   .superRefine((f, ctx) => {
     if (f.memoryMb !== undefined && f.memoryMb < f.heapMb + 128) {
       ctx.addIssue({ code: 'custom', path: ['memoryMb'], message: `memoryMb covers the heap (heapMb ${f.heapMb}) plus Node itself: use at least ${f.heapMb + 128}, or leave it out for heapMb + 384` });
     }
   });
-export type FunctionConfig = z.infer<typeof functionConfigSchema>;
+export type FunctionConfig = s.Output<typeof functionConfigSchema>;
 
-const routeTarget = z
-  .object({ function: z.string().min(1).optional(), folder: z.string().min(1).optional(), bucket: z.string().min(1).optional(), prefix: z.string().optional() })
-  .strict();
+const routeTarget = s.object({ function: s.string().min(1).optional(), folder: s.string().min(1).optional(), bucket: s.string().min(1).optional(), prefix: s.string().optional() });
 
-export const configSchema = z
+export const configSchema = s
   .object({
     // ── Protocol limits: what a client may negotiate (RFC 2347 options, RFC 2348 blksize, RFC 2349 timeout, RFC 7440 windowsize).
     // Below 512 would be a lie: RFC 1350 clients that send no blksize always get 512.
@@ -92,9 +89,9 @@ export const configSchema = z
     // ── Local policy: listeners and sockets.
     hosts: list.refine((h) => h.length > 0, 'give at least one address, e.g. 0.0.0.0 or ::1').default([...DEFAULTS.hosts]),
     port: int(0, 65535).default(DEFAULTS.port),
-    root: z.string().min(1).default(DEFAULTS.root),
+    root: s.string().min(1).default(DEFAULTS.root),
     singlePort: bool.default(DEFAULTS.singlePort),
-    portRange: z
+    portRange: s
       .string()
       .regex(/^\d{1,5}-\d{1,5}$/, 'use the form LOW-HIGH, e.g. 50000-50999')
       .refine((s) => {
@@ -106,7 +103,7 @@ export const configSchema = z
     sessionSocketPool: int(0, 65535).default(DEFAULTS.sessionSocketPool),
     socketBufferBytes: int(0, 1024 * 1024 * 1024).default(DEFAULTS.socketBufferBytes),
     /** How DATA windows leave the socket (transport/batch-send): runs of equal blocks as one UDP GSO sendmsg, or one datagram per send. */
-    sendPath: z
+    sendPath: s
       .enum(['auto', 'gso', 'plain'], {
         error: 'use "auto" (UDP GSO where the kernel and the optional koffi package allow it, else one datagram per send), "gso" (the same, warning when GSO is unusable) or "plain" (one datagram per send)',
       })
@@ -155,7 +152,7 @@ export const configSchema = z
     deny: cidrList.default([]),
 
     // ── Local policy: uploads and folder reads.
-    writeRoot: z.string().min(1).optional(),
+    writeRoot: s.string().min(1).optional(),
     allowOverwrite: bool.default(DEFAULTS.allowOverwrite),
     maxUploadBytes: int(0, Number.MAX_SAFE_INTEGER).default(DEFAULTS.maxUploadBytes),
     /** s3Put() uploads: part size (S3 wants at least 5 MiB) and parts in flight per upload; memory per upload stays under (1 + inFlight) parts. */
@@ -172,49 +169,47 @@ export const configSchema = z
     fileCacheMaxBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.fileCacheMaxBytes),
 
     // ── Runtime: the process, functions and routing.
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
+    logLevel: s.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
     shutdownGraceMs: int(0, 3_600_000).default(DEFAULTS.shutdownGraceMs),
     processes: int(1, 256).default(DEFAULTS.processes),
-    functions: z
-      .record(z.string(), functionConfigSchema)
-      .default({}),
+    functions: s.record(s.string(), functionConfigSchema).default({}),
     /** Deployed function versions (`tftpfn deploy`); watched and hot-reloaded. */
-    deployDir: z.string().min(1).optional(),
+    deployDir: s.string().min(1).optional(),
     reloadPollMs: int(50, 3_600_000).default(DEFAULTS.reloadPollMs),
     /**
      * Where deployed versions and rollouts come from (issue 12, docs/DEPLOY.md): 'folder' (the
      * deploy folder, deployDir) or 'redis' (Redis + the bucket). Unset: 'folder' with deployDir,
      * else 'redis' with redisUrl and objectStore "s3", else none (config/checks.ts controlPlaneKind).
      */
-    controlPlane: z.enum(['folder', 'redis'], { error: 'use "folder" (the deploy folder, deployDir) or "redis" (Redis and the S3 bucket)' }).optional(),
+    controlPlane: s.enum(['folder', 'redis'], { error: 'use "folder" (the deploy folder, deployDir) or "redis" (Redis and the S3 bucket)' }).optional(),
     /** Where this gateway keeps the bundles, records and settings it last served, to start from when the control plane is down. */
-    controlCacheDir: z.string().min(1).optional(),
+    controlCacheDir: s.string().min(1).optional(),
     /** How often every rollout is re-read, the fallback for a missed pub/sub message. */
     controlPollMs: int(100, 3_600_000).default(DEFAULTS.controlPollMs),
     /** The bucket (objectStore "s3") that holds the fleet's bundles, and their key prefix in it. */
-    controlBucket: z.string().min(1).default(DEFAULTS.controlBucket),
-    controlPrefix: z.string().regex(/^$|^[^/].*\/$/, 'use a prefix ending in "/" (e.g. "tftpfn/"), or "" for none').default(DEFAULTS.controlPrefix),
+    controlBucket: s.string().min(1).default(DEFAULTS.controlBucket),
+    controlPrefix: s.string().regex(/^$|^[^/].*\/$/, 'use a prefix ending in "/" (e.g. "tftpfn/"), or "" for none').default(DEFAULTS.controlPrefix),
     /** The key function secrets are sealed with (64 hex digits or base64 of 32 bytes), or a file holding it; never logged. */
-    secretsKey: z.string().min(1).optional(),
-    secretsKeyFile: z.string().min(1).optional(),
+    secretsKey: s.string().min(1).optional(),
+    secretsKeyFile: s.string().min(1).optional(),
     /** Ordered glob → function or folder rules; see docs/ROUTING.md. */
-    routes: z.array(z.unknown()).default([]),
+    routes: s.array(s.unknown()).default([]),
     /** Where a path no route matches goes; without it (and with routes) such paths get ERROR 1. */
     defaultRoute: routeTarget.optional(),
     /** An in.tftpd (tftp-hpa) -m remap file, applied before routing. */
-    remapFile: z.string().min(1).optional(),
+    remapFile: s.string().min(1).optional(),
 
     // ── Stores: objects (S3 or a local folder), Redis, the shared cache and env.kv.
     /** Where s3Object() and bucket routes read: S3 (any S3-compatible server) or a local folder. */
-    objectStore: z.enum(['local', 's3']).default(DEFAULTS.objectStore),
+    objectStore: s.enum(['local', 's3']).default(DEFAULTS.objectStore),
     /** The local stand-in for buckets: BUCKET/KEY under this folder. */
-    bucketsDir: z.string().min(1).default(DEFAULTS.bucketsDir),
-    s3Endpoint: z.url({ error: 'give a URL, e.g. http://127.0.0.1:9000 (or leave it out for AWS)' }).optional(),
-    s3Region: z.string().min(1).optional(),
+    bucketsDir: s.string().min(1).default(DEFAULTS.bucketsDir),
+    s3Endpoint: s.url({ error: 'give a URL, e.g. http://127.0.0.1:9000 (or leave it out for AWS)' }).optional(),
+    s3Region: s.string().min(1).optional(),
     s3ForcePathStyle: bool.default(DEFAULTS.s3ForcePathStyle),
     /** Explicit keys; without them the SDK's standard chain (env, profile, instance role) is used. */
-    s3AccessKeyId: z.string().min(1).optional(),
-    s3SecretAccessKey: z.string().min(1).optional(),
+    s3AccessKeyId: s.string().min(1).optional(),
+    s3SecretAccessKey: s.string().min(1).optional(),
     s3RequestTimeoutMs: int(100, 600_000).default(DEFAULTS.s3RequestTimeoutMs),
     /** No response headers within this and an S3 call fails, so a hung S3 costs a client seconds, not 22 s. */
     s3FirstByteTimeoutMs: int(50, 600_000).default(DEFAULTS.s3FirstByteTimeoutMs),
@@ -223,7 +218,7 @@ export const configSchema = z
      * (redis://, rediss://), Sentinel (redis-sentinel://H1:P1,H2:P2/MASTER[/DB]) or a Cluster
      * (redis-cluster://H1:P1,H2:P2): redis/redis-spec.ts, docs/REDIS.md.
      */
-    redisUrl: z
+    redisUrl: s
       .string()
       .superRefine((url, ctx) => {
         const problem = redisUrlProblem(url);
@@ -240,16 +235,16 @@ export const configSchema = z
      * on every gateway and never stored in Redis. Without it a gateway with redisUrl uses a
      * random key of its own: safe, but its Redis cache entries are not shared with the fleet.
      */
-    cacheHmacKey: z.string().min(32, 'use at least 32 characters of random text, e.g. the output of `openssl rand -hex 32`, the same on every gateway').optional(),
+    cacheHmacKey: s.string().min(32, 'use at least 32 characters of random text, e.g. the output of `openssl rand -hex 32`, the same on every gateway').optional(),
     memoryKvMaxBytes: int(0, 64 * 1024 * 1024 * 1024).default(DEFAULTS.memoryKvMaxBytes),
     upstreamAttempts: int(1, 10).default(DEFAULTS.upstreamAttempts),
 
     // ── Stats: session records in Redis, Prometheus metrics, the server-stats hook.
     /** Names this gateway in stats and metrics; default HOSTNAME-PID. */
-    gatewayId: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : - (at most 100)').optional(),
+    gatewayId: s.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : - (at most 100)').optional(),
     /** Push session records and per-minute counters to Redis (when redisUrl is set). */
     statsToRedis: bool.default(DEFAULTS.statsToRedis),
-    statsStreamKey: z.string().min(1).default(DEFAULTS.statsStreamKey),
+    statsStreamKey: s.string().min(1).default(DEFAULTS.statsStreamKey),
     /** The stream is trimmed to about this many records (XADD MAXLEN ~). */
     statsStreamMaxLen: int(100, 100_000_000).default(DEFAULTS.statsStreamMaxLen),
     statsCounterTtlSeconds: int(60, 365 * 24 * 3600).default(DEFAULTS.statsCounterTtlSeconds),
@@ -258,14 +253,13 @@ export const configSchema = z
     statsFlushMs: int(10, 60_000).default(DEFAULTS.statsFlushMs),
     /** Prometheus /metrics, /healthz and /readyz on this TCP port; off when unset. */
     metricsPort: int(0, 65535).optional(),
-    metricsHost: z.string().min(1).default(DEFAULTS.metricsHost),
+    metricsHost: s.string().min(1).default(DEFAULTS.metricsHost),
     serverStatsIntervalMs: int(100, 24 * 3600 * 1000).default(DEFAULTS.serverStatsIntervalMs),
   })
-  .strict()
   // Fields that must agree, the route table and function names: config/checks.ts.
   .superRefine((c, ctx) => {
     for (const issue of crossFieldIssues(c)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   });
 
-export type GatewayConfig = Readonly<z.infer<typeof configSchema>>;
-export type GatewayConfigInput = z.input<typeof configSchema>;
+export type GatewayConfig = Readonly<s.Output<typeof configSchema>>;
+export type GatewayConfigInput = s.Input<typeof configSchema>;

@@ -19,7 +19,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { z } from '../config/zod.js';
+import * as s from '../schema/index.js';
 import { describeValue, functionConfigSchema } from '../config/schema.js';
 import { parseRouteTable, RouteConfigError } from '../routing/routes.js';
 import type { FunctionSettings } from './control-plane.js';
@@ -36,22 +36,20 @@ export class ManifestError extends Error {
 const fn = functionConfigSchema.shape;
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A JSON number first (a quoted "2" is refused, as in the config file), then the config's bounds and wording. */
-const limit = (field: z.ZodDefault<z.ZodType<number, any>> | z.ZodOptional<z.ZodType<number, any>>) =>
-  z.number({ error: (iss) => `expected a JSON number, got ${describeValue(iss.input)}` }).pipe(field.unwrap()).optional();
+const limit = (field: s.DefaultSchema<s.Schema<number, unknown>> | s.OptionalSchema<s.Schema<number, unknown>>) =>
+  s.number({ error: (iss) => `expected a JSON number, got ${describeValue(iss.input)}` }).pipe(field.unwrap()).optional();
 /** A switch: the config's own check and wording ("use true or false"). */
-const flag = (field: z.ZodDefault<z.ZodType<boolean, any>>) => field.unwrap().optional();
+const flag = (field: s.DefaultSchema<s.Schema<boolean, unknown>>) => field.unwrap().optional();
 
-const routeSchema = z
-  .object({
-    match: z.string({ error: 'give a glob, e.g. "grub/*"' }).min(1, 'give a glob, e.g. "grub/*"'),
-    stripPrefix: z.union([z.boolean(), z.string()], { error: 'use true, false, or the leading path to strip, e.g. "tftpboot"' }).optional(),
-  })
-  .strict();
+const routeSchema = s.object({
+  match: s.string({ error: 'give a glob, e.g. "grub/*"' }).min(1, 'give a glob, e.g. "grub/*"'),
+  stripPrefix: s.union([s.boolean(), s.string()], { error: 'use true, false, or the leading path to strip, e.g. "tftpboot"' }).optional(),
+});
 
-export const manifestSchema = z
+export const manifestSchema = s
   .object({
-    vars: z
-      .record(z.string(), z.string({ error: (iss) => `expected text, got ${describeValue(iss.input)}` }), { error: 'give an object of names to text, e.g. { "SITE": "lab" }' })
+    vars: s
+      .record(s.string(), s.string({ error: (iss) => `expected text, got ${describeValue(iss.input)}` }), { error: 'give an object of names to text, e.g. { "SITE": "lab" }' })
       .superRefine((vars, ctx) => {
         // The config's rule for vars names (config/schema.ts stringMap), said per name.
         for (const k of Object.keys(vars)) {
@@ -67,9 +65,8 @@ export const manifestSchema = z
     maxUploadBytes: limit(fn.maxUploadBytes),
     maxUploadsPerClient: limit(fn.maxUploadsPerClient),
     allowOverwrite: flag(fn.allowOverwrite),
-    routes: z.array(routeSchema, { error: 'give a list of routes, e.g. [{ "match": "grub/*" }]' }).optional(),
-  })
-  .strict();
+    routes: s.array(routeSchema, { error: 'give a list of routes, e.g. [{ "match": "grub/*" }]' }).optional(),
+  });
 
 const VALID_KEYS = Object.keys(manifestSchema.shape).join(', ');
 

@@ -8,7 +8,7 @@
  * Config errors name the route and the field and say how to fix it, in the style of
  * config/schema.ts: `routes[2]: give either "function" or "folder", not both`.
  */
-import { z } from '../config/zod.js';
+import * as s from '../schema/index.js';
 import { compileGlob, GlobError, type Glob } from './glob.js';
 import { didYouMean } from '../config/did-you-mean.js';
 
@@ -50,33 +50,29 @@ export class RouteConfigError extends Error {
   }
 }
 
-const name = z.string().min(1, 'must not be empty');
+const name = s.string().min(1, 'must not be empty');
 const targetFields = {
   function: name.optional(),
   folder: name.optional(),
   bucket: name.optional(),
   /** With bucket: prepended to the path to make the key, e.g. "tftp/". */
-  prefix: z.string().optional(),
+  prefix: s.string().optional(),
 };
 
-const routeSchema = z
-  .object({
-    match: z.string({ error: 'give a glob, e.g. "pxelinux.cfg/*"' }),
-    ...targetFields,
-    stripPrefix: z.union([z.boolean(), z.string()], { error: 'use true, false, or the leading path to strip, e.g. "tftpboot"' }).optional(),
-  })
-  .strict();
+const routeSchema = s.object({
+  match: s.string({ error: 'give a glob, e.g. "pxelinux.cfg/*"' }),
+  ...targetFields,
+  stripPrefix: s.union([s.boolean(), s.string()], { error: 'use true, false, or the leading path to strip, e.g. "tftpboot"' }).optional(),
+});
 
-const defaultSchema = z.object(targetFields).strict();
+const defaultSchema = s.object(targetFields);
 
-export const routingSchema = z
-  .object({
-    routes: z.array(routeSchema).default([]),
-    default: defaultSchema.optional(),
-  })
-  .strict();
+export const routingSchema = s.object({
+  routes: s.array(routeSchema, { error: 'give a list of routes, e.g. [{ "match": "pxelinux.cfg/*", "function": "pxe" }]' }).default([]),
+  default: defaultSchema.optional(),
+});
 
-export type RoutingConfigInput = z.input<typeof routingSchema>;
+export type RoutingConfigInput = s.Input<typeof routingSchema>;
 
 function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -130,8 +126,8 @@ function stripFor(at: string, glob: Glob, strip: boolean | string | undefined, p
   return want;
 }
 
-/** A mistyped key names the keys that exist there and the nearest one, not zod's bare "Unrecognized key". */
-function issueText(i: z.core.$ZodIssue): string {
+/** A mistyped key names the keys that exist there and the nearest one. */
+function issueText(i: s.Issue): string {
   if (i.code !== 'unrecognized_keys') return i.message;
   const valid = i.path.length === 0 ? ['routes', 'default'] : i.path[0] === 'default' ? Object.keys(defaultSchema.shape) : Object.keys(routeSchema.shape);
   return `unknown key ${i.keys.map((k) => `"${k}"${didYouMean(k, valid)}`).join(', ')}; the keys are ${valid.join(', ')}`;

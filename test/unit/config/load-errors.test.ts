@@ -86,4 +86,16 @@ describe('config errors (issue 14)', () => {
     loadConfig({ env: { TFTPFN_REDIS_ULR: 'redis://x' }, onWarning: (w) => seen.push(w) });
     expect(seen).toEqual(['unknown environment variable TFTPFN_REDIS_ULR is ignored: did you mean TFTPFN_REDIS_URL?']);
   });
+
+  it('a value of the wrong kind names what came and the field, in the gateway\'s words (no schema library jargon)', () => {
+    const lines = (config: Record<string, unknown>) => errorOf({ configFile: undefined, env: {}, flags: config }).split('\n').slice(1);
+    expect(lines({ root: '' })).toEqual(['  - field "root" (from flag --root): must not be empty']);
+    expect(lines({ hosts: [1] })).toEqual(['  - field "hosts.0" (from flag --hosts): expected text, got 1']);
+    expect(lines({ logLevel: 'loud' })).toEqual(['  - field "logLevel" (from flag --log-level): use one of "fatal", "error", "warn", "info", "debug", "trace", "silent"; got the string "loud"']);
+    expect(lines({ functions: { grub: { vars: { 'bad-name': 'x', OK: 5 } } } })).toEqual([
+      '  - field "functions.grub.vars.bad-name" (from flag --functions): names are letters, digits and _',
+      '  - field "functions.grub.vars.OK" (from flag --functions): expected text, got 5',
+    ]);
+    expect(lines({ routes: 5 })).toEqual(['  - field "routes" (from flag --routes): expected a list, got 5']);
+  });
 });
