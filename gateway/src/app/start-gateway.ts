@@ -21,13 +21,11 @@ import { createLogger } from '../logging.js';
 import type { Endpoint, RequestHandler } from '../handlers/request.js';
 import { checkFunctionReferences, controlPlaneKind, requireWritableFolder } from '../config/checks.js';
 import type { ControlPlane } from '../control/control-plane.js';
-import { loadSecretsKey } from '../control/secret-box.js';
-import { openControlPlane } from '../control/open.js';
-import { FunctionRuntime, type ReloadEvent } from '../runtime/function-runtime.js';
+import type { FunctionRuntime, ReloadEvent } from '../runtime/function-runtime.js';
 import { createObjectSetup, type ObjectSetup } from '../objects/object-setup.js';
 import type { MetricsServer, Readiness } from '../stats/http-server.js';
 import type { GatewayMetrics } from '../stats/metrics.js';
-import { RedisStatsSink } from '../stats/redis-sink.js';
+import type { RedisStatsSink } from '../stats/redis-sink.js';
 import type { SessionRecord } from '../stats/session-record.js';
 import { serverStatsSnapshot, type ServerStats } from '../stats/server-stats.js';
 import { DisposerStack } from './disposer-stack.js';
@@ -117,6 +115,14 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
   const kind = controlPlaneKind(config);
   const wantsFunctions = inProcess.length > 0 || Object.keys(config.functions).length > 0 || kind !== undefined || opts.controlPlane !== undefined;
   if (!opts.handler && wantsFunctions) {
+    // Imported only for a gateway that runs functions: a folder or bucket server never loads
+    // the runtime, the sandbox or the control plane (about 4 MiB of RSS idle; issue 13,
+    // docs/PERFORMANCE.md "Idle memory without zod").
+    const [{ FunctionRuntime }, { loadSecretsKey }, { openControlPlane }] = await Promise.all([
+      import('../runtime/function-runtime.js'),
+      import('../control/secret-box.js'),
+      import('../control/open.js'),
+    ]);
     let secretsKey: Buffer | undefined;
     try {
       secretsKey = loadSecretsKey({ key: config.secretsKey, file: config.secretsKeyFile });
@@ -171,6 +177,7 @@ async function startParts(opts: StartOptions, config: GatewayConfig, logger: Log
       : undefined,
   });
   if (statsRedisUrl !== undefined) {
+    const { RedisStatsSink } = await import('../stats/redis-sink.js');
     const s = new RedisStatsSink({
       url: statsRedisUrl,
       gatewayId: gateway.id,

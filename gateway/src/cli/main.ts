@@ -1,6 +1,7 @@
 /**
- * The `tftpfn` command line: one commander program (program.ts), one file per verb.
+ * The `tftpfn` command line: one commander program (program.ts), one file per verb, loaded when
+ * the command line names it.
  */
-import { tftpfnProgram } from './program.js';
+import { programFor } from './program.js';
 
-await tftpfnProgram().parseAsync(process.argv);
+await (await programFor(process.argv)).parseAsync(process.argv);

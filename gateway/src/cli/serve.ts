@@ -11,7 +11,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, deriveConfig, loadConfig } from '../config/load.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { GatewayConfig } from '../config/schema.js';
-import { startGateway } from '../index.js';
+import { startGateway } from '../app/start-gateway.js';
 import { listenSharing, reserveListenPort } from '../transport/bind.js';
 import { createLogger } from '../logging.js';
 

@@ -6,6 +6,7 @@
  * fails with the chain of files when one of them is reachable; the measured effect is in
  * docs/PERFORMANCE.md "Idle memory: heavy modules load when used".
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
@@ -65,8 +66,25 @@ function chainTo(graph: Map<string, string[]>, entry: string, target: string): s
   return undefined;
 }
 
+/**
+ * What a folder server never uses, and so must not load at start: the function runtime and its
+ * sandbox, the control plane, the Redis stats sink, the other verbs and the client library they
+ * use (about 4 MiB of idle RSS together; docs/PERFORMANCE.md "Idle memory without zod").
+ */
+const NOT_FOR_A_FOLDER_SERVER = [
+  'gateway/src/runtime/function-runtime.ts',
+  'gateway/src/runtime/worker-pool.ts',
+  'gateway/src/control/open.ts',
+  'gateway/src/control/secret-box.ts',
+  'gateway/src/stats/redis-sink.ts',
+  'gateway/src/cli/deploy.ts',
+  'gateway/src/cli/dev.ts',
+  'client/load.ts',
+];
+
 describe('lazy imports (issue 13)', () => {
-  for (const entry of ['gateway/src/cli/main.ts', 'gateway/src/index.ts']) {
+  // cli/serve.ts is what `tftpfn serve` loads (cli/program.ts imports the verb a command line names).
+  for (const entry of ['gateway/src/cli/serve.ts', 'gateway/src/index.ts']) {
     it(`${entry} imports none of the heavy packages statically`, async () => {
       const graph = await staticGraph(entry);
       // The walk saw the gateway itself, not an empty graph.
@@ -75,6 +93,22 @@ describe('lazy imports (issue 13)', () => {
       expect(found.map((f) => `${f.pkg}: ${f.chain!.join(' -> ')}`)).toEqual([]);
     });
   }
+
+  it('the CLI entry imports no verb statically: each is loaded when the command line names it', async () => {
+    const graph = await staticGraph('gateway/src/cli/main.ts');
+    expect(graph.get('gateway/src/cli/main.ts')).toEqual(['gateway/src/cli/program.ts']);
+    expect(graph.get('gateway/src/cli/program.ts')).toEqual(['commander']);
+  });
+
+  it('tftpfn serve loads no function runtime, control plane, stats sink or other verb until its config asks', async () => {
+    const entry = 'gateway/src/cli/serve.ts';
+    const graph = await staticGraph(entry);
+    expect(graph.has('gateway/src/app/gateway.ts')).toBe(true);
+    const found = NOT_FOR_A_FOLDER_SERVER.map((file) => ({ file, chain: chainTo(graph, entry, file) })).filter((f) => f.chain);
+    expect(found.map((f) => `${f.file}: ${f.chain!.join(' -> ')}`)).toEqual([]);
+    // Each of them exists: a renamed file would make this pass vacuously.
+    expect(NOT_FOR_A_FOLDER_SERVER.filter((file) => !existsSync(join(repo, file)))).toEqual([]);
+  });
 
   it('the walk finds a static import where there is one (the metrics module imports prom-client)', async () => {
     const graph = await staticGraph('gateway/src/stats/metrics.ts');
