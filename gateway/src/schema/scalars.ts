@@ -29,10 +29,7 @@ abstract class CheckedSchema<T> extends Schema<T> {
     return v;
   }
   protected withCheck(ok: (v: T) => boolean, message: string): this {
-    const copy = Object.create(Object.getPrototypeOf(this)) as this;
-    Object.assign(copy, this);
-    copy.checks = [...this.checks, { ok, message }];
-    return copy;
+    return this.copyWith({ checks: [...this.checks, { ok, message }] });
   }
   protected typeError(input: unknown, path: PathSegment[], issues: Issue[], expected: string): undefined {
     issues.push({ code: 'invalid_type', path, input, message: messageFor(this.options.error, input, () => `expected ${expected}, got ${describeValue(input)}`) });

@@ -94,12 +94,13 @@ export abstract class Schema<Out, In = Out> {
     );
   }
 
-  /** A copy with one more refinement: schemas are shared (a field type serves many fields), so never changed in place. */
-  protected withRefinement(refine: Refinement<Out>): this {
-    const copy = Object.create(Object.getPrototypeOf(this)) as this;
-    Object.assign(copy, this);
-    copy.refinements = [...this.refinements, refine];
-    return copy;
+  private withRefinement(refine: Refinement<Out>): this {
+    return this.copyWith({ refinements: [...this.refinements, refine] });
+  }
+
+  /** A copy with `changes` applied: schemas are shared (a field type serves many fields), so never changed in place. */
+  protected copyWith(changes: object): this {
+    return Object.assign(Object.create(Object.getPrototypeOf(this)) as this, this, changes);
   }
 }
 
@@ -109,7 +110,6 @@ export type Input<S> = S extends Schema<any, infer I> ? I : never;
  * Any schema, as a constraint: `any` because a schema's output type is invariant (its
  * refinements take the value), so Schema<number> is not a Schema<unknown>.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnySchema = Schema<any, any>;
 
 /** Absent (undefined) is allowed and stays absent. */
