@@ -17,8 +17,8 @@ import { redisUrlProblem } from '../redis/redis-spec.js';
 
 /** Kept here for its importers (deploy, the deploy store); defined beside the other checks. */
 export { FUNCTION_NAME };
-/** Kept here for its importers (load.ts, control/manifest.ts); defined with the field types. */
-export { describeValue } from './field-types.js';
+/** Kept here for its importers (load.ts, control/manifest.ts); defined with the schemas. */
+export { describeValue } from '../schema/index.js';
 
 /** How one function runs: its code (or the deploy folder's current version) and its limits. */
 export const functionConfigSchema = s
