@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './free-port.mjs';
 
 const here = fileURLToPath(new URL('../', import.meta.url));
 const repo = resolve(process.env.REPO ?? here);
@@ -50,15 +51,6 @@ async function fetchOnce(port, name, waitMs) {
   } finally {
     sock.close();
   }
-}
-
-/** A UDP port that was free a moment ago. */
-async function freePort() {
-  const sock = createSocket('udp4');
-  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
-  const { port } = sock.address();
-  await new Promise((r) => sock.close(r));
-  return port;
 }
 
 const root = mkdtempSync(join(tmpdir(), 'tftpfn-idle-rss-'));

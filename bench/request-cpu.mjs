@@ -25,6 +25,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './free-port.mjs';
 
 const here = fileURLToPath(new URL('../', import.meta.url));
 const repo = resolve(process.env.REPO ?? here);
@@ -66,15 +67,6 @@ function gcSummary(text) {
   const markCompacts = (text.match(/gc=mc /g) ?? []).length;
   const mean = promoted.length ? promoted.reduce((a, b) => a + b, 0) / promoted.length / 1024 : 0;
   return { scavenges: promoted.length, promotedKBPerScavenge: +mean.toFixed(1), markCompacts };
-}
-
-/** A free UDP port on loopback (bound and released: the server binds it a moment later). */
-async function freePort() {
-  const s = createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Resolves once the server answers an RRQ (then ends that transfer with an ERROR). */
