@@ -25,6 +25,8 @@ export interface BenchRun {
   tftpfnVersion: string;
   /** `git describe --always --dirty` of the checkout measured: what code the figures are for. */
   commit?: string;
+  /** The same for the --baseline checkout (the tftpfn-base rows of this run), when one was given. */
+  baselineCommit?: string;
 }
 
 export interface StoredReport {

@@ -6,7 +6,7 @@ import type { Measurement } from './measure.js';
 import type { BenchRun, StoredReport } from './merge.js';
 import type { ScenarioId, Sizes } from './scenarios.js';
 import { SERVER_LABELS, type ServerName } from './servers.js';
-import { peerTable, peerTargets, rrqRetransmits } from './peer-table.js';
+import { baselineTable, peerTable, peerTargets, rrqRetransmits } from './peer-table.js';
 
 export type BenchReport = StoredReport;
 
@@ -202,7 +202,7 @@ export function renderMarkdown(r: BenchReport): string {
   for (const [k, v] of Object.entries(r.machine)) out.push(`| ${k} | ${v} |`);
   for (const [k, v] of Object.entries(r.versions)) out.push(`| ${k} | ${v} |`);
   out.push('', '## Runs', '', '| run | date | command | tftpfn (commit) | sizes | load average at start / end |', '|---|---|---|---|---|---|');
-  for (const run of r.runs) out.push(`| ${run.id} | ${run.date} | \`${run.harness}\` | ${run.tftpfnVersion} (${run.commit ?? 'not recorded'}) | ${sizesText(run.sizes, run.quick)} | ${run.loadAverage} |`);
+  for (const run of r.runs) out.push(`| ${run.id} | ${run.date} | \`${run.harness}\` | ${run.tftpfnVersion} (${run.commit ?? 'not recorded'})${run.baselineCommit ? `; baseline ${run.baselineCommit}` : ''} | ${sizesText(run.sizes, run.quick)} | ${run.loadAverage} |`);
   out.push('', '## Commands', '', '```sh', '# servers (PORT, ROOT and CONF filled in by the harness; CONF/function-poolN.json is shown below)');
   for (const [k, v] of Object.entries(r.commands.servers)) out.push(`${v}    # ${label(k)}`);
   out.push('# load, per scenario');
@@ -225,6 +225,17 @@ export function renderMarkdown(r: BenchReport): string {
     'What bounds each target that is not met: [PERFORMANCE.md](PERFORMANCE.md#against-the-strongest-peers-issue-13).',
     '',
   );
+  const vsBaseline = baselineTable(r);
+  if (vsBaseline.length > 0) {
+    out.push(
+      '### Against the baseline build (--baseline)',
+      '',
+      `The same gateway built from another checkout (the commit is in *Runs*), started with the same flags in the same run; for issue 13's "with GSO unavailable (forced fallback), no row slower than today". Above 1 where this build is ahead (for latency and memory: the baseline's figure over this one's).`,
+      '',
+      ...vsBaseline,
+      '',
+    );
+  }
   out.push('## Targets (earlier issues)', '', '| scenario | target | result | met | run |', '|---|---|---|---|---|');
   for (const t of targets(r)) out.push(`| ${t.scenario} | ${t.text} | ${t.detail} | ${t.met === undefined ? 'not judged' : t.met ? 'yes' : '**no**'} | ${t.runs} |`);
   out.push('');

@@ -32,7 +32,7 @@ import { runStatsCost } from './stats-cost.js';
 import { ensureBenchTools } from './setup.js';
 import { FILES, HELD_BYTES, SMALL_BYTES, scenarios, sizesFor, type ScenarioId } from './scenarios.js';
 import { describeLoad } from './load-client.js';
-import { describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, writePlainSendPathConfig, type ServerName } from './servers.js';
+import { baselineCommit, describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, writePlainSendPathConfig, type ServerName } from './servers.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -50,17 +50,21 @@ function parseCli() {
       fresh: { type: 'boolean', default: false },
       'no-setup': { type: 'boolean', default: false },
       commit: { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,j,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-plain,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,in.tftpd,atftpd,npm-tftp,node-floor,fbtftp]
+    process.stdout.write(`usage: npm run bench -- [--quick] [--runs N] [--only a,j,b,c,d,e,f,g,h,i] [--servers tftpfn,tftpfn-p2,tftpfn-plain,tftpfn-fn1,tftpfn-fn2,tftpfn-fn4,tftpfn-s3-cold,tftpfn-s3-warm,tftpfn-s3-fleet,tftpfn-stats,tftpfn-stats-metrics,tftpfn-base,in.tftpd,atftpd,npm-tftp,node-floor,fbtftp]
                      [--out docs/BENCHMARKS.md] [--json bench/results/latest.json] [--port-base 16900] [--no-iperf] [--fresh] [--no-setup] [--commit SHA]
+                     [--baseline DIR]
 
 Scenarios and servers not selected keep their stored figures from --json (each says which run
 measured it); --fresh discards them. iperf3 runs only when (b), which is judged against it, runs.
 Missing comparison servers (tftpd-hpa, atftpd) and iperf3 are installed with apt-get first
-(bench/setup.ts); --no-setup skips that.\n`);
+(bench/setup.ts); --no-setup skips that. --baseline DIR adds tftpfn-base, the gateway built in
+another checkout (git worktree add DIR COMMIT; npm ci && npm run build there), to (a)-(e): the
+forced fallback is then judged against it in the same run.\n`);
     process.exit(0);
   }
   const runs = values.runs === undefined ? undefined : Number(values.runs);
@@ -79,6 +83,7 @@ Missing comparison servers (tftpd-hpa, atftpd) and iperf3 are installed with apt
     fresh: values.fresh!,
     setup: !values['no-setup'],
     commit: values.commit,
+    baseline: values.baseline,
   };
 }
 
@@ -138,7 +143,7 @@ async function main(): Promise<void> {
     const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
     const setupProblems = cli.setup ? ensureBenchTools(log) : [];
-    const specs = serverSpecs(confDir);
+    const specs = serverSpecs(confDir, cli.baseline);
     const ports: Record<ServerName, number> = {
       tftpfn: cli.portBase, 'tftpfn-p2': cli.portBase + 1, 'in.tftpd': cli.portBase + 2, fbtftp: cli.portBase + 3,
       atftpd: cli.portBase + 8, 'npm-tftp': cli.portBase + 12,
@@ -146,7 +151,7 @@ async function main(): Promise<void> {
       'tftpfn-s3-cold': cli.portBase + 7, 'tftpfn-s3-warm': cli.portBase + 7, 'tftpfn-s3-fleet': cli.portBase + 7,
       // +8 is atftpd's, +9 iperf3's.
       'tftpfn-stats': cli.portBase + 10, 'tftpfn-stats-metrics': cli.portBase + 11,
-      'tftpfn-plain': cli.portBase + 13, 'node-floor': cli.portBase + 14,
+      'tftpfn-plain': cli.portBase + 13, 'node-floor': cli.portBase + 14, 'tftpfn-base': cli.portBase + 15,
     };
     const skipped: string[] = [...setupProblems];
     for (const s of specs) if (s.unavailable) skipped.push(`${s.name}: ${s.unavailable}`);
@@ -200,7 +205,8 @@ async function main(): Promise<void> {
         Object.assign(extraCommands, out.commands);
         continue;
       }
-      const chosen = sc.servers.map((name) => specs.find((s) => s.name === name)!).filter((spec) => !spec.unavailable && (!cli.servers || cli.servers.has(spec.name)));
+      // tftpfn-base has no spec without --baseline.
+      const chosen = sc.servers.flatMap((name) => specs.filter((s) => s.name === name)).filter((spec) => !spec.unavailable && (!cli.servers || cli.servers.has(spec.name)));
       if (sc.interleave) {
         rows.push(...(await measureInterleaved(sc, chosen.map((spec) => ({ spec, port: ports[spec.name] })), root, sizes, log)).map((m) => ({ ...m, run: runId })));
       }
@@ -239,6 +245,7 @@ async function main(): Promise<void> {
         // A private copy (bench/README.md) shares the checkout's .git, whose HEAD may have moved
         // on since the copy was taken: --commit names what was copied.
         commit: cli.commit ?? gitDescribe(),
+        ...(cli.baseline ? { baselineCommit: baselineCommit(cli.baseline) } : {}),
       }],
       iperf,
       iperfRun: iperf.length > 0 ? runId : undefined,

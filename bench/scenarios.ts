@@ -61,10 +61,13 @@ export interface Scenario {
   redis?: boolean;
 }
 
-/** tftpfn-plain is tftpfn with UDP GSO off (sendPath: plain): issue 13's forced-fallback row. */
-const ALL: ServerName[] = ['tftpfn', 'tftpfn-plain', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp', 'node-floor'];
+/**
+ * tftpfn-plain is tftpfn with UDP GSO off (sendPath: plain): issue 13's forced-fallback row.
+ * tftpfn-base runs only with --baseline DIR (another checkout's build), to judge that row against.
+ */
+const ALL: ServerName[] = ['tftpfn', 'tftpfn-plain', 'tftpfn-base', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp', 'node-floor'];
 /** The servers that implement RFC 7440 windowsize; the others show "—" in (j) and (b). */
-export const WINDOWED: ServerName[] = ['tftpfn', 'tftpfn-plain', 'atftpd', 'npm-tftp', 'node-floor'];
+export const WINDOWED: ServerName[] = ['tftpfn', 'tftpfn-plain', 'tftpfn-base', 'atftpd', 'npm-tftp', 'node-floor'];
 /*
  * (a)-(e) interleave their servers (measure.ts, measureInterleaved): each target is a ratio
  * between rows, and on this shared machine the load moves within a scenario. In a run measured
@@ -120,7 +123,7 @@ export function scenarios(): Scenario[] {
     {
       id: 'd',
       title: 'boot storm: every client at once, blksize 1468, lock-step',
-      servers: ['tftpfn', 'tftpfn-p2', 'tftpfn-plain', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp', 'node-floor'],
+      servers: ['tftpfn', 'tftpfn-p2', 'tftpfn-plain', 'tftpfn-base', 'in.tftpd', 'atftpd', 'npm-tftp', 'fbtftp', 'node-floor'],
       load: (port, s) => ({ port, path: FILES.boot, concurrency: s.stormClients, count: s.stormClients, blksize: 1468, timeoutMs: 2000 }),
       // fbtftp forks a Python process per client; one storm is enough to place it.
       interleave: true,

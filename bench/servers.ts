@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get } from '../client/index.js';
 import { ManagedProcess } from './child-process.js';
@@ -15,6 +15,9 @@ export type ServerName =
   | 'tftpfn' | 'tftpfn-p2' | 'tftpfn-fn1' | 'tftpfn-fn2' | 'tftpfn-fn4' | 'in.tftpd' | 'fbtftp'
   // Issue 13's fallback: the same gateway with UDP GSO off (sendPath: plain), one datagram per send.
   | 'tftpfn-plain'
+  // Another checkout's build (--baseline DIR), e.g. the code when an issue was filed: "no row
+  // slower than today" judged in the same run, not against figures from another day.
+  | 'tftpfn-base'
   // The strongest peers of issue 13: atftpd (C, RFC 7440) and the npm `tftp` package's server.
   | 'atftpd' | 'npm-tftp'
   // A reference row, not a peer: the least a Node dgram read server costs (bench/node-floor-server.mjs).
@@ -29,6 +32,7 @@ export const SERVER_LABELS: Record<ServerName, string> = {
   tftpfn: 'tftpfn',
   'tftpfn-p2': 'tftpfn-p2',
   'tftpfn-plain': 'tftpfn, forced fallback (sendPath plain)',
+  'tftpfn-base': 'tftpfn, baseline build (--baseline)',
   'tftpfn-fn1': 'tftpfn (worker function, poolSize 1)',
   'tftpfn-fn2': 'tftpfn (worker function, poolSize 2)',
   'tftpfn-fn4': 'tftpfn (worker function, poolSize 4)',
@@ -99,7 +103,7 @@ const PYTHON = '/usr/bin/python3';
  */
 const SERVE_HEAP_FLAGS = typeof (process as { execve?: unknown }).execve === 'function' ? [] : ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring', '--no-memory-reducer'];
 
-export function tftpfn(name: ServerName, processes: number, config?: string): ServerSpec {
+export function tftpfn(name: ServerName, processes: number, config?: string, bin: string = tftpfnBin): ServerSpec {
   return {
     name,
     windowed: true,
@@ -107,7 +111,7 @@ export function tftpfn(name: ServerName, processes: number, config?: string): Se
       cmd: process.execPath,
       args: [
         ...SERVE_HEAP_FLAGS,
-        tftpfnBin, 'serve', ...(config ? ['-c', config] : []), '--host', '127.0.0.1', '--port', String(port), '--root', root,
+        bin, 'serve', ...(config ? ['-c', config] : []), '--host', '127.0.0.1', '--port', String(port), '--root', root,
         // Benchmarks are about the data path: the per-client cap (64) would refuse a boot storm
         // from one loopback address, and info logs cost a line per session.
         '--max-sessions-per-client', '10000', '--max-sessions', '10000', '--log-level', 'warn',
@@ -118,13 +122,40 @@ export function tftpfn(name: ServerName, processes: number, config?: string): Se
   };
 }
 
-/** @param confDir where writeFunctionConfigs put the function servers' configs */
-export function serverSpecs(confDir: string): ServerSpec[] {
+/**
+ * The launcher of another tftpfn checkout given with --baseline: its `bin/tftpfn.js`, which
+ * needs that checkout's `dist/` (`npm ci && npm run build` there). Throws a message naming the
+ * flag and the fix.
+ */
+export function baselineBin(dir: string): string {
+  const bin = resolve(dir, 'bin/tftpfn.js');
+  if (!existsSync(bin)) throw new Error(`--baseline ${dir}: no bin/tftpfn.js there; give a tftpfn checkout (git worktree add DIR COMMIT)`);
+  if (!existsSync(resolve(dir, 'dist/gateway/src/cli/main.js'))) throw new Error(`--baseline ${dir}: not built; run \`npm ci && npm run build\` in ${dir}`);
+  return bin;
+}
+
+/** The commit of the --baseline checkout, as `git describe` names it. */
+export function baselineCommit(dir: string): string {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * @param confDir where writeFunctionConfigs put the function servers' configs
+ * @param baselineDir another tftpfn checkout (--baseline): adds the tftpfn-base server
+ */
+export function serverSpecs(confDir: string, baselineDir?: string): ServerSpec[] {
   const isRoot = process.getuid?.() === 0;
   return [
     tftpfn('tftpfn', 1),
     tftpfn('tftpfn-p2', 2),
     tftpfn('tftpfn-plain', 1, plainSendPathConfigPath(confDir)),
+    // With its own defaults: a build from before sendPath existed refuses send-path-plain.json
+    // (an unknown key), and the code of that day had no GSO to turn off.
+    ...(baselineDir ? [tftpfn('tftpfn-base', 1, undefined, baselineBin(baselineDir))] : []),
     ...FUNCTION_POOL_SIZES.map((n) => tftpfn(`tftpfn-fn${n}` as ServerName, 1, functionConfigPath(confDir, n))),
     {
       name: 'in.tftpd',

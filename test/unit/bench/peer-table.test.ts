@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Measurement } from '../../../bench/measure.js';
 import type { StoredReport } from '../../../bench/merge.js';
-import { peerTable, peerTargets } from '../../../bench/peer-table.js';
+import { baselineTable, peerTable, peerTargets } from '../../../bench/peer-table.js';
 
 /** A row with only the figures the table reads. */
 function m(server: string, o: { mibps?: number; rps?: number; p99Ms?: number; rrq?: number; peak?: number; idle?: number; failures?: number }): Measurement {
@@ -61,6 +61,38 @@ describe('peer table (issue 13)', () => {
     // 0.86x does not reach its 0.91x; rows without a tftpfn-plain figure are not judged.
     const fallback = byText.get('forced fallback (sendPath plain): no row slower than when issue 13 was filed (ratio to the best peer)');
     expect(fallback).toMatchObject({ met: false, detail: 'lock-step 1468 0.86× (then 0.91×); windowsize 64 0.80× (then 0.69×)' });
+  });
+});
+
+describe('against a baseline build (npm run bench -- --baseline DIR)', () => {
+  const withBase = {
+    ...report,
+    results: {
+      ...report.results,
+      a: [...report.results.a!, m('tftpfn-base', { mibps: 20 })],
+      b: [...report.results.b!, m('tftpfn-base', { mibps: 160 })],
+      d: [...report.results.d!, m('tftpfn-plain', { mibps: 150, p99Ms: 6500, idle: 49 }), m('tftpfn-base', { mibps: 140, p99Ms: 7000, idle: 70, peak: 120 })],
+    },
+  } as unknown as StoredReport;
+
+  it('judges the fallback against the baseline of the same run, not the issue\'s table, on the rows both ran', () => {
+    const texts = peerTargets(withBase).map((t) => t.text);
+    expect(texts.some((t) => t.includes('when issue 13 was filed'))).toBe(false);
+    const fallback = peerTargets(withBase).find((t) => t.text.includes('baseline build'));
+    // 19/20 in lock-step is slower, 160/160 at windowsize 64 is level, 150/140 in the storm ahead.
+    expect(fallback).toMatchObject({ met: false, detail: 'lock-step 1468 0.95×; windowsize 64 1.00×; boot storm 1.07×' });
+    const level = { ...withBase, results: { ...withBase.results, a: [...report.results.a!, m('tftpfn-base', { mibps: 19 })] } } as unknown as StoredReport;
+    expect(peerTargets(level).find((t) => t.text.includes('baseline build'))?.met).toBe(true);
+  });
+
+  it('has a table of this build and its fallback over the baseline, lower-is-better rows inverted; none without a baseline', () => {
+    const lines = baselineTable(withBase);
+    expect(lines[0]).toBe('| scenario | tftpfn, baseline build (--baseline) | tftpfn | tftpfn, forced fallback (sendPath plain) | tftpfn ÷ baseline | fallback ÷ baseline | runs |');
+    expect(lines.find((l) => l.startsWith('| 64 MiB, blksize 1468, lock-step'))).toBe('| 64 MiB, blksize 1468, lock-step (MiB/s) | 20.0 | 22.0 | 19.0 | 1.10× | 0.95× | 1 |');
+    expect(lines.find((l) => l.startsWith('| idle RSS'))).toBe('| idle RSS, fresh server after one probe (MiB) | 70.0 | 50.0 | 49.0 | 1.40× | 1.43× | 1 |');
+    // The baseline ran no (e): no 1 KiB lines.
+    expect(lines.some((l) => l.includes('1 KiB'))).toBe(false);
+    expect(baselineTable(report)).toEqual([]);
   });
 });
 
