@@ -133,8 +133,12 @@ export function baselineTable(r: StoredReport): string[] {
       return m ? line.cell(m) : '—';
     });
     const runs = [...new Set(servers.map((s) => row(r, line.id, s)?.run).filter((x) => x !== undefined))].sort().join(', ');
-    const ratio = (s: ServerName) => f(ratioToBaseline(line, r, s), 2);
-    out.push(`| ${line.scenario} | ${cells.join(' | ')} | ${ratio('tftpfn')}× | ${ratio('tftpfn-plain')}× | ${runs} |`);
+    // "—" also where the baseline had some and this build none (RRQ retransmissions: n ÷ 0).
+    const ratio = (s: ServerName) => {
+      const x = ratioToBaseline(line, r, s);
+      return x === undefined || !Number.isFinite(x) ? '—' : `${f(x, 2)}×`;
+    };
+    out.push(`| ${line.scenario} | ${cells.join(' | ')} | ${ratio('tftpfn')} | ${ratio('tftpfn-plain')} | ${runs} |`);
   }
   return out;
 }

@@ -90,6 +90,7 @@ describe('against a baseline build (npm run bench -- --baseline DIR)', () => {
     expect(lines[0]).toBe('| scenario | tftpfn, baseline build (--baseline) | tftpfn | tftpfn, forced fallback (sendPath plain) | tftpfn ÷ baseline | fallback ÷ baseline | runs |');
     expect(lines.find((l) => l.startsWith('| 64 MiB, blksize 1468, lock-step'))).toBe('| 64 MiB, blksize 1468, lock-step (MiB/s) | 20.0 | 22.0 | 19.0 | 1.10× | 0.95× | 1 |');
     expect(lines.find((l) => l.startsWith('| idle RSS'))).toBe('| idle RSS, fresh server after one probe (MiB) | 70.0 | 50.0 | 49.0 | 1.40× | 1.43× | 1 |');
+    expect(lines.find((l) => l.startsWith('| peak RSS, boot storm'))).toBe('| peak RSS, boot storm (MiB) | 120.0 | 90.0 | — | 1.33× | — | 1 |');
     // The baseline ran no (e): no 1 KiB lines.
     expect(lines.some((l) => l.includes('1 KiB'))).toBe(false);
     expect(baselineTable(report)).toEqual([]);
