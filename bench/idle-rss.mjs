@@ -8,9 +8,11 @@
 //   REPO=/tmp/other-build node bench/idle-rss.mjs    # the server of another checkout
 //   NODE=/path/to/node24 HEAP=0 node bench/idle-rss.mjs   # bin/tftpfn.js applies its flags itself
 //   SERVE_ARGS='--metrics-port 0' node bench/idle-rss.mjs # more `tftpfn serve` arguments
+//   FLAGS='--no-maglev' node bench/idle-rss.mjs     # more node/V8 flags (space-separated)
 //
 // HEAP=1 gives node the flags bin/tftpfn.js applies itself where node can (Node 22.15+), as the
-// bench does on Node 20. One JSON line per run. Linux.
+// bench does on Node 20 (given on the command line, they also stop bin/tftpfn.js re-executing
+// itself on Node 24). One JSON line per run. Linux.
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ const serverNode = process.env.NODE ?? process.execPath;
 const runs = Number(process.env.RUNS ?? 3);
 const waitS = Number(process.env.WAIT ?? 1.5);
 const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=512', '--no-allocation-site-pretenuring', '--no-memory-reducer'];
-const nodeArgs = process.env.HEAP === '0' ? [] : HEAP_FLAGS;
+const nodeArgs = [...(process.env.HEAP === '0' ? [] : HEAP_FLAGS), ...(process.env.FLAGS ?? '').split(' ').filter(Boolean)];
 const serveArgs = (process.env.SERVE_ARGS ?? '').split(' ').filter(Boolean);
 
 const MiB = (status, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)[1]) / 1024;
