@@ -75,7 +75,8 @@ forced fallback is then judged against it in the same run.\n`);
     quick: values.quick!,
     runs,
     only: values.only ? new Set(values.only.split(',').map((s) => s.trim())) : undefined,
-    servers: values.servers ? new Set(values.servers.split(',').map((s) => s.trim())) : undefined,
+    // --baseline names a server to run: it is selected with --servers or without.
+    servers: values.servers ? new Set([...values.servers.split(',').map((s) => s.trim()), ...(values.baseline ? ['tftpfn-base'] : [])]) : undefined,
     out: values.out!,
     json: values.json!,
     portBase,
