@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get } from '../../client/index.js';
 import { runLoad } from '../../client/load.js';
-import { atftpdSpec, nodeFloorSpec, npmTftpSpec, startServer, type ServerSpec } from '../../bench/servers.js';
+import { atftpdSpec, nodeFloorSpec, npmTftpSpec, serverSpecs, startServer, type ServerSpec } from '../../bench/servers.js';
+import { REPO_ROOT } from '../../bench/repo-root.js';
 import { ensureAtftpd } from '../../bench/setup.js';
 import { Opcode } from '../../gateway/src/protocol/packet.js';
 
@@ -68,6 +69,12 @@ describe('bench launchers', () => {
     const problem = ensureAtftpd(() => {});
     expect(problem).toBeUndefined();
     await serveAndStop(atftpdSpec(), { blksize: 1468, windowsize: 16 });
+  });
+
+  it('--baseline: another built checkout (here this one) starts as tftpfn-base with the bench\'s serve flags, serves a file, and stops', async () => {
+    const base = serverSpecs(root, REPO_ROOT).find((sp) => sp.name === 'tftpfn-base')!;
+    expect(base.command(1, root).args).toContain(join(REPO_ROOT, 'bin/tftpfn.js'));
+    await serveAndStop(base, { blksize: 1468, windowsize: 16 });
   });
 
   it('npm tftp: the launcher starts, serves a file with windowsize 64 (its cap raised from 4), and stops', async () => {
