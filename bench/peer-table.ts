@@ -60,9 +60,23 @@ function ratioToBest(line: Line, r: StoredReport, server: ServerName = 'tftpfn')
   const peers = PEERS.map((p) => ({ p, m: row(r, line.id, p) })).filter((x) => x.m && Number.isFinite(line.value(x.m)));
   if (!t || peers.length === 0) return { ratio: undefined, best: undefined };
   const pick = peers.reduce((a, b) => ((line.lowerIsBetter ? line.value(b.m!)! < line.value(a.m!)! : line.value(b.m!)! > line.value(a.m!)!) ? b : a));
-  const tv = line.value(t), pv = line.value(pick.m!);
-  if (tv === undefined || pv === undefined) return { ratio: undefined, best: pick.p };
-  return { ratio: line.lowerIsBetter ? (tv === 0 && pv === 0 ? 1 : pv / tv) : tv / pv, best: pick.p };
+  return { ratio: aheadRatio(line, line.value(t), line.value(pick.m!)), best: pick.p };
+}
+
+/** `x` against `ref` on `line`, > 1 where x is ahead (for lower-is-better lines, ref ÷ x). */
+function aheadRatio(line: Line, x: number | undefined, ref: number | undefined): number | undefined {
+  if (x === undefined || ref === undefined) return undefined;
+  return line.lowerIsBetter ? (x === 0 && ref === 0 ? 1 : ref / x) : x / ref;
+}
+
+/** One table line's figures for `servers` ("—" where one has none) and the runs they are from. */
+function figures(r: StoredReport, line: Line, servers: ServerName[]): { cells: string; runs: string } {
+  const cells = servers.map((s) => {
+    const m = row(r, line.id, s);
+    return m ? line.cell(m) : '—';
+  });
+  const runs = [...new Set(servers.map((s) => row(r, line.id, s)?.run).filter((x) => x !== undefined))].sort().join(', ');
+  return { cells: cells.join(' | '), runs: runs || '—' };
 }
 
 export function peerTable(r: StoredReport): string[] {
@@ -77,12 +91,8 @@ export function peerTable(r: StoredReport): string[] {
     return ratio === undefined ? '—' : `${f(ratio, 2)}× ${line.lowerIsBetter ? '(best ÷ tftpfn) ' : ''}vs ${SERVER_LABELS[best as ServerName]}`;
   };
   for (const line of LINES) {
-    const cells = servers.map((s) => {
-      const m = row(r, line.id, s);
-      return m ? line.cell(m) : '—';
-    });
-    const runs = [...new Set(servers.map((s) => row(r, line.id, s)?.run).filter((x) => x !== undefined))].sort().join(', ');
-    out.push(`| ${line.scenario} | ${cells.join(' | ')} | ${ratioCell(line, 'tftpfn')} | ${ratioCell(line, 'tftpfn-plain')} | ${runs || '—'} |`);
+    const { cells, runs } = figures(r, line, servers);
+    out.push(`| ${line.scenario} | ${cells} | ${ratioCell(line, 'tftpfn')} | ${ratioCell(line, 'tftpfn-plain')} | ${runs} |`);
   }
   const ceiling = r.iperf.find((i) => i.datagramBytes === 1468) ?? r.iperf.find((i) => i.datagramBytes === 1472);
   const b = row(r, 'b', 'tftpfn');
@@ -109,8 +119,8 @@ export const FALLBACK_BASELINE: readonly { id: ScenarioId; what: string; ratio: 
 function ratioToBaseline(line: Line, r: StoredReport, server: ServerName): number | undefined {
   const x = row(r, line.id, server), base = row(r, line.id, 'tftpfn-base');
   const xv = x && line.value(x), bv = base && line.value(base);
-  if (xv === undefined || bv === undefined || !Number.isFinite(xv) || !Number.isFinite(bv)) return undefined;
-  return line.lowerIsBetter ? (xv === 0 && bv === 0 ? 1 : bv / xv) : xv / bv;
+  if (!Number.isFinite(xv) || !Number.isFinite(bv)) return undefined;
+  return aheadRatio(line, xv, bv);
 }
 
 const hasBaseline = (r: StoredReport): boolean => Object.values(r.results).some((rows) => rows?.some((m) => m.server === 'tftpfn-base' && !m.error));
@@ -128,17 +138,13 @@ export function baselineTable(r: StoredReport): string[] {
   ];
   for (const line of LINES) {
     if (!row(r, line.id, 'tftpfn-base')) continue;
-    const cells = servers.map((s) => {
-      const m = row(r, line.id, s);
-      return m ? line.cell(m) : '—';
-    });
-    const runs = [...new Set(servers.map((s) => row(r, line.id, s)?.run).filter((x) => x !== undefined))].sort().join(', ');
+    const { cells, runs } = figures(r, line, servers);
     // "—" also where the baseline had some and this build none (RRQ retransmissions: n ÷ 0).
     const ratio = (s: ServerName) => {
       const x = ratioToBaseline(line, r, s);
       return x === undefined || !Number.isFinite(x) ? '—' : `${f(x, 2)}×`;
     };
-    out.push(`| ${line.scenario} | ${cells.join(' | ')} | ${ratio('tftpfn')} | ${ratio('tftpfn-plain')} | ${runs} |`);
+    out.push(`| ${line.scenario} | ${cells} | ${ratio('tftpfn')} | ${ratio('tftpfn-plain')} | ${runs} |`);
   }
   return out;
 }

@@ -13,7 +13,6 @@
  * Every server and load client is a child process in its own process group and is killed at the
  * end, on error and on Ctrl-C; the temporary folder is removed.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import os from 'node:os';
@@ -30,9 +29,10 @@ import { renderMarkdown } from './report.js';
 import { runS3Storm } from './s3-storm.js';
 import { runStatsCost } from './stats-cost.js';
 import { ensureBenchTools } from './setup.js';
+import { gitDescribe } from './repo-root.js';
 import { FILES, HELD_BYTES, SMALL_BYTES, scenarios, sizesFor, type ScenarioId } from './scenarios.js';
 import { describeLoad } from './load-client.js';
-import { baselineCommit, describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, writePlainSendPathConfig, type ServerName } from './servers.js';
+import { describeCommand, serverSpecs, serverVersions, writeFunctionConfigs, writePlainSendPathConfig, type ServerName } from './servers.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -103,15 +103,6 @@ function writeRandomFile(path: string, bytes: number): void {
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
-
-/** The commit measured, `-dirty` when the working tree had uncommitted changes. */
-function gitDescribe(): string {
-  try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: repoRoot, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function main(): Promise<void> {
   const cli = parseCli();
@@ -245,8 +236,8 @@ async function main(): Promise<void> {
         tftpfnVersion: versions.tftpfn,
         // A private copy (bench/README.md) shares the checkout's .git, whose HEAD may have moved
         // on since the copy was taken: --commit names what was copied.
-        commit: cli.commit ?? gitDescribe(),
-        ...(cli.baseline ? { baselineCommit: baselineCommit(cli.baseline) } : {}),
+        commit: cli.commit ?? gitDescribe(repoRoot),
+        ...(cli.baseline ? { baselineCommit: gitDescribe(cli.baseline) } : {}),
       }],
       iperf,
       iperfRun: iperf.length > 0 ? runId : undefined,

@@ -134,15 +134,6 @@ export function baselineBin(dir: string): string {
   return bin;
 }
 
-/** The commit of the --baseline checkout, as `git describe` names it. */
-export function baselineCommit(dir: string): string {
-  try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 /**
  * @param confDir where writeFunctionConfigs put the function servers' configs
  * @param baselineDir another tftpfn checkout (--baseline): adds the tftpfn-base server
